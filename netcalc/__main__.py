@@ -1,0 +1,7 @@
+"""`python -m netcalc` runs the same CLI as the `netcalc` script."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,139 @@
+"""Run every layer's rules over the expanded spec and sum the results.
+
+`analyze` is where all arithmetic beyond a single layer happens: batch,
+dtype bytes, flops = 2 × macs, totals, group sums, percentages and the
+`--depth` collapse. What it returns is plain data (results.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from itertools import accumulate
+from math import prod
+
+from .errors import SpecError, UsageError, in_layer
+from .results import LayerResult, Row, Summary, Totals
+from .spec.model import ExpandedSpec, Group
+
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+INT64_BYTES = 8
+
+
+def flops_of(macs: int) -> int:
+    """One multiply-accumulate is two floating-point operations."""
+    return 2 * macs
+
+
+def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
+            input_shapes: dict[str, tuple[int, ...]] | None = None,
+            depth: int | None = None) -> Summary:
+    if batch < 1:
+        raise UsageError(f"--batch must be at least 1, got {batch}")
+    if dtype not in DTYPE_BYTES:
+        raise UsageError(f"--dtype must be one of {', '.join(DTYPE_BYTES)}, got {dtype!r}")
+    if depth is not None and depth < 1:
+        raise UsageError(f"--depth must be at least 1, got {depth}")
+    size = DTYPE_BYTES[dtype]
+    shapes = {i.name: (batch, *(input_shapes or {}).get(i.name, i.shape)) for i in spec.inputs}
+    inputs = dict(shapes)
+
+    layers = [_run_layer(spec_layer, shapes, size) for spec_layer in spec.layers]
+
+    consumed = {name for layer in spec.layers for name in layer.inputs}
+    outputs = {layer.name: layer.output_shape for layer in layers if layer.name not in consumed}
+    totals = _totals(layers, inputs, size)
+    rows = _rows(spec.groups, layers, shapes, totals, depth)
+    return Summary(spec.name, spec.file, batch, dtype, size, depth, inputs, tuple(layers),
+                   tuple(rows), totals, outputs)
+
+
+def _run_layer(spec_layer, shapes: dict, dtype_bytes: int) -> LayerResult:
+    layer = spec_layer.layer
+    xs = tuple(shapes[name] for name in spec_layer.inputs)
+    try:
+        numbers = layer.evaluate(xs)
+    except SpecError as error:
+        loc = spec_layer.arg_loc.get(error.arg) or spec_layer.loc
+        raise in_layer(error, spec_layer.name, layer.type_name, loc, spec_layer.trace) from None
+    shapes[spec_layer.name] = numbers.output_shape
+    params = sum(numbers.params.values())
+    bias = sum(n for tensor, n in numbers.params.items() if tensor.endswith("bias"))
+    buffer_bytes = sum(n * (INT64_BYTES if name in layer.int64_buffers else dtype_bytes)
+                       for name, n in numbers.buffers.items())
+    return LayerResult(
+        name=spec_layer.name, type=layer.type_name, family=layer.family, depth=spec_layer.depth,
+        inputs=spec_layer.inputs, input_shapes=xs, output_shape=numbers.output_shape,
+        arguments=_arguments(layer), param_tensors=dict(numbers.params), params=params,
+        trainable_params=params if spec_layer.trainable else 0,
+        weight_params=params - bias, bias_params=bias, buffers=sum(numbers.buffers.values()),
+        macs=numbers.macs, flops=flops_of(numbers.macs), param_bytes=params * dtype_bytes,
+        buffer_bytes=buffer_bytes, activation_bytes=numbers.activation_elements * dtype_bytes,
+    )
+
+
+def _arguments(layer) -> dict:
+    return {f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)}
+
+
+def _totals(layers: list[LayerResult], inputs: dict, dtype_bytes: int) -> Totals:
+    params = sum(r.params for r in layers)
+    trainable = sum(r.trainable_params for r in layers)
+    input_bytes = sum(prod(shape) for shape in inputs.values()) * dtype_bytes
+    param_bytes = sum(r.param_bytes for r in layers)
+    buffer_bytes = sum(r.buffer_bytes for r in layers)
+    activation_bytes = sum(r.activation_bytes for r in layers)
+    macs = sum(r.macs for r in layers)
+    return Totals(
+        layers=len(layers), params=params, trainable_params=trainable,
+        non_trainable_params=params - trainable,
+        weight_params=sum(r.weight_params for r in layers),
+        bias_params=sum(r.bias_params for r in layers),
+        buffers=sum(r.buffers for r in layers), macs=macs, flops=flops_of(macs),
+        input_bytes=input_bytes, param_bytes=param_bytes, buffer_bytes=buffer_bytes,
+        activation_bytes=activation_bytes,
+        total_bytes=input_bytes + param_bytes + buffer_bytes + activation_bytes,
+    )
+
+
+def _rows(groups: list[Group], layers: list[LayerResult], shapes: dict, totals: Totals,
+          depth: int | None) -> list[Row]:
+    """The table's tree: each group before its members; `depth` hides deeper rows."""
+    def running(attr):
+        return [0, *accumulate(getattr(r, attr) for r in layers)]
+
+    sums = {attr: running(attr) for attr in
+            ("params", "trainable_params", "macs", "activation_bytes")}
+
+    def percent(part: int, whole: int) -> float:
+        return 100.0 * part / whole if whole else 0.0
+
+    def visible(d: int) -> bool:
+        return depth is None or d < depth
+
+    starts: dict[int, list[Group]] = {}
+    for group in groups:
+        if group.end > group.first:          # empty repeats (repeat: 0) have no row
+            starts.setdefault(group.first, []).append(group)
+    rows = []
+    for index, layer in enumerate(layers):
+        for group in sorted(starts.get(index, ()), key=lambda g: g.depth):
+            if not visible(group.depth):
+                continue
+            total = {attr: s[group.end] - s[group.first] for attr, s in sums.items()}
+            rows.append(Row(
+                name=group.name, type=group.type_name, kind=group.kind, family="block",
+                depth=group.depth, output_shape=shapes[group.output], params=total["params"],
+                trainable_params=total["trainable_params"], macs=total["macs"],
+                flops=flops_of(total["macs"]), activation_bytes=total["activation_bytes"],
+                params_percent=percent(total["params"], totals.params),
+                macs_percent=percent(total["macs"], totals.macs),
+                collapsed=not visible(group.depth + 1)))
+        if visible(layer.depth):
+            rows.append(Row(
+                name=layer.name, type=layer.type, kind="layer", family=layer.family,
+                depth=layer.depth, output_shape=layer.output_shape, params=layer.params,
+                trainable_params=layer.trainable_params, macs=layer.macs, flops=layer.flops,
+                activation_bytes=layer.activation_bytes,
+                params_percent=percent(layer.params, totals.params),
+                macs_percent=percent(layer.macs, totals.macs), collapsed=False))
+    return rows

@@ -1,0 +1,172 @@
+"""The command line: options -> core -> renderer, and the one error handler.
+
+`main()` owns errors and exit codes (httpie's split): a NetcalcError prints
+`file:line:col: error: ...` and exits 1 (2 for usage and missing tools); any
+other exception is a netcalc bug, reported in one line unless --debug.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import click
+
+from . import __version__
+from .errors import NetcalcError, UsageError
+
+FORMATS = ("table", "json", "markdown", "csv")
+DTYPES = ("float32", "float16", "bfloat16", "float64", "int8")
+EXIT_INTERNAL = 3
+
+
+class _Group(click.Group):
+    """Lists commands in the order they are defined, not alphabetically."""
+
+    def list_commands(self, ctx):
+        return list(self.commands)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="netcalc")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for internal errors.")
+def cli(debug: bool) -> None:
+    """netcalc: shapes, parameters, MACs and memory of a neural network spec,
+    computed exactly and without torch."""
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="Output format.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch size N (shapes in the spec leave it out).")
+@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
+              help="Override the input shape: 3x224x224, or name=3x224x224 for a named input.")
+@click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
+              help="Element type for the memory figures.")
+@click.option("--depth", type=click.IntRange(min=1), default=None,
+              help="Show this many levels of blocks; deeper layers fold into their block.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file (atomically) instead of standard output.")
+def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
+            depth: int | None, output: str | None) -> None:
+    """Per-layer output shapes, parameters and MACs of SPEC, with totals."""
+    from .analyze import analyze
+    from .spec import load_spec
+
+    expanded = load_spec(spec)
+    overrides = _input_overrides(input_shapes, [i.name for i in expanded.inputs])
+    result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides, depth=depth)
+    if fmt == "table":
+        from .render import table
+        _emit_rich(table.renderable(result), lambda: table.render_text(result), output)
+        return
+    if fmt == "json":
+        from .render.json import render
+    elif fmt == "markdown":
+        from .render.markdown import render
+    else:
+        from .render.csv import render
+    _emit(render(result), output)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
+              show_default=True, help="Output format.")
+def layers(fmt: str) -> None:
+    """The layer types a spec can use, with their arguments and defaults."""
+    from .layers.registry import catalog
+    from .render import catalog as render_catalog
+
+    entries = catalog()
+    if fmt == "json":
+        _emit(render_catalog.render_json(entries), None)
+    else:
+        _emit_rich(render_catalog.renderable(entries), None, None)
+
+
+# -- helpers -------------------------------------------------------------------
+
+_SHAPE = re.compile(r"^\s*\[?\s*(\d+(?:\s*[x×,\s]\s*\d+)*)\s*\]?\s*$")
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'3x224x224', '3,224,224' or '[3, 224, 224]' -> (3, 224, 224)."""
+    match = _SHAPE.match(text)
+    if not match:
+        raise UsageError(f"--input {text!r}: write a shape like 3x224x224")
+    dims = tuple(int(d) for d in re.split(r"[x×,\s]+", match.group(1)))
+    if any(d < 1 for d in dims):
+        raise UsageError(f"--input {text!r}: sizes must be at least 1")
+    return dims
+
+
+def _input_overrides(values: tuple[str, ...], names: list[str]) -> dict[str, tuple[int, ...]]:
+    overrides = {}
+    for value in values:
+        name, _, shape = value.rpartition("=")
+        if not name:
+            if len(names) != 1:
+                raise UsageError(f"the spec has inputs {', '.join(names)}: name one, as "
+                                 f"--input {names[0]}={value}")
+            name = names[0]
+        elif name not in names:
+            raise UsageError(f"--input {value}: the spec has no input '{name}' "
+                             f"(its inputs: {', '.join(names)})")
+        overrides[name] = parse_shape(shape)
+    return overrides
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        from .io import write_atomic
+        write_atomic(output, text)
+    else:
+        sys.stdout.write(text)
+
+
+def _emit_rich(target, as_text, output: str | None) -> None:
+    """Rich output: straight to a terminal, else as plain text wide enough not to wrap."""
+    if output is None and sys.stdout.isatty():
+        from rich.console import Console
+        Console(highlight=False).print(target)
+        return
+    if as_text is None:
+        from rich.console import Console
+        Console(highlight=False, width=200).print(target)
+        return
+    _emit(as_text(), output)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args     # accepted anywhere on the line, not only before the command
+    args = [a for a in args if a != "--debug"]
+    try:
+        cli.main(args=args, prog_name="netcalc", standalone_mode=False)
+        return 0
+    except NetcalcError as error:
+        print(error, file=sys.stderr)
+        return error.exit_code
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.exceptions.Abort:
+        print("netcalc: interrupted", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("netcalc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()     # `netcalc ... | head` closed the pipe: not an error
+        return 0
+    except Exception as bug:  # noqa: BLE001 - the one place that turns bugs into one line
+        if debug:
+            raise
+        print(f"netcalc: internal error: {type(bug).__name__}: {bug} "
+              "(run again with --debug for the traceback, and please report it)",
+              file=sys.stderr)
+        return EXIT_INTERNAL

@@ -1,0 +1,82 @@
+"""Errors that reach the user: each knows where in the spec it happened.
+
+`cli.main` is the only place that catches them; it prints `str(error)` and
+exits with `error.exit_code`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Location:
+    """A 1-based position in a spec file."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Note:
+    """A secondary location that explains an error (gcc's `note:` lines)."""
+
+    loc: Location | None
+    message: str
+
+
+class NetcalcError(Exception):
+    """An error the user can fix; printed without a traceback."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, loc: Location | None = None, notes: tuple[Note, ...] = ()):
+        super().__init__(message)
+        self.message = message
+        self.loc = loc
+        self.notes = notes
+
+    def __str__(self) -> str:
+        lines = [_line(self.loc, "error", self.message)]
+        lines += [_line(note.loc, "note", note.message) for note in self.notes]
+        return "\n".join(lines)
+
+
+def _line(loc: Location | None, kind: str, message: str) -> str:
+    return f"{loc}: {kind}: {message}" if loc else f"{kind}: {message}"
+
+
+class SpecError(NetcalcError):
+    """The spec is malformed or describes an impossible network."""
+
+    def __init__(self, message: str, loc: Location | None = None, notes: tuple[Note, ...] = (),
+                 arg: str | None = None):
+        super().__init__(message, loc, notes)
+        # The argument the rule blames; `analyze` turns it into a location.
+        self.arg = arg
+
+
+class ShapeError(SpecError):
+    """A layer rule rejected its input shape or arguments (raised without a location)."""
+
+
+class UsageError(NetcalcError):
+    """The command line itself is wrong."""
+
+    exit_code = 2
+
+
+class MissingToolError(NetcalcError):
+    """An optional dependency (torch, Graphviz) is not installed."""
+
+    exit_code = 2
+
+
+def in_layer(error: SpecError, name: str, type_name: str, loc: Location | None,
+             notes: tuple[Note, ...] = ()) -> SpecError:
+    """The same error, located and naming the layer: `layer 'conv2' (conv2d): ...`."""
+    return SpecError(f"layer '{name}' ({type_name}): {error.message}", loc, notes or error.notes)

@@ -1,0 +1,61 @@
+"""Textbook formulas as pure integer functions, with torch's validity rules.
+
+Each raises ShapeError naming the argument to blame; the numbers in the
+message are the user's own.
+"""
+
+from __future__ import annotations
+
+from .errors import ShapeError
+
+
+def conv_out(i: int, k: int, s: int, p: int, d: int) -> int:
+    """O = ⌊(I + 2P − D(K − 1) − 1) / S⌋ + 1"""
+    effective_kernel = d * (k - 1) + 1
+    padded_input = i + 2 * p
+    if effective_kernel > padded_input:
+        dilated = f" (dilation {d}: {d}·({k} − 1) + 1)" if d != 1 else ""
+        raise ShapeError(f"kernel {effective_kernel}{dilated} is larger than the padded input "
+                         f"{padded_input} ({i} + 2·{p})", arg="kernel_size")
+    return (padded_input - effective_kernel) // s + 1
+
+
+def same_padding(k: int, d: int) -> tuple[int, int]:
+    """torch's padding='same': total D(K − 1), the extra one on the right."""
+    total = d * (k - 1)
+    return total // 2, total - total // 2
+
+
+def conv_transpose_out(i: int, k: int, s: int, p: int, d: int, output_padding: int) -> int:
+    """O = (I − 1)·S − 2P + D(K − 1) + output_padding + 1"""
+    if output_padding >= s and output_padding >= d:
+        raise ShapeError(f"output_padding {output_padding} must be smaller than either "
+                         f"stride {s} or dilation {d}", arg="output_padding")
+    out = (i - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
+    if out < 1:
+        raise ShapeError(f"output size ({i} − 1)·{s} − 2·{p} + {d}·({k} − 1) + "
+                         f"{output_padding} + 1 = {out} is too small", arg="padding")
+    return out
+
+
+def pool_out(i: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """O = ⌊(I + 2P − D(K − 1) − 1) / S⌋ + 1, or ⌈…⌉ with ceil_mode.
+
+    torch's rules: the padding is at most half the kernel, and in ceil mode
+    the last window must start inside the input or its left padding.
+    """
+    if p > k // 2:
+        raise ShapeError(f"padding {p} must be at most half the kernel size {k} "
+                         f"(⌊{k}/2⌋ = {k // 2})", arg="padding")
+    numerator = i + 2 * p - d * (k - 1) - 1
+    if ceil_mode:
+        out = -(-numerator // s) + 1
+        if (out - 1) * s >= i + p:
+            out -= 1
+    else:
+        out = numerator // s + 1
+    if out < 1:
+        raise ShapeError(f"window {d * (k - 1) + 1} is larger than the padded input "
+                         f"{i + 2 * p} ({i} + 2·{p}): output size {out}", arg="kernel_size")
+    return out
+

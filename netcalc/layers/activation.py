@@ -1,0 +1,126 @@
+"""Activations and dropout: elementwise, shape-preserving, 0 MACs.
+
+Most take only scalar arguments, so they are declared one line each from
+torch's class name and its keyword defaults (fvcore's one-handle-per-op
+table, as a registry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, make_dataclass
+from typing import Any, ClassVar
+
+from ..errors import ShapeError
+from .base import Layer, Shape, normalize_dim
+from .registry import register
+
+_ANNOTATION = {bool: "bool", float: "float", int: "int", str: "str", type(None): "int | None"}
+
+
+class Elementwise(Layer):
+    """y has x's shape; an in-place op allocates nothing new."""
+
+    family: ClassVar[str] = "activation"
+    torch_class: ClassVar[str] = ""
+
+    def output_shape(self, x: Shape) -> Shape:
+        return x
+
+    def activation_elements(self, x: Shape, y: Shape) -> int:
+        return 0 if getattr(self, "inplace", False) else super().activation_elements(x, y)
+
+    def torch_module(self, nn, x: Shape):
+        return getattr(nn, self.torch_class)(**self.torch_kwargs())
+
+
+def _declare(base: type, torch_class: str, class_vars: dict | None = None, **defaults: Any):
+    """One registered dataclass for `torch.nn.<torch_class>` with these keywords."""
+    fields = [(name, _ANNOTATION[type(value)], value) for name, value in defaults.items()]
+    namespace = {"torch_class": torch_class, "__module__": __name__, **(class_vars or {})}
+    cls = make_dataclass(torch_class, fields, bases=(base,), frozen=True, namespace=namespace)
+    return register(torch_class.lower())(cls)
+
+
+for _name, _defaults in {
+    "ReLU": {"inplace": False},
+    "ReLU6": {"inplace": False},
+    "LeakyReLU": {"negative_slope": 0.01, "inplace": False},
+    "ELU": {"alpha": 1.0, "inplace": False},
+    "CELU": {"alpha": 1.0, "inplace": False},
+    "SELU": {"inplace": False},
+    "SiLU": {"inplace": False},
+    "Mish": {"inplace": False},
+    "Sigmoid": {},
+    "Tanh": {},
+    "Hardswish": {"inplace": False},
+    "Hardsigmoid": {"inplace": False},
+    "Hardtanh": {"min_val": -1.0, "max_val": 1.0, "inplace": False},
+    "Softplus": {"beta": 1.0, "threshold": 20.0},
+    "Softsign": {},
+    "LogSigmoid": {},
+    "Tanhshrink": {},
+    "Threshold": {"threshold": 0.0, "value": 0.0, "inplace": False},
+}.items():
+    _declare(Elementwise, _name, **_defaults)
+
+_declare(Elementwise, "GELU", {"choices": {"approximate": ("none", "tanh")}}, approximate="none")
+
+
+class _SoftmaxLike(Elementwise):
+    def output_shape(self, x: Shape) -> Shape:
+        if self.dim is not None:
+            normalize_dim(self.dim, len(x))
+        return x
+
+
+for _name in ("Softmax", "LogSoftmax", "Softmin"):
+    _declare(_SoftmaxLike, _name, dim=None)
+
+
+@register("prelu")
+@dataclass(frozen=True)
+class PReLU(Elementwise):
+    """One learned slope, or one per channel (dim 1)."""
+
+    num_parameters: int = 1
+    init: float = 0.25
+
+    positive: ClassVar[tuple[str, ...]] = ("num_parameters",)
+    torch_class: ClassVar[str] = "PReLU"
+
+    def output_shape(self, x: Shape) -> Shape:
+        channels = x[1] if len(x) >= 2 else 1
+        if self.num_parameters not in (1, channels):
+            raise ShapeError(f"num_parameters={self.num_parameters} must be 1 or the input's "
+                             f"{channels} channels", arg="num_parameters")
+        return x
+
+    def params(self, x: Shape) -> dict[str, int]:
+        return {"weight": self.num_parameters}
+
+
+class Dropout(Elementwise):
+    """Identity at inference: returns its input, allocates nothing."""
+
+    family: ClassVar[str] = "dropout"
+    ranks: ClassVar[tuple[int, ...]] = ()   # accepted input ranks; () = any
+
+    def check_arguments(self) -> None:
+        super().check_arguments()
+        if not 0 <= self.p <= 1:
+            raise ShapeError(f"p={self.p}: a dropout probability is between 0 and 1", arg="p")
+
+    def output_shape(self, x: Shape) -> Shape:
+        if self.ranks:
+            self.expect_rank(x, self.ranks, "")
+        return x
+
+    def activation_elements(self, x: Shape, y: Shape) -> int:
+        return 0
+
+
+for _name, _ranks in {
+    "Dropout": (), "AlphaDropout": (), "FeatureAlphaDropout": (),
+    "Dropout1d": (2, 3), "Dropout2d": (3, 4), "Dropout3d": (4, 5),
+}.items():
+    _declare(Dropout, _name, {"ranks": _ranks}, p=0.5, inplace=False)

@@ -1,0 +1,333 @@
+"""The unit of extension: one layer type.
+
+A layer type is a frozen dataclass whose fields are torch's constructor
+keywords with torch's defaults. It owns every rule about itself: argument
+checks, output shape, parameters, buffers, MACs, the memory its output takes
+and how to build the torch module. Rules raise `ShapeError(msg, arg=...)`
+without a location; `analyze` adds the layer's name and position.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass
+from math import prod
+from typing import Any, ClassVar, Mapping
+
+from ..errors import ShapeError, SpecError
+
+Shape = tuple[int, ...]
+
+# Sizes beyond int64 are not sizes torch could hold.
+MAX_INT = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class LayerNumbers:
+    """What one layer contributes, computed by its own rules."""
+
+    output_shape: Shape
+    params: Mapping[str, int]          # torch parameter name -> element count
+    buffers: Mapping[str, int]         # torch buffer name -> element count
+    macs: int
+    activation_elements: int           # new elements the output allocates (0 for views)
+
+
+class Layer:
+    """Base of every layer type; subclasses are frozen dataclasses."""
+
+    type_name: ClassVar[str] = ""
+    # conv, linear, pool, norm, activation, dropout, merge, reshape, embedding, pad, resize
+    family: ClassVar[str] = ""
+    rank: ClassVar[int] = 0                      # spatial dims, for `Ints` arguments
+    arity: ClassVar[int] = 1                     # inputs taken; 0 means two or more
+    positive: ClassVar[tuple[str, ...]] = ()     # arguments that must be >= 1
+    non_negative: ClassVar[tuple[str, ...]] = ()
+    choices: ClassVar[Mapping[str, tuple]] = {}  # argument -> accepted strings
+    int64_buffers: ClassVar[tuple[str, ...]] = ()  # buffers that stay int64 whatever the dtype
+
+    # -- construction ---------------------------------------------------
+
+    @classmethod
+    def argument_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any]) -> "Layer":
+        """Check names and types of the spec's arguments and normalize them."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for key in args:
+            if key not in fields:
+                raise SpecError(_unknown_argument(cls, key), arg=key)
+        values = {}
+        for name, f in fields.items():
+            if name not in args and f.default is dataclasses.MISSING:
+                raise SpecError(f"missing argument '{name}'", arg="type")
+            # defaults are in the spec's own form (`stride: 1`) and normalize the same way
+            values[name] = _parse(f.type, args.get(name, f.default), name, cls)
+        layer = cls(**values)
+        layer.check_arguments()
+        return layer
+
+    def check_arguments(self) -> None:
+        """Range checks that need no input shape; subclasses add their own."""
+        for name in self.positive:
+            _check_each(self, name, lambda v: v >= 1, "must be at least 1")
+        for name in self.non_negative:
+            _check_each(self, name, lambda v: v >= 0, "must not be negative")
+        for name, accepted in self.choices.items():
+            value = getattr(self, name)
+            if value not in accepted:
+                listed = ", ".join(repr(a) for a in accepted)
+                raise ShapeError(f"{name}={value!r} is not one of {listed}", arg=name)
+
+    # -- the rules --------------------------------------------------------
+
+    def output_shape(self, x: Shape) -> Shape:
+        raise NotImplementedError
+
+    def params(self, x: Shape) -> dict[str, int]:
+        return {}
+
+    def buffers(self, x: Shape) -> dict[str, int]:
+        return {}
+
+    def macs(self, x: Shape, y: Shape) -> int:
+        """Multiply-accumulates, as torch's FlopCounterMode counts them (flops / 2)."""
+        return 0
+
+    def activation_elements(self, x: Shape, y: Shape) -> int:
+        """Elements of new memory the output needs; views override with 0."""
+        return prod(y)
+
+    def evaluate(self, inputs: tuple[Shape, ...]) -> LayerNumbers:
+        (x,) = inputs
+        y = self.output_shape(x)
+        return LayerNumbers(y, self.params(x), self.buffers(x), self.macs(x, y),
+                            self.activation_elements(x, y))
+
+    # -- torch ----------------------------------------------------------
+
+    def torch_kwargs(self, **inferred: Any) -> dict[str, Any]:
+        """Our arguments are torch's keywords; inferred ones come from the input."""
+        kwargs = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        kwargs.update(inferred)
+        return kwargs
+
+    def torch_module(self, nn, x: Shape):
+        """The equivalent `torch.nn` module (nn is passed in: layers never import torch)."""
+        raise NotImplementedError(f"{self.type_name} has no torch module")
+
+    # -- helpers for rules --------------------------------------------------
+
+    def check_inferred(self, name: str, actual: int, what: str) -> int:
+        """`in_channels` and friends: inferred when omitted, checked when given."""
+        given = getattr(self, name)
+        if given is not None and given != actual:
+            raise ShapeError(f"{name}={given} but the input has {actual} {what}", arg=name)
+        return actual
+
+    def expect_rank(self, x: Shape, ranks: tuple[int, ...], layout: str) -> None:
+        if len(x) not in ranks:
+            wanted = " or ".join(f"{r}-D" for r in ranks)
+            raise ShapeError(f"expects a {wanted} input {layout}, got {list(x)}".replace("  ", " "))
+
+    def expect_min_rank(self, x: Shape, rank: int, layout: str) -> None:
+        if len(x) < rank:
+            raise ShapeError(f"expects an input of at least {rank} dims {layout}, got {list(x)}")
+
+
+class Merge(Layer):
+    """Layers of two or more inputs (add, mul, concat): no parameters, no MACs."""
+
+    arity: ClassVar[int] = 0
+    family: ClassVar[str] = "merge"
+
+    def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
+        raise NotImplementedError
+
+    def evaluate(self, inputs: tuple[Shape, ...]) -> LayerNumbers:
+        y = self.merge_shape(inputs)
+        return LayerNumbers(y, {}, {}, 0, prod(y))
+
+
+# -- argument parsing -------------------------------------------------------
+
+def _unknown_argument(cls: type[Layer], key: Any) -> str:
+    names = cls.argument_names()
+    close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    accepted = ", ".join(names) if names else "none"
+    return f"{cls.type_name} has no argument '{key}'{hint} (it takes: {accepted})"
+
+
+def _check_each(layer: Layer, name: str, ok, message: str) -> None:
+    value = getattr(layer, name)
+    values = value if isinstance(value, tuple) else (value,)
+    for v in values:
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and not ok(v):
+            raise ShapeError(f"{name}={_show(value)} {message}", arg=name)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+def parse_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            raise SpecError(f"{name} must be an integer, got {value} (write {int(value)})",
+                            arg=name)
+        raise SpecError(f"{name} must be an integer, got {_type_name(value)}", arg=name)
+    if abs(value) > MAX_INT:
+        raise SpecError(f"{name}={value} is too large (torch sizes are 64-bit)", arg=name)
+    return value
+
+
+def parse_float(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{name} must be a number, got {_type_name(value)}", arg=name)
+    return value
+
+
+def parse_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise SpecError(f"{name} must be true or false, got {_type_name(value)}", arg=name)
+    return value
+
+
+def parse_str(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise SpecError(f"{name} must be a string, got {_type_name(value)}", arg=name)
+    return value
+
+
+def parse_int_list(value: Any, name: str) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise SpecError(f"{name} must be a list of integers, got {_type_name(value)}", arg=name)
+    return tuple(parse_int(v, name) for v in value)
+
+
+def parse_ints(value: Any, name: str, rank: int) -> tuple[int, ...]:
+    """`3` -> (3, 3) for rank 2; a list must give one value per spatial dim."""
+    if isinstance(value, list):
+        if len(value) != rank:
+            raise SpecError(f"{name} needs {rank} value{'s' if rank > 1 else ''} "
+                            f"(one per spatial dim), got {len(value)}", arg=name)
+        return tuple(parse_int(v, name) for v in value)
+    return (parse_int(value, name),) * rank
+
+
+def parse_padding(value: Any, name: str, rank: int):
+    if isinstance(value, str):
+        if value not in ("same", "valid"):
+            raise SpecError(f"{name}={value!r}: the only padding strings are 'same' and 'valid'",
+                            arg=name)
+        return value
+    return parse_ints(value, name, rank)
+
+
+def _optional(parse):
+    def parse_optional(value, name, *rest):
+        return None if value is None else parse(value, name, *rest)
+    return parse_optional
+
+
+def parse_output_size(value: Any, name: str, rank: int):
+    """Adaptive pools: an int, or one int-or-null per spatial dim (null keeps the input's)."""
+    if isinstance(value, list):
+        if len(value) != rank:
+            raise SpecError(f"{name} needs {rank} values (one per spatial dim), got {len(value)}",
+                            arg=name)
+        return tuple(None if v is None else parse_int(v, name) for v in value)
+    return (None if value is None else parse_int(value, name),) * rank
+
+
+def parse_dims(value: Any, name: str) -> tuple[int, ...]:
+    """A dim or a list of dims (torch's `int | tuple[int]`)."""
+    if isinstance(value, list):
+        return tuple(parse_int(v, name) for v in value)
+    return (parse_int(value, name),)
+
+
+def parse_floats(value: Any, name: str, rank: int) -> tuple[float, ...]:
+    if isinstance(value, list):
+        if len(value) != rank:
+            raise SpecError(f"{name} needs {rank} values (one per spatial dim), got {len(value)}",
+                            arg=name)
+        return tuple(parse_float(v, name) for v in value)
+    return (parse_float(value, name),) * rank
+
+
+_PARSERS = {
+    "int": lambda v, n, cls: parse_int(v, n),
+    "float": lambda v, n, cls: parse_float(v, n),
+    "bool": lambda v, n, cls: parse_bool(v, n),
+    "str": lambda v, n, cls: parse_str(v, n),
+    "int | None": lambda v, n, cls: _optional(parse_int)(v, n),
+    "float | None": lambda v, n, cls: _optional(parse_float)(v, n),
+    "Ints": lambda v, n, cls: parse_ints(v, n, cls.rank),
+    "Ints | None": lambda v, n, cls: _optional(parse_ints)(v, n, cls.rank),
+    "Padding": lambda v, n, cls: parse_padding(v, n, cls.rank),
+    "OutputSize": lambda v, n, cls: parse_output_size(v, n, cls.rank),
+    "IntList": lambda v, n, cls: parse_int_list(v, n),
+    "Dims": lambda v, n, cls: parse_dims(v, n),
+    "Dims | None": lambda v, n, cls: _optional(parse_dims)(v, n),
+    "SizeOrList | None": lambda v, n, cls: _optional(_parse_size_or_list)(v, n),
+    "Floats | None": lambda v, n, cls: _optional(_parse_floats_any)(v, n),
+}
+
+
+def _parse_size_or_list(value: Any, name: str):
+    if isinstance(value, list):
+        return tuple(parse_int(v, name) for v in value)
+    return parse_int(value, name)
+
+
+def _parse_floats_any(value: Any, name: str):
+    if isinstance(value, list):
+        return tuple(parse_float(v, name) for v in value)
+    return parse_float(value, name)
+
+
+def _parse(annotation: str, value: Any, name: str, cls: type[Layer]) -> Any:
+    return _PARSERS[annotation](value, name, cls)
+
+
+# Annotation aliases: the schema reads as types, the parsers key on the names.
+Ints = tuple
+Padding = tuple
+OutputSize = tuple
+IntList = tuple
+Dims = tuple
+SizeOrList = tuple
+Floats = tuple
+
+
+def normalize_dim(dim: int, ndim: int, name: str = "dim") -> int:
+    """torch's dim wrapping: -1 is the last dim; out of range is an error."""
+    if not -ndim <= dim < ndim:
+        raise ShapeError(f"{name}={dim} is out of range for a {ndim}-D tensor "
+                         f"(expected {-ndim} to {ndim - 1})", arg=name)
+    return dim % ndim

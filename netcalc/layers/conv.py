@@ -1,0 +1,150 @@
+"""Convolutions: conv1d/2d/3d and convtranspose1d/2d/3d."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+from typing import ClassVar
+
+from ..errors import ShapeError
+from ..formulas import conv_out, conv_transpose_out, same_padding
+from .base import Ints, Layer, Padding, Shape
+from .registry import register
+
+_LAYOUT = {1: "[N, C, L]", 2: "[N, C, H, W]", 3: "[N, C, D, H, W]"}
+
+
+@dataclass(frozen=True)
+class _ConvBase(Layer):
+    family: ClassVar[str] = "conv"
+    positive: ClassVar[tuple[str, ...]] = ("out_channels", "kernel_size", "stride", "dilation",
+                                           "groups")
+    choices: ClassVar = {"padding_mode": ("zeros", "reflect", "replicate", "circular")}
+
+    def input_channels(self, x: Shape) -> int:
+        """Checks the rank, `in_channels` and `groups`; returns C_in."""
+        self.expect_rank(x, (self.rank + 2,), _LAYOUT[self.rank])
+        c_in = self.check_inferred("in_channels", x[1], "channels")
+        for name, channels in (("in_channels", c_in), ("out_channels", self.out_channels)):
+            if channels % self.groups:
+                raise ShapeError(f"groups={self.groups} does not divide {name} {channels}",
+                                 arg="groups")
+        return c_in
+
+    def params(self, x: Shape) -> dict[str, int]:
+        # weight: C_out · C_in/g · ∏K (transposed: C_in · C_out/g · ∏K, the same count)
+        weight = self.out_channels * (x[1] // self.groups) * prod(self.kernel_size)
+        return {"weight": weight, "bias": self.out_channels} if self.bias else {"weight": weight}
+
+
+@dataclass(frozen=True)
+class ConvNd(_ConvBase):
+    out_channels: int
+    kernel_size: Ints
+    stride: Ints = 1
+    padding: Padding = 0
+    dilation: Ints = 1
+    groups: int = 1
+    bias: bool = True
+    padding_mode: str = "zeros"
+    in_channels: int | None = None
+
+    def check_arguments(self) -> None:
+        super().check_arguments()
+        if self.padding == "same" and any(s != 1 for s in self.stride):
+            raise ShapeError("padding='same' is not supported for strided convolutions "
+                             f"(stride={list(self.stride)})", arg="padding")
+        if not isinstance(self.padding, str) and any(p < 0 for p in self.padding):
+            raise ShapeError(f"padding={list(self.padding)} must not be negative", arg="padding")
+
+    def padding_pairs(self) -> tuple[tuple[int, int], ...]:
+        """(left, right) padding per spatial dim; 'same' may be asymmetric."""
+        if self.padding == "same":
+            return tuple(same_padding(k, d) for k, d in zip(self.kernel_size, self.dilation))
+        if self.padding == "valid":
+            return ((0, 0),) * self.rank
+        return tuple((p, p) for p in self.padding)
+
+    def output_shape(self, x: Shape) -> Shape:
+        self.input_channels(x)
+        if self.padding == "same":
+            return (x[0], self.out_channels, *x[2:])
+        spatial = (
+            # symmetric padding: conv_out's 2P; 'valid' is P = 0
+            conv_out(i, k, s, left, d)
+            for i, k, s, (left, _), d in zip(x[2:], self.kernel_size, self.stride,
+                                             self.padding_pairs(), self.dilation)
+        )
+        return (x[0], self.out_channels, *spatial)
+
+    def macs(self, x: Shape, y: Shape) -> int:
+        # each output element: C_in/g · ∏K multiply-accumulates (bias adds are not counted)
+        return prod(y) * (x[1] // self.groups) * prod(self.kernel_size)
+
+    def torch_module(self, nn, x: Shape):
+        cls = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[self.rank]
+        return cls(**self.torch_kwargs(in_channels=x[1]))
+
+
+@dataclass(frozen=True)
+class ConvTransposeNd(_ConvBase):
+    out_channels: int
+    kernel_size: Ints
+    stride: Ints = 1
+    padding: Ints = 0
+    output_padding: Ints = 0
+    groups: int = 1
+    bias: bool = True
+    dilation: Ints = 1
+    padding_mode: str = "zeros"
+    in_channels: int | None = None
+
+    non_negative: ClassVar[tuple[str, ...]] = ("padding", "output_padding")
+    choices: ClassVar = {"padding_mode": ("zeros",)}
+
+    def output_shape(self, x: Shape) -> Shape:
+        self.input_channels(x)
+        spatial = (
+            conv_transpose_out(i, k, s, p, d, op)
+            for i, k, s, p, d, op in zip(x[2:], self.kernel_size, self.stride, self.padding,
+                                         self.dilation, self.output_padding)
+        )
+        return (x[0], self.out_channels, *spatial)
+
+    def macs(self, x: Shape, y: Shape) -> int:
+        # the transpose of a conv: each INPUT element meets C_out/g · ∏K weights
+        return prod(x) * (self.out_channels // self.groups) * prod(self.kernel_size)
+
+    def torch_module(self, nn, x: Shape):
+        cls = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[self.rank]
+        return cls(**self.torch_kwargs(in_channels=x[1]))
+
+
+@register("conv1d")
+class Conv1d(ConvNd):
+    rank = 1
+
+
+@register("conv2d")
+class Conv2d(ConvNd):
+    rank = 2
+
+
+@register("conv3d")
+class Conv3d(ConvNd):
+    rank = 3
+
+
+@register("convtranspose1d")
+class ConvTranspose1d(ConvTransposeNd):
+    rank = 1
+
+
+@register("convtranspose2d")
+class ConvTranspose2d(ConvTransposeNd):
+    rank = 2
+
+
+@register("convtranspose3d")
+class ConvTranspose3d(ConvTransposeNd):
+    rank = 3

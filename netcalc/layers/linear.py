@@ -1,0 +1,79 @@
+"""Fully connected layers and lookup tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+from typing import ClassVar
+
+from ..errors import ShapeError
+from .base import Layer, Shape
+from .registry import register
+
+
+@register("linear")
+@dataclass(frozen=True)
+class Linear(Layer):
+    """y = x·Wᵀ + b over the last dim; any leading dims are kept (like torch)."""
+
+    out_features: int
+    bias: bool = True
+    in_features: int | None = None
+
+    family: ClassVar[str] = "linear"
+    positive: ClassVar[tuple[str, ...]] = ("out_features",)
+
+    def output_shape(self, x: Shape) -> Shape:
+        self.expect_min_rank(x, 2, "[N, ..., in_features]")
+        if self.in_features is not None and self.in_features != x[-1] and len(x) > 2 \
+                and prod(x[1:]) == self.in_features:
+            dims = "·".join(str(d) for d in x[1:])
+            raise ShapeError(f"in_features={self.in_features} but the input's last dim is "
+                             f"{x[-1]} (input {list(x)}); flatten it first: {dims} = "
+                             f"{self.in_features}", arg="in_features")
+        self.check_inferred("in_features", x[-1], "features in its last dim")
+        return (*x[:-1], self.out_features)
+
+    def params(self, x: Shape) -> dict[str, int]:
+        weight = x[-1] * self.out_features
+        return {"weight": weight, "bias": self.out_features} if self.bias else {"weight": weight}
+
+    def macs(self, x: Shape, y: Shape) -> int:
+        # every output element is a dot product of length in_features
+        return prod(y) * x[-1]
+
+    def torch_module(self, nn, x: Shape):
+        return nn.Linear(**self.torch_kwargs(in_features=x[-1]))
+
+
+@register("embedding")
+@dataclass(frozen=True)
+class Embedding(Layer):
+    """A lookup table: integer indices of any shape -> one row of embedding_dim each."""
+
+    num_embeddings: int
+    embedding_dim: int
+    padding_idx: int | None = None
+    max_norm: float | None = None
+    norm_type: float = 2.0
+    scale_grad_by_freq: bool = False
+    sparse: bool = False
+
+    family: ClassVar[str] = "embedding"
+    positive: ClassVar[tuple[str, ...]] = ("num_embeddings", "embedding_dim")
+
+    def check_arguments(self) -> None:
+        super().check_arguments()
+        n = self.num_embeddings
+        if self.padding_idx is not None and not -n <= self.padding_idx < n:
+            raise ShapeError(f"padding_idx={self.padding_idx} must be within num_embeddings "
+                             f"({-n} to {n - 1})", arg="padding_idx")
+
+    def output_shape(self, x: Shape) -> Shape:
+        return (*x, self.embedding_dim)
+
+    def params(self, x: Shape) -> dict[str, int]:
+        return {"weight": self.num_embeddings * self.embedding_dim}
+
+    def torch_module(self, nn, x: Shape):
+        return nn.Embedding(**self.torch_kwargs())

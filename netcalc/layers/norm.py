@@ -1,0 +1,167 @@
+"""Normalization: batch, instance, layer, group and local response norm.
+
+Shape-preserving and 0 MACs in torch's convention. Learned scale and shift
+are parameters; running statistics are buffers, reported apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+from typing import ClassVar
+
+from ..errors import ShapeError
+from .base import Dims, Layer, Shape
+from .registry import register
+
+
+class _Norm(Layer):
+    family: ClassVar[str] = "norm"
+
+    def torch_module(self, nn, x: Shape):
+        return getattr(nn, type(self).__name__)(**self.torch_kwargs(**self.inferred(x)))
+
+    def inferred(self, x: Shape) -> dict:
+        return {}
+
+
+@dataclass(frozen=True)
+class _RunningStatsNorm(_Norm):
+    """Shared by batch and instance norm: C-sized weight/bias and running stats."""
+
+    int64_buffers: ClassVar[tuple[str, ...]] = ("num_batches_tracked",)
+    ranks: ClassVar[tuple[int, ...]] = ()
+    layout: ClassVar[str] = ""
+
+    def output_shape(self, x: Shape) -> Shape:
+        self.expect_rank(x, self.ranks, self.layout)
+        self.check_inferred("num_features", x[1], "channels")
+        return x
+
+    def params(self, x: Shape) -> dict[str, int]:
+        return {"weight": x[1], "bias": x[1]} if self.affine else {}
+
+    def buffers(self, x: Shape) -> dict[str, int]:
+        if not self.track_running_stats:
+            return {}
+        return {"running_mean": x[1], "running_var": x[1], "num_batches_tracked": 1}
+
+    def inferred(self, x: Shape) -> dict:
+        return {"num_features": x[1]}
+
+
+@dataclass(frozen=True)
+class BatchNormNd(_RunningStatsNorm):
+    num_features: int | None = None
+    eps: float = 1e-5
+    momentum: float | None = 0.1
+    affine: bool = True
+    track_running_stats: bool = True
+
+
+@dataclass(frozen=True)
+class InstanceNormNd(_RunningStatsNorm):
+    num_features: int | None = None
+    eps: float = 1e-5
+    momentum: float | None = 0.1
+    affine: bool = False
+    track_running_stats: bool = False
+
+
+@register("batchnorm1d")
+class BatchNorm1d(BatchNormNd):
+    ranks, layout = (2, 3), "[N, C] or [N, C, L]"
+
+
+@register("batchnorm2d")
+class BatchNorm2d(BatchNormNd):
+    ranks, layout = (4,), "[N, C, H, W]"
+
+
+@register("batchnorm3d")
+class BatchNorm3d(BatchNormNd):
+    ranks, layout = (5,), "[N, C, D, H, W]"
+
+
+@register("instancenorm1d")
+class InstanceNorm1d(InstanceNormNd):
+    ranks, layout = (3,), "[N, C, L]"
+
+
+@register("instancenorm2d")
+class InstanceNorm2d(InstanceNormNd):
+    ranks, layout = (4,), "[N, C, H, W]"
+
+
+@register("instancenorm3d")
+class InstanceNorm3d(InstanceNormNd):
+    ranks, layout = (5,), "[N, C, D, H, W]"
+
+
+@register("layernorm")
+@dataclass(frozen=True)
+class LayerNorm(_Norm):
+    """Normalizes over the last dims, which must equal normalized_shape."""
+
+    normalized_shape: Dims
+    eps: float = 1e-5
+    elementwise_affine: bool = True
+    bias: bool = True
+
+    positive: ClassVar[tuple[str, ...]] = ("normalized_shape",)
+
+    def output_shape(self, x: Shape) -> Shape:
+        ns = self.normalized_shape
+        if len(ns) > len(x) or tuple(x[len(x) - len(ns):]) != ns:
+            raise ShapeError(f"normalized_shape={list(ns)} must equal the input's last "
+                             f"{len(ns)} dim{'s' if len(ns) > 1 else ''}; the input is {list(x)}",
+                             arg="normalized_shape")
+        return x
+
+    def params(self, x: Shape) -> dict[str, int]:
+        if not self.elementwise_affine:
+            return {}
+        size = prod(self.normalized_shape)
+        return {"weight": size, "bias": size} if self.bias else {"weight": size}
+
+
+@register("groupnorm")
+@dataclass(frozen=True)
+class GroupNorm(_Norm):
+    num_groups: int
+    num_channels: int | None = None
+    eps: float = 1e-5
+    affine: bool = True
+
+    positive: ClassVar[tuple[str, ...]] = ("num_groups",)
+
+    def output_shape(self, x: Shape) -> Shape:
+        self.expect_min_rank(x, 2, "[N, C, ...]")
+        channels = self.check_inferred("num_channels", x[1], "channels")
+        if channels % self.num_groups:
+            raise ShapeError(f"num_groups={self.num_groups} does not divide the {channels} "
+                             "channels", arg="num_groups")
+        return x
+
+    def params(self, x: Shape) -> dict[str, int]:
+        return {"weight": x[1], "bias": x[1]} if self.affine else {}
+
+    def inferred(self, x: Shape) -> dict:
+        return {"num_channels": x[1]}
+
+
+@register("localresponsenorm")
+@dataclass(frozen=True)
+class LocalResponseNorm(_Norm):
+    """AlexNet's LRN: across `size` neighbouring channels; no parameters."""
+
+    size: int
+    alpha: float = 1e-4
+    beta: float = 0.75
+    k: float = 1.0
+
+    positive: ClassVar[tuple[str, ...]] = ("size",)
+
+    def output_shape(self, x: Shape) -> Shape:
+        self.expect_min_rank(x, 3, "[N, C, ...]")
+        return x

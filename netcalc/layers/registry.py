@@ -1,0 +1,67 @@
+"""Layer type name -> class. Names are torch.nn class names, lower-cased."""
+
+from __future__ import annotations
+
+import difflib
+
+from ..errors import SpecError
+
+REGISTRY: dict[str, type] = {}
+
+
+def register(*names: str):
+    """Class decorator: the first name is the type's own, the rest are aliases."""
+
+    def add(cls):
+        cls.type_name = names[0]
+        for name in names:
+            if name in REGISTRY:
+                raise RuntimeError(f"layer type '{name}' registered twice")
+            REGISTRY[name] = cls
+        return cls
+
+    return add
+
+
+def _squash(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")
+
+
+def lookup(type_name: str):
+    """The class for a spec's `type`, matched case-insensitively; None if unknown."""
+    return REGISTRY.get(type_name.lower())
+
+
+def suggest(type_name: str, extra: list[str] = ()) -> str:
+    """'; did you mean ...?' for an unknown type (block names included)."""
+    candidates = {_squash(n): n for n in [*REGISTRY, *extra]}
+    squashed = _squash(type_name)
+    if squashed in candidates:
+        return f"; did you mean '{candidates[squashed]}'?"
+    close = difflib.get_close_matches(squashed, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean '{candidates[close[0]]}'?" if close else ""
+
+
+def unknown_type(type_name: str, block_names: list[str] = ()) -> SpecError:
+    return SpecError(f"unknown layer type '{type_name}'{suggest(type_name, list(block_names))} "
+                     "(`netcalc layers` lists them)")
+
+
+def catalog() -> list[dict]:
+    """Every layer type with its family, aliases and arguments (for `netcalc layers`)."""
+    import dataclasses
+
+    entries: dict[type, dict] = {}
+    for name, cls in REGISTRY.items():
+        entry = entries.get(cls)
+        if entry is None:
+            arguments = []
+            for f in dataclasses.fields(cls):
+                required = f.default is dataclasses.MISSING
+                arguments.append({"name": f.name, "kind": str(f.type), "required": required,
+                                  "default": None if required else f.default})
+            entries[cls] = entry = {"type": cls.type_name, "family": cls.family,
+                                    "aliases": [], "arguments": arguments}
+        if name != cls.type_name:
+            entry["aliases"].append(name)
+    return sorted(entries.values(), key=lambda e: (e["family"], e["type"]))

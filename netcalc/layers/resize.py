@@ -1,0 +1,239 @@
+"""Resizing: upsampling, pixel (un)shuffle and padding layers. 0 MACs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..errors import ShapeError, SpecError
+from .base import Floats, IntList, Layer, Shape, SizeOrList, parse_int
+from .registry import register
+
+# F.interpolate's modes and the input ranks each accepts
+_MODE_RANKS = {
+    "nearest": (3, 4, 5), "nearest-exact": (3, 4, 5), "area": (3, 4, 5),
+    "linear": (3,), "bilinear": (4,), "bicubic": (4,), "trilinear": (5,),
+}
+
+
+@register("upsample")
+@dataclass(frozen=True)
+class Upsample(Layer):
+    """Output size = size, or ⌊input · scale_factor⌋ per spatial dim (F.interpolate)."""
+
+    size: SizeOrList | None = None
+    scale_factor: Floats | None = None
+    mode: str = "nearest"
+    align_corners: bool | None = None
+    recompute_scale_factor: bool | None = None
+
+    family: ClassVar[str] = "resize"
+    choices: ClassVar = {"mode": tuple(_MODE_RANKS)}
+
+    def check_arguments(self) -> None:
+        super().check_arguments()
+        if (self.size is None) == (self.scale_factor is None):
+            raise ShapeError("give exactly one of size and scale_factor", arg="size")
+        if self.align_corners is not None and self.mode in ("nearest", "nearest-exact", "area"):
+            raise ShapeError(f"align_corners only applies to the interpolating modes "
+                             f"(linear, bilinear, bicubic, trilinear), not mode={self.mode!r}",
+                             arg="align_corners")
+
+    def output_shape(self, x: Shape) -> Shape:
+        ranks = _MODE_RANKS[self.mode]
+        self.expect_rank(x, ranks, "[N, C, ...spatial]")
+        spatial = x[2:]
+        if self.size is not None:
+            out = _per_dim(self.size, len(spatial), "size")
+        else:
+            scales = _per_dim(self.scale_factor, len(spatial), "scale_factor")
+            # F.interpolate: floor(float(input_size) * scale) in double precision
+            out = tuple(math.floor(float(i) * s) for i, s in zip(spatial, scales))
+        if any(o < 1 for o in out):
+            raise ShapeError(f"output size {list(out)} from input {list(spatial)} must be at "
+                             "least 1 in every dim", arg="size" if self.size else "scale_factor")
+        return (*x[:2], *out)
+
+    def torch_module(self, nn, x: Shape):
+        return nn.Upsample(**self.torch_kwargs())
+
+
+def _per_dim(value: Any, rank: int, name: str) -> tuple:
+    if isinstance(value, tuple):
+        if len(value) != rank:
+            raise ShapeError(f"{name}={list(value)} needs one value per spatial dim ({rank})",
+                             arg=name)
+        return value
+    return (value,) * rank
+
+
+@dataclass(frozen=True)
+class _FixedModeUpsample(Layer):
+    """UpsamplingNearest2d / UpsamplingBilinear2d: Upsample with the mode fixed."""
+
+    size: SizeOrList | None = None
+    scale_factor: Floats | None = None
+
+    family: ClassVar[str] = "resize"
+    mode: ClassVar[str] = "nearest"
+    align_corners: ClassVar[bool | None] = None
+
+    def as_upsample(self) -> Upsample:
+        return Upsample(self.size, self.scale_factor, self.mode, self.align_corners)
+
+    def check_arguments(self) -> None:
+        super().check_arguments()
+        self.as_upsample().check_arguments()
+
+    def output_shape(self, x: Shape) -> Shape:
+        self.expect_rank(x, (4,), "[N, C, H, W]")
+        return self.as_upsample().output_shape(x)
+
+    def torch_module(self, nn, x: Shape):
+        return getattr(nn, type(self).__name__)(**self.torch_kwargs())
+
+
+@register("upsamplingnearest2d")
+class UpsamplingNearest2d(_FixedModeUpsample):
+    pass
+
+
+@register("upsamplingbilinear2d")
+class UpsamplingBilinear2d(_FixedModeUpsample):
+    mode, align_corners = "bilinear", True
+
+
+@register("pixelshuffle")
+@dataclass(frozen=True)
+class PixelShuffle(Layer):
+    """[.., C·r², H, W] -> [.., C, H·r, W·r]"""
+
+    upscale_factor: int
+
+    family: ClassVar[str] = "resize"
+    positive: ClassVar[tuple[str, ...]] = ("upscale_factor",)
+
+    def output_shape(self, x: Shape) -> Shape:
+        self.expect_min_rank(x, 3, "[N, C, H, W]")
+        *lead, c, h, w = x
+        r = self.upscale_factor
+        if c % (r * r):
+            raise ShapeError(f"the input's {c} channels are not divisible by upscale_factor² "
+                             f"= {r * r}", arg="upscale_factor")
+        return (*lead, c // (r * r), h * r, w * r)
+
+    def torch_module(self, nn, x: Shape):
+        return nn.PixelShuffle(self.upscale_factor)
+
+
+@register("pixelunshuffle")
+@dataclass(frozen=True)
+class PixelUnshuffle(Layer):
+    """[.., C, H·r, W·r] -> [.., C·r², H, W]"""
+
+    downscale_factor: int
+
+    family: ClassVar[str] = "resize"
+    positive: ClassVar[tuple[str, ...]] = ("downscale_factor",)
+
+    def output_shape(self, x: Shape) -> Shape:
+        self.expect_min_rank(x, 3, "[N, C, H, W]")
+        *lead, c, h, w = x
+        r = self.downscale_factor
+        if h % r or w % r:
+            raise ShapeError(f"height {h} and width {w} must be divisible by "
+                             f"downscale_factor {r}", arg="downscale_factor")
+        return (*lead, c * r * r, h // r, w // r)
+
+    def torch_module(self, nn, x: Shape):
+        return nn.PixelUnshuffle(self.downscale_factor)
+
+
+def _parse_pads(value: Any, rank: int) -> tuple[int, ...]:
+    """An int pads every side; a list is (left, right, top, bottom, front, back)."""
+    if isinstance(value, list):
+        if len(value) != 2 * rank:
+            raise SpecError(f"padding needs {2 * rank} values (two per padded dim, last dim "
+                            f"first), got {len(value)}", arg="padding")
+        return tuple(parse_int(v, "padding") for v in value)
+    return (parse_int(value, "padding"),) * (2 * rank)
+
+
+class _Pad(Layer):
+    """Pads the last `rank` dims; torch's padding list starts at the last dim."""
+
+    family: ClassVar[str] = "pad"
+    torch_class: ClassVar[str] = ""
+    allows_negative: ClassVar[bool] = False   # zero/constant pads may crop
+
+    @classmethod
+    def from_args(cls, args):
+        args = dict(args)
+        if "padding" in args:
+            args["padding"] = list(_parse_pads(args["padding"], cls.rank))
+        return super().from_args(args)
+
+    def check_arguments(self) -> None:
+        super().check_arguments()
+        if not self.allows_negative and any(p < 0 for p in self.padding):
+            raise ShapeError(f"padding={list(self.padding)} must not be negative", arg="padding")
+
+    def output_shape(self, x: Shape) -> Shape:
+        self.expect_rank(x, (self.rank + 1, self.rank + 2), "")
+        y = list(x)
+        for k in range(self.rank):
+            left, right = self.padding[2 * k], self.padding[2 * k + 1]
+            dim = len(x) - 1 - k
+            self.check_side(x[dim], left, right)
+            y[dim] = x[dim] + left + right
+            if y[dim] < 1:
+                raise ShapeError(f"padding {left} and {right} leave dim {dim} of size {x[dim]} "
+                                 f"with {y[dim]} elements", arg="padding")
+        return tuple(y)
+
+    def check_side(self, size: int, left: int, right: int) -> None:
+        pass
+
+    def torch_module(self, nn, x: Shape):
+        return getattr(nn, self.torch_class)(**self.torch_kwargs())
+
+
+@dataclass(frozen=True)
+class _PadWithValue(_Pad):
+    padding: IntList
+    value: float          # required, as in torch
+
+    allows_negative = True
+
+
+@dataclass(frozen=True)
+class _PadOnly(_Pad):
+    padding: IntList
+
+
+class _ZeroPad(_PadOnly):
+    allows_negative = True
+
+
+class _ReflectionPad(_PadOnly):
+    def check_side(self, size: int, left: int, right: int) -> None:
+        if left >= size or right >= size:
+            raise ShapeError(f"reflection padding ({left}, {right}) must be smaller than the "
+                             f"padded dim's size {size}", arg="padding")
+
+
+class _CircularPad(_PadOnly):
+    def check_side(self, size: int, left: int, right: int) -> None:
+        if left > size or right > size:
+            raise ShapeError(f"circular padding ({left}, {right}) must not exceed the padded "
+                             f"dim's size {size}", arg="padding")
+
+
+for _kind, _base in (("Zero", _ZeroPad), ("Constant", _PadWithValue),
+                     ("Reflection", _ReflectionPad), ("Replication", _PadOnly),
+                     ("Circular", _CircularPad)):
+    for _rank in (1, 2, 3):
+        _name = f"{_kind}Pad{_rank}d"
+        register(_name.lower())(type(_name, (_base,), {
+            "rank": _rank, "torch_class": _name, "__module__": __name__}))

@@ -1,0 +1,251 @@
+"""Tensor operations: views, reductions and merges of several inputs.
+
+Dimension arguments count the batch dim, as torch's do. None of these
+counts MACs. Views (flatten, reshape, permute, ...) allocate no new memory.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from math import prod
+from typing import ClassVar
+
+from ..errors import ShapeError
+from .base import Dims, IntList, Layer, Merge, Shape, normalize_dim
+from .registry import register
+
+
+class TensorOp:
+    """Mixin for operations torch has no module for: the bridge wraps `torch_forward`."""
+
+    def torch_forward(self, torch, *xs):
+        raise NotImplementedError
+
+
+class _View(Layer):
+    family: ClassVar[str] = "reshape"
+
+    def activation_elements(self, x: Shape, y: Shape) -> int:
+        return 0
+
+
+@register("identity")
+@dataclass(frozen=True)
+class Identity(_View):
+    def output_shape(self, x: Shape) -> Shape:
+        return x
+
+    def torch_module(self, nn, x: Shape):
+        return nn.Identity()
+
+
+@register("flatten")
+@dataclass(frozen=True)
+class Flatten(_View):
+    """nn.Flatten: dims start_dim..end_dim become one (the batch dim stays by default)."""
+
+    start_dim: int = 1
+    end_dim: int = -1
+
+    def output_shape(self, x: Shape) -> Shape:
+        start = normalize_dim(self.start_dim, len(x), "start_dim")
+        end = normalize_dim(self.end_dim, len(x), "end_dim")
+        if start > end:
+            raise ShapeError(f"start_dim={self.start_dim} comes after end_dim={self.end_dim} "
+                             f"for a {len(x)}-D input", arg="start_dim")
+        return (*x[:start], prod(x[start:end + 1]), *x[end + 1:])
+
+    def torch_module(self, nn, x: Shape):
+        return nn.Flatten(**self.torch_kwargs())
+
+
+def _fill_unknown(sizes: tuple[int, ...], total: int, name: str, what: str) -> tuple[int, ...]:
+    """Resolve one -1 so the sizes multiply to `total`, as torch's view does."""
+    unknown = [i for i, s in enumerate(sizes) if s == -1]
+    if len(unknown) > 1:
+        raise ShapeError(f"{name}={list(sizes)}: only one dimension can be -1", arg=name)
+    if any(s < -1 for s in sizes):
+        raise ShapeError(f"{name}={list(sizes)}: sizes must be -1 or at least 0", arg=name)
+    known = prod(s for s in sizes if s != -1)
+    if unknown:
+        if known == 0 or total % known:
+            raise ShapeError(f"{name}={list(sizes)} cannot hold the {total:,} elements of "
+                             f"{what}", arg=name)
+        return tuple(total // known if s == -1 else s for s in sizes)
+    if known != total:
+        raise ShapeError(f"{name}={list(sizes)} holds {known:,} elements but {what} has "
+                         f"{total:,}", arg=name)
+    return sizes
+
+
+@register("unflatten")
+@dataclass(frozen=True)
+class Unflatten(_View):
+    dim: int
+    unflattened_size: IntList
+
+    def output_shape(self, x: Shape) -> Shape:
+        d = normalize_dim(self.dim, len(x))
+        sizes = _fill_unknown(self.unflattened_size, x[d], "unflattened_size", f"dim {d}")
+        return (*x[:d], *sizes, *x[d + 1:])
+
+    def torch_module(self, nn, x: Shape):
+        return nn.Unflatten(self.dim, self.unflattened_size)
+
+
+@register("reshape")
+@dataclass(frozen=True)
+class Reshape(TensorOp, _View):
+    """x.reshape(shape): the shape includes the batch dim; one entry may be -1."""
+
+    shape: IntList
+
+    def output_shape(self, x: Shape) -> Shape:
+        return _fill_unknown(self.shape, prod(x), "shape", f"the input {list(x)}")
+
+    def torch_forward(self, torch, x):
+        return x.reshape(self.shape)
+
+
+@register("view")
+class View(Reshape):
+    def torch_forward(self, torch, x):
+        return x.view(self.shape)
+
+
+@register("permute")
+@dataclass(frozen=True)
+class Permute(TensorOp, _View):
+    dims: IntList
+
+    def output_shape(self, x: Shape) -> Shape:
+        if len(self.dims) != len(x):
+            raise ShapeError(f"dims={list(self.dims)} has {len(self.dims)} entries but the "
+                             f"input {list(x)} has {len(x)} dims", arg="dims")
+        order = [normalize_dim(d, len(x), "dims") for d in self.dims]
+        if len(set(order)) != len(order):
+            raise ShapeError(f"dims={list(self.dims)} repeats a dim", arg="dims")
+        return tuple(x[d] for d in order)
+
+    def torch_forward(self, torch, x):
+        return x.permute(self.dims)
+
+
+@register("transpose")
+@dataclass(frozen=True)
+class Transpose(TensorOp, _View):
+    dim0: int
+    dim1: int
+
+    def output_shape(self, x: Shape) -> Shape:
+        a = normalize_dim(self.dim0, len(x), "dim0")
+        b = normalize_dim(self.dim1, len(x), "dim1")
+        y = list(x)
+        y[a], y[b] = y[b], y[a]
+        return tuple(y)
+
+    def torch_forward(self, torch, x):
+        return x.transpose(self.dim0, self.dim1)
+
+
+@dataclass(frozen=True)
+class _Reduction(TensorOp, Layer):
+    dim: Dims | None = None
+    keepdim: bool = False
+
+    family: ClassVar[str] = "reduce"
+    torch_name: ClassVar[str] = ""
+
+    def output_shape(self, x: Shape) -> Shape:
+        if self.dim is None:
+            reduced = set(range(len(x)))
+        else:
+            reduced = [normalize_dim(d, len(x)) for d in self.dim]
+            if len(set(reduced)) != len(reduced):
+                raise ShapeError(f"dim={list(self.dim)} repeats a dim", arg="dim")
+        if self.keepdim:
+            return tuple(1 if i in reduced else s for i, s in enumerate(x))
+        return tuple(s for i, s in enumerate(x) if i not in reduced)
+
+    def torch_forward(self, torch, x):
+        fn = getattr(torch, self.torch_name)
+        if self.dim is None:
+            y = fn(x)
+            return y.reshape((1,) * x.dim()) if self.keepdim else y
+        return fn(x, dim=self.dim, keepdim=self.keepdim)
+
+
+@register("mean")
+class Mean(_Reduction):
+    torch_name = "mean"
+
+
+@register("sum")
+class Sum(_Reduction):
+    torch_name = "sum"
+
+
+def broadcast(shapes: tuple[Shape, ...], op: str) -> Shape:
+    """torch's broadcasting: align right; each dim is equal, or 1."""
+    ndim = max(len(s) for s in shapes)
+    padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
+    out, clashes = [], []
+    for dim, sizes in enumerate(zip(*padded)):
+        distinct = sorted({s for s in sizes if s != 1})
+        if len(distinct) > 1:
+            clashes.append(f"dim {dim} is {' vs '.join(str(s) for s in distinct)}")
+        out.append(distinct[0] if distinct else 1)
+    if clashes:
+        listed = " and ".join(str(list(s)) for s in shapes)
+        raise ShapeError(f"{op} of {listed}: shapes do not broadcast ({'; '.join(clashes)})")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Elementwise(TensorOp, Merge):
+    def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
+        return broadcast(xs, self.type_name)
+
+    def torch_forward(self, torch, *xs):
+        return functools.reduce(getattr(torch, self.type_name), xs)
+
+
+@register("add")
+class Add(_Elementwise):
+    pass
+
+
+@register("mul")
+class Mul(_Elementwise):
+    pass
+
+
+@register("sub")
+class Sub(_Elementwise):
+    arity = 2
+
+
+@register("concat", "cat")
+@dataclass(frozen=True)
+class Concat(TensorOp, Merge):
+    """torch.cat along `dim` (required: torch's default 0 is the batch dim)."""
+
+    dim: int
+
+    def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
+        ndim = len(xs[0])
+        if any(len(x) != ndim for x in xs):
+            listed = ", ".join(str(list(x)) for x in xs)
+            raise ShapeError(f"inputs of different ranks cannot be concatenated: {listed}")
+        d = normalize_dim(self.dim, ndim)
+        for other in xs[1:]:
+            clashes = [f"dim {i} is {a} vs {b}" for i, (a, b) in enumerate(zip(xs[0], other))
+                       if i != d and a != b]
+            if clashes:
+                raise ShapeError(f"concat on dim {d} of {list(xs[0])} and {list(other)}: "
+                                 f"the other dims must match ({'; '.join(clashes)})")
+        return (*xs[0][:d], sum(x[d] for x in xs), *xs[0][d + 1:])
+
+    def torch_forward(self, torch, *xs):
+        return torch.cat(xs, dim=self.dim)

@@ -1,0 +1,1 @@
+"""Renderers: Summary -> text. They format; they never compute."""

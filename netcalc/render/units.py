@@ -1,0 +1,36 @@
+"""Number, size and shape formatting shared by the renderers."""
+
+from __future__ import annotations
+
+_SI = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
+_IEC = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
+
+
+def count(n: int) -> str:
+    """61100840 -> '61,100,840'"""
+    return f"{n:,}"
+
+
+def si(n: int) -> str:
+    """714188480 -> '714.19 M' (decimal prefixes, as papers quote MACs and params)."""
+    for scale, prefix in _SI:
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {prefix}"
+    return str(n)
+
+
+def size(n_bytes: int) -> str:
+    """244403360 -> '233.08 MiB' (binary prefixes, as memory is sized)."""
+    for scale, unit in _IEC:
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.2f} {unit}"
+    return f"{n_bytes} B"
+
+
+def shape(dims) -> str:
+    """(1, 64, 55, 55) -> '[1, 64, 55, 55]'"""
+    return "[" + ", ".join(str(d) for d in dims) + "]"
+
+
+def percent(value: float) -> str:
+    return f"{value:.1f}%" if value >= 0.05 or value == 0 else "<0.1%"

@@ -1,0 +1,89 @@
+"""What `analyze` returns: every number any renderer shows, already summed.
+
+Renderers select and format these; they never compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Shape = tuple[int, ...]
+
+MACS_CONVENTION = ("MACs as torch.utils.flop_counter.FlopCounterMode counts them (its flops / 2): "
+                   "convolutions and matrix products only; flops = 2 × macs")
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    name: str                       # qualified, torch-style
+    type: str
+    family: str
+    depth: int
+    inputs: tuple[str, ...]
+    input_shapes: tuple[Shape, ...]
+    output_shape: Shape
+    arguments: dict                 # the arguments given in the spec, normalized
+    param_tensors: dict             # torch parameter name -> elements
+    params: int
+    trainable_params: int
+    weight_params: int
+    bias_params: int
+    buffers: int
+    macs: int
+    flops: int
+    param_bytes: int
+    buffer_bytes: int
+    activation_bytes: int           # new memory for the output (0 for views, in-place ops)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a layer, or a block/repeat (collapsed or not)."""
+
+    name: str
+    type: str
+    kind: str                       # "layer", "block" or "repeat"
+    family: str
+    depth: int
+    output_shape: Shape
+    params: int
+    trainable_params: int
+    macs: int
+    flops: int
+    activation_bytes: int
+    params_percent: float
+    macs_percent: float
+    collapsed: bool                 # a group whose members `--depth` hides
+
+
+@dataclass(frozen=True)
+class Totals:
+    layers: int
+    params: int
+    trainable_params: int
+    non_trainable_params: int
+    weight_params: int
+    bias_params: int
+    buffers: int
+    macs: int
+    flops: int
+    input_bytes: int
+    param_bytes: int
+    buffer_bytes: int
+    activation_bytes: int
+    total_bytes: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    name: str
+    file: str
+    batch: int
+    dtype: str
+    dtype_bytes: int
+    depth: int | None
+    inputs: dict                    # input name -> shape with batch
+    layers: tuple[LayerResult, ...]
+    rows: tuple[Row, ...]
+    totals: Totals
+    outputs: dict                   # graph outputs: layer name -> shape

@@ -1,0 +1,33 @@
+"""Reading specs: YAML with positions -> expanded, validated layer list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import Location, SpecError, UsageError
+from .expand import expand
+from .loader import load_yaml
+from .model import ExpandedSpec
+
+
+def load_spec(path: str | Path) -> ExpandedSpec:
+    """Read and expand a YAML spec file."""
+    file = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"no such spec file: {file}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{file} is a directory, not a spec file") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {file}: {e.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise SpecError("the spec is not UTF-8 text", Location(file, line, 1)) from None
+    return parse_spec(text, file)
+
+
+def parse_spec(text: str, file: str = "<spec>") -> ExpandedSpec:
+    return expand(load_yaml(text, file), file)

@@ -1,0 +1,457 @@
+"""From the YAML document to a flat list of layers: blocks, `repeat`, `if`,
+`${...}` parameters, `inputs` resolution and torch-style qualified names.
+
+Expansion needs no shapes: it checks names, references and arguments; the
+shape rules run later, in `analyze`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import Location, Note, SpecError, in_layer
+from ..layers import lookup, unknown_type
+from ..layers.base import MAX_INT
+from .expr import has_placeholder, substitute
+from .loader import LocatedDict, LocatedList
+from .model import ExpandedSpec, Group, InputSpec, LayerSpec
+
+# Keys of a layer entry that are netcalc's own; every other key is an argument.
+RESERVED_KEYS = ("type", "name", "inputs", "repeat", "if", "trainable")
+TOP_KEYS = ("name", "description", "input", "inputs", "layers", "blocks")
+BLOCK_KEYS = ("description", "params", "inputs", "layers")
+DEFAULT_INPUT = "input"
+
+# Refuse specs that expand past this many layers before spending time on them.
+MAX_LAYERS = 1_000_000
+
+_NAME = re.compile(r"^\w+$")
+
+
+@dataclass(frozen=True)
+class BlockDef:
+    name: str
+    params: dict[str, Any]
+    input_names: tuple[str, ...]
+    layers: LocatedList
+    loc: Location
+
+
+@dataclass(frozen=True)
+class _Scope:
+    prefix: str                      # "" at top level, "layer1.0." inside a block
+    inputs: dict[str, str]           # local input names -> producers
+    variables: dict[str, Any]        # block parameters (and `i` in a repeat)
+    depth: int
+    trace: tuple[Note, ...]          # innermost block use first
+    trainable: bool
+    stack: tuple[str, ...]           # blocks being expanded, for recursion errors
+
+
+def expand(doc: Any, file: str) -> ExpandedSpec:
+    if not isinstance(doc, LocatedDict):
+        raise SpecError("the top level of a spec must be a mapping with `input` and `layers`",
+                        _doc_loc(doc, file))
+    _check_keys(doc, TOP_KEYS, "the spec")
+    name = doc.get("name", Path(file).stem)
+    if not isinstance(name, str):
+        raise SpecError("`name` must be a string", doc.where("name"))
+    spec = ExpandedSpec(name=name, file=file, inputs=_inputs(doc))
+    if "layers" not in doc:
+        raise SpecError("the spec has no `layers` list", doc.loc)
+    blocks = _blocks(doc)
+    expander = _Expander(spec, blocks)
+    scope = _Scope(prefix="", inputs={i.name: i.name for i in spec.inputs}, variables={},
+                   depth=0, trace=(), trainable=True, stack=())
+    expander.expand_entries(doc["layers"], scope, doc.where("layers"), "the spec")
+    if not spec.layers:
+        raise SpecError("the spec has no layers", doc.where("layers"))
+    return spec
+
+
+def _doc_loc(doc: Any, file: str) -> Location:
+    return getattr(doc, "loc", Location(file, 1, 1))
+
+
+def _check_keys(mapping: LocatedDict, allowed: tuple[str, ...], what: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise SpecError(f"unknown key '{key}' in {what}{hint} (expected: "
+                            f"{', '.join(allowed)})", mapping.key_loc[key])
+
+
+def _inputs(doc: LocatedDict) -> list[InputSpec]:
+    if "input" in doc and "inputs" in doc:
+        raise SpecError("give either `input` (one input) or `inputs` (named inputs), not both",
+                        doc.key_loc["inputs"])
+    if "input" in doc:
+        return [InputSpec(DEFAULT_INPUT, _shape(doc["input"], doc.where("input"), "input"),
+                          doc.where("input"))]
+    if "inputs" in doc:
+        named = doc["inputs"]
+        if not isinstance(named, LocatedDict) or not named:
+            raise SpecError("`inputs` maps input names to shapes: {image: [3, 224, 224]}",
+                            doc.where("inputs"))
+        result = []
+        for key, value in named.items():
+            if not isinstance(key, str) or not _NAME.match(key):
+                raise SpecError(f"input name {key!r} must be letters, digits and '_'",
+                                named.key_loc[key])
+            result.append(InputSpec(key, _shape(value, named.where(key), f"input '{key}'"),
+                                    named.where(key)))
+        return result
+    raise SpecError("the spec needs `input: [C, H, W]`: the input's shape without the batch dim",
+                    doc.loc)
+
+
+def _shape(value: Any, loc: Location, what: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not value:
+        raise SpecError(f"{what} must be a list of sizes without the batch dim, like "
+                        "[3, 224, 224]", loc)
+    for i, size in enumerate(value):
+        item_loc = value.where(i) if isinstance(value, LocatedList) else loc
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise SpecError(f"{what}: size {size!r} is not an integer", item_loc)
+        if not 1 <= size <= MAX_INT:
+            raise SpecError(f"{what}: size {size} must be at least 1", item_loc)
+    return tuple(value)
+
+
+def _blocks(doc: LocatedDict) -> dict[str, BlockDef]:
+    raw = doc.get("blocks", {})
+    if not isinstance(raw, dict):
+        raise SpecError("`blocks` maps block names to {params, layers}", doc.where("blocks"))
+    blocks = {}
+    for name, body in raw.items():
+        loc = raw.key_loc[name]
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise SpecError(f"block name {name!r} must be letters, digits and '_'", loc)
+        if lookup(name):
+            raise SpecError(f"block '{name}' has the name of a layer type; choose another", loc)
+        if name.lower() in blocks:
+            raise SpecError(f"block '{name}' is defined twice (names ignore case)", loc)
+        if not isinstance(body, LocatedDict):
+            raise SpecError(f"block '{name}' must be a mapping with `layers` (and `params`)",
+                            raw.where(name))
+        _check_keys(body, BLOCK_KEYS, f"block '{name}'")
+        params = body.get("params", {})
+        if not isinstance(params, dict):
+            raise SpecError(f"`params` of block '{name}' maps names to defaults: "
+                            "{out: 64, stride: 1}", body.where("params"))
+        for param in params:
+            if not isinstance(param, str) or not param.isidentifier() or param in RESERVED_KEYS:
+                raise SpecError(f"block parameter {param!r} must be an identifier and not one "
+                                f"of {', '.join(RESERVED_KEYS)}", params.key_loc[param])
+        input_names = body.get("inputs", [DEFAULT_INPUT])
+        if isinstance(input_names, str):
+            input_names = [input_names]
+        if not isinstance(input_names, list) or not input_names or not all(
+                isinstance(n, str) and _NAME.match(n) for n in input_names):
+            raise SpecError(f"`inputs` of block '{name}' lists its input names, like "
+                            "[x, skip]", body.where("inputs"))
+        if "layers" not in body:
+            raise SpecError(f"block '{name}' has no `layers`", loc)
+        blocks[name.lower()] = BlockDef(name, dict(params), tuple(input_names), body["layers"],
+                                        loc)
+    return blocks
+
+
+class _Expander:
+    def __init__(self, spec: ExpandedSpec, blocks: dict[str, BlockDef]):
+        self.spec = spec
+        self.blocks = blocks
+        # every qualified name defined so far -> the producer of its output
+        # (a leaf layer, a spec input, or for a skipped layer what it passes on)
+        self.resolved: dict[str, str] = {}
+        self.defined_at: dict[str, Location] = {}
+
+    # -- lists of entries -----------------------------------------------
+
+    def expand_entries(self, entries: Any, scope: _Scope, loc: Location, owner: str) -> str:
+        """Expands a `layers` list; returns the producer of its last entry's output."""
+        if not isinstance(entries, LocatedList) or not entries:
+            raise SpecError(f"`layers` of {owner} must be a non-empty list", loc)
+        names_here = self._literal_names(entries)
+        counters: dict[str, int] = {}
+        previous = next(iter(scope.inputs.values())) if len(scope.inputs) == 1 else None
+        for index, raw in enumerate(entries):
+            entry = self._entry(raw, entries, index)
+            previous = self._expand_entry(entry, scope, previous, counters, names_here)
+        return previous
+
+    def _entry(self, raw: Any, entries: LocatedList, index: int) -> LocatedDict:
+        loc = entries.where(index)
+        if isinstance(raw, str):    # `- relu`: a layer with no arguments
+            entry = LocatedDict(type=raw)
+            entry.loc, entry.key_loc, entry.value_loc = loc, {"type": loc}, {"type": loc}
+            return entry
+        if not isinstance(raw, LocatedDict):
+            raise SpecError("a layer is a mapping like {type: conv2d, ...} or a bare type name "
+                            "like `relu`", loc)
+        if "type" not in raw:
+            raise SpecError("this layer has no `type`", raw.loc)
+        if not isinstance(raw["type"], str):
+            raise SpecError("`type` must be a layer type or block name", raw.where("type"))
+        return raw
+
+    @staticmethod
+    def _literal_names(entries: LocatedList) -> dict[str, Location]:
+        """Names written plainly in this list, for 'defined later' messages."""
+        names = {}
+        for index, raw in enumerate(entries):
+            if isinstance(raw, LocatedDict) and isinstance(raw.get("name"), (str, int)) \
+                    and not has_placeholder(raw.get("name")):
+                names[str(raw["name"])] = raw.where("name")
+        return names
+
+    # -- one entry (maybe repeated) ---------------------------------------
+
+    def _expand_entry(self, entry: LocatedDict, scope: _Scope, previous: str | None,
+                      counters: dict[str, int], names_here: dict[str, Location]) -> str:
+        type_name = entry["type"]
+        indexed_names = "repeat" in entry and has_placeholder(entry.get("name"))
+        label = None
+        if "name" in entry and not indexed_names:
+            label = self._name_value(entry, scope.variables)
+        if "repeat" not in entry:
+            name = label or self._generated_name(type_name, scope, counters, names_here)
+            return self._instance(entry, scope, scope.variables, previous, name, scope.depth,
+                                  names_here, first=True)
+
+        repeat = self._value(entry, "repeat", scope.variables)
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 0:
+            raise SpecError(f"repeat must be a whole number of times (0 or more), got {repeat!r}",
+                            entry.where("repeat"))
+        if repeat > MAX_LAYERS:
+            raise SpecError(f"repeat: {repeat:,} would expand past the limit of "
+                            f"{MAX_LAYERS:,} layers", entry.where("repeat"))
+        group = None
+        if not indexed_names:
+            # `{name: layer1, repeat: 2}` -> layer1.0, layer1.1 (like nn.Sequential)
+            group_name = label or self._generated_name(type_name, scope, counters, names_here)
+            qualified = self._define(group_name, scope, entry)
+            group = Group(qualified, type_name, "repeat", scope.depth, entry.loc,
+                          first=len(self.spec.layers))
+            self.spec.groups.append(group)
+        for k in range(repeat):
+            variables = {**scope.variables, "i": k}
+            before = len(self.spec.layers)
+            if indexed_names:   # `{name: "conv${i + 1}", repeat: 3}` -> conv1, conv2, conv3
+                name, depth = self._name_value(entry, variables), scope.depth
+            else:
+                name, depth = f"{group_name}.{k}", scope.depth + 1
+            previous = self._instance(entry, scope, variables, previous, name, depth,
+                                      names_here, first=k == 0)
+            per_copy = len(self.spec.layers) - before
+            if k == 0 and len(self.spec.layers) + per_copy * (repeat - 1) > MAX_LAYERS:
+                raise SpecError(f"repeat: {repeat:,} copies of {per_copy:,} layers would expand "
+                                f"past the limit of {MAX_LAYERS:,} layers", entry.where("repeat"))
+        if group:
+            group.end, group.output = len(self.spec.layers), previous
+            self.resolved[group.name] = previous
+        return previous
+
+    def _instance(self, entry: LocatedDict, scope: _Scope, variables: dict, previous: str | None,
+                  name: str, depth: int, names_here: dict, first: bool) -> str:
+        if "repeat" in entry and not has_placeholder(entry.get("name")):
+            qualified = scope.prefix + name        # group member: already unique by index
+            self.defined_at[qualified] = entry.loc
+        else:
+            qualified = self._define(name, scope, entry)
+        if "inputs" in entry and first:
+            inputs = self._references(entry, scope, variables, names_here)
+        elif previous is None:
+            raise SpecError("this spec has several inputs: say which this layer takes with "
+                            "`inputs: [name]`", entry.loc)
+        else:
+            inputs = (previous,)
+
+        if "if" in entry:
+            condition = self._value(entry, "if", variables)
+            if not isinstance(condition, bool):
+                raise SpecError(f"`if` must be true or false, got {condition!r}",
+                                entry.where("if"))
+            if not condition:     # a layer switched off passes its input on unchanged
+                if len(inputs) != 1:
+                    raise SpecError("a layer with several inputs cannot be switched off by "
+                                    "`if`", entry.where("if"))
+                self.resolved[qualified] = inputs[0]
+                return inputs[0]
+
+        trainable = scope.trainable
+        if "trainable" in entry:
+            value = self._value(entry, "trainable", variables)
+            if not isinstance(value, bool):
+                raise SpecError("`trainable` must be true or false", entry.where("trainable"))
+            trainable = trainable and value
+
+        type_name = entry["type"]
+        block = self.blocks.get(type_name.lower())
+        if block is not None:
+            return self._expand_block(block, entry, scope, variables, qualified, inputs, depth,
+                                      trainable)
+        return self._leaf(entry, scope, variables, qualified, inputs, depth, trainable)
+
+    # -- leaves and blocks ------------------------------------------------
+
+    def _leaf(self, entry: LocatedDict, scope: _Scope, variables: dict, qualified: str,
+              inputs: tuple[str, ...], depth: int, trainable: bool) -> str:
+        type_name = entry["type"]
+        cls = lookup(type_name)
+        if cls is None:
+            raise self._in_layer(unknown_type(type_name, [b.name for b in self.blocks.values()]),
+                                 qualified, type_name, entry, scope, default="type")
+        args = {key: self._value(entry, key, variables) for key in entry
+                if key not in RESERVED_KEYS}
+        try:
+            layer = cls.from_args(args)
+            _check_arity(cls, inputs)
+        except SpecError as error:
+            raise self._in_layer(error, qualified, cls.type_name, entry, scope) from None
+        arg_loc = {key: entry.where(key) for key in entry}
+        self.spec.layers.append(LayerSpec(qualified, layer, inputs, entry.loc, arg_loc, depth,
+                                          scope.trace, trainable))
+        if len(self.spec.layers) > MAX_LAYERS:
+            raise SpecError(f"the spec expands past the limit of {MAX_LAYERS:,} layers",
+                            entry.loc)
+        self.resolved[qualified] = qualified
+        return qualified
+
+    def _expand_block(self, block: BlockDef, entry: LocatedDict, scope: _Scope, variables: dict,
+                      qualified: str, inputs: tuple[str, ...], depth: int,
+                      trainable: bool) -> str:
+        if block.name in scope.stack:
+            cycle = " → ".join([*scope.stack[scope.stack.index(block.name):], block.name])
+            raise SpecError(f"block '{block.name}' uses itself ({cycle})", entry.where("type"),
+                            scope.trace)
+        values = dict(block.params)
+        for key in entry:
+            if key in RESERVED_KEYS:
+                continue
+            if key not in block.params:
+                close = difflib.get_close_matches(str(key), list(block.params), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                listed = ", ".join(block.params) or "none"
+                raise SpecError(f"block '{block.name}' has no parameter '{key}'{hint} "
+                                f"(its parameters: {listed})", entry.key_loc[key], scope.trace)
+            values[key] = self._value(entry, key, variables)
+        if len(inputs) != len(block.input_names):
+            raise SpecError(f"block '{block.name}' takes {len(block.input_names)} input(s) "
+                            f"({', '.join(block.input_names)}), given {len(inputs)}",
+                            entry.where("inputs"), scope.trace)
+        group = Group(qualified, block.name, "block", depth, entry.loc,
+                      first=len(self.spec.layers))
+        self.spec.groups.append(group)
+        inner = _Scope(prefix=qualified + ".", inputs=dict(zip(block.input_names, inputs)),
+                       variables=values, depth=depth + 1,
+                       trace=(Note(entry.loc, f"in block '{block.name}', used here as "
+                                              f"'{qualified}'"), *scope.trace),
+                       trainable=trainable, stack=(*scope.stack, block.name))
+        output = self.expand_entries(block.layers, inner, block.loc, f"block '{block.name}'")
+        group.end, group.output = len(self.spec.layers), output
+        self.resolved[qualified] = output
+        return output
+
+    # -- names, references, values ------------------------------------------
+
+    def _name_value(self, entry: LocatedDict, variables: dict) -> str:
+        name = self._value(entry, "name", variables)
+        if isinstance(name, int) and not isinstance(name, bool):
+            name = str(name)     # `name: 0`, as nn.Sequential names its children
+        if not isinstance(name, str) or not _NAME.match(name):
+            dots = " ('.' separates block levels)" if isinstance(name, str) and "." in name else ""
+            raise SpecError(f"layer name {name!r} must be letters, digits and '_'{dots}",
+                            entry.where("name"))
+        return name
+
+    def _generated_name(self, type_name: str, scope: _Scope, counters: dict[str, int],
+                        names_here: dict) -> str:
+        """`relu_1`, `relu_2`, ... per type and scope, skipping names already taken."""
+        base = type_name.lower()
+        while True:
+            counters[base] = counters.get(base, 0) + 1
+            name = f"{base}_{counters[base]}"
+            if name not in names_here and scope.prefix + name not in self.resolved:
+                return name
+
+    def _define(self, name: str, scope: _Scope, entry: LocatedDict) -> str:
+        qualified = scope.prefix + name
+        if name in scope.inputs:
+            raise SpecError(f"layer name '{name}' is already the name of an input",
+                            entry.where("name"), scope.trace)
+        if qualified in self.defined_at:
+            raise SpecError(f"duplicate layer name '{name}' (first defined at "
+                            f"{self.defined_at[qualified]})", entry.where("name"), scope.trace)
+        self.defined_at[qualified] = entry.loc
+        return qualified
+
+    def _references(self, entry: LocatedDict, scope: _Scope, variables: dict,
+                    names_here: dict) -> tuple[str, ...]:
+        refs = self._value(entry, "inputs", variables)
+        if isinstance(refs, str):
+            refs = [refs]
+        loc = entry.where("inputs")
+        if not isinstance(refs, list) or not refs:
+            raise SpecError("`inputs` lists earlier layer names (or `input`)", loc, scope.trace)
+        producers = []
+        for i, ref in enumerate(refs):
+            item_loc = loc
+            raw_refs = entry["inputs"]
+            if isinstance(raw_refs, LocatedList):
+                item_loc = raw_refs.where(i)
+            if isinstance(ref, int) and not isinstance(ref, bool):
+                ref = str(ref)
+            if not isinstance(ref, str):
+                raise SpecError(f"`inputs` entry {ref!r} is not a layer name", item_loc,
+                                scope.trace)
+            producers.append(self._resolve(ref, scope, names_here, item_loc))
+        return tuple(producers)
+
+    def _resolve(self, ref: str, scope: _Scope, names_here: dict, loc: Location) -> str:
+        if ref in scope.inputs:
+            return scope.inputs[ref]
+        qualified = scope.prefix + ref
+        if qualified in self.resolved:
+            return self.resolved[qualified]
+        if ref in names_here:
+            raise SpecError(f"'{ref}' is defined later (at {names_here[ref]}); `inputs` can only "
+                            "name earlier layers", loc, scope.trace)
+        visible = [*scope.inputs, *(q[len(scope.prefix):] for q in self.resolved
+                                    if q.startswith(scope.prefix))]
+        close = difflib.get_close_matches(ref, visible, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise SpecError(f"unknown layer '{ref}' in `inputs`{hint}", loc, scope.trace)
+
+    def _value(self, entry: LocatedDict, key: str, variables: dict) -> Any:
+        return _substitute_deep(entry[key], variables, entry.where(key))
+
+    def _in_layer(self, error: SpecError, qualified: str, type_name: str, entry: LocatedDict,
+                  scope: _Scope, default: str | None = None) -> SpecError:
+        """Locate an argument error at its argument and name the layer."""
+        key = error.arg if error.arg in entry else default
+        return in_layer(error, qualified, type_name, entry.where(key) if key else entry.loc,
+                        scope.trace)
+
+
+def _substitute_deep(value: Any, variables: dict, loc: Location) -> Any:
+    if isinstance(value, list):
+        items = [_substitute_deep(v, variables, value.where(i) if isinstance(value, LocatedList)
+                                  else loc) for i, v in enumerate(value)]
+        return items
+    return substitute(value, variables, loc)
+
+
+def _check_arity(cls, inputs: tuple[str, ...]) -> None:
+    n = len(inputs)
+    if cls.arity == 0 and n < 2:
+        raise SpecError(f"{cls.type_name} takes two or more inputs, given {n}: list them in "
+                        "`inputs`", arg="inputs")
+    if cls.arity and n != cls.arity:
+        raise SpecError(f"{cls.type_name} takes {cls.arity} input{'s' if cls.arity > 1 else ''}, "
+                        f"given {n}", arg="inputs")

@@ -1,0 +1,174 @@
+"""The `${...}` expressions of block parameters: a small, safe evaluator.
+
+A whitelist over Python's own expression grammar (parsed with `ast`, never
+`eval`): integers and other literals, names of the parameters in scope,
+`+ - * / // % ( )`, `min`, `max`, comparisons, `and`/`or`/`not` and
+`a if cond else b`. `/` gives an int when the division is exact.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import operator
+import re
+from typing import Any, Mapping
+
+from ..errors import Location, SpecError
+
+MAX_EXPRESSION_CHARS = 500
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+
+_BINARY = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+}
+_COMPARE = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
+    ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+}
+_FUNCTIONS = {"min": min, "max": max}
+
+
+def has_placeholder(value: Any) -> bool:
+    return isinstance(value, str) and "${" in value
+
+
+def substitute(value: Any, variables: Mapping[str, Any], loc: Location | None) -> Any:
+    """Replace `${...}` in a string value.
+
+    A value that is exactly one `${expr}` becomes the expression's value
+    (an int stays an int); placeholders inside longer text are formatted
+    into the string (`"conv${i + 1}"` -> `"conv3"`).
+    """
+    if not has_placeholder(value):
+        return value
+    whole = _PLACEHOLDER.fullmatch(value.strip())
+    if whole:
+        return evaluate(whole.group(1), variables, loc)
+    result = _PLACEHOLDER.sub(lambda m: str(evaluate(m.group(1), variables, loc)), value)
+    if "${" in result:
+        raise SpecError(f"unterminated '${{' in {value!r}", loc)
+    return result
+
+
+def evaluate(source: str, variables: Mapping[str, Any], loc: Location | None) -> Any:
+    text = source.strip()
+    if not text:
+        raise SpecError("empty expression '${}'", loc)
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise SpecError(f"expression longer than {MAX_EXPRESSION_CHARS} characters", loc)
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as e:
+        raise SpecError(f"bad expression '${{{text}}}': {e.msg}", loc) from None
+    try:
+        return _Evaluator(text, variables, loc).visit(tree.body)
+    except RecursionError:
+        raise SpecError(f"expression '${{{text}}}' is nested too deeply", loc) from None
+
+
+class _Evaluator:
+    def __init__(self, text: str, variables: Mapping[str, Any], loc: Location | None):
+        self.text, self.variables, self.loc = text, variables, loc
+
+    def fail(self, message: str):
+        raise SpecError(f"in '${{{self.text}}}': {message}", self.loc)
+
+    def visit(self, node: ast.AST) -> Any:
+        method = getattr(self, "visit_" + type(node).__name__, None)
+        if method is None:
+            self.fail(f"{_describe(node)} is not allowed (use numbers, parameter names, "
+                      "+ - * / // %, min, max, comparisons and 'a if c else b')")
+        return method(node)
+
+    def visit_Constant(self, node: ast.Constant):
+        if not isinstance(node.value, (int, float, str, bool)) and node.value is not None:
+            self.fail(f"literal {node.value!r} is not allowed")
+        return node.value
+
+    def visit_Name(self, node: ast.Name):
+        if node.id in self.variables:
+            return self.variables[node.id]
+        known = sorted(self.variables)
+        close = difflib.get_close_matches(node.id, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        listing = ", ".join(known) if known else "none"
+        self.fail(f"'{node.id}' is not a parameter here (parameters: {listing}){hint}")
+
+    def visit_BinOp(self, node: ast.BinOp):
+        left, right = self.number(node.left), self.number(node.right)
+        if isinstance(node.op, ast.Div):
+            if right == 0:
+                self.fail("division by zero")
+            quotient = left / right
+            exact = isinstance(left, int) and isinstance(right, int) and left % right == 0
+            return left // right if exact else quotient
+        op = _BINARY.get(type(node.op))
+        if op is None:
+            self.fail(f"operator {_describe(node.op)} is not allowed")
+        if op in (operator.floordiv, operator.mod) and right == 0:
+            self.fail("division by zero")
+        return op(left, right)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp):
+        if isinstance(node.op, ast.Not):
+            return not self.visit(node.operand)
+        value = self.number(node.operand)
+        if isinstance(node.op, ast.USub):
+            return -value
+        if isinstance(node.op, ast.UAdd):
+            return value
+        self.fail(f"operator {_describe(node.op)} is not allowed")
+
+    def visit_Compare(self, node: ast.Compare):
+        left = self.visit(node.left)
+        for op_node, right_node in zip(node.ops, node.comparators):
+            op = _COMPARE.get(type(op_node))
+            if op is None:
+                self.fail(f"comparison {_describe(op_node)} is not allowed")
+            right = self.visit(right_node)
+            try:
+                if not op(left, right):
+                    return False
+            except TypeError:
+                self.fail(f"cannot compare {left!r} with {right!r}")
+            left = right
+        return True
+
+    def visit_BoolOp(self, node: ast.BoolOp):
+        is_and = isinstance(node.op, ast.And)
+        value = None
+        for operand in node.values:
+            value = self.visit(operand)
+            if bool(value) != is_and:
+                return value
+        return value
+
+    def visit_IfExp(self, node: ast.IfExp):
+        return self.visit(node.body) if self.visit(node.test) else self.visit(node.orelse)
+
+    def visit_Call(self, node: ast.Call):
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name not in _FUNCTIONS or node.keywords or not node.args:
+            self.fail("only min(...) and max(...) may be called")
+        return _FUNCTIONS[name](self.number(arg) for arg in node.args)
+
+    def number(self, node: ast.AST):
+        value = self.visit(node)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(f"{value!r} is not a number")
+        return value
+
+
+def _describe(node: ast.AST) -> str:
+    names = {
+        "Pow": "'**'", "Attribute": "attribute access", "Subscript": "indexing",
+        "Lambda": "lambda", "ListComp": "a comprehension", "List": "a list", "Tuple": "a tuple",
+        "Dict": "a mapping", "Starred": "'*'", "BitAnd": "'&'", "BitOr": "'|'",
+        "BitXor": "'^'", "LShift": "'<<'", "RShift": "'>>'", "Invert": "'~'",
+        "MatMult": "'@'", "In": "'in'", "NotIn": "'not in'", "Is": "'is'", "IsNot": "'is not'",
+        "JoinedStr": "an f-string", "NamedExpr": "':='",
+    }
+    kind = type(node).__name__
+    return names.get(kind, kind)

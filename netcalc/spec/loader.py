@@ -1,0 +1,140 @@
+"""YAML -> plain dicts and lists that remember where each key and item was.
+
+Built on `yaml.SafeLoader`: no tag can construct a Python object. Scalars
+can't carry positions, so their parent does: `d.key_loc[k]`, `d.value_loc[k]`,
+`seq.item_loc[i]` (the approach of cfn-lint's `dict_node`).
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from ..errors import Location, SpecError
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+# Aliases let a few lines describe a huge tree (the "billion laughs" bomb):
+# count the nodes as if every alias were written out, and refuse early.
+MAX_EXPANDED_NODES = 1_000_000
+
+
+class LocatedDict(dict):
+    loc: Location
+    key_loc: dict
+    value_loc: dict
+
+    def where(self, key) -> Location:
+        """The value's location, else the key's, else the mapping's."""
+        return self.value_loc.get(key) or self.key_loc.get(key) or self.loc
+
+
+class LocatedList(list):
+    loc: Location
+    item_loc: list
+
+    def where(self, index: int) -> Location:
+        return self.item_loc[index] if index < len(self.item_loc) else self.loc
+
+
+def location(file: str, mark) -> Location:
+    # PyYAML marks are 0-based; ours are 1-based, like compilers'.
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+class _Loader(yaml.SafeLoader):
+    file = "<spec>"
+
+    def _loc(self, node) -> Location:
+        return location(self.file, node.start_mark)
+
+    def construct_located_map(self, node):
+        data = LocatedDict()
+        data.loc, data.key_loc, data.value_loc = self._loc(node), {}, {}
+        yield data
+        self.flatten_mapping(node)  # YAML merge keys (`<<: *base`)
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise SpecError("a mapping key must be a plain value, not a list or mapping",
+                                self._loc(key_node)) from None
+            if key in data:
+                raise SpecError(f"duplicate key '{key}' (first given at {data.key_loc[key]})",
+                                self._loc(key_node))
+            data[key] = self.construct_object(value_node, deep=True)
+            data.key_loc[key] = self._loc(key_node)
+            data.value_loc[key] = self._loc(value_node)
+
+    def construct_located_seq(self, node):
+        data = LocatedList()
+        data.loc = self._loc(node)
+        data.item_loc = [self._loc(child) for child in node.value]
+        yield data
+        data.extend(self.construct_object(child, deep=True) for child in node.value)
+
+    def construct_yaml_int(self, node):
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # Python refuses to parse integers of thousands of digits
+            raise SpecError("integer literal too large", self._loc(node)) from None
+
+    def construct_unknown(self, node):
+        raise SpecError(f"YAML tag '{node.tag}' is not allowed: a spec is plain data "
+                        "(mappings, lists, numbers and strings)", self._loc(node))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_located_map)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_located_seq)
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.add_constructor(None, _Loader.construct_unknown)
+
+
+def _expanded_size(node, file: str) -> int:
+    """Number of nodes with every alias written out; stops at the limit."""
+    sizes: dict[int, int] = {}
+
+    def size(n) -> int:
+        if id(n) in sizes:
+            return sizes[id(n)]
+        if isinstance(n, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            total = 1 + sum(size(child) for child in n.value)
+        else:
+            total = 1
+        if total > MAX_EXPANDED_NODES:
+            raise SpecError(f"the spec would expand to more than {MAX_EXPANDED_NODES:,} YAML "
+                            "nodes (aliases repeating aliases?); refusing to load it",
+                            location(file, n.start_mark))
+        sizes[id(n)] = total
+        return total
+
+    return size(node)
+
+
+def load_yaml(text: str, file: str):
+    """Parse one YAML document into Located containers, or raise SpecError."""
+    if len(text) > MAX_FILE_BYTES:
+        raise SpecError(f"the spec is {len(text):,} bytes; the limit is {MAX_FILE_BYTES:,}",
+                        Location(file, 1, 1))
+    loader = _Loader(text)
+    loader.file = file
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise SpecError("the spec is empty", Location(file, 1, 1))
+        _expanded_size(node, file)
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = e.problem or e.context or "invalid YAML"
+        if e.context and e.problem:
+            problem = f"{problem} ({e.context})"
+        loc = location(file, mark) if mark else Location(file, 1, 1)
+        raise SpecError(f"YAML syntax: {problem}", loc) from None
+    except yaml.YAMLError as e:
+        raise SpecError(f"YAML: {e}", Location(file, 1, 1)) from None
+    except RecursionError:
+        raise SpecError("the spec is nested too deeply to read", Location(file, 1, 1)) from None
+    finally:
+        loader.dispose()

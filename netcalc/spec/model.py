@@ -1,0 +1,51 @@
+"""The expanded spec: a flat list of layers in execution order, plus the
+blocks and repeats they came from (for the table's tree and `--depth`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import Location, Note
+from ..layers import Layer
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    shape: tuple[int, ...]      # without the batch dim
+    loc: Location
+
+
+@dataclass
+class LayerSpec:
+    name: str                   # qualified, torch-style: layer1.0.conv1
+    layer: Layer
+    inputs: tuple[str, ...]     # qualified names of producers, or spec input names
+    loc: Location               # the layer's entry
+    arg_loc: dict[str, Location]
+    depth: int                  # 0 at top level; +1 per enclosing block or repeat
+    trace: tuple[Note, ...] = ()  # where the enclosing blocks were used
+    trainable: bool = True
+
+
+@dataclass
+class Group:
+    """A block instance or a repeat: a contiguous run of layers under one name."""
+
+    name: str
+    type_name: str              # the block's name, or the repeated layer's type
+    kind: str                   # "block" or "repeat"
+    depth: int
+    loc: Location
+    first: int                  # index into ExpandedSpec.layers
+    end: int = -1               # one past the last layer
+    output: str = ""            # qualified name of the producer of its output
+
+
+@dataclass
+class ExpandedSpec:
+    name: str
+    file: str
+    inputs: list[InputSpec]
+    layers: list[LayerSpec] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)
