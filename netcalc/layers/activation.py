@@ -46,7 +46,6 @@ for _name, _defaults in {
     "ReLU6": {"inplace": False},
     "LeakyReLU": {"negative_slope": 0.01, "inplace": False},
     "ELU": {"alpha": 1.0, "inplace": False},
-    "CELU": {"alpha": 1.0, "inplace": False},
     "SELU": {"inplace": False},
     "SiLU": {"inplace": False},
     "Mish": {"inplace": False},
@@ -54,7 +53,6 @@ for _name, _defaults in {
     "Tanh": {},
     "Hardswish": {"inplace": False},
     "Hardsigmoid": {"inplace": False},
-    "Hardtanh": {"min_val": -1.0, "max_val": 1.0, "inplace": False},
     "Softplus": {"beta": 1.0, "threshold": 20.0},
     "Softsign": {},
     "LogSigmoid": {},
@@ -64,6 +62,27 @@ for _name, _defaults in {
     _declare(Elementwise, _name, **_defaults)
 
 _declare(Elementwise, "GELU", {"choices": {"approximate": ("none", "tanh")}}, approximate="none")
+
+
+class _Clamp(Elementwise):
+    def check_arguments(self) -> None:
+        super().check_arguments()
+        if self.max_val <= self.min_val:
+            raise ShapeError(f"max_val={self.max_val} must be greater than min_val={self.min_val}",
+                             arg="max_val")
+
+
+_declare(_Clamp, "Hardtanh", min_val=-1.0, max_val=1.0, inplace=False)
+
+
+class _NonZeroAlpha(Elementwise):
+    def check_arguments(self) -> None:
+        super().check_arguments()
+        if self.alpha == 0:
+            raise ShapeError("alpha=0 is not allowed for CELU (it divides by alpha)", arg="alpha")
+
+
+_declare(_NonZeroAlpha, "CELU", alpha=1.0, inplace=False)
 
 
 class _SoftmaxLike(Elementwise):
@@ -121,6 +140,7 @@ class Dropout(Elementwise):
 
 for _name, _ranks in {
     "Dropout": (), "AlphaDropout": (), "FeatureAlphaDropout": (),
-    "Dropout1d": (2, 3), "Dropout2d": (3, 4), "Dropout3d": (4, 5),
+    # torch only warns when Dropout2d/3d get unusual ranks; Dropout1d refuses them
+    "Dropout1d": (2, 3), "Dropout2d": (), "Dropout3d": (),
 }.items():
     _declare(Dropout, _name, {"ranks": _ranks}, p=0.5, inplace=False)

@@ -55,7 +55,14 @@ class Layer:
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any]) -> "Layer":
-        """Check names and types of the spec's arguments and normalize them."""
+        """The layer for a spec's arguments: names, types and ranges checked."""
+        layer = cls.parse_args(args)
+        layer.check_arguments()
+        return layer
+
+    @classmethod
+    def parse_args(cls, args: Mapping[str, Any]) -> "Layer":
+        """Check names and types of the spec's arguments and normalize them (3 -> (3, 3))."""
         fields = {f.name: f for f in dataclasses.fields(cls)}
         for key in args:
             if key not in fields:
@@ -66,9 +73,7 @@ class Layer:
                 raise SpecError(f"missing argument '{name}'", arg="type")
             # defaults are in the spec's own form (`stride: 1`) and normalize the same way
             values[name] = _parse(f.type, args.get(name, f.default), name, cls)
-        layer = cls(**values)
-        layer.check_arguments()
-        return layer
+        return cls(**values)
 
     def check_arguments(self) -> None:
         """Range checks that need no input shape; subclasses add their own."""
@@ -287,6 +292,7 @@ _PARSERS = {
     "str": lambda v, n, cls: parse_str(v, n),
     "int | None": lambda v, n, cls: _optional(parse_int)(v, n),
     "float | None": lambda v, n, cls: _optional(parse_float)(v, n),
+    "bool | None": lambda v, n, cls: _optional(parse_bool)(v, n),
     "Ints": lambda v, n, cls: parse_ints(v, n, cls.rank),
     "Ints | None": lambda v, n, cls: _optional(parse_ints)(v, n, cls.rank),
     "Padding": lambda v, n, cls: parse_padding(v, n, cls.rank),

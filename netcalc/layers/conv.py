@@ -57,6 +57,18 @@ class ConvNd(_ConvBase):
         if not isinstance(self.padding, str) and any(p < 0 for p in self.padding):
             raise ShapeError(f"padding={list(self.padding)} must not be negative", arg="padding")
 
+    def check_padding_mode(self, x: Shape) -> None:
+        """Reflect padding must be smaller than the input; circular may not wrap twice."""
+        limits = {"reflect": ("smaller than", lambda p, i: p < i),
+                  "circular": ("at most", lambda p, i: p <= i)}
+        if self.padding_mode not in limits:
+            return
+        wording, ok = limits[self.padding_mode]
+        for i, (left, right) in zip(x[2:], self.padding_pairs()):
+            if not (ok(left, i) and ok(right, i)):
+                raise ShapeError(f"padding_mode={self.padding_mode!r} needs padding {wording} "
+                                 f"the input size {i}, got {max(left, right)}", arg="padding")
+
     def padding_pairs(self) -> tuple[tuple[int, int], ...]:
         """(left, right) padding per spatial dim; 'same' may be asymmetric."""
         if self.padding == "same":
@@ -67,6 +79,7 @@ class ConvNd(_ConvBase):
 
     def output_shape(self, x: Shape) -> Shape:
         self.input_channels(x)
+        self.check_padding_mode(x)
         if self.padding == "same":
             return (x[0], self.out_channels, *x[2:])
         spatial = (

@@ -36,7 +36,14 @@ class _RunningStatsNorm(_Norm):
     def output_shape(self, x: Shape) -> Shape:
         self.expect_rank(x, self.ranks, self.layout)
         self.check_inferred("num_features", x[1], "channels")
+        if not self.track_running_stats and self.values_per_statistic(x) < 2:
+            # without running stats even inference normalizes with the input's own statistics
+            raise ShapeError(f"without running stats each channel's statistics need more than "
+                             f"1 value; the input {list(x)} has 1", arg="track_running_stats")
         return x
+
+    def values_per_statistic(self, x: Shape) -> int:
+        raise NotImplementedError
 
     def params(self, x: Shape) -> dict[str, int]:
         return {"weight": x[1], "bias": x[1]} if self.affine else {}
@@ -58,6 +65,9 @@ class BatchNormNd(_RunningStatsNorm):
     affine: bool = True
     track_running_stats: bool = True
 
+    def values_per_statistic(self, x: Shape) -> int:
+        return x[0] * prod(x[2:])     # per channel, over the batch and space
+
 
 @dataclass(frozen=True)
 class InstanceNormNd(_RunningStatsNorm):
@@ -66,6 +76,9 @@ class InstanceNormNd(_RunningStatsNorm):
     momentum: float | None = 0.1
     affine: bool = False
     track_running_stats: bool = False
+
+    def values_per_statistic(self, x: Shape) -> int:
+        return prod(x[2:])            # per sample and channel, over space
 
 
 @register("batchnorm1d")

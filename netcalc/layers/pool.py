@@ -91,14 +91,27 @@ class AvgPoolWithDivisor(AvgPoolNd):
     positive: ClassVar[tuple[str, ...]] = ("kernel_size", "stride", "divisor_override")
 
 
+class _AvgPool3dInputCheck(AvgPoolWithDivisor):
+    def output_shape(self, x: Shape) -> Shape:
+        # torch's avg_pool3d (alone among the pools) wants the unpadded input >= kernel
+        _, spatial = self.spatial(x)
+        if any(i < k for i, k in zip(spatial, self.kernel_size)):
+            raise ShapeError(f"input {list(spatial)} is smaller than the kernel "
+                             f"{list(self.kernel_size)}", arg="kernel_size")
+        return super().output_shape(x)
+
+
 @dataclass(frozen=True)
 class _AdaptivePool(_Pool):
     output_size: OutputSize
 
     def check_arguments(self) -> None:
         super().check_arguments()
-        if any(o is not None and o < 0 for o in self.output_size):
-            raise ShapeError(f"output_size={list(self.output_size)} must not be negative",
+        if self.rank == 1 and self.output_size[0] is None:
+            raise ShapeError("output_size of 1-d adaptive pooling must be an integer",
+                             arg="output_size")
+        if any(o is not None and o < 1 for o in self.output_size):
+            raise ShapeError(f"output_size={list(self.output_size)} must be at least 1",
                              arg="output_size")
 
     def output_shape(self, x: Shape) -> Shape:
@@ -159,7 +172,7 @@ class AvgPool2d(AvgPoolWithDivisor):
 
 
 @register("avgpool3d")
-class AvgPool3d(AvgPoolWithDivisor):
+class AvgPool3d(_AvgPool3dInputCheck):
     rank = 3
 
 

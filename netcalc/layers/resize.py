@@ -161,23 +161,21 @@ def _parse_pads(value: Any, rank: int) -> tuple[int, ...]:
 
 
 class _Pad(Layer):
-    """Pads the last `rank` dims; torch's padding list starts at the last dim."""
+    """Pads the last `rank` dims; torch's padding list starts at the last dim.
+
+    Negative padding crops, as in torch.
+    """
 
     family: ClassVar[str] = "pad"
     torch_class: ClassVar[str] = ""
-    allows_negative: ClassVar[bool] = False   # zero/constant pads may crop
+    crops_first: ClassVar[bool] = False
 
     @classmethod
-    def from_args(cls, args):
+    def parse_args(cls, args):
         args = dict(args)
         if "padding" in args:
             args["padding"] = list(_parse_pads(args["padding"], cls.rank))
-        return super().from_args(args)
-
-    def check_arguments(self) -> None:
-        super().check_arguments()
-        if not self.allows_negative and any(p < 0 for p in self.padding):
-            raise ShapeError(f"padding={list(self.padding)} must not be negative", arg="padding")
+        return super().parse_args(args)
 
     def output_shape(self, x: Shape) -> Shape:
         self.expect_rank(x, (self.rank + 1, self.rank + 2), "")
@@ -186,10 +184,13 @@ class _Pad(Layer):
             left, right = self.padding[2 * k], self.padding[2 * k + 1]
             dim = len(x) - 1 - k
             self.check_side(x[dim], left, right)
+            # constant pads crop (negative padding) before they pad: what is left must not
+            # be negative; the other modes only need a non-empty result
+            cropped = x[dim] + min(left, 0) + min(right, 0) if self.crops_first else 0
             y[dim] = x[dim] + left + right
-            if y[dim] < 1:
-                raise ShapeError(f"padding {left} and {right} leave dim {dim} of size {x[dim]} "
-                                 f"with {y[dim]} elements", arg="padding")
+            if cropped < 0 or y[dim] < 1:
+                raise ShapeError(f"padding ({left}, {right}) leaves dim {dim} of size {x[dim]} "
+                                 f"with {min(cropped, y[dim])} elements", arg="padding")
         return tuple(y)
 
     def check_side(self, size: int, left: int, right: int) -> None:
@@ -204,7 +205,7 @@ class _PadWithValue(_Pad):
     padding: IntList
     value: float          # required, as in torch
 
-    allows_negative = True
+    crops_first = True
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ class _PadOnly(_Pad):
 
 
 class _ZeroPad(_PadOnly):
-    allows_negative = True
+    crops_first = True
 
 
 class _ReflectionPad(_PadOnly):

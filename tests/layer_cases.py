@@ -1,0 +1,409 @@
+"""Hypothesis strategies: random configurations for every layer type.
+
+Each strategy draws spec arguments and input shapes (batch included). They
+range past the valid: kernels larger than inputs, groups that don't divide,
+dims out of range, so that the tests also check that netcalc refuses exactly
+what torch refuses. They stay inside what netcalc deliberately defines more
+strictly than torch (sizes of at least 1, `concat` with an explicit dim,
+inferred arguments given only with their true value).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from math import prod
+
+import hypothesis.strategies as st
+
+from netcalc.layers import REGISTRY
+
+
+@dataclass
+class Case:
+    args: dict
+    shapes: list[tuple[int, ...]]
+    index_high: int | None = None     # integer inputs below this (embedding)
+    notes: dict = field(default_factory=dict)
+
+
+def ints_or_list(rank: int, lo: int, hi: int):
+    one = st.integers(lo, hi)
+    return st.one_of(one, st.lists(one, min_size=rank, max_size=rank))
+
+
+def shape_of(rank: int, lo: int = 1, hi: int = 6):
+    return st.tuples(*[st.integers(lo, hi)] * rank)
+
+
+def maybe(draw, args: dict, name: str, strategy) -> None:
+    """Give the argument sometimes; otherwise the torch default applies."""
+    if draw(st.booleans()):
+        args[name] = draw(strategy)
+
+
+def maybe_inferred(draw, args: dict, name: str, true_value: int) -> None:
+    if draw(st.booleans()):
+        args[name] = true_value
+
+
+RANK_OF = {"1d": 1, "2d": 2, "3d": 3}
+
+
+def rank_of(type_name: str) -> int:
+    return RANK_OF.get(type_name[-2:], 0)
+
+
+def spatial_input(draw, rank: int, channels: int, lo=1, hi=12, batch_optional=False):
+    batch = draw(st.integers(1, 2))
+    size = draw(shape_of(rank, lo, hi if rank < 3 else min(hi, 7)))
+    if batch_optional and draw(st.booleans()):
+        return (channels, *size)
+    return (batch, channels, *size)
+
+
+@st.composite
+def conv(draw, type_name):
+    rank = rank_of(type_name)
+    transposed = type_name.startswith("convtranspose")
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    c_in = groups * draw(st.integers(1, 3))
+    args = {"out_channels": groups * draw(st.integers(1, 3)),
+            "kernel_size": draw(ints_or_list(rank, 1, 5))}
+    maybe(draw, args, "stride", ints_or_list(rank, 1, 3))
+    maybe(draw, args, "dilation", ints_or_list(rank, 1, 3))
+    if transposed:
+        maybe(draw, args, "padding", ints_or_list(rank, 0, 3))
+        maybe(draw, args, "output_padding", ints_or_list(rank, 0, 2))
+    else:
+        maybe(draw, args, "padding", st.one_of(ints_or_list(rank, 0, 3),
+                                               st.sampled_from(["same", "valid"])))
+        maybe(draw, args, "padding_mode", st.sampled_from(["zeros", "reflect", "replicate",
+                                                          "circular"]))
+    if groups > 1 or draw(st.booleans()):
+        args["groups"] = groups
+    maybe(draw, args, "bias", st.booleans())
+    maybe_inferred(draw, args, "in_channels", c_in)
+    return Case(args, [spatial_input(draw, rank, c_in)])
+
+
+@st.composite
+def window_pool(draw, type_name):
+    rank = rank_of(type_name)
+    args = {"kernel_size": draw(ints_or_list(rank, 1, 4))}
+    maybe(draw, args, "stride", st.one_of(st.none(), ints_or_list(rank, 1, 3)))
+    maybe(draw, args, "padding", ints_or_list(rank, 0, 2))
+    maybe(draw, args, "ceil_mode", st.booleans())
+    if type_name.startswith("max"):
+        maybe(draw, args, "dilation", ints_or_list(rank, 1, 2))
+    else:
+        maybe(draw, args, "count_include_pad", st.booleans())
+        if rank > 1:
+            maybe(draw, args, "divisor_override", st.one_of(st.none(), st.integers(1, 3)))
+    return Case(args, [spatial_input(draw, rank, draw(st.integers(1, 3)), hi=10,
+                                     batch_optional=True)])
+
+
+@st.composite
+def adaptive_pool(draw, type_name):
+    rank = rank_of(type_name)
+    entry = st.one_of(st.none(), st.integers(0, 6))
+    size = draw(st.one_of(st.integers(0, 6), st.lists(entry, min_size=rank, max_size=rank)))
+    args = {"output_size": size}
+    return Case(args, [spatial_input(draw, rank, draw(st.integers(1, 3)), hi=10,
+                                     batch_optional=True)])
+
+
+@st.composite
+def running_stats_norm(draw, type_name):
+    rank = rank_of(type_name)
+    channels = draw(st.integers(1, 4))
+    args = {}
+    maybe_inferred(draw, args, "num_features", channels)
+    maybe(draw, args, "affine", st.booleans())
+    maybe(draw, args, "track_running_stats", st.booleans())
+    maybe(draw, args, "eps", st.floats(1e-6, 1e-2))
+    maybe(draw, args, "momentum", st.one_of(st.none(), st.floats(0.01, 0.9)))
+    extra = draw(st.integers(0, 1)) if type_name == "batchnorm1d" else 1
+    ndim = {1: 2 + extra, 2: 4, 3: 5}[rank]
+    # Now and then a wrong rank. Not for instance norm: torch reads a rank-short input
+    # as unbatched (its dim 0 as channels), which netcalc, whose dim 0 is the batch, refuses.
+    if draw(st.integers(0, 9)) == 0 and type_name.startswith("batchnorm"):
+        ndim = draw(st.integers(2, 5))
+    return Case(args, [(draw(st.integers(2, 3)), channels, *draw(shape_of(ndim - 2, 1, 4)))])
+
+
+@st.composite
+def layernorm(draw, type_name):
+    shape = draw(st.lists(st.integers(1, 5), min_size=2, max_size=4))
+    k = draw(st.integers(1, len(shape) - 1))
+    normalized = list(shape[len(shape) - k:])
+    if draw(st.integers(0, 7)) == 0:
+        normalized[0] += 1                  # now and then a mismatch
+    args = {"normalized_shape": normalized[0] if len(normalized) == 1 and draw(st.booleans())
+            else normalized}
+    maybe(draw, args, "elementwise_affine", st.booleans())
+    maybe(draw, args, "bias", st.booleans())
+    return Case(args, [tuple(shape)])
+
+
+@st.composite
+def groupnorm(draw, type_name):
+    groups = draw(st.integers(1, 4))
+    channels = groups * draw(st.integers(1, 3)) + (draw(st.integers(0, 1))
+                                                   if draw(st.integers(0, 5)) == 0 else 0)
+    args = {"num_groups": groups}
+    maybe_inferred(draw, args, "num_channels", channels)
+    maybe(draw, args, "affine", st.booleans())
+    return Case(args, [(2, channels, *draw(shape_of(draw(st.integers(0, 2)), 1, 4)))])
+
+
+@st.composite
+def local_response_norm(draw, type_name):
+    args = {"size": draw(st.integers(1, 5))}
+    maybe(draw, args, "alpha", st.floats(1e-5, 1e-3))
+    maybe(draw, args, "k", st.floats(0.5, 2.0))
+    return Case(args, [tuple(draw(st.lists(st.integers(1, 5), min_size=2, max_size=4)))])
+
+
+def _any_shape(draw, min_rank=1, max_rank=4):
+    return tuple(draw(st.lists(st.integers(1, 5), min_size=min_rank, max_size=max_rank)))
+
+
+@st.composite
+def elementwise(draw, type_name):
+    """Activations declared from torch's keyword defaults: draw each keyword."""
+    cls = REGISTRY[type_name]
+    args = {}
+    for f in dataclasses.fields(cls):
+        if isinstance(f.default, bool):
+            maybe(draw, args, f.name, st.booleans())
+        elif isinstance(f.default, float):
+            maybe(draw, args, f.name, st.floats(-3, 3, allow_nan=False).map(lambda v: round(v, 3)))
+        elif f.name == "approximate":
+            maybe(draw, args, f.name, st.sampled_from(["none", "tanh"]))
+    if type_name == "dropout" or "dropout" in type_name:
+        maybe(draw, args, "p", st.floats(0, 1))
+    shape = _any_shape(draw)
+    if "dim" in {f.name for f in dataclasses.fields(cls)}:
+        maybe(draw, args, "dim", st.one_of(st.none(), st.integers(-len(shape) - 1, len(shape))))
+    return Case(args, [shape])
+
+
+@st.composite
+def prelu(draw, type_name):
+    shape = _any_shape(draw)
+    channels = shape[1] if len(shape) >= 2 else 1
+    args = {}
+    maybe(draw, args, "num_parameters", st.sampled_from([1, channels, channels + 1]))
+    maybe(draw, args, "init", st.floats(0, 1))
+    return Case(args, [shape])
+
+
+@st.composite
+def linear(draw, type_name):
+    shape = _any_shape(draw, 2, 4)
+    args = {"out_features": draw(st.integers(1, 8))}
+    maybe(draw, args, "bias", st.booleans())
+    maybe_inferred(draw, args, "in_features", shape[-1])
+    return Case(args, [shape])
+
+
+@st.composite
+def embedding(draw, type_name):
+    n = draw(st.integers(1, 10))
+    args = {"num_embeddings": n, "embedding_dim": draw(st.integers(1, 6))}
+    maybe(draw, args, "padding_idx", st.one_of(st.none(), st.integers(-n, n - 1)))
+    maybe(draw, args, "max_norm", st.one_of(st.none(), st.floats(0.5, 2)))
+    return Case(args, [_any_shape(draw, 1, 3)], index_high=n)
+
+
+@st.composite
+def no_args(draw, type_name):
+    return Case({}, [_any_shape(draw)])
+
+
+@st.composite
+def flatten(draw, type_name):
+    shape = _any_shape(draw)
+    n = len(shape)
+    args = {}
+    maybe(draw, args, "start_dim", st.integers(-n, n - 1))
+    maybe(draw, args, "end_dim", st.integers(-n, n - 1))
+    return Case(args, [shape])
+
+
+def _factorize(draw, total: int) -> list[int]:
+    """Split `total` into a random list of factors."""
+    factors, rest = [], total
+    while rest > 1 and len(factors) < 3:
+        divisors = [d for d in range(2, rest + 1) if rest % d == 0]
+        d = draw(st.sampled_from(divisors))
+        factors.append(d)
+        rest //= d
+    factors.append(rest)
+    return factors
+
+
+def _with_unknown(draw, sizes: list[int]) -> list[int]:
+    if draw(st.booleans()):
+        sizes = list(sizes)
+        sizes[draw(st.integers(0, len(sizes) - 1))] = -1
+    return sizes
+
+
+@st.composite
+def unflatten(draw, type_name):
+    shape = _any_shape(draw)
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    sizes = _with_unknown(draw, _factorize(draw, shape[dim]))
+    if draw(st.integers(0, 7)) == 0:
+        sizes = [*sizes, 2]                  # now and then sizes that don't fit
+    return Case({"dim": dim, "unflattened_size": sizes}, [shape])
+
+
+@st.composite
+def reshape(draw, type_name):
+    shape = _any_shape(draw)
+    sizes = _with_unknown(draw, _factorize(draw, prod(shape)))
+    if draw(st.integers(0, 7)) == 0:
+        sizes = [*sizes, 3]
+    return Case({"shape": sizes}, [shape])
+
+
+@st.composite
+def permute(draw, type_name):
+    shape = _any_shape(draw)
+    dims = draw(st.permutations(range(len(shape))))
+    dims = [d - len(shape) if draw(st.booleans()) else d for d in dims]
+    return Case({"dims": dims}, [shape])
+
+
+@st.composite
+def transpose(draw, type_name):
+    shape = _any_shape(draw)
+    n = len(shape)
+    return Case({"dim0": draw(st.integers(-n, n - 1)), "dim1": draw(st.integers(-n, n - 1))},
+                [shape])
+
+
+@st.composite
+def reduction(draw, type_name):
+    shape = _any_shape(draw)
+    n = len(shape)
+    args = {}
+    maybe(draw, args, "dim", st.one_of(st.none(), st.integers(-n, n - 1),
+                                       st.lists(st.integers(0, n - 1), min_size=1, max_size=n,
+                                                unique=True)))
+    maybe(draw, args, "keepdim", st.booleans())
+    return Case(args, [shape])
+
+
+@st.composite
+def broadcasting(draw, type_name):
+    base = _any_shape(draw)
+    count = 2 if type_name == "sub" else draw(st.integers(2, 3))
+    shapes = []
+    for _ in range(count):
+        drop = draw(st.integers(0, len(base) - 1))
+        shape = [1 if draw(st.booleans()) else s for s in base[drop:]]
+        if draw(st.integers(0, 9)) == 0:
+            shape[0] += 1                      # now and then shapes that don't broadcast
+        shapes.append(tuple(shape))
+    return Case({}, shapes)
+
+
+@st.composite
+def concat(draw, type_name):
+    base = list(_any_shape(draw))
+    dim = draw(st.integers(-len(base), len(base) - 1))
+    shapes = []
+    for _ in range(draw(st.integers(2, 3))):
+        shape = list(base)
+        shape[dim] = draw(st.integers(1, 4))
+        if draw(st.integers(0, 9)) == 0:
+            shape[draw(st.integers(0, len(shape) - 1))] += 1
+        shapes.append(tuple(shape))
+    return Case({"dim": dim}, shapes)
+
+
+MODES_BY_RANK = {3: ["nearest", "linear", "area", "nearest-exact"],
+                 4: ["nearest", "bilinear", "bicubic", "area", "nearest-exact"],
+                 5: ["nearest", "trilinear", "area", "nearest-exact"]}
+
+
+@st.composite
+def upsample(draw, type_name):
+    ndim = draw(st.integers(3, 5)) if type_name == "upsample" else 4
+    shape = (1, 2, *draw(shape_of(ndim - 2, 1, 6)))
+    args = {}
+    scales = st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0, 2.5])
+    if draw(st.booleans()):
+        args["size"] = draw(st.one_of(st.integers(1, 9),
+                                      st.lists(st.integers(1, 9), min_size=ndim - 2,
+                                               max_size=ndim - 2)))
+    else:
+        args["scale_factor"] = draw(st.one_of(scales, st.lists(scales, min_size=ndim - 2,
+                                                               max_size=ndim - 2)))
+    if type_name == "upsample":
+        mode = draw(st.sampled_from(MODES_BY_RANK[ndim]))
+        args["mode"] = mode
+        if mode in ("linear", "bilinear", "bicubic", "trilinear"):
+            maybe(draw, args, "align_corners", st.booleans())
+    return Case(args, [shape])
+
+
+@st.composite
+def pixel_shuffle(draw, type_name):
+    r = draw(st.integers(1, 3))
+    if type_name == "pixelshuffle":
+        c = r * r * draw(st.integers(1, 2)) + (1 if draw(st.integers(0, 7)) == 0 else 0)
+        return Case({"upscale_factor": r}, [(1, c, *draw(shape_of(2, 1, 4)))])
+    h, w = (r * draw(st.integers(1, 3)) for _ in range(2))
+    if draw(st.integers(0, 7)) == 0:
+        h += 1
+    return Case({"downscale_factor": r}, [(1, draw(st.integers(1, 3)), h, w)])
+
+
+@st.composite
+def pad(draw, type_name):
+    rank = rank_of(type_name)
+    padding = draw(st.one_of(st.integers(-1, 3),
+                             st.lists(st.integers(-2, 4), min_size=2 * rank,
+                                      max_size=2 * rank)))
+    args = {"padding": padding}
+    if type_name.startswith("constant"):
+        args["value"] = draw(st.floats(-2, 2))
+    return Case(args, [spatial_input(draw, rank, 2, hi=5, batch_optional=True)])
+
+
+def _strategy_for(type_name: str):
+    if type_name.startswith(("conv", "convtranspose")):
+        return conv
+    if type_name.startswith(("maxpool", "avgpool")):
+        return window_pool
+    if type_name.startswith("adaptive"):
+        return adaptive_pool
+    if type_name.startswith(("batchnorm", "instancenorm")):
+        return running_stats_norm
+    if type_name.endswith(("pad1d", "pad2d", "pad3d")):
+        return pad
+    if type_name.startswith(("upsampl",)):
+        return upsample
+    return {
+        "layernorm": layernorm, "groupnorm": groupnorm, "localresponsenorm": local_response_norm,
+        "prelu": prelu, "linear": linear, "embedding": embedding, "identity": no_args,
+        "flatten": flatten, "unflatten": unflatten, "reshape": reshape, "view": reshape,
+        "permute": permute, "transpose": transpose, "mean": reduction, "sum": reduction,
+        "add": broadcasting, "mul": broadcasting, "sub": broadcasting, "concat": concat,
+        "pixelshuffle": pixel_shuffle, "pixelunshuffle": pixel_shuffle,
+    }.get(type_name, elementwise)
+
+
+def primary_types() -> list[str]:
+    """Each layer class once, under its own name (aliases are tested by lookup)."""
+    return sorted({cls.type_name for cls in REGISTRY.values()})
+
+
+def case_for(type_name: str):
+    return _strategy_for(type_name)(type_name)
