@@ -46,10 +46,42 @@ def measure(module, shapes, index_high: int | None = None) -> Measured:
     )
 
 
-def count_model(model, input_shape) -> tuple[int, int, tuple[int, ...]]:
-    """(params, MACs, output shape) of a whole model on a zero input of this shape."""
+@dataclass
+class ModelFigures:
+    params: int
+    buffers: int
+    macs: int
+    output_shape: tuple[int, ...]
+    # parametric leaf modules in the order they ran: name -> (output shape, params, MACs)
+    layers: dict[str, tuple[tuple[int, ...], int, int]]
+
+
+def measure_model(model, input_shape) -> ModelFigures:
+    """Run `model` on zeros under FlopCounterMode, with a hook on every leaf module."""
     model.eval()
+    shapes: dict[str, tuple[int, ...]] = {}
+    hooks = []
+    def record(name):
+        def hook(module, args, output):      # returns None: a value would replace the output
+            shapes.setdefault(name, tuple(output.shape))
+        return hook
+
+    for name, module in model.named_modules():
+        if not list(module.children()) and any(True for _ in module.parameters()):
+            hooks.append(module.register_forward_hook(record(name)))
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         y = model(torch.zeros(input_shape))
-    return sum(p.numel() for p in model.parameters()), counter.get_total_flops() // 2, \
-        tuple(y.shape)
+    for hook in hooks:
+        hook.remove()
+    per_module = counter.get_flop_counts()
+    root = type(model).__name__
+    modules = dict(model.named_modules())
+    layers = {
+        name: (shape, sum(p.numel() for p in modules[name].parameters()),
+               sum(per_module.get(f"{root}.{name}", {}).values()) // 2)
+        for name, shape in shapes.items()
+    }
+    return ModelFigures(
+        params=sum(p.numel() for p in model.parameters()),
+        buffers=sum(b.numel() for b in model.buffers()),
+        macs=counter.get_total_flops() // 2, output_shape=tuple(y.shape), layers=layers)

@@ -22,7 +22,7 @@ from .model import ExpandedSpec, Group, InputSpec, LayerSpec
 
 # Keys of a layer entry that are netcalc's own; every other key is an argument.
 RESERVED_KEYS = ("type", "name", "inputs", "repeat", "if", "trainable")
-TOP_KEYS = ("name", "description", "input", "inputs", "layers", "blocks")
+TOP_KEYS = ("name", "description", "params", "input", "inputs", "layers", "blocks")
 BLOCK_KEYS = ("description", "params", "inputs", "layers")
 DEFAULT_INPUT = "input"
 
@@ -65,7 +65,8 @@ def expand(doc: Any, file: str) -> ExpandedSpec:
         raise SpecError("the spec has no `layers` list", doc.loc)
     blocks = _blocks(doc)
     expander = _Expander(spec, blocks)
-    scope = _Scope(prefix="", inputs={i.name: i.name for i in spec.inputs}, variables={},
+    variables = _params(doc.get("params", {}), doc.where("params"), "the spec")
+    scope = _Scope(prefix="", inputs={i.name: i.name for i in spec.inputs}, variables=variables,
                    depth=0, trace=(), trainable=True, stack=())
     expander.expand_entries(doc["layers"], scope, doc.where("layers"), "the spec")
     if not spec.layers:
@@ -140,14 +141,7 @@ def _blocks(doc: LocatedDict) -> dict[str, BlockDef]:
             raise SpecError(f"block '{name}' must be a mapping with `layers` (and `params`)",
                             raw.where(name))
         _check_keys(body, BLOCK_KEYS, f"block '{name}'")
-        params = body.get("params", {})
-        if not isinstance(params, dict):
-            raise SpecError(f"`params` of block '{name}' maps names to defaults: "
-                            "{out: 64, stride: 1}", body.where("params"))
-        for param in params:
-            if not isinstance(param, str) or not param.isidentifier() or param in RESERVED_KEYS:
-                raise SpecError(f"block parameter {param!r} must be an identifier and not one "
-                                f"of {', '.join(RESERVED_KEYS)}", params.key_loc[param])
+        params = _params(body.get("params", {}), body.where("params"), f"block '{name}'")
         input_names = body.get("inputs", [DEFAULT_INPUT])
         if isinstance(input_names, str):
             input_names = [input_names]
@@ -157,9 +151,19 @@ def _blocks(doc: LocatedDict) -> dict[str, BlockDef]:
                             "[x, skip]", body.where("inputs"))
         if "layers" not in body:
             raise SpecError(f"block '{name}' has no `layers`", loc)
-        blocks[name.lower()] = BlockDef(name, dict(params), tuple(input_names), body["layers"],
-                                        loc)
+        blocks[name.lower()] = BlockDef(name, params, tuple(input_names), body["layers"], loc)
     return blocks
+
+
+def _params(params: Any, loc: Location, owner: str) -> dict[str, Any]:
+    """`params: {out: 64, stride: 1}`: names usable in `${...}`, with their defaults."""
+    if not isinstance(params, dict):
+        raise SpecError(f"`params` of {owner} maps names to values: {{out: 64, stride: 1}}", loc)
+    for param in params:
+        if not isinstance(param, str) or not param.isidentifier() or param in RESERVED_KEYS:
+            raise SpecError(f"parameter {param!r} must be an identifier and not one of "
+                            f"{', '.join(RESERVED_KEYS)}", params.key_loc[param])
+    return dict(params)
 
 
 class _Expander:

@@ -1,0 +1,56 @@
+"""Each spec in specs/ equals its torch model: totals, output shape, and every
+parametric layer's output shape, parameters and MACs.
+
+The torchvision models are written in tests/reference_models.py as
+torchvision's source builds them; the seed models as the tutorials' code
+reads.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import reference_models as ref
+from helpers import SPECS, summarize
+from torch_measure import measure_model
+
+pytestmark = pytest.mark.torch
+
+CASES = {
+    "alexnet.yaml": (ref.TorchvisionAlexNet, (1, 3, 224, 224), False),
+    "vgg16.yaml": (ref.TorchvisionVGG, (1, 3, 224, 224), False),
+    "resnet18.yaml": (ref.resnet18, (1, 3, 224, 224), True),
+    "resnet50.yaml": (ref.resnet50, (1, 3, 224, 224), True),
+    "seeds/seed002_alexnet.yaml": (lambda: ref.Seed002AlexNet(1000), (1, 3, 224, 224), True),
+    "seeds/seed002_vgg.yaml": (lambda: ref.Seed002VGG13(1000), (1, 3, 224, 224), True),
+    "seeds/seed002_myresnet18.yaml": (ref.MyResNet18, (1, 3, 224, 224), True),
+    "seeds/seed004_netresdeep.yaml": (ref.NetResDeep, (1, 3, 32, 32), True),
+}
+
+
+@pytest.mark.parametrize("spec", sorted(CASES))
+def test_spec_equals_its_torch_model(spec):
+    factory, input_shape, same_names = CASES[spec]
+    torch_figures = measure_model(factory(), input_shape)
+    ours = summarize(SPECS / spec)
+
+    assert ours.totals.params == torch_figures.params
+    assert ours.totals.buffers == torch_figures.buffers
+    assert ours.totals.macs == torch_figures.macs
+    assert list(ours.outputs.values()) == [torch_figures.output_shape]
+
+    our_layers = [(layer.name, (layer.output_shape, layer.params, layer.macs))
+                  for layer in ours.layers if layer.params]
+    if same_names:     # the spec's qualified names are the torch model's module names
+        assert dict(our_layers) == torch_figures.layers
+    else:              # torchvision's features.N names: compare in execution order
+        assert [figures for _, figures in our_layers] == list(torch_figures.layers.values())
+
+
+@pytest.mark.parametrize("spec", sorted(CASES))
+def test_spec_equals_its_torch_model_at_batch_4(spec):
+    factory, input_shape, _ = CASES[spec]
+    torch_figures = measure_model(factory(), (4, *input_shape[1:]))
+    ours = summarize(SPECS / spec, batch=4)
+    assert ours.totals.macs == torch_figures.macs
+    assert list(ours.outputs.values()) == [torch_figures.output_shape]
