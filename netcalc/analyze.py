@@ -7,7 +7,6 @@ dtype bytes, flops = 2 × macs, totals, group sums, percentages and the
 
 from __future__ import annotations
 
-import dataclasses
 from itertools import accumulate
 from math import prod
 
@@ -63,16 +62,12 @@ def _run_layer(spec_layer, shapes: dict, dtype_bytes: int) -> LayerResult:
     return LayerResult(
         name=spec_layer.name, type=layer.type_name, family=layer.family, depth=spec_layer.depth,
         inputs=spec_layer.inputs, input_shapes=xs, output_shape=numbers.output_shape,
-        arguments=_arguments(layer), param_tensors=dict(numbers.params), params=params,
+        arguments=layer.arguments(xs[0]), param_tensors=dict(numbers.params), params=params,
         trainable_params=params if spec_layer.trainable else 0,
         weight_params=params - bias, bias_params=bias, buffers=sum(numbers.buffers.values()),
         macs=numbers.macs, flops=flops_of(numbers.macs), param_bytes=params * dtype_bytes,
         buffer_bytes=buffer_bytes, activation_bytes=numbers.activation_elements * dtype_bytes,
     )
-
-
-def _arguments(layer) -> dict:
-    return {f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)}
 
 
 def _totals(layers: list[LayerResult], inputs: dict, dtype_bytes: int) -> Totals:

@@ -21,7 +21,6 @@ class Elementwise(Layer):
     """y has x's shape; an in-place op allocates nothing new."""
 
     family: ClassVar[str] = "activation"
-    torch_class: ClassVar[str] = ""
 
     def output_shape(self, x: Shape) -> Shape:
         return x
@@ -29,14 +28,11 @@ class Elementwise(Layer):
     def activation_elements(self, x: Shape, y: Shape) -> int:
         return 0 if getattr(self, "inplace", False) else super().activation_elements(x, y)
 
-    def torch_module(self, nn, x: Shape):
-        return getattr(nn, self.torch_class)(**self.torch_kwargs())
-
 
 def _declare(base: type, torch_class: str, class_vars: dict | None = None, **defaults: Any):
     """One registered dataclass for `torch.nn.<torch_class>` with these keywords."""
     fields = [(name, _ANNOTATION[type(value)], value) for name, value in defaults.items()]
-    namespace = {"torch_class": torch_class, "__module__": __name__, **(class_vars or {})}
+    namespace = {"__module__": __name__, **(class_vars or {})}
     cls = make_dataclass(torch_class, fields, bases=(base,), frozen=True, namespace=namespace)
     return register(torch_class.lower())(cls)
 
@@ -105,7 +101,6 @@ class PReLU(Elementwise):
     init: float = 0.25
 
     positive: ClassVar[tuple[str, ...]] = ("num_parameters",)
-    torch_class: ClassVar[str] = "PReLU"
 
     def output_shape(self, x: Shape) -> Shape:
         channels = x[1] if len(x) >= 2 else 1

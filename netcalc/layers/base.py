@@ -114,15 +114,22 @@ class Layer:
 
     # -- torch ----------------------------------------------------------
 
-    def torch_kwargs(self, **inferred: Any) -> dict[str, Any]:
-        """Our arguments are torch's keywords; inferred ones come from the input."""
-        kwargs = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        kwargs.update(inferred)
-        return kwargs
+    def inferred(self, x: Shape) -> dict[str, int]:
+        """Arguments that follow from the input (in_channels, ...), with their values."""
+        return {}
+
+    def arguments(self, x: Shape) -> dict[str, Any]:
+        """Every argument, inferred ones filled in: torch's keywords for this input."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values.update(self.inferred(x))
+        return values
 
     def torch_module(self, nn, x: Shape):
-        """The equivalent `torch.nn` module (nn is passed in: layers never import torch)."""
-        raise NotImplementedError(f"{self.type_name} has no torch module")
+        """The equivalent `torch.nn` module; our class names and arguments are torch's.
+
+        (nn is passed in: layers never import torch.)
+        """
+        return getattr(nn, type(self).__name__)(**self.arguments(x))
 
     # -- helpers for rules --------------------------------------------------
 

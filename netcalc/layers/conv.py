@@ -31,6 +31,9 @@ class _ConvBase(Layer):
                                  arg="groups")
         return c_in
 
+    def inferred(self, x: Shape) -> dict[str, int]:
+        return {"in_channels": x[1]}
+
     def params(self, x: Shape) -> dict[str, int]:
         # weight: C_out · C_in/g · ∏K (transposed: C_in · C_out/g · ∏K, the same count)
         weight = self.out_channels * (x[1] // self.groups) * prod(self.kernel_size)
@@ -94,10 +97,6 @@ class ConvNd(_ConvBase):
         # each output element: C_in/g · ∏K multiply-accumulates (bias adds are not counted)
         return prod(y) * (x[1] // self.groups) * prod(self.kernel_size)
 
-    def torch_module(self, nn, x: Shape):
-        cls = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[self.rank]
-        return cls(**self.torch_kwargs(in_channels=x[1]))
-
 
 @dataclass(frozen=True)
 class ConvTransposeNd(_ConvBase):
@@ -127,10 +126,6 @@ class ConvTransposeNd(_ConvBase):
     def macs(self, x: Shape, y: Shape) -> int:
         # the transpose of a conv: each INPUT element meets C_out/g · ∏K weights
         return prod(x) * (self.out_channels // self.groups) * prod(self.kernel_size)
-
-    def torch_module(self, nn, x: Shape):
-        cls = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[self.rank]
-        return cls(**self.torch_kwargs(in_channels=x[1]))
 
 
 @register("conv1d")

@@ -42,8 +42,8 @@ class Linear(Layer):
         # every output element is a dot product of length in_features
         return prod(y) * x[-1]
 
-    def torch_module(self, nn, x: Shape):
-        return nn.Linear(**self.torch_kwargs(in_features=x[-1]))
+    def inferred(self, x: Shape) -> dict[str, int]:
+        return {"in_features": x[-1]}
 
 
 @register("embedding")
@@ -74,6 +74,3 @@ class Embedding(Layer):
 
     def params(self, x: Shape) -> dict[str, int]:
         return {"weight": self.num_embeddings * self.embedding_dim}
-
-    def torch_module(self, nn, x: Shape):
-        return nn.Embedding(**self.torch_kwargs())

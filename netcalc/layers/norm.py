@@ -18,12 +18,6 @@ from .registry import register
 class _Norm(Layer):
     family: ClassVar[str] = "norm"
 
-    def torch_module(self, nn, x: Shape):
-        return getattr(nn, type(self).__name__)(**self.torch_kwargs(**self.inferred(x)))
-
-    def inferred(self, x: Shape) -> dict:
-        return {}
-
 
 @dataclass(frozen=True)
 class _RunningStatsNorm(_Norm):

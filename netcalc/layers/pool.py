@@ -69,19 +69,11 @@ class MaxPoolNd(_WindowPool):
         super().check_arguments()
         _reject_indices(self)
 
-    def torch_module(self, nn, x: Shape):
-        cls = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[self.rank]
-        return cls(**self.torch_kwargs())
-
 
 @dataclass(frozen=True)
 class AvgPoolNd(_WindowPool):
     ceil_mode: bool = False
     count_include_pad: bool = True
-
-    def torch_module(self, nn, x: Shape):
-        cls = {1: nn.AvgPool1d, 2: nn.AvgPool2d, 3: nn.AvgPool3d}[self.rank]
-        return cls(**self.torch_kwargs())
 
 
 @dataclass(frozen=True)
@@ -120,11 +112,8 @@ class _AdaptivePool(_Pool):
         return (*lead, *(i if o is None else o for i, o in zip(spatial, self.output_size)))
 
 
-@dataclass(frozen=True)
 class AdaptiveAvgPoolNd(_AdaptivePool):
-    def torch_module(self, nn, x: Shape):
-        cls = {1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d, 3: nn.AdaptiveAvgPool3d}
-        return cls[self.rank](**self.torch_kwargs())
+    pass
 
 
 @dataclass(frozen=True)
@@ -134,10 +123,6 @@ class AdaptiveMaxPoolNd(_AdaptivePool):
     def check_arguments(self) -> None:
         super().check_arguments()
         _reject_indices(self)
-
-    def torch_module(self, nn, x: Shape):
-        cls = {1: nn.AdaptiveMaxPool1d, 2: nn.AdaptiveMaxPool2d, 3: nn.AdaptiveMaxPool3d}
-        return cls[self.rank](**self.torch_kwargs())
 
 
 def _reject_indices(layer: Layer) -> None:

@@ -55,9 +55,6 @@ class Upsample(Layer):
                              "least 1 in every dim", arg="size" if self.size else "scale_factor")
         return (*x[:2], *out)
 
-    def torch_module(self, nn, x: Shape):
-        return nn.Upsample(**self.torch_kwargs())
-
 
 def _per_dim(value: Any, rank: int, name: str) -> tuple:
     if isinstance(value, tuple):
@@ -90,9 +87,6 @@ class _FixedModeUpsample(Layer):
         self.expect_rank(x, (4,), "[N, C, H, W]")
         return self.as_upsample().output_shape(x)
 
-    def torch_module(self, nn, x: Shape):
-        return getattr(nn, type(self).__name__)(**self.torch_kwargs())
-
 
 @register("upsamplingnearest2d")
 class UpsamplingNearest2d(_FixedModeUpsample):
@@ -123,9 +117,6 @@ class PixelShuffle(Layer):
                              f"= {r * r}", arg="upscale_factor")
         return (*lead, c // (r * r), h * r, w * r)
 
-    def torch_module(self, nn, x: Shape):
-        return nn.PixelShuffle(self.upscale_factor)
-
 
 @register("pixelunshuffle")
 @dataclass(frozen=True)
@@ -146,9 +137,6 @@ class PixelUnshuffle(Layer):
                              f"downscale_factor {r}", arg="downscale_factor")
         return (*lead, c * r * r, h // r, w // r)
 
-    def torch_module(self, nn, x: Shape):
-        return nn.PixelUnshuffle(self.downscale_factor)
-
 
 def _parse_pads(value: Any, rank: int) -> tuple[int, ...]:
     """An int pads every side; a list is (left, right, top, bottom, front, back)."""
@@ -167,7 +155,6 @@ class _Pad(Layer):
     """
 
     family: ClassVar[str] = "pad"
-    torch_class: ClassVar[str] = ""
     crops_first: ClassVar[bool] = False
 
     @classmethod
@@ -195,9 +182,6 @@ class _Pad(Layer):
 
     def check_side(self, size: int, left: int, right: int) -> None:
         pass
-
-    def torch_module(self, nn, x: Shape):
-        return getattr(nn, self.torch_class)(**self.torch_kwargs())
 
 
 @dataclass(frozen=True)
@@ -236,5 +220,4 @@ for _kind, _base in (("Zero", _ZeroPad), ("Constant", _PadWithValue),
                      ("Circular", _CircularPad)):
     for _rank in (1, 2, 3):
         _name = f"{_kind}Pad{_rank}d"
-        register(_name.lower())(type(_name, (_base,), {
-            "rank": _rank, "torch_class": _name, "__module__": __name__}))
+        register(_name.lower())(type(_name, (_base,), {"rank": _rank, "__module__": __name__}))

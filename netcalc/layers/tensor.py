@@ -36,9 +36,6 @@ class Identity(_View):
     def output_shape(self, x: Shape) -> Shape:
         return x
 
-    def torch_module(self, nn, x: Shape):
-        return nn.Identity()
-
 
 @register("flatten")
 @dataclass(frozen=True)
@@ -55,9 +52,6 @@ class Flatten(_View):
             raise ShapeError(f"start_dim={self.start_dim} comes after end_dim={self.end_dim} "
                              f"for a {len(x)}-D input", arg="start_dim")
         return (*x[:start], prod(x[start:end + 1]), *x[end + 1:])
-
-    def torch_module(self, nn, x: Shape):
-        return nn.Flatten(**self.torch_kwargs())
 
 
 def _fill_unknown(sizes: tuple[int, ...], total: int, name: str, what: str) -> tuple[int, ...]:
@@ -89,9 +83,6 @@ class Unflatten(_View):
         d = normalize_dim(self.dim, len(x))
         sizes = _fill_unknown(self.unflattened_size, x[d], "unflattened_size", f"dim {d}")
         return (*x[:d], *sizes, *x[d + 1:])
-
-    def torch_module(self, nn, x: Shape):
-        return nn.Unflatten(self.dim, self.unflattened_size)
 
 
 @register("reshape")

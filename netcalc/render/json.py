@@ -1,20 +1,23 @@
-"""`--format json`: the machine contract (see README, "JSON output")."""
+"""`--format json`: the machine contract (see README, "JSON output").
+
+Shapes are arrays with the batch dim first; every number is an exact integer.
+One layer per line keeps large outputs fast to write and easy to grep.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 
-from ..results import MACS_CONVENTION, Summary
+from ..results import MACS_CONVENTION, LayerResult, Row, Summary, Totals
+
+_LAYER_FIELDS = [f.name for f in dataclasses.fields(LayerResult)]
+_ROW_FIELDS = [f.name for f in dataclasses.fields(Row)]
+_TOTAL_FIELDS = [f.name for f in dataclasses.fields(Totals)]
 
 
-def _plain(value):
-    """Tuples -> lists, recursively, so JSON shows shapes as arrays."""
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+def _fields(obj, names) -> dict:
+    return {name: getattr(obj, name) for name in names}
 
 
 def as_dict(summary: Summary) -> dict:
@@ -25,13 +28,27 @@ def as_dict(summary: Summary) -> dict:
         "dtype": summary.dtype,
         "dtype_bytes": summary.dtype_bytes,
         "macs_convention": MACS_CONVENTION,
-        "inputs": _plain(summary.inputs),
-        "layers": [_plain(dataclasses.asdict(layer)) for layer in summary.layers],
-        "blocks": [_plain(dataclasses.asdict(row)) for row in summary.rows if row.kind != "layer"],
-        "totals": dataclasses.asdict(summary.totals),
-        "outputs": _plain(summary.outputs),
+        "inputs": summary.inputs,
+        "layers": [_fields(layer, _LAYER_FIELDS) for layer in summary.layers],
+        "blocks": [_fields(row, _ROW_FIELDS) for row in summary.rows if row.kind != "layer"],
+        "totals": _fields(summary.totals, _TOTAL_FIELDS),
+        "outputs": summary.outputs,
     }
 
 
 def render(summary: Summary) -> str:
-    return json.dumps(as_dict(summary), indent=2, ensure_ascii=False) + "\n"
+    lines = ["{"]
+    items = list(as_dict(summary).items())
+    for index, (key, value) in enumerate(items):
+        comma = "," if index < len(items) - 1 else ""
+        if isinstance(value, list) and value:
+            rows = ",\n".join("    " + _dumps(item) for item in value)
+            lines.append(f'  "{key}": [\n{rows}\n  ]{comma}')
+        else:
+            lines.append(f'  "{key}": {_dumps(value)}{comma}')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False)

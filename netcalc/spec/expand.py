@@ -26,8 +26,9 @@ TOP_KEYS = ("name", "description", "params", "input", "inputs", "layers", "block
 BLOCK_KEYS = ("description", "params", "inputs", "layers")
 DEFAULT_INPUT = "input"
 
-# Refuse specs that expand past this many layers before spending time on them.
-MAX_LAYERS = 1_000_000
+# Refuse specs that expand past this many layers before spending time on them
+# (counted without building them: see _LayerCounter).
+MAX_LAYERS = 250_000
 
 _NAME = re.compile(r"^\w+$")
 
@@ -68,6 +69,7 @@ def expand(doc: Any, file: str) -> ExpandedSpec:
     variables = _params(doc.get("params", {}), doc.where("params"), "the spec")
     scope = _Scope(prefix="", inputs={i.name: i.name for i in spec.inputs}, variables=variables,
                    depth=0, trace=(), trainable=True, stack=())
+    _LayerCounter(blocks).entries(doc["layers"], variables, ())
     expander.expand_entries(doc["layers"], scope, doc.where("layers"), "the spec")
     if not spec.layers:
         raise SpecError("the spec has no layers", doc.where("layers"))
@@ -166,6 +168,80 @@ def _params(params: Any, loc: Location, owner: str) -> dict[str, Any]:
     return dict(params)
 
 
+_UNKNOWN = object()
+_USES_INDEX = re.compile(r"\$\{[^}]*\bi\b")
+
+
+class _LayerCounter:
+    """Counts the layers a spec expands to without building them, so that a spec
+    past MAX_LAYERS is refused at once, not after minutes of expansion.
+
+    Anything malformed counts as one layer: the expander reports it properly.
+    """
+
+    def __init__(self, blocks: dict[str, BlockDef]):
+        self.blocks = blocks
+        self.memo: dict[tuple, int] = {}
+
+    def entries(self, entries: Any, variables: dict, stack: tuple[str, ...]) -> int:
+        total = 0
+        for index, raw in enumerate(entries if isinstance(entries, LocatedList) else ()):
+            total += self.entry(raw, variables, stack)
+            if total > MAX_LAYERS:
+                raise SpecError(f"the spec expands past the limit of {MAX_LAYERS:,} layers",
+                                entries.where(index))
+        return total
+
+    def entry(self, raw: Any, variables: dict, stack: tuple[str, ...]) -> int:
+        if isinstance(raw, str):
+            raw = {"type": raw}
+        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+            return 1
+        if "repeat" not in raw:
+            return self.copy(raw, variables, stack)
+        repeat = self.value(raw["repeat"], variables)
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 0:
+            return 1
+        loc = raw.where("repeat") if isinstance(raw, LocatedDict) else None
+        if repeat > MAX_LAYERS:
+            raise SpecError(f"repeat: {repeat:,} would expand past the limit of "
+                            f"{MAX_LAYERS:,} layers", loc)
+        if any(_USES_INDEX.search(v) for k, v in raw.items() if isinstance(v, str) and k != "name"):
+            total = 0
+            for i in range(repeat):          # copies differ: count each, stop at the limit
+                total += self.copy(raw, {**variables, "i": i}, stack)
+                if total > MAX_LAYERS:
+                    break
+        else:
+            total = repeat * self.copy(raw, {**variables, "i": 0}, stack)
+        if total > MAX_LAYERS:
+            raise SpecError(f"repeat: {repeat:,} copies would expand past the limit of "
+                            f"{MAX_LAYERS:,} layers", loc)
+        return total
+
+    def copy(self, raw: dict, variables: dict, stack: tuple[str, ...]) -> int:
+        if "if" in raw and self.value(raw["if"], variables) is False:
+            return 0
+        block = self.blocks.get(raw["type"].lower())
+        if block is None or block.name in stack:
+            return 1
+        params = dict(block.params)
+        for key, value in raw.items():
+            if key not in RESERVED_KEYS:
+                params[key] = self.value(value, variables)
+        memo_key = (block.name, repr(sorted(params.items(), key=lambda kv: kv[0])))
+        if memo_key not in self.memo:
+            self.memo[memo_key] = self.entries(block.layers, params, (*stack, block.name))
+        return self.memo[memo_key]
+
+    @staticmethod
+    def value(value: Any, variables: dict) -> Any:
+        try:
+            return _substitute_deep(value, variables, None)
+        except SpecError:
+            return _UNKNOWN
+
+
 class _Expander:
     def __init__(self, spec: ExpandedSpec, blocks: dict[str, BlockDef]):
         self.spec = spec
@@ -232,9 +308,6 @@ class _Expander:
         if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 0:
             raise SpecError(f"repeat must be a whole number of times (0 or more), got {repeat!r}",
                             entry.where("repeat"))
-        if repeat > MAX_LAYERS:
-            raise SpecError(f"repeat: {repeat:,} would expand past the limit of "
-                            f"{MAX_LAYERS:,} layers", entry.where("repeat"))
         group = None
         if not indexed_names:
             # `{name: layer1, repeat: 2}` -> layer1.0, layer1.1 (like nn.Sequential)
@@ -245,17 +318,12 @@ class _Expander:
             self.spec.groups.append(group)
         for k in range(repeat):
             variables = {**scope.variables, "i": k}
-            before = len(self.spec.layers)
             if indexed_names:   # `{name: "conv${i + 1}", repeat: 3}` -> conv1, conv2, conv3
                 name, depth = self._name_value(entry, variables), scope.depth
             else:
                 name, depth = f"{group_name}.{k}", scope.depth + 1
             previous = self._instance(entry, scope, variables, previous, name, depth,
                                       names_here, first=k == 0)
-            per_copy = len(self.spec.layers) - before
-            if k == 0 and len(self.spec.layers) + per_copy * (repeat - 1) > MAX_LAYERS:
-                raise SpecError(f"repeat: {repeat:,} copies of {per_copy:,} layers would expand "
-                                f"past the limit of {MAX_LAYERS:,} layers", entry.where("repeat"))
         if group:
             group.end, group.output = len(self.spec.layers), previous
             self.resolved[group.name] = previous
@@ -269,7 +337,10 @@ class _Expander:
         else:
             qualified = self._define(name, scope, entry)
         if "inputs" in entry and first:
-            inputs = self._references(entry, scope, variables, names_here)
+            try:
+                inputs = self._references(entry, scope, variables, names_here)
+            except SpecError as error:
+                raise in_layer(error, qualified, entry["type"], error.loc, scope.trace) from None
         elif previous is None:
             raise SpecError("this spec has several inputs: say which this layer takes with "
                             "`inputs: [name]`", entry.loc)
@@ -309,8 +380,8 @@ class _Expander:
         type_name = entry["type"]
         cls = lookup(type_name)
         if cls is None:
-            raise self._in_layer(unknown_type(type_name, [b.name for b in self.blocks.values()]),
-                                 qualified, type_name, entry, scope, default="type")
+            error = unknown_type(type_name, [b.name for b in self.blocks.values()])
+            raise SpecError(error.message, entry.where("type"), scope.trace)
         args = {key: self._value(entry, key, variables) for key in entry
                 if key not in RESERVED_KEYS}
         try:

@@ -79,7 +79,8 @@ class _Loader(yaml.SafeLoader):
             raise SpecError("integer literal too large", self._loc(node)) from None
 
     def construct_unknown(self, node):
-        raise SpecError(f"YAML tag '{node.tag}' is not allowed: a spec is plain data "
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise SpecError(f"YAML tag '{tag}' is not allowed: a spec is plain data "
                         "(mappings, lists, numbers and strings)", self._loc(node))
 
 
