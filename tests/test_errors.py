@@ -1,0 +1,260 @@
+"""Bad specs get one located line (`file:line:col: error: ...`) and exit 1.
+
+Each case is a spec, the position the error must point at and words the
+message must contain: the layer, the numbers, the fix.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from netcalc.cli import main
+
+CASES = {
+    "yaml_syntax": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: 4, kernel_size: [3, 3}\n",
+        "3:55", ["YAML syntax", "expected ',' or ']'"]),
+    "top_level_not_mapping": ("- relu\n- relu\n", "1:1", ["top level", "mapping"]),
+    "empty_file": ("", "1:1", ["empty"]),
+    "no_input": ("layers: [relu]\n", "1:1", ["input: [C, H, W]"]),
+    "no_layers": ("input: [3, 8, 8]\n", "1:1", ["no `layers`"]),
+    "unknown_top_key": ("input: [3, 8, 8]\nlayer: [relu]\n", "2:1",
+                        ["unknown key 'layer'", "did you mean 'layers'"]),
+    "unknown_type": ("input: [3, 8, 8]\nlayers:\n  - {type: batch_norm2d}\n", "3:12",
+                     ["unknown layer type 'batch_norm2d'", "did you mean 'batchnorm2d'"]),
+    "unknown_type_bare": ("input: [3, 8, 8]\nlayers:\n  - rellu\n", "3:5",
+                          ["unknown layer type 'rellu'", "did you mean 'relu'"]),
+    "misspelled_argument": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: conv2d, name: c1, out_channel: 4, kernel_size: 3}\n",
+        "3:43", ["layer 'c1' (conv2d)", "no argument 'out_channel'",
+                 "did you mean 'out_channels'"]),
+    "missing_argument": ("input: [3, 8, 8]\nlayers:\n  - {type: conv2d, kernel_size: 3}\n", "3:12",
+                         ["conv2d", "missing argument 'out_channels'"]),
+    "wrong_type": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: eight, kernel_size: 3}\n",
+        "3:34", ["out_channels must be an integer", "'eight'"]),
+    "float_for_int": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: 4.0, kernel_size: 3}\n",
+        "3:34", ["out_channels must be an integer", "write 4"]),
+    "zero_size": ("input: [3, 8, 8]\nlayers:\n  - {type: linear, out_features: 0}\n", "3:34",
+                  ["out_features=0 must be at least 1"]),
+    "negative_stride": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: 4, kernel_size: 3, stride: -2}\n",
+        "3:61", ["stride=[-2, -2] must be at least 1"]),
+    "zero_input_size": ("input: [3, 0, 8]\nlayers: [relu]\n", "1:12", ["size 0", "at least 1"]),
+    "kernel_too_big": (
+        "input: [3, 8, 8]\nlayers:\n"
+        "  - {type: conv2d, name: conv1, out_channels: 16, kernel_size: 3, padding: 1}\n"
+        "  - relu\n"
+        "  - {type: conv2d, name: conv2, out_channels: 32, kernel_size: 11}\n",
+        "5:64", ["layer 'conv2' (conv2d)", "kernel 11 is larger than the padded input 8 (8 + 2·0)"]),
+    "pool_padding_too_big": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: maxpool2d, kernel_size: 3, padding: 2}\n", "3:48",
+        ["padding 2 must be at most half the kernel size 3"]),
+    "pool_window_too_big": (
+        "input: [3, 4, 4]\nlayers:\n  - {type: avgpool2d, kernel_size: 6}\n", "3:36",
+        ["window 6 is larger than the padded input 4"]),
+    "in_channels_mismatch": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: conv2d, in_channels: 4, out_channels: 4, kernel_size: 3}\n",
+        "3:33", ["in_channels=4 but the input has 3 channels"]),
+    "in_features_mismatch": (
+        "input: [256, 6, 6]\nlayers:\n  - flatten\n  - {type: linear, in_features: 4096, out_features: 10}\n",
+        "4:33", ["in_features=4096 but the input has 9216 features"]),
+    "in_features_unflattened": (
+        "input: [256, 6, 6]\nlayers:\n  - {type: linear, in_features: 9216, out_features: 10}\n",
+        "3:33", ["flatten it first", "256·6·6 = 9216"]),
+    "num_features_mismatch": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: batchnorm2d, num_features: 64}\n", "3:39",
+        ["num_features=64 but the input has 3 channels"]),
+    "groups_not_dividing": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: 4, kernel_size: 3, groups: 2}\n",
+        "3:61", ["groups=2 does not divide in_channels 3"]),
+    "add_mismatch": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: conv2d, name: a, out_channels: 4, kernel_size: 3}\n"
+        "  - {type: conv2d, name: b, inputs: [input], out_channels: 4, kernel_size: 1}\n"
+        "  - {type: add, name: sum, inputs: [a, b]}\n",
+        "5:5", ["layer 'sum' (add)", "[1, 4, 6, 6] and [1, 4, 8, 8]", "dim 2 is 6 vs 8",
+                "dim 3 is 6 vs 8"]),
+    "concat_mismatch": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: conv2d, name: a, out_channels: 4, kernel_size: 3}\n"
+        "  - {type: concat, inputs: [a, input], dim: 1}\n",
+        "4:5", ["concat on dim 1", "dim 2 is 6 vs 8"]),
+    "concat_without_dim": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: concat, inputs: [input, input]}\n", "3:12",
+        ["missing argument 'dim'"]),
+    "unknown_reference": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: relu, name: a}\n  - {type: add, inputs: [a, ab]}\n",
+        "4:29", ["unknown layer 'ab'", "did you mean 'a'"]),
+    "forward_reference": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: add, inputs: [input, later]}\n  - {type: relu, name: later}\n",
+        "3:33", ["'later' is defined later", "4:"]),
+    "duplicate_name": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: relu, name: a}\n  - {type: relu, name: a}\n",
+        "4:24", ["duplicate layer name 'a'", "3:5"]),
+    "duplicate_key": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: 4, kernel_size: 3, kernel_size: 5}\n",
+        "3:53", ["duplicate key 'kernel_size'"]),
+    "bad_dim": ("input: [3, 8, 8]\nlayers:\n  - {type: softmax, dim: 4}\n", "3:26",
+                ["dim=4 is out of range for a 4-D tensor", "-4 to 3"]),
+    "bad_flatten_dims": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: flatten, start_dim: 3, end_dim: 1}\n", "3:32",
+        ["start_dim=3 comes after end_dim=1"]),
+    "bad_expression_syntax": (
+        "input: [3, 8, 8]\nblocks:\n  b:\n    params: {out: 4}\n    layers:\n"
+        "      - {type: conv2d, out_channels: \"${out * }\", kernel_size: 1}\nlayers: [b]\n",
+        "6:38", ["bad expression '${out *}'"]),
+    "expression_unknown_name": (
+        "input: [3, 8, 8]\nblocks:\n  b:\n    params: {out: 4}\n    layers:\n"
+        "      - {type: conv2d, out_channels: \"${outt * 2}\", kernel_size: 1}\nlayers: [b]\n",
+        "6:38", ["'outt' is not a parameter here", "did you mean 'out'"]),
+    "expression_not_allowed": (
+        "input: [3, 8, 8]\nblocks:\n  b:\n    params: {out: 4}\n    layers:\n"
+        "      - {type: conv2d, out_channels: \"${out.__class__}\", kernel_size: 1}\nlayers: [b]\n",
+        "6:38", ["attribute access is not allowed"]),
+    "expression_call": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: linear, out_features: \"${__import__('os')}\"}\n",
+        "3:34", ["only min(...) and max(...) may be called"]),
+    "block_unknown_parameter": (
+        "input: [3, 8, 8]\nblocks:\n  b:\n    params: {out: 4}\n    layers: [relu]\n"
+        "layers:\n  - {type: b, outt: 3}\n",
+        "7:15", ["block 'b' has no parameter 'outt'", "did you mean 'out'"]),
+    "recursive_blocks": (
+        "input: [3, 8, 8]\nblocks:\n  a:\n    layers: [{type: b}]\n  b:\n    layers: [{type: a}]\n"
+        "layers: [a]\n",
+        "6:21", ["block 'a' uses itself (a → b → a)"]),
+    "negative_repeat": ("input: [3, 8, 8]\nlayers:\n  - {type: relu, repeat: -1}\n", "3:26",
+                        ["repeat must be a whole number", "-1"]),
+    "several_inputs_unnamed": (
+        "inputs: {a: [3, 8, 8], b: [3, 8, 8]}\nlayers: [relu]\n", "2:10",
+        ["several inputs", "`inputs:"]),
+    "python_tag": (
+        "input: [3, 8, 8]\nlayers:\n  - !!python/object/apply:os.system [\"echo pwned\"]\n",
+        "3:5", ["YAML tag '!!python/object/apply:os.system' is not allowed"]),
+    "custom_tag": ("input: !shape [3, 8, 8]\nlayers: [relu]\n", "1:8", ["YAML tag '!shape'"]),
+    "name_with_dot": ("input: [3, 8, 8]\nlayers:\n  - {type: relu, name: a.b}\n", "3:24",
+                      ["'a.b'", "'.' separates block levels"]),
+    "arity": ("input: [3, 8, 8]\nlayers:\n  - {type: add}\n", "3:5",
+              ["add takes two or more inputs"]),
+    "upsample_both": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: upsample, size: 16, scale_factor: 2}\n", "3:28",
+        ["exactly one of size and scale_factor"]),
+    "reshape_wrong_count": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: reshape, shape: [-1, 100]}\n", "3:28",
+        ["cannot hold the 192 elements"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_spec_gets_a_located_error(case, tmp_path, capsys):
+    text, position, words = CASES[case]
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(text)
+    code = main(["summary", str(spec), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == ""
+    first = err.splitlines()[0]
+    assert first.startswith(f"{spec}:{position}: error: "), err
+    for word in words:
+        assert word in err, f"{word!r} not in {err!r}"
+    assert "Traceback" not in err
+
+
+def test_python_tag_runs_nothing(tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(f"input: [3]\nlayers:\n  - !!python/object/apply:os.system "
+                    f"[\"touch {marker}\"]\n")
+    assert main(["summary", str(spec)]) == 1
+    assert not marker.exists()
+
+
+def test_block_error_notes_where_the_block_was_used(tmp_path, capsys):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(
+        "input: [3, 8, 8]\n"
+        "blocks:\n"
+        "  down:\n"
+        "    params: {k: 3}\n"
+        "    layers:\n"
+        "      - {type: conv2d, name: conv, out_channels: 8, kernel_size: \"${k}\"}\n"
+        "layers:\n"
+        "  - {type: down, name: d1, k: 3}\n"
+        "  - {type: down, name: d2, k: 9}\n")
+    assert main(["summary", str(spec)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == (f"{spec}:6:66: error: layer 'd2.conv' (conv2d): kernel 9 is larger "
+                        "than the padded input 6 (6 + 2·0)")
+    assert lines[1] == f"{spec}:9:5: note: in block 'down', used here as 'd2'"
+
+
+@pytest.mark.parametrize("text, what", [
+    ("input: [3, 8, 8]\nlayers:\n  - {type: relu, repeat: 1000000000000}\n", "repeat"),
+    ("input: [3, 8, 8]\nblocks:\n  b:\n    params: {n: 1}\n    layers: [{type: relu, repeat: \"${n}\"}]\n"
+     "layers:\n  - {type: b, repeat: 1000000, n: 1000000}\n", "nested repeat"),
+    ("input: [3, 8, 8]\nblocks:\n  b:\n    layers: [{type: relu, repeat: 200000}]\n"
+     "layers:\n  - {type: b, repeat: \"${1 + i - i}\"}\n  - {type: b, repeat: 2}\n", "two entries"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+     "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+     "g: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\ninput: [3]\nlayers: [relu]\n", "alias bomb"),
+])
+def test_huge_specs_are_refused_fast(text, what, tmp_path, capsys):
+    spec = tmp_path / "huge.yaml"
+    spec.write_text(text)
+    started = time.perf_counter()
+    assert main(["summary", str(spec), "--format", "json"]) == 1
+    elapsed = time.perf_counter() - started
+    err = capsys.readouterr().err
+    assert "limit" in err or "refusing" in err, err
+    # Not a benchmark: a guard against expanding before refusing (that took 10 s and more).
+    assert elapsed < 3, f"{what}: refused after {elapsed:.1f} s"
+
+
+def test_deeply_nested_yaml_is_an_error_not_a_crash(tmp_path, capsys):
+    spec = tmp_path / "deep.yaml"
+    spec.write_text("input: " + "[" * 5000 + "]" * 5000 + "\nlayers: [relu]\n")
+    assert main(["summary", str(spec)]) == 1
+    assert "nested too deeply" in capsys.readouterr().err
+
+
+def test_not_utf8(tmp_path, capsys):
+    spec = tmp_path / "latin1.yaml"
+    spec.write_bytes(b"input: [3]\nname: caf\xe9\nlayers: [relu]\n")
+    assert main(["summary", str(spec)]) == 1
+    assert capsys.readouterr().err.startswith(f"{spec}:2:1: error: the spec is not UTF-8")
+
+
+def test_missing_file_is_a_usage_error(tmp_path, capsys):
+    assert main(["summary", str(tmp_path / "nope.yaml")]) == 2
+    assert "no such spec file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, words", [
+    (["summary"], "Missing argument 'SPEC'"),
+    (["summary", "specs/alexnet.yaml", "--batch", "0"], "--batch"),
+    (["summary", "specs/alexnet.yaml", "--format", "xml"], "--format"),
+    (["summary", "specs/alexnet.yaml", "--input", "3xbig"], "write a shape like 3x224x224"),
+    (["summary", "specs/alexnet.yaml", "--input", "image=3x224x224"], "no input 'image'"),
+    (["frobnicate"], "No such command"),
+])
+def test_usage_errors_exit_2(args, words, capsys, monkeypatch):
+    from helpers import ROOT
+    monkeypatch.chdir(ROOT)
+    assert main(args) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_no_traceback_from_a_real_process(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("input: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: 4, kernel_size: 11}\n")
+    run = subprocess.run([sys.executable, "-m", "netcalc", "summary", str(spec)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert run.stderr.startswith(f"{spec}:3:50: error: ")
+    assert "Traceback" not in run.stderr
