@@ -50,17 +50,22 @@ class _Loader(yaml.SafeLoader):
         data = LocatedDict()
         data.loc, data.key_loc, data.value_loc = self._loc(node), {}, {}
         yield data
-        self.flatten_mapping(node)  # YAML merge keys (`<<: *base`)
-        for key_node, value_node in node.value:
+        own = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
+        self.flatten_mapping(node)  # YAML merge keys (`<<: *base`) come first; own keys override
+        merged = len(node.value) - own
+        own_keys = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             key = self.construct_object(key_node, deep=True)
             try:
                 hash(key)
             except TypeError:
                 raise SpecError("a mapping key must be a plain value, not a list or mapping",
                                 self._loc(key_node)) from None
-            if key in data:
-                raise SpecError(f"duplicate key '{key}' (first given at {data.key_loc[key]})",
-                                self._loc(key_node))
+            if index >= merged:
+                if key in own_keys:
+                    raise SpecError(f"duplicate key '{key}' (first given at "
+                                    f"{data.key_loc[key]})", self._loc(key_node))
+                own_keys.add(key)
             data[key] = self.construct_object(value_node, deep=True)
             data.key_loc[key] = self._loc(key_node)
             data.value_loc[key] = self._loc(value_node)

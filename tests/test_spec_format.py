@@ -1,0 +1,298 @@
+"""The spec format's rules (README, "The spec format"), each with its numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import summarize_text
+from netcalc.errors import SpecError
+from netcalc.spec.expr import substitute
+
+
+def names(summary):
+    return [layer.name for layer in summary.layers]
+
+
+def layer(summary, name):
+    return next(r for r in summary.layers if r.name == name)
+
+
+def test_bare_strings_and_case_insensitive_types():
+    s = summarize_text("""
+input: [3, 32, 32]
+layers:
+  - {type: Conv2d, out_channels: 8, kernel_size: 3}
+  - ReLU
+  - {type: MaxPool2d, kernel_size: 2}
+""")
+    assert [r.type for r in s.layers] == ["conv2d", "relu", "maxpool2d"]
+    assert s.layers[0].output_shape == (1, 8, 30, 30)
+    assert s.layers[2].output_shape == (1, 8, 15, 15)
+
+
+def test_generated_names_are_per_type_and_skip_taken_names():
+    s = summarize_text("""
+input: [4]
+layers:
+  - relu
+  - {type: relu, name: relu_2}
+  - relu
+  - sigmoid
+""")
+    assert names(s) == ["relu_1", "relu_2", "relu_3", "sigmoid_1"]
+
+
+def test_repeat_names_like_sequential_and_chains_copies():
+    s = summarize_text("""
+input: [8]
+layers:
+  - {type: linear, name: mlp, out_features: 8, repeat: 3}
+""")
+    assert names(s) == ["mlp.0", "mlp.1", "mlp.2"]
+    assert [r.inputs for r in s.layers] == [("input",), ("mlp.0",), ("mlp.1",)]
+    assert s.totals.params == 3 * (8 * 8 + 8)
+    assert [(row.name, row.kind) for row in s.rows][0] == ("mlp", "repeat")
+
+
+def test_repeat_with_index_in_the_name_and_arguments():
+    s = summarize_text("""
+input: [3, 16, 16]
+layers:
+  - {type: conv2d, name: "conv${i + 1}", out_channels: "${8 * (i + 1)}", kernel_size: 3, padding: 1, repeat: 3}
+""")
+    assert names(s) == ["conv1", "conv2", "conv3"]
+    assert [r.output_shape[1] for r in s.layers] == [8, 16, 24]
+
+
+def test_repeat_zero_is_nothing():
+    s = summarize_text("input: [4]\nlayers:\n  - relu\n  - {type: linear, out_features: 2, repeat: 0}\n")
+    assert names(s) == ["relu_1"]
+    assert s.outputs == {"relu_1": (1, 4)}
+
+
+def test_block_layers_get_torch_style_qualified_names():
+    s = summarize_text("""
+input: [16, 8, 8]
+blocks:
+  unit:
+    params: {c: 16}
+    layers:
+      - {type: conv2d, name: conv1, out_channels: "${c}", kernel_size: 3, padding: 1}
+      - {type: batchnorm2d, name: bn1}
+layers:
+  - {type: unit, name: layer1, repeat: 2}
+  - {type: unit, name: head, c: 4}
+""")
+    assert names(s) == ["layer1.0.conv1", "layer1.0.bn1", "layer1.1.conv1", "layer1.1.bn1",
+                        "head.conv1", "head.bn1"]
+    assert [(row.name, row.depth) for row in s.rows if row.kind != "layer"] == [
+        ("layer1", 0), ("layer1.0", 1), ("layer1.1", 1), ("head", 0)]
+    head = next(row for row in s.rows if row.name == "head")
+    assert head.output_shape == (1, 4, 8, 8)
+    assert head.params == (16 * 4 * 9 + 4) + 2 * 4
+
+
+def test_branches_merges_and_the_input_reference():
+    s = summarize_text("""
+input: [3, 8, 8]
+layers:
+  - {type: conv2d, name: a, out_channels: 4, kernel_size: 1}
+  - {type: conv2d, name: b, inputs: [input], out_channels: 6, kernel_size: 3, padding: 1}
+  - {type: concat, name: cat, inputs: [a, b], dim: 1}
+  - {type: conv2d, name: c, out_channels: 10, kernel_size: 1}
+  - {type: add, name: sum, inputs: [c, cat]}
+""")
+    assert layer(s, "cat").output_shape == (1, 10, 8, 8)
+    assert layer(s, "sum").inputs == ("c", "cat")
+    assert s.outputs == {"sum": (1, 10, 8, 8)}
+
+
+def test_elementwise_ops_broadcast_like_torch():
+    # squeeze-and-excitation's scale: [N, C, 1, 1] times [N, C, H, W]
+    s = summarize_text("""
+input: [16, 8, 8]
+layers:
+  - {type: adaptiveavgpool2d, name: squeeze, output_size: 1}
+  - {type: conv2d, name: excite, out_channels: 16, kernel_size: 1}
+  - sigmoid
+  - {type: mul, name: scale, inputs: [sigmoid_1, input]}
+""")
+    assert layer(s, "scale").output_shape == (1, 16, 8, 8)
+
+
+def test_dims_count_the_batch_and_flatten_keeps_it():
+    s = summarize_text("""
+input: [2, 3, 4]
+layers:
+  - flatten
+  - {type: flatten, name: all, inputs: [input], start_dim: 0}
+  - {type: mean, name: m, inputs: [input], dim: [2, 3], keepdim: true}
+  - {type: transpose, name: t, inputs: [input], dim0: 1, dim1: -1}
+""", batch=5)
+    assert layer(s, "flatten_1").output_shape == (5, 24)
+    assert layer(s, "all").output_shape == (120,)
+    assert layer(s, "m").output_shape == (5, 2, 1, 1)
+    assert layer(s, "t").output_shape == (5, 4, 3, 2)
+
+
+def test_if_false_passes_the_input_on():
+    s = summarize_text("""
+input: [8, 4, 4]
+blocks:
+  res:
+    params: {project: false}
+    layers:
+      - {type: conv2d, name: conv, out_channels: 8, kernel_size: 3, padding: 1}
+      - {type: conv2d, name: shortcut, inputs: [input], out_channels: 8, kernel_size: 1, if: "${project}"}
+      - {type: add, name: add, inputs: [conv, shortcut]}
+layers:
+  - {type: res, name: plain}
+  - {type: res, name: projected, project: true}
+""")
+    assert layer(s, "plain.add").inputs == ("plain.conv", "input")
+    assert layer(s, "projected.add").inputs == ("projected.conv", "projected.shortcut")
+    assert "plain.shortcut" not in names(s)
+
+
+def test_blocks_with_several_inputs():
+    s = summarize_text("""
+inputs: {image: [3, 8, 8], skip: [5, 16, 16]}
+blocks:
+  up:
+    inputs: [x, skip]
+    layers:
+      - {type: upsample, name: up, inputs: [x], scale_factor: 2}
+      - {type: concat, name: cat, inputs: [up, skip], dim: 1}
+layers:
+  - {type: conv2d, name: conv, inputs: [image], out_channels: 4, kernel_size: 1}
+  - {type: up, name: dec, inputs: [conv, skip]}
+""")
+    assert s.inputs == {"image": (1, 3, 8, 8), "skip": (1, 5, 16, 16)}
+    assert layer(s, "dec.cat").output_shape == (1, 9, 16, 16)
+
+
+def test_top_level_params():
+    s = summarize_text("""
+params: {classes: 10, width: 32}
+input: [64]
+layers:
+  - {type: linear, out_features: "${width * 2}"}
+  - {type: linear, out_features: "${classes}"}
+""")
+    assert [r.output_shape for r in s.layers] == [(1, 64), (1, 10)]
+
+
+def test_trainable_false_and_buffers_apart():
+    s = summarize_text("""
+input: [3, 8, 8]
+layers:
+  - {type: conv2d, name: frozen, out_channels: 4, kernel_size: 3, trainable: false}
+  - {type: batchnorm2d, name: bn}
+  - {type: linear, name: fc, out_features: 2}
+""")
+    assert s.totals.params == (3 * 4 * 9 + 4) + 2 * 4 + (6 * 2 + 2)
+    assert s.totals.non_trainable_params == 3 * 4 * 9 + 4
+    assert s.totals.buffers == 2 * 4 + 1            # running mean, var; num_batches_tracked
+    assert layer(s, "bn").param_tensors == {"weight": 4, "bias": 4}
+    assert s.totals.bias_params == 4 + 4 + 2
+
+
+def test_inferred_arguments_are_filled_in():
+    s = summarize_text("input: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: 4, kernel_size: 3}\n")
+    assert s.layers[0].arguments["in_channels"] == 3
+    assert s.layers[0].arguments["kernel_size"] == (3, 3)
+
+
+def test_batch_input_override_and_memory():
+    s = summarize_text("""
+input: [3, 224, 224]
+layers:
+  - {type: conv2d, out_channels: 64, kernel_size: 11, stride: 4, padding: 2}
+  - {type: relu, inplace: true}
+  - flatten
+""", batch=8, dtype="float16", input_shapes={"input": (3, 227, 227)})
+    conv = s.layers[0]
+    assert conv.output_shape == (8, 64, 56, 56)    # (227 + 4 - 11) // 4 + 1 = 56
+    assert conv.macs == 8 * 64 * 56 * 56 * 3 * 11 * 11
+    assert conv.activation_bytes == 8 * 64 * 56 * 56 * 2
+    assert s.layers[1].activation_bytes == 0       # in place
+    assert s.layers[2].activation_bytes == 0       # a view
+    assert s.totals.input_bytes == 8 * 3 * 227 * 227 * 2
+    assert s.totals.param_bytes == (64 * 3 * 121 + 64) * 2
+    assert s.totals.total_bytes == s.totals.input_bytes + s.totals.param_bytes \
+        + s.totals.activation_bytes
+    assert s.totals.flops == 2 * s.totals.macs
+
+
+def test_buffer_bytes_keep_num_batches_tracked_int64():
+    s = summarize_text("input: [16, 4, 4]\nlayers: [batchnorm2d]\n", dtype="float16")
+    assert s.totals.buffer_bytes == 2 * 16 * 2 + 8
+
+
+def test_depth_collapses_deeper_rows_into_their_block():
+    text = """
+input: [4]
+blocks:
+  pair:
+    layers: [{type: linear, name: a, out_features: 4}, {type: linear, name: b, out_features: 4}]
+layers:
+  - {type: pair, name: stack, repeat: 2}
+  - {type: linear, name: head, out_features: 1}
+"""
+    full = summarize_text(text)
+    one = summarize_text(text, depth=1)
+    two = summarize_text(text, depth=2)
+    assert [r.name for r in one.rows] == ["stack", "head"]
+    assert one.rows[0].collapsed and one.rows[0].params == 4 * 20
+    assert [r.name for r in two.rows] == ["stack", "stack.0", "stack.1", "head"]
+    assert len(full.rows) == 1 + 2 + 4 + 1
+    assert one.totals == full.totals
+
+
+def test_several_graph_outputs():
+    s = summarize_text("""
+input: [8]
+layers:
+  - {type: linear, name: trunk, out_features: 8}
+  - {type: linear, name: cls, out_features: 3}
+  - {type: linear, name: box, inputs: [trunk], out_features: 4}
+""")
+    assert s.outputs == {"cls": (1, 3), "box": (1, 4)}
+
+
+def test_yaml_anchors_and_merge_keys_work():
+    s = summarize_text("""
+input: [3, 8, 8]
+layers:
+  - &conv {type: conv2d, name: a, out_channels: 4, kernel_size: 3, padding: 1}
+  - {<<: *conv, name: b, out_channels: 6}
+""")
+    assert [r.output_shape for r in s.layers] == [(1, 4, 8, 8), (1, 6, 8, 8)]
+
+
+@pytest.mark.parametrize("text, variables, expected", [
+    ("${out}", {"out": 64}, 64),
+    ("${out * 4}", {"out": 64}, 256),
+    ("${out / 2}", {"out": 64}, 32),
+    ("${out / 3}", {"out": 64}, 64 / 3),
+    ("${out // 3}", {"out": 64}, 21),
+    ("${out % 3}", {"out": 64}, 1),
+    ("${-(out - 1)}", {"out": 64}, -63),
+    ("${min(out, 32) + max(1, 2)}", {"out": 64}, 34),
+    ("${2 if i == 0 else 1}", {"i": 0}, 2),
+    ("${2 if i == 0 else 1}", {"i": 3}, 1),
+    ("${i == 0 and s != 1}", {"i": 0, "s": 2}, True),
+    ("${not flag}", {"flag": False}, True),
+    ("${k}", {"k": [1, 7]}, [1, 7]),
+    ("conv${i + 1}_${j}", {"i": 1, "j": 2}, "conv2_2"),
+    ("plain", {}, "plain"),
+])
+def test_expressions(text, variables, expected):
+    assert substitute(text, variables, None) == expected
+
+
+@pytest.mark.parametrize("text", ["${2 ** 10}", "${open('x')}", "${[1, 2]}", "${x.y}", "${1 / 0}",
+                                  "${lambda: 1}", "${}", "${a}"])
+def test_expressions_refused(text):
+    with pytest.raises(SpecError):
+        substitute(text, {"x": 1}, None)
