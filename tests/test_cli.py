@@ -1,0 +1,225 @@
+"""The `netcalc` command as a user runs it: formats, files, exit codes, imports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from helpers import ROOT, SPECS
+from netcalc.cli import main
+
+# Published figures (torchvision's models; the issue's table), batch 1, 224×224.
+PUBLISHED = {
+    "alexnet": (61_100_840, 714_188_480),
+    "vgg16": (138_357_544, 15_470_264_320),
+    "resnet18": (11_689_512, 1_814_073_344),
+    "resnet50": (25_557_032, 4_089_184_256),
+}
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def netcalc(*args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "netcalc", *args], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT, **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_json_totals_equal_the_published_figures(name, capsys):
+    code, out, _ = run_cli(capsys, "summary", str(SPECS / f"{name}.yaml"), "--format", "json")
+    assert code == 0
+    totals = json.loads(out)["totals"]
+    assert (totals["params"], totals["macs"]) == PUBLISHED[name]
+    assert totals["flops"] == 2 * totals["macs"]
+
+
+def test_json_contract(capsys):
+    code, out, _ = run_cli(capsys, "summary", str(SPECS / "alexnet.yaml"), "--format", "json")
+    data = json.loads(out)
+    assert code == 0
+    assert data["name"] == "alexnet"
+    assert data["inputs"] == {"input": [1, 3, 224, 224]}
+    assert "FlopCounterMode" in data["macs_convention"]
+    conv1 = data["layers"][0]
+    assert conv1["name"] == "conv1.conv"
+    assert conv1["type"] == "conv2d"
+    assert conv1["inputs"] == ["input"]
+    assert conv1["output_shape"] == [1, 64, 55, 55]
+    assert conv1["params"] == conv1["trainable_params"] == 23_296
+    assert conv1["param_tensors"] == {"weight": 23_232, "bias": 64}
+    assert conv1["macs"] == 70_276_800
+    assert conv1["activation_bytes"] == 64 * 55 * 55 * 4
+    assert data["outputs"] == {"fc8": [1, 1000]}
+    totals = data["totals"]
+    assert totals["params"] == sum(layer["params"] for layer in data["layers"])
+    assert totals["param_bytes"] == 4 * totals["params"]
+    assert totals["total_bytes"] == (totals["input_bytes"] + totals["param_bytes"]
+                                     + totals["buffer_bytes"] + totals["activation_bytes"])
+    assert {b["name"] for b in data["blocks"]} >= {"conv1", "fc6", "fc7"}
+
+
+def test_table_shows_the_layers_and_totals(capsys):
+    code, out, _ = run_cli(capsys, "summary", str(SPECS / "alexnet.yaml"))
+    assert code == 0
+    assert re.search(r"conv1\.conv\s*│\s*conv2d\s*│\s*\[1, 64, 55, 55\]\s*│\s*23,296\s*│\s*"
+                     r"70,276,800", out)
+    assert "61,100,840 (61.10 M)" in out
+    assert "714,188,480 (714.19 M)" in out
+    assert "1,428,376,960 (1.43 G)" in out
+    assert "Output" in out and "fc8 [1, 1000]" in out
+
+
+def test_every_number_in_the_table_is_in_the_json(capsys):
+    """Renderers format; they never compute (a sum in the table would show up here)."""
+    spec = str(SPECS / "resnet18.yaml")
+    _, table, _ = run_cli(capsys, "summary", spec, "--depth", "2")
+    _, raw, _ = run_cli(capsys, "summary", spec, "--format", "json", "--depth", "2")
+    data = json.loads(raw)
+
+    def numbers(value):
+        if isinstance(value, bool):
+            return
+        if isinstance(value, int):
+            yield value
+        elif isinstance(value, dict):
+            for v in value.values():
+                yield from numbers(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from numbers(v)
+
+    known = set(numbers(data))
+    # exact counts are printed with thousands separators (sizes in MiB are unit conversions)
+    shown = {int(n.replace(",", "")) for n in re.findall(r"\b\d{1,3}(?:,\d{3})+\b", table)}
+    assert len(shown) > 20
+    assert shown <= known, shown - known
+
+
+def test_depth_collapses_rows(capsys):
+    _, out, _ = run_cli(capsys, "summary", str(SPECS / "resnet50.yaml"), "--depth", "1")
+    assert "layer1 …" in out and "layer1.0" not in out
+    assert "25,557,032" in out
+
+
+def test_markdown(capsys):
+    code, out, _ = run_cli(capsys, "summary", str(SPECS / "resnet18.yaml"), "--format",
+                           "markdown", "--depth", "1")
+    assert code == 0
+    assert "| Layer | Type | Output shape | Params | MACs |" in out
+    assert "| **layer1** | basic_block | [1, 64, 56, 56] | 147,968 | 462,422,016 |" in out
+    assert "11,689,512" in out
+
+
+def test_csv_has_one_row_per_layer(capsys):
+    code, out, _ = run_cli(capsys, "summary", str(SPECS / "alexnet.yaml"), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0
+    assert len(rows) == 22
+    assert rows[0]["name"] == "conv1.conv" and rows[0]["output_shape"] == "1x64x55x55"
+    assert sum(int(r["params"]) for r in rows) == 61_100_840
+
+
+def test_batch_dtype_and_input_options(capsys):
+    _, out, _ = run_cli(capsys, "summary", str(SPECS / "alexnet.yaml"), "--format", "json",
+                        "--batch", "8", "--dtype", "float16", "--input", "3x256x256")
+    data = json.loads(out)
+    assert data["inputs"] == {"input": [8, 3, 256, 256]}
+    assert data["layers"][0]["output_shape"] == [8, 64, 63, 63]   # (256 + 4 - 11)//4 + 1
+    assert data["totals"]["param_bytes"] == 2 * 61_100_840
+    assert data["totals"]["params"] == 61_100_840                 # the adaptive pool absorbs it
+
+
+def test_output_file_is_written_atomically(tmp_path, capsys):
+    target = tmp_path / "alexnet.json"
+    code, out, _ = run_cli(capsys, "summary", str(SPECS / "alexnet.yaml"), "--format", "json",
+                           "-o", str(target))
+    assert code == 0 and out == ""
+    assert json.loads(target.read_text())["totals"]["params"] == 61_100_840
+    assert os.listdir(tmp_path) == ["alexnet.json"]              # no temporary left behind
+
+
+def test_a_failed_run_leaves_the_old_file_alone(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: [3]\nlayers: [{type: linear, out_features: 0}]\n")
+    target = tmp_path / "out.json"
+    target.write_text("previous contents")
+    code, _, _ = run_cli(capsys, "summary", str(bad), "--format", "json", "-o", str(target))
+    assert code == 1
+    assert target.read_text() == "previous contents"
+    assert sorted(os.listdir(tmp_path)) == ["bad.yaml", "out.json"]
+
+
+def test_an_interrupted_write_leaves_no_half_file(tmp_path, monkeypatch, capsys):
+    target = tmp_path / "out.md"
+    target.write_text("previous contents")
+
+    def fail(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", fail)
+    code, _, err = run_cli(capsys, "summary", str(SPECS / "alexnet.yaml"), "--format",
+                           "markdown", "-o", str(target))
+    assert code == 2
+    assert "No space left on device" in err
+    assert target.read_text() == "previous contents"
+    assert os.listdir(tmp_path) == ["out.md"]
+
+
+def test_table_to_a_file_is_plain_and_unwrapped(tmp_path, capsys):
+    target = tmp_path / "resnet50.txt"
+    assert main(["summary", str(SPECS / "resnet50.yaml"), "-o", str(target)]) == 0
+    text = target.read_text()
+    assert "\x1b[" not in text
+    assert "layer4.0.downsample.0" in text
+    assert all("layer4.0.downsample.0 " in line for line in text.splitlines()
+               if "layer4.0.downsample.0" in line)
+
+
+def test_python_m_netcalc_and_no_torch_on_the_static_path():
+    run = netcalc("summary", "specs/resnet50.yaml", "--format", "json")
+    assert run.returncode == 0
+    assert json.loads(run.stdout)["totals"]["macs"] == 4_089_184_256
+    for fmt in ("json", "table"):
+        timed = subprocess.run([sys.executable, "-X", "importtime", "-m", "netcalc", "summary",
+                                "specs/resnet50.yaml", "--format", fmt],
+                               capture_output=True, text=True, timeout=120, cwd=ROOT)
+        imported = {line.rsplit("|", 1)[-1].strip() for line in timed.stderr.splitlines()}
+        assert "torch" not in imported and not any(m.startswith("torch.") for m in imported)
+        assert "netcalc.torch_bridge" not in imported
+
+
+def test_closed_pipe_is_not_an_error():
+    run = subprocess.run(f"{sys.executable} -m netcalc summary specs/vgg16.yaml --format csv "
+                         "| head -n 1", shell=True, capture_output=True, text=True, timeout=60,
+                         cwd=ROOT)
+    assert run.stdout.startswith("name,type,")
+    assert run.stderr == ""
+
+
+def test_version_and_help(capsys):
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0 and out.startswith("netcalc, version ")
+    code, out, _ = run_cli(capsys, "summary", "--help")
+    assert code == 0 and "--depth" in out and "--dtype" in out
+
+
+def test_layers_lists_every_type_with_its_arguments(capsys):
+    code, out, _ = run_cli(capsys, "layers", "--format", "json")
+    entries = {e["type"]: e for e in json.loads(out)}
+    assert code == 0
+    conv = {a["name"]: a for a in entries["conv2d"]["arguments"]}
+    assert conv["out_channels"]["required"] and conv["stride"]["default"] == 1
+    assert entries["concat"]["aliases"] == ["cat"]
+    code, out, _ = run_cli(capsys, "layers")
+    assert "maxpool2d" in out and "kernel_size" in out
