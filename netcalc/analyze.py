@@ -116,7 +116,8 @@ def _rows(groups: list[Group], layers: list[LayerResult], shapes: dict, totals: 
                 continue
             total = {attr: s[group.end] - s[group.first] for attr, s in sums.items()}
             rows.append(Row(
-                name=group.name, type=group.type_name, kind=group.kind, family="block",
+                name=group.name, type=group.type_name, kind=group.kind, copies=group.copies,
+                family="block",
                 depth=group.depth, output_shape=shapes[group.output], params=total["params"],
                 trainable_params=total["trainable_params"], macs=total["macs"],
                 flops=flops_of(total["macs"]), activation_bytes=total["activation_bytes"],
@@ -125,7 +126,7 @@ def _rows(groups: list[Group], layers: list[LayerResult], shapes: dict, totals: 
                 collapsed=not visible(group.depth + 1)))
         if visible(layer.depth):
             rows.append(Row(
-                name=layer.name, type=layer.type, kind="layer", family=layer.family,
+                name=layer.name, type=layer.type, kind="layer", copies=0, family=layer.family,
                 depth=layer.depth, output_shape=layer.output_shape, params=layer.params,
                 trainable_params=layer.trainable_params, macs=layer.macs, flops=layer.flops,
                 activation_bytes=layer.activation_bytes,

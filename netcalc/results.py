@@ -43,6 +43,7 @@ class Row:
     name: str
     type: str
     kind: str                       # "layer", "block" or "repeat"
+    copies: int                     # a repeat's count (0 otherwise)
     family: str
     depth: int
     output_shape: Shape

@@ -117,7 +117,7 @@ def test_markdown(capsys):
                            "markdown", "--depth", "1")
     assert code == 0
     assert "| Layer | Type | Output shape | Params | MACs |" in out
-    assert "| **layer1** | basic_block | [1, 64, 56, 56] | 147,968 | 462,422,016 |" in out
+    assert "| **layer1** | basic_block ×2 | [1, 64, 56, 56] | 147,968 | 462,422,016 |" in out
     assert "11,689,512" in out
 
 

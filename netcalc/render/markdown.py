@@ -25,7 +25,8 @@ def render(summary: Summary) -> str:
     for row in summary.rows:
         indent = "&nbsp;&nbsp;" * row.depth
         name = f"**{_cell(row.name)}**" if row.kind != "layer" else _cell(row.name)
-        lines.append(f"| {indent}{name} | {_cell(row.type)} | {units.shape(row.output_shape)} | "
+        kind = _cell(row.type) + (f" ×{row.copies}" if row.kind == "repeat" else "")
+        lines.append(f"| {indent}{name} | {kind} | {units.shape(row.output_shape)} | "
                      f"{units.count(row.params)} | {units.count(row.macs)} |")
     lines += [
         "",

@@ -35,7 +35,7 @@ def renderable(summary: Summary):
     for row in summary.rows:
         indent = "  " * row.depth
         label = row.name + (" …" if row.collapsed else "")
-        type_text = row.type + (" ×" if row.kind == "repeat" else "")
+        type_text = row.type + (f" ×{row.copies}" if row.kind == "repeat" else "")
         bold = "bold" if row.kind != "layer" else ""
         table.add_row(
             Text(indent + label, style=bold),

@@ -314,7 +314,7 @@ class _Expander:
             group_name = label or self._generated_name(type_name, scope, counters, names_here)
             qualified = self._define(group_name, scope, entry)
             group = Group(qualified, type_name, "repeat", scope.depth, entry.loc,
-                          first=len(self.spec.layers))
+                          first=len(self.spec.layers), copies=repeat)
             self.spec.groups.append(group)
         for k in range(repeat):
             variables = {**scope.variables, "i": k}

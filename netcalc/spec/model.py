@@ -40,6 +40,7 @@ class Group:
     first: int                  # index into ExpandedSpec.layers
     end: int = -1               # one past the last layer
     output: str = ""            # qualified name of the producer of its output
+    copies: int = 0             # a repeat's count
 
 
 @dataclass
