@@ -80,3 +80,17 @@ def in_layer(error: SpecError, name: str, type_name: str, loc: Location | None,
              notes: tuple[Note, ...] = ()) -> SpecError:
     """The same error, located and naming the layer: `layer 'conv2' (conv2d): ...`."""
     return SpecError(f"layer '{name}' ({type_name}): {error.message}", loc, notes or error.notes)
+
+
+def closest(word: object, candidates) -> str | None:
+    """The candidate most like `word`, if any is close (for error suggestions)."""
+    import difflib  # only errors need it
+
+    close = difflib.get_close_matches(str(word), list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def did_you_mean(word: object, candidates) -> str:
+    """'; did you mean 'x'?' for the closest candidate, or '' when none is close."""
+    match = closest(word, candidates)
+    return f"; did you mean '{match}'?" if match else ""

@@ -10,12 +10,11 @@ without a location; `analyze` adds the layer's name and position.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass
 from math import prod
 from typing import Any, ClassVar, Mapping
 
-from ..errors import ShapeError, SpecError
+from ..errors import ShapeError, SpecError, did_you_mean
 
 Shape = tuple[int, ...]
 
@@ -168,10 +167,8 @@ class Merge(Layer):
 
 def _unknown_argument(cls: type[Layer], key: Any) -> str:
     names = cls.argument_names()
-    close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
     accepted = ", ".join(names) if names else "none"
-    return f"{cls.type_name} has no argument '{key}'{hint} (it takes: {accepted})"
+    return f"{cls.type_name} has no argument '{key}'{did_you_mean(key, names)} (it takes: {accepted})"
 
 
 def _check_each(layer: Layer, name: str, ok, message: str) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 
-from ..errors import SpecError
+from ..errors import SpecError, closest
 
 REGISTRY: dict[str, type] = {}
 
@@ -36,10 +35,8 @@ def suggest(type_name: str, extra: list[str] = ()) -> str:
     """'; did you mean ...?' for an unknown type (block names included)."""
     candidates = {_squash(n): n for n in [*REGISTRY, *extra]}
     squashed = _squash(type_name)
-    if squashed in candidates:
-        return f"; did you mean '{candidates[squashed]}'?"
-    close = difflib.get_close_matches(squashed, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean '{candidates[close[0]]}'?" if close else ""
+    match = squashed if squashed in candidates else closest(squashed, candidates)
+    return f"; did you mean '{candidates[match]}'?" if match else ""
 
 
 def unknown_type(type_name: str, block_names: list[str] = ()) -> SpecError:

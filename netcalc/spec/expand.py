@@ -7,13 +7,12 @@ shape rules run later, in `analyze`.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import Location, Note, SpecError, in_layer
+from ..errors import Location, Note, SpecError, did_you_mean, in_layer
 from ..layers import lookup, unknown_type
 from ..layers.base import MAX_INT
 from .expr import has_placeholder, substitute
@@ -83,9 +82,7 @@ def _doc_loc(doc: Any, file: str) -> Location:
 def _check_keys(mapping: LocatedDict, allowed: tuple[str, ...], what: str) -> None:
     for key in mapping:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise SpecError(f"unknown key '{key}' in {what}{hint} (expected: "
+            raise SpecError(f"unknown key '{key}' in {what}{did_you_mean(key, allowed)} (expected: "
                             f"{', '.join(allowed)})", mapping.key_loc[key])
 
 
@@ -410,8 +407,7 @@ class _Expander:
             if key in RESERVED_KEYS:
                 continue
             if key not in block.params:
-                close = difflib.get_close_matches(str(key), list(block.params), n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
+                hint = did_you_mean(key, block.params)
                 listed = ", ".join(block.params) or "none"
                 raise SpecError(f"block '{block.name}' has no parameter '{key}'{hint} "
                                 f"(its parameters: {listed})", entry.key_loc[key], scope.trace)
@@ -499,9 +495,8 @@ class _Expander:
                             "name earlier layers", loc, scope.trace)
         visible = [*scope.inputs, *(q[len(scope.prefix):] for q in self.resolved
                                     if q.startswith(scope.prefix))]
-        close = difflib.get_close_matches(ref, visible, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise SpecError(f"unknown layer '{ref}' in `inputs`{hint}", loc, scope.trace)
+        raise SpecError(f"unknown layer '{ref}' in `inputs`{did_you_mean(ref, visible)}", loc,
+                        scope.trace)
 
     def _value(self, entry: LocatedDict, key: str, variables: dict) -> Any:
         return _substitute_deep(entry[key], variables, entry.where(key))

@@ -9,12 +9,11 @@ A whitelist over Python's own expression grammar (parsed with `ast`, never
 from __future__ import annotations
 
 import ast
-import difflib
 import operator
 import re
 from typing import Any, Mapping
 
-from ..errors import Location, SpecError
+from ..errors import Location, SpecError, did_you_mean
 
 MAX_EXPRESSION_CHARS = 500
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
@@ -91,8 +90,7 @@ class _Evaluator:
         if node.id in self.variables:
             return self.variables[node.id]
         known = sorted(self.variables)
-        close = difflib.get_close_matches(node.id, known, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(node.id, known)
         listing = ", ".join(known) if known else "none"
         self.fail(f"'{node.id}' is not a parameter here (parameters: {listing}){hint}")
 
