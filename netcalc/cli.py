@@ -60,7 +60,7 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
     result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides, depth=depth)
     if fmt == "table":
         from .render import table
-        _emit_rich(table.renderable(result), lambda: table.render_text(result), output)
+        _emit_rich(table.renderable(result), output)
         return
     if fmt == "json":
         from .render.json import render
@@ -83,7 +83,7 @@ def layers(fmt: str) -> None:
     if fmt == "json":
         _emit(render_catalog.render_json(entries), None)
     else:
-        _emit_rich(render_catalog.renderable(entries), None, None)
+        _emit_rich(render_catalog.renderable(entries), None, max_width=120)
 
 
 # -- helpers -------------------------------------------------------------------
@@ -126,17 +126,14 @@ def _emit(text: str, output: str | None) -> None:
         sys.stdout.write(text)
 
 
-def _emit_rich(target, as_text, output: str | None) -> None:
+def _emit_rich(target, output: str | None, max_width: int | None = None) -> None:
     """Rich output: straight to a terminal, else as plain text wide enough not to wrap."""
     if output is None and sys.stdout.isatty():
         from rich.console import Console
         Console(highlight=False).print(target)
         return
-    if as_text is None:
-        from rich.console import Console
-        Console(highlight=False, width=200).print(target)
-        return
-    _emit(as_text(), output)
+    from .render.console import to_text
+    _emit(to_text(target, max_width), output)
 
 
 def main(argv: list[str] | None = None) -> int:

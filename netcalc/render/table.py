@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 from ..results import Summary
 from . import units
 
@@ -75,16 +73,3 @@ def _footer(summary: Summary):
     grid.add_row("Output", outputs)
     return grid
 
-
-def render_text(summary: Summary, color: bool = False) -> str:
-    """The table as text, as wide as it needs to be (for files and pipes)."""
-    from rich.console import Console
-
-    target = renderable(summary)
-    probe = Console(width=10_000, file=io.StringIO())
-    width = max(80, probe.measure(target).maximum)
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=width, force_terminal=color,
-                      color_system="standard" if color else None, highlight=False)
-    console.print(target)
-    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
