@@ -10,7 +10,8 @@ from __future__ import annotations
 from itertools import accumulate
 from math import prod
 
-from .errors import SpecError, UsageError, in_layer
+from .errors import ShapeError, SpecError, UsageError, in_layer
+from .layers.base import MAX_INT
 from .results import LayerResult, Row, Summary, Totals
 from .spec.model import ExpandedSpec, Group
 
@@ -54,6 +55,11 @@ def _run_layer(spec_layer, shapes: dict, dtype_bytes: int) -> LayerResult:
     except SpecError as error:
         loc = spec_layer.arg_loc.get(error.arg) or spec_layer.loc
         raise in_layer(error, spec_layer.name, layer.type_name, loc, spec_layer.trace) from None
+    if prod(numbers.output_shape) > MAX_INT:
+        raise in_layer(ShapeError(f"the output {list(numbers.output_shape)} has "
+                                  f"{prod(numbers.output_shape):,} elements, more than a torch "
+                                  "tensor can hold (2⁶³ − 1)"), spec_layer.name,
+                       layer.type_name, spec_layer.loc, spec_layer.trace)
     shapes[spec_layer.name] = numbers.output_shape
     params = sum(numbers.params.values())
     bias = sum(n for tensor, n in numbers.params.items() if tensor.endswith("bias"))

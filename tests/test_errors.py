@@ -117,7 +117,7 @@ CASES = {
         "6:38", ["attribute access is not allowed"]),
     "expression_call": (
         "input: [3, 8, 8]\nlayers:\n  - {type: linear, out_features: \"${__import__('os')}\"}\n",
-        "3:34", ["only min(...) and max(...) may be called"]),
+        "3:34", ["only min, max, int and round may be called"]),
     "block_unknown_parameter": (
         "input: [3, 8, 8]\nblocks:\n  b:\n    params: {out: 4}\n    layers: [relu]\n"
         "layers:\n  - {type: b, outt: 3}\n",

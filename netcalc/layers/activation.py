@@ -53,7 +53,6 @@ for _name, _defaults in {
     "Softsign": {},
     "LogSigmoid": {},
     "Tanhshrink": {},
-    "Threshold": {"threshold": 0.0, "value": 0.0, "inplace": False},
 }.items():
     _declare(Elementwise, _name, **_defaults)
 
@@ -69,6 +68,16 @@ class _Clamp(Elementwise):
 
 
 _declare(_Clamp, "Hardtanh", min_val=-1.0, max_val=1.0, inplace=False)
+
+
+@register("threshold")
+@dataclass(frozen=True)
+class Threshold(Elementwise):
+    """y = x if x > threshold else value; both required, as in torch."""
+
+    threshold: float
+    value: float
+    inplace: bool = False
 
 
 class _NonZeroAlpha(Elementwise):

@@ -10,6 +10,7 @@ without a location; `analyze` adds the layer's name and position.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from math import prod
 from typing import Any, ClassVar, Mapping
@@ -191,7 +192,7 @@ def _type_name(value: Any) -> str:
     if isinstance(value, int):
         return "an integer"
     if isinstance(value, float):
-        return "a number"
+        return f"{value}"
     if isinstance(value, str):
         return f"the string {value!r}"
     if isinstance(value, list):
@@ -205,10 +206,11 @@ def _type_name(value: Any) -> str:
 
 def parse_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            raise SpecError(f"{name} must be an integer, got {value} (write {int(value)})",
-                            arg=name)
-        raise SpecError(f"{name} must be an integer, got {_type_name(value)}", arg=name)
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            raise SpecError(f"{name} must be an integer, got {value} (write {int(value)}, or "
+                            "int(...) inside a ${} expression)", arg=name)
+        raise SpecError(f"{name} must be an integer, got {_type_name(value)}"
+                        f"{_yaml_number_hint(value)}", arg=name)
     if abs(value) > MAX_INT:
         raise SpecError(f"{name}={value} is too large (torch sizes are 64-bit)", arg=name)
     return value
@@ -216,8 +218,25 @@ def parse_int(value: Any, name: str) -> int:
 
 def parse_float(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(f"{name} must be a number, got {_type_name(value)}", arg=name)
+        raise SpecError(f"{name} must be a number, got {_type_name(value)}"
+                        f"{_yaml_number_hint(value)}", arg=name)
+    if not math.isfinite(value):
+        raise SpecError(f"{name} must be a finite number, got {value}", arg=name)
     return value
+
+
+def _yaml_number_hint(value: Any) -> str:
+    """YAML 1.1 reads `1e6` (no dot) as a string: say how to write it."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    mantissa, _, exponent = value.lower().partition("e")
+    if not math.isfinite(number) or not exponent or "." in mantissa:
+        return ""
+    return f" (YAML reads {value} as text: write {mantissa}.0e{exponent}, with a dot)"
 
 
 def parse_bool(value: Any, name: str) -> bool:
@@ -278,15 +297,6 @@ def parse_dims(value: Any, name: str) -> tuple[int, ...]:
     if isinstance(value, list):
         return tuple(parse_int(v, name) for v in value)
     return (parse_int(value, name),)
-
-
-def parse_floats(value: Any, name: str, rank: int) -> tuple[float, ...]:
-    if isinstance(value, list):
-        if len(value) != rank:
-            raise SpecError(f"{name} needs {rank} values (one per spatial dim), got {len(value)}",
-                            arg=name)
-        return tuple(parse_float(v, name) for v in value)
-    return (parse_float(value, name),) * rank
 
 
 _PARSERS = {

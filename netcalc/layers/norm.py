@@ -117,6 +117,12 @@ class LayerNorm(_Norm):
 
     positive: ClassVar[tuple[str, ...]] = ("normalized_shape",)
 
+    def check_arguments(self) -> None:
+        super().check_arguments()
+        if not self.normalized_shape:
+            raise ShapeError("normalized_shape must name at least one dim",
+                             arg="normalized_shape")
+
     def output_shape(self, x: Shape) -> Shape:
         ns = self.normalized_shape
         if len(ns) > len(x) or tuple(x[len(x) - len(ns):]) != ns:

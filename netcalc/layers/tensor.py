@@ -149,7 +149,7 @@ class _Reduction(TensorOp, Layer):
     torch_name: ClassVar[str] = ""
 
     def output_shape(self, x: Shape) -> Shape:
-        if self.dim is None:
+        if not self.dim:              # None, or [] which torch also reads as every dim
             reduced = set(range(len(x)))
         else:
             reduced = [normalize_dim(d, len(x)) for d in self.dim]
@@ -161,7 +161,7 @@ class _Reduction(TensorOp, Layer):
 
     def torch_forward(self, torch, x):
         fn = getattr(torch, self.torch_name)
-        if self.dim is None:
+        if not self.dim:
             y = fn(x)
             return y.reshape((1,) * x.dim()) if self.keepdim else y
         return fn(x, dim=self.dim, keepdim=self.keepdim)

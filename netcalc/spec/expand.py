@@ -8,6 +8,7 @@ shape rules run later, in `analyze`.
 from __future__ import annotations
 
 import re
+from math import prod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,8 +119,14 @@ def _shape(value: Any, loc: Location, what: str) -> tuple[int, ...]:
         item_loc = value.where(i) if isinstance(value, LocatedList) else loc
         if isinstance(size, bool) or not isinstance(size, int):
             raise SpecError(f"{what}: size {size!r} is not an integer", item_loc)
-        if not 1 <= size <= MAX_INT:
+        if size < 1:
             raise SpecError(f"{what}: size {size} must be at least 1", item_loc)
+        if size > MAX_INT:
+            raise SpecError(f"{what}: size {size} is too large (torch sizes are 64-bit)",
+                            item_loc)
+    if prod(value) > MAX_INT:
+        raise SpecError(f"{what} has {prod(value):,} elements, more than a torch tensor can "
+                        "hold (2⁶³ − 1)", loc)
     return tuple(value)
 
 
@@ -162,6 +169,9 @@ def _params(params: Any, loc: Location, owner: str) -> dict[str, Any]:
         if not isinstance(param, str) or not param.isidentifier() or param in RESERVED_KEYS:
             raise SpecError(f"parameter {param!r} must be an identifier and not one of "
                             f"{', '.join(RESERVED_KEYS)}", params.key_loc[param])
+        if param == "i":
+            raise SpecError("'i' is the index of `repeat` in ${...}; give the parameter "
+                            "another name", params.key_loc[param])
     return dict(params)
 
 

@@ -3,12 +3,14 @@
 A whitelist over Python's own expression grammar (parsed with `ast`, never
 `eval`): integers and other literals, names of the parameters in scope,
 `+ - * / // % ( )`, `min`, `max`, comparisons, `and`/`or`/`not` and
-`a if cond else b`. `/` gives an int when the division is exact.
+`a if cond else b`, and `int(x)` (toward zero) and `round(x)` for width
+multipliers. `/` gives an int when the division is exact.
 """
 
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
 from typing import Any, Mapping
@@ -26,7 +28,7 @@ _COMPARE = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
     ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
 }
-_FUNCTIONS = {"min": min, "max": max}
+_FUNCTIONS = {"min": min, "max": max, "int": int, "round": round}
 
 
 def has_placeholder(value: Any) -> bool:
@@ -78,7 +80,7 @@ class _Evaluator:
         method = getattr(self, "visit_" + type(node).__name__, None)
         if method is None:
             self.fail(f"{_describe(node)} is not allowed (use numbers, parameter names, "
-                      "+ - * / // %, min, max, comparisons and 'a if c else b')")
+                      "+ - * / // %, min, max, int, round, comparisons and 'a if c else b')")
         return method(node)
 
     def visit_Constant(self, node: ast.Constant):
@@ -149,13 +151,20 @@ class _Evaluator:
     def visit_Call(self, node: ast.Call):
         name = node.func.id if isinstance(node.func, ast.Name) else None
         if name not in _FUNCTIONS or node.keywords or not node.args:
-            self.fail("only min(...) and max(...) may be called")
-        return _FUNCTIONS[name](self.number(arg) for arg in node.args)
+            self.fail("only min, max, int and round may be called")
+        args = [self.number(arg) for arg in node.args]
+        if name in ("int", "round"):
+            if len(args) != 1:
+                self.fail(f"{name}(...) takes one number")
+            return _FUNCTIONS[name](args[0])
+        return _FUNCTIONS[name](args)
 
     def number(self, node: ast.AST):
         value = self.visit(node)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(f"{value!r} is not a number")
+        if isinstance(value, float) and not math.isfinite(value):
+            self.fail(f"{value} is not a finite number")
         return value
 
 
