@@ -11,6 +11,7 @@ from itertools import accumulate
 from math import prod
 
 from .errors import ShapeError, SpecError, UsageError, in_layer
+from .formulas import contiguous_strides
 from .layers.base import MAX_INT
 from .results import LayerResult, Row, Summary, Totals
 from .spec.model import ExpandedSpec, Group
@@ -36,8 +37,9 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
     size = DTYPE_BYTES[dtype]
     shapes = {i.name: (batch, *(input_shapes or {}).get(i.name, i.shape)) for i in spec.inputs}
     inputs = dict(shapes)
+    layouts = {name: contiguous_strides(shape) for name, shape in shapes.items()}
 
-    layers = [_run_layer(spec_layer, shapes, size) for spec_layer in spec.layers]
+    layers = [_run_layer(spec_layer, shapes, layouts, size) for spec_layer in spec.layers]
 
     consumed = {name for layer in spec.layers for name in layer.inputs}
     outputs = {layer.name: layer.output_shape for layer in layers if layer.name not in consumed}
@@ -47,11 +49,11 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
                    tuple(rows), totals, outputs)
 
 
-def _run_layer(spec_layer, shapes: dict, dtype_bytes: int) -> LayerResult:
+def _run_layer(spec_layer, shapes: dict, layouts: dict, dtype_bytes: int) -> LayerResult:
     layer = spec_layer.layer
     xs = tuple(shapes[name] for name in spec_layer.inputs)
     try:
-        numbers = layer.evaluate(xs)
+        numbers = layer.evaluate(xs, tuple(layouts[name] for name in spec_layer.inputs))
     except SpecError as error:
         loc = spec_layer.arg_loc.get(error.arg) or spec_layer.loc
         raise in_layer(error, spec_layer.name, layer.type_name, loc, spec_layer.trace) from None
@@ -61,6 +63,7 @@ def _run_layer(spec_layer, shapes: dict, dtype_bytes: int) -> LayerResult:
                                   "tensor can hold (2⁶³ − 1)"), spec_layer.name,
                        layer.type_name, spec_layer.loc, spec_layer.trace)
     shapes[spec_layer.name] = numbers.output_shape
+    layouts[spec_layer.name] = numbers.output_strides
     params = sum(numbers.params.values())
     bias = sum(n for tensor, n in numbers.params.items() if tensor.endswith("bias"))
     buffer_bytes = sum(n * (INT64_BYTES if name in layer.int64_buffers else dtype_bytes)

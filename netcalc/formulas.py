@@ -59,3 +59,45 @@ def pool_out(i: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
                          f"{i + 2 * p} ({i} + 2·{p}): output size {out}", arg="kernel_size")
     return out
 
+
+
+# -- memory layout: torch's strides, for views ----------------------------------
+
+def contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Row-major strides: the last dim is 1 apart, each earlier one spans the rest."""
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tuple(reversed(strides))
+
+
+def view_strides(shape: tuple[int, ...], strides: tuple[int, ...],
+                 new_shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Strides of `new_shape` as a view of a tensor laid out (shape, strides), or None.
+
+    torch's computeStride: walk the old dims from the last, in chunks of dims that
+    are contiguous with each other; each chunk must be split or merged exactly by
+    the new dims. None means no view exists (`view` fails, `reshape` copies).
+    """
+    if not shape:
+        return (1,) * len(new_shape)
+    new_strides = [0] * len(new_shape)
+    view_d = len(new_shape) - 1
+    chunk_base_stride = strides[-1]
+    tensor_numel = view_numel = 1
+    for tensor_d in range(len(shape) - 1, -1, -1):
+        tensor_numel *= shape[tensor_d]
+        chunk_ends = tensor_d == 0 or (shape[tensor_d - 1] != 1 and
+                                       strides[tensor_d - 1] != tensor_numel * chunk_base_stride)
+        if chunk_ends:
+            while view_d >= 0 and (view_numel < tensor_numel or new_shape[view_d] == 1):
+                new_strides[view_d] = view_numel * chunk_base_stride
+                view_numel *= new_shape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if tensor_d > 0:
+                chunk_base_stride = strides[tensor_d - 1]
+                tensor_numel = view_numel = 1
+    return tuple(new_strides) if view_d == -1 else None

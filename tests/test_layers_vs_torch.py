@@ -79,3 +79,70 @@ def test_every_layer_type_has_a_strategy():
             family = REGISTRY[type_name].family
             assert family in ("activation", "dropout"), \
                 f"{type_name} ({family}) falls back to the activation strategy"
+
+
+@st.composite
+def permuted_then_viewed(draw):
+    """permute or transpose, maybe an activation, then a view-like op: a small chain."""
+    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=2, max_size=4)))
+    n = len(shape)
+    if draw(st.booleans()):
+        first = ("permute", {"dims": list(draw(st.permutations(range(n))))})
+    else:
+        first = ("transpose", {"dim0": draw(st.integers(0, n - 1)),
+                               "dim1": draw(st.integers(0, n - 1))})
+    middle = [draw(st.sampled_from([("relu", {}), ("relu", {"inplace": True}),
+                                    ("dropout", {}), ("identity", {})]))] \
+        if draw(st.booleans()) else []
+    last_type = draw(st.sampled_from(["view", "reshape", "flatten", "unflatten"]))
+    total = prod(shape)
+    if last_type in ("view", "reshape"):
+        sizes, rest = [], total
+        while rest > 1 and len(sizes) < 3:
+            d = draw(st.sampled_from([d for d in range(2, rest + 1) if rest % d == 0]))
+            sizes.append(d)
+            rest //= d
+        last = (last_type, {"shape": [*sizes, rest]})
+    elif last_type == "flatten":
+        start = draw(st.integers(0, n - 1))
+        last = ("flatten", {"start_dim": start, "end_dim": draw(st.integers(start, n - 1))})
+    else:
+        permuted = [shape[d] for d in first[1]["dims"]] if first[0] == "permute" else \
+            list(shape)
+        dim = draw(st.integers(0, n - 1))
+        size = permuted[dim]
+        split = draw(st.sampled_from([d for d in range(1, size + 1) if size % d == 0]))
+        last = ("unflatten", {"dim": dim, "unflattened_size": [split, size // split]})
+    return shape, [first, *middle, last]
+
+
+def layout(shape, strides):
+    return [s if n > 1 else None for n, s in zip(shape, strides)]
+
+
+@given(chain=permuted_then_viewed())
+def test_views_of_permuted_tensors_match_torch(chain):
+    """view refuses what torch's view refuses; reshape and flatten copy exactly when torch
+    does; the strides of every result are torch's."""
+    import torch
+
+    shape, ops = chain
+    xs, layouts = (shape,), None
+    x = torch.randn(shape)
+    for type_name, args in ops:
+        layer = REGISTRY[type_name].from_args(args)
+        module = build_layer(layer, xs)
+        module.eval()
+        try:
+            y = module(x)
+        except RuntimeError:
+            with pytest.raises(SpecError):
+                layer.evaluate(xs, layouts)
+            return
+        ours = layer.evaluate(xs, layouts)
+        assert ours.output_shape == tuple(y.shape)
+        # the stride of a size-1 dim addresses nothing; torch leaves it arbitrary
+        assert layout(ours.output_shape, ours.output_strides) == layout(y.shape, y.stride())
+        shares = y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+        assert (ours.activation_elements == 0) == shares
+        xs, layouts, x = (ours.output_shape,), (ours.output_strides,), y

@@ -11,7 +11,7 @@ from dataclasses import dataclass, make_dataclass
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
-from .base import Layer, Shape, normalize_dim
+from .base import Layer, Shape, Strides, normalize_dim
 from .registry import register
 
 _ANNOTATION = {bool: "bool", float: "float", int: "int", str: "str", type(None): "int | None"}
@@ -28,6 +28,8 @@ class Elementwise(Layer):
     def activation_elements(self, x: Shape, y: Shape) -> int:
         return 0 if getattr(self, "inplace", False) else super().activation_elements(x, y)
 
+    def output_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
+        return x_strides      # elementwise: the output is laid out like the input
 
 def _declare(base: type, torch_class: str, class_vars: dict | None = None, **defaults: Any):
     """One registered dataclass for `torch.nn.<torch_class>` with these keywords."""
@@ -123,7 +125,7 @@ class PReLU(Elementwise):
 
 
 class Dropout(Elementwise):
-    """Identity at inference: returns its input, allocates nothing."""
+    """Identity at inference: returns its input itself, allocates nothing."""
 
     family: ClassVar[str] = "dropout"
     ranks: ClassVar[tuple[int, ...]] = ()   # accepted input ranks; () = any

@@ -16,8 +16,10 @@ from math import prod
 from typing import Any, ClassVar, Mapping
 
 from ..errors import ShapeError, SpecError, did_you_mean
+from ..formulas import contiguous_strides
 
 Shape = tuple[int, ...]
+Strides = tuple[int, ...]
 
 # Sizes beyond int64 are not sizes torch could hold.
 MAX_INT = 2**63 - 1
@@ -32,6 +34,7 @@ class LayerNumbers:
     buffers: Mapping[str, int]         # torch buffer name -> element count
     macs: int
     activation_elements: int           # new elements the output allocates (0 for views)
+    output_strides: Strides            # the output's memory layout, as torch lays it out
 
 
 class Layer:
@@ -103,14 +106,21 @@ class Layer:
         return 0
 
     def activation_elements(self, x: Shape, y: Shape) -> int:
-        """Elements of new memory the output needs; views override with 0."""
+        """Elements of new memory the output needs (0 for an op that returns its input)."""
         return prod(y)
 
-    def evaluate(self, inputs: tuple[Shape, ...]) -> LayerNumbers:
+    def output_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
+        """The output's layout: a new, contiguous tensor unless a type says otherwise."""
+        return contiguous_strides(y)
+
+    def evaluate(self, inputs: tuple[Shape, ...],
+                 strides: tuple[Strides, ...] | None = None) -> LayerNumbers:
+        """All the rules for these inputs (of these layouts; contiguous by default)."""
         (x,) = inputs
+        x_strides = strides[0] if strides else contiguous_strides(x)
         y = self.output_shape(x)
         return LayerNumbers(y, self.params(x), self.buffers(x), self.macs(x, y),
-                            self.activation_elements(x, y))
+                            self.activation_elements(x, y), self.output_strides(x, x_strides, y))
 
     # -- torch ----------------------------------------------------------
 
@@ -159,9 +169,12 @@ class Merge(Layer):
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         raise NotImplementedError
 
-    def evaluate(self, inputs: tuple[Shape, ...]) -> LayerNumbers:
+    def evaluate(self, inputs: tuple[Shape, ...],
+                 strides: tuple[Strides, ...] | None = None) -> LayerNumbers:
         y = self.merge_shape(inputs)
-        return LayerNumbers(y, {}, {}, 0, prod(y))
+        # elementwise results take the layout of the first input of the full shape
+        layout = next((s for x, s in zip(inputs, strides or ()) if x == y), None)
+        return LayerNumbers(y, {}, {}, 0, prod(y), layout or contiguous_strides(y))
 
 
 # -- argument parsing -------------------------------------------------------

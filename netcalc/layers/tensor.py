@@ -12,7 +12,8 @@ from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
-from .base import Dims, IntList, Layer, Merge, Shape, normalize_dim
+from ..formulas import contiguous_strides, view_strides
+from .base import Dims, IntList, Layer, LayerNumbers, Merge, Shape, Strides, normalize_dim
 from .registry import register
 
 
@@ -24,10 +25,30 @@ class TensorOp:
 
 
 class _View(Layer):
+    """Returns a view of its input: no new memory, strides re-sliced.
+
+    Where no view exists (a reshape of a permuted tensor, say), torch's reshape
+    and flatten copy into a new contiguous tensor; `view` refuses.
+    """
+
     family: ClassVar[str] = "reshape"
 
-    def activation_elements(self, x: Shape, y: Shape) -> int:
-        return 0
+    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides | None:
+        return view_strides(x, x_strides, y)
+
+    def not_viewable(self, x: Shape, x_strides: Strides, y: Shape) -> None:
+        """Called when no view exists; the default copies, as reshape does."""
+
+    def evaluate(self, inputs: tuple[Shape, ...],
+                 strides: tuple[Strides, ...] | None = None) -> LayerNumbers:
+        (x,) = inputs
+        x_strides = strides[0] if strides else contiguous_strides(x)
+        y = self.output_shape(x)
+        y_strides = self.view_strides(x, x_strides, y)
+        if y_strides is None:
+            self.not_viewable(x, x_strides, y)
+            return LayerNumbers(y, {}, {}, 0, prod(y), contiguous_strides(y))
+        return LayerNumbers(y, {}, {}, 0, 0, y_strides)
 
 
 @register("identity")
@@ -35,6 +56,9 @@ class _View(Layer):
 class Identity(_View):
     def output_shape(self, x: Shape) -> Shape:
         return x
+
+    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
+        return x_strides
 
 
 @register("flatten")
@@ -52,6 +76,11 @@ class Flatten(_View):
             raise ShapeError(f"start_dim={self.start_dim} comes after end_dim={self.end_dim} "
                              f"for a {len(x)}-D input", arg="start_dim")
         return (*x[:start], prod(x[start:end + 1]), *x[end + 1:])
+
+    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides | None:
+        if self.start_dim % len(x) == self.end_dim % len(x):
+            return x_strides          # torch.flatten returns its input itself
+        return super().view_strides(x, x_strides, y)
 
 
 def _fill_unknown(sizes: tuple[int, ...], total: int, name: str, what: str) -> tuple[int, ...]:
@@ -101,6 +130,11 @@ class Reshape(TensorOp, _View):
 
 @register("view")
 class View(Reshape):
+    def not_viewable(self, x: Shape, x_strides: Strides, y: Shape) -> None:
+        raise ShapeError(f"view of {list(x)} as {list(y)} needs memory laid out in one piece, "
+                         f"but the input is a permuted view (strides {list(x_strides)}); use "
+                         "reshape, which copies when it must", arg="shape")
+
     def torch_forward(self, torch, x):
         return x.view(self.shape)
 
@@ -119,6 +153,9 @@ class Permute(TensorOp, _View):
             raise ShapeError(f"dims={list(self.dims)} repeats a dim", arg="dims")
         return tuple(x[d] for d in order)
 
+    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
+        return tuple(x_strides[d % len(x)] for d in self.dims)
+
     def torch_forward(self, torch, x):
         return x.permute(self.dims)
 
@@ -135,6 +172,12 @@ class Transpose(TensorOp, _View):
         y = list(x)
         y[a], y[b] = y[b], y[a]
         return tuple(y)
+
+    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
+        strides = list(x_strides)
+        a, b = self.dim0 % len(x), self.dim1 % len(x)
+        strides[a], strides[b] = strides[b], strides[a]
+        return tuple(strides)
 
     def torch_forward(self, torch, x):
         return x.transpose(self.dim0, self.dim1)
