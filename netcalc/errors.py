@@ -60,6 +60,10 @@ class SpecError(NetcalcError):
         self.arg = arg
 
 
+class UnknownArgumentError(SpecError):
+    """A key the layer type does not take (located at the key, not its value)."""
+
+
 class ShapeError(SpecError):
     """A layer rule rejected its input shape or arguments (raised without a location)."""
 

@@ -30,7 +30,7 @@ CASES = {
                           ["unknown layer type 'rellu'", "did you mean 'relu'"]),
     "misspelled_argument": (
         "input: [3, 8, 8]\nlayers:\n  - {type: conv2d, name: c1, out_channel: 4, kernel_size: 3}\n",
-        "3:43", ["layer 'c1' (conv2d)", "no argument 'out_channel'",
+        "3:30", ["layer 'c1' (conv2d)", "no argument 'out_channel'",
                  "did you mean 'out_channels'"]),
     "missing_argument": ("input: [3, 8, 8]\nlayers:\n  - {type: conv2d, kernel_size: 3}\n", "3:12",
                          ["conv2d", "missing argument 'out_channels'"]),
@@ -45,6 +45,12 @@ CASES = {
     "negative_stride": (
         "input: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: 4, kernel_size: 3, stride: -2}\n",
         "3:61", ["stride=[-2, -2] must be at least 1"]),
+    "huge_input_size": ("input: [99999999999999999999]\nlayers: [relu]\n", "1:9",
+                        ["is too large (torch sizes are 64-bit)"]),
+    "huge_tensor": ("input: [3037000500, 3037000500]\nlayers: [relu]\n", "1:8",
+                    ["more than a torch tensor can hold"]),
+    "param_named_i": ("params: {i: 5}\ninput: [3]\nlayers: [relu]\n", "1:10",
+                      ["'i' is the index of `repeat`"]),
     "zero_input_size": ("input: [3, 0, 8]\nlayers: [relu]\n", "1:12", ["size 0", "at least 1"]),
     "kernel_too_big": (
         "input: [3, 8, 8]\nlayers:\n"
@@ -142,6 +148,39 @@ CASES = {
     "upsample_both": (
         "input: [3, 8, 8]\nlayers:\n  - {type: upsample, size: 16, scale_factor: 2}\n", "3:28",
         ["exactly one of size and scale_factor"]),
+    "keras_argument_name": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: conv2d, filters: 8, kernel_size: 3}\n", "3:20",
+        ["no argument 'filters'", "torch calls it 'out_channels'"]),
+    "keras_type_name": ("input: [8]\nlayers:\n  - {type: dense, out_features: 3}\n", "3:12",
+                        ["unknown layer type 'dense'", "torch calls it 'linear'"]),
+    "type_without_rank": ("input: [3, 8, 8]\nlayers:\n  - {type: maxpool, kernel_size: 2}\n",
+                          "3:12", ["did you mean 'maxpool1d', 'maxpool2d' or 'maxpool3d'?"]),
+    "misspelled_spec_key": ("input: [3, 8, 8]\nlayers:\n  - {type: relu, repeats: 3}\n", "3:18",
+                            ["no argument 'repeats'", "did you mean 'repeat'",
+                             "every layer takes type, name, inputs, repeat, if, trainable"]),
+    "capitalized_type_key": ("input: [3, 8, 8]\nlayers:\n  - {Type: relu}\n", "3:5",
+                             ["no `type`", "'Type' should be 'type'"]),
+    "batch_in_the_input": (
+        "input: [1, 3, 32, 32]\nlayers:\n  - {type: conv2d, out_channels: 8, kernel_size: 3}\n",
+        "3:5", ["expects a 4-D input [N, C, H, W], got [1, 1, 3, 32, 32]",
+                "does the spec's input include the batch dim?"]),
+    "own_output": ("input: [3, 8, 8]\nlayers:\n  - {type: add, name: a, inputs: [input, a]}\n",
+                   "3:42", ["a layer cannot take its own output ('a')"]),
+    "yaml_float_without_sign": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: leakyrelu, negative_slope: 1e-2}\n", "3:39",
+        ["got the string '1e-2'", "write 1.0e-2"]),
+    "one_channel": (
+        "input: [1, 8, 8]\nlayers:\n  - {type: conv2d, in_channels: 3, out_channels: 4, kernel_size: 3}\n",
+        "3:33", ["in_channels=3 but the input has 1 channel"]),
+    "unclosed_flow_mapping": ("input: [3, 8, 8]\nlayers:\n  - {type: relu\n  - relu\n", "5:1",
+                              ["YAML syntax", "note: parsing a flow mapping started here"]),
+    "non_finite_float": (
+        "input: [3, 8, 8]\nlayers:\n  - {type: upsample, scale_factor: .inf}\n", "3:36",
+        ["scale_factor must be a finite number, got inf"]),
+    "view_after_permute": (
+        "input: [4, 6, 6]\nlayers:\n  - {type: permute, dims: [0, 2, 3, 1]}\n"
+        "  - {type: view, shape: [1, 144]}\n", "4:25",
+        ["view of [1, 6, 6, 4] as [1, 144]", "use reshape"]),
     "reshape_wrong_count": (
         "input: [3, 8, 8]\nlayers:\n  - {type: reshape, shape: [-1, 100]}\n", "3:28",
         ["cannot hold the 192 elements"]),

@@ -182,6 +182,43 @@ layers:
     assert [r.output_shape for r in s.layers] == [(1, 64), (1, 10)]
 
 
+def test_parameter_defaults_may_use_earlier_parameters():
+    s = summarize_text("""
+params: {width: 16, out: "${4 * width}"}
+x-conv: &conv {type: conv2d, kernel_size: 1}
+input: [3, 8, 8]
+blocks:
+  b:
+    params: {c: 8, c2: "${c * 2}"}
+    layers: [{<<: *conv, out_channels: "${c2}"}]
+layers:
+  - {<<: *conv, out_channels: "${out}"}
+  - {type: b, c: 3}
+  - {type: linear, out_features: "${int(width * 0.5) if true else 1}"}
+""")
+    assert [r.output_shape[1] for r in s.layers] == [64, 6, 6]
+    assert s.layers[-1].output_shape == (1, 6, 8, 8)
+
+
+def test_mean_over_no_listed_dims_reduces_all_like_torch():
+    s = summarize_text("input: [3, 8, 8]\nlayers:\n  - {type: mean, dim: []}\n")
+    assert s.layers[0].output_shape == ()
+
+
+def test_reshape_of_a_permuted_tensor_copies():
+    s = summarize_text("""
+input: [4, 6, 6]
+layers:
+  - {type: permute, dims: [0, 2, 3, 1]}
+  - {type: reshape, shape: [-1, 144]}
+  - {type: flatten, name: again}
+""")
+    permute, reshape, again = s.layers
+    assert permute.activation_bytes == 0
+    assert reshape.activation_bytes == 144 * 4        # no view exists: torch copies
+    assert again.activation_bytes == 0                 # already flat: a view
+
+
 def test_trainable_false_and_buffers_apart():
     s = summarize_text("""
 input: [3, 8, 8]

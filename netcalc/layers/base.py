@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from math import prod
 from typing import Any, ClassVar, Mapping
 
-from ..errors import ShapeError, SpecError, did_you_mean
+from ..errors import ShapeError, SpecError, UnknownArgumentError, did_you_mean
 from ..formulas import contiguous_strides
 
 Shape = tuple[int, ...]
@@ -57,19 +57,23 @@ class Layer:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def from_args(cls, args: Mapping[str, Any]) -> "Layer":
-        """The layer for a spec's arguments: names, types and ranges checked."""
-        layer = cls.parse_args(args)
+    def from_args(cls, args: Mapping[str, Any], other_keys: tuple[str, ...] = ()) -> "Layer":
+        """The layer for a spec's arguments: names, types and ranges checked.
+
+        `other_keys` are the spec's own keys (name, repeat, ...), named only in
+        the suggestion for a misspelled argument.
+        """
+        layer = cls.parse_args(args, other_keys)
         layer.check_arguments()
         return layer
 
     @classmethod
-    def parse_args(cls, args: Mapping[str, Any]) -> "Layer":
+    def parse_args(cls, args: Mapping[str, Any], other_keys: tuple[str, ...] = ()) -> "Layer":
         """Check names and types of the spec's arguments and normalize them (3 -> (3, 3))."""
         fields = {f.name: f for f in dataclasses.fields(cls)}
         for key in args:
             if key not in fields:
-                raise SpecError(_unknown_argument(cls, key), arg=key)
+                raise UnknownArgumentError(_unknown_argument(cls, key, other_keys), arg=key)
         values = {}
         for name, f in fields.items():
             if name not in args and f.default is dataclasses.MISSING:
@@ -143,17 +147,22 @@ class Layer:
 
     # -- helpers for rules --------------------------------------------------
 
-    def check_inferred(self, name: str, actual: int, what: str) -> int:
+    def check_inferred(self, name: str, actual: int, noun: str, where: str = "") -> int:
         """`in_channels` and friends: inferred when omitted, checked when given."""
         given = getattr(self, name)
         if given is not None and given != actual:
-            raise ShapeError(f"{name}={given} but the input has {actual} {what}", arg=name)
+            raise ShapeError(f"{name}={given} but the input has {actual} {noun}"
+                             f"{'s' if actual != 1 else ''}{where}", arg=name)
         return actual
 
     def expect_rank(self, x: Shape, ranks: tuple[int, ...], layout: str) -> None:
         if len(x) not in ranks:
             wanted = " or ".join(f"{r}-D" for r in ranks)
-            raise ShapeError(f"expects a {wanted} input {layout}, got {list(x)}".replace("  ", " "))
+            # [1, 1, 3, 32, 32] for conv2d: the spec's input most likely included the batch
+            batch_hint = (" (does the spec's input include the batch dim? Leave it out: "
+                          "netcalc adds it)") if len(x) == max(ranks) + 1 and x[1] == 1 else ""
+            raise ShapeError(" ".join(f"expects a {wanted} input {layout}, got {list(x)}".split())
+                             + batch_hint)
 
     def expect_min_rank(self, x: Shape, rank: int, layout: str) -> None:
         if len(x) < rank:
@@ -179,10 +188,21 @@ class Merge(Layer):
 
 # -- argument parsing -------------------------------------------------------
 
-def _unknown_argument(cls: type[Layer], key: Any) -> str:
+# Other libraries' names for torch's arguments, for suggestions.
+_ELSEWHERE = {"filters": "out_channels", "units": "out_features", "strides": "stride",
+              "use_bias": "bias", "kernel": "kernel_size", "pool_size": "kernel_size",
+              "rate": "p", "num_output": "out_channels", "pad": "padding", "axis": "dim"}
+
+
+def _unknown_argument(cls: type[Layer], key: Any, other_keys: tuple[str, ...]) -> str:
     names = cls.argument_names()
+    if _ELSEWHERE.get(key) in names:
+        hint = f"; torch calls it '{_ELSEWHERE[key]}'"
+    else:
+        hint = did_you_mean(key, [*names, *other_keys])
     accepted = ", ".join(names) if names else "none"
-    return f"{cls.type_name} has no argument '{key}'{did_you_mean(key, names)} (it takes: {accepted})"
+    also = f"; and every layer takes {', '.join(other_keys)}" if other_keys else ""
+    return f"{cls.type_name} has no argument '{key}'{hint} (it takes: {accepted}{also})"
 
 
 def _check_each(layer: Layer, name: str, ok, message: str) -> None:
@@ -239,7 +259,7 @@ def parse_float(value: Any, name: str) -> float:
 
 
 def _yaml_number_hint(value: Any) -> str:
-    """YAML 1.1 reads `1e6` (no dot) as a string: say how to write it."""
+    """YAML 1.1 reads `1e6` and `1.0e6` as strings: say how to write the number."""
     if not isinstance(value, str):
         return ""
     try:
@@ -247,9 +267,12 @@ def _yaml_number_hint(value: Any) -> str:
     except ValueError:
         return ""
     mantissa, _, exponent = value.lower().partition("e")
-    if not math.isfinite(number) or not exponent or "." in mantissa:
+    if not math.isfinite(number) or not exponent:
         return ""
-    return f" (YAML reads {value} as text: write {mantissa}.0e{exponent}, with a dot)"
+    # YAML 1.1 floats need a dot in the mantissa and a sign in the exponent
+    mantissa = mantissa if "." in mantissa else f"{mantissa}.0"
+    exponent = exponent if exponent[0] in "+-" else f"+{exponent}"
+    return f" (YAML reads {value} as text: write {mantissa}e{exponent})"
 
 
 def parse_bool(value: Any, name: str) -> bool:

@@ -24,7 +24,7 @@ class _ConvBase(Layer):
     def input_channels(self, x: Shape) -> int:
         """Checks the rank, `in_channels` and `groups`; returns C_in."""
         self.expect_rank(x, (self.rank + 2,), _LAYOUT[self.rank])
-        c_in = self.check_inferred("in_channels", x[1], "channels")
+        c_in = self.check_inferred("in_channels", x[1], "channel")
         for name, channels in (("in_channels", c_in), ("out_channels", self.out_channels)):
             if channels % self.groups:
                 raise ShapeError(f"groups={self.groups} does not divide {name} {channels}",

@@ -31,7 +31,7 @@ class Linear(Layer):
             raise ShapeError(f"in_features={self.in_features} but the input's last dim is "
                              f"{x[-1]} (input {list(x)}); flatten it first: {dims} = "
                              f"{self.in_features}", arg="in_features")
-        self.check_inferred("in_features", x[-1], "features in its last dim")
+        self.check_inferred("in_features", x[-1], "feature", " in its last dim")
         return (*x[:-1], self.out_features)
 
     def params(self, x: Shape) -> dict[str, int]:

@@ -29,7 +29,7 @@ class _RunningStatsNorm(_Norm):
 
     def output_shape(self, x: Shape) -> Shape:
         self.expect_rank(x, self.ranks, self.layout)
-        self.check_inferred("num_features", x[1], "channels")
+        self.check_inferred("num_features", x[1], "channel")
         if not self.track_running_stats and self.values_per_statistic(x) < 2:
             # without running stats even inference normalizes with the input's own statistics
             raise ShapeError(f"without running stats each channel's statistics need more than "
@@ -150,7 +150,7 @@ class GroupNorm(_Norm):
 
     def output_shape(self, x: Shape) -> Shape:
         self.expect_min_rank(x, 2, "[N, C, ...]")
-        channels = self.check_inferred("num_channels", x[1], "channels")
+        channels = self.check_inferred("num_channels", x[1], "channel")
         if channels % self.num_groups:
             raise ShapeError(f"num_groups={self.num_groups} does not divide the {channels} "
                              "channels", arg="num_groups")

@@ -31,10 +31,23 @@ def lookup(type_name: str):
     return REGISTRY.get(type_name.lower())
 
 
+# Other libraries' names for torch's layers, for suggestions.
+_ELSEWHERE = {"dense": "linear", "fc": "linear", "fullyconnected": "linear",
+              "innerproduct": "linear", "conv": "conv2d", "convolution": "conv2d",
+              "deconv": "convtranspose2d", "bn": "batchnorm2d", "pool": "maxpool2d",
+              "globalaveragepooling2d": "adaptiveavgpool2d", "concatenate": "concat",
+              "lrn": "localresponsenorm", "swish": "silu"}
+
+
 def suggest(type_name: str, extra: list[str] = ()) -> str:
     """'; did you mean ...?' for an unknown type (block names included)."""
-    candidates = {_squash(n): n for n in [*REGISTRY, *extra]}
     squashed = _squash(type_name)
+    ranked = [f"{squashed}{r}d" for r in (1, 2, 3) if f"{squashed}{r}d" in REGISTRY]
+    if ranked:                   # `maxpool`: which rank is the input's business
+        return f"; did you mean {', '.join(repr(n) for n in ranked[:-1])} or {ranked[-1]!r}?"
+    if squashed in _ELSEWHERE:
+        return f"; torch calls it '{_ELSEWHERE[squashed]}'"
+    candidates = {_squash(n): n for n in [*REGISTRY, *extra]}
     match = squashed if squashed in candidates else closest(squashed, candidates)
     return f"; did you mean '{candidates[match]}'?" if match else ""
 

@@ -158,11 +158,11 @@ class _Pad(Layer):
     crops_first: ClassVar[bool] = False
 
     @classmethod
-    def parse_args(cls, args):
+    def parse_args(cls, args, other_keys=()):
         args = dict(args)
         if "padding" in args:
             args["padding"] = list(_parse_pads(args["padding"], cls.rank))
-        return super().parse_args(args)
+        return super().parse_args(args, other_keys)
 
     def output_shape(self, x: Shape) -> Shape:
         self.expect_rank(x, (self.rank + 1, self.rank + 2), "")

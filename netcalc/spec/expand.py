@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import Location, Note, SpecError, did_you_mean, in_layer
+from ..errors import Location, Note, SpecError, UnknownArgumentError, did_you_mean, in_layer
 from ..layers import lookup, unknown_type
 from ..layers.base import MAX_INT
 from .expr import has_placeholder, substitute
@@ -66,7 +66,7 @@ def expand(doc: Any, file: str) -> ExpandedSpec:
         raise SpecError("the spec has no `layers` list", doc.loc)
     blocks = _blocks(doc)
     expander = _Expander(spec, blocks)
-    variables = _params(doc.get("params", {}), doc.where("params"), "the spec")
+    variables = bind_params(_params(doc.get("params", {}), doc.where("params"), "the spec"), {})
     scope = _Scope(prefix="", inputs={i.name: i.name for i in spec.inputs}, variables=variables,
                    depth=0, trace=(), trainable=True, stack=())
     _LayerCounter(blocks).entries(doc["layers"], variables, ())
@@ -82,9 +82,12 @@ def _doc_loc(doc: Any, file: str) -> Location:
 
 def _check_keys(mapping: LocatedDict, allowed: tuple[str, ...], what: str) -> None:
     for key in mapping:
+        if isinstance(key, str) and key.startswith("x-"):
+            continue      # extension keys, ignored: a place for YAML anchors
         if key not in allowed:
             raise SpecError(f"unknown key '{key}' in {what}{did_you_mean(key, allowed)} (expected: "
-                            f"{', '.join(allowed)})", mapping.key_loc[key])
+                            f"{', '.join(allowed)}; keys starting with x- are ignored)",
+                            mapping.key_loc[key])
 
 
 def _inputs(doc: LocatedDict) -> list[InputSpec]:
@@ -172,7 +175,20 @@ def _params(params: Any, loc: Location, owner: str) -> dict[str, Any]:
         if param == "i":
             raise SpecError("'i' is the index of `repeat` in ${...}; give the parameter "
                             "another name", params.key_loc[param])
-    return dict(params)
+    return params
+
+
+def bind_params(defaults: dict, given: dict[str, Any]) -> dict[str, Any]:
+    """Parameter values: those given, else the defaults, which may use earlier
+    parameters (`params: {width: 64, out: "${4 * width}"}`)."""
+    values: dict[str, Any] = {}
+    for name, default in defaults.items():
+        if name in given:
+            values[name] = given[name]
+        else:
+            loc = defaults.where(name) if isinstance(defaults, LocatedDict) else None
+            values[name] = _substitute_deep(default, values, loc)
+    return values
 
 
 _UNKNOWN = object()
@@ -232,10 +248,12 @@ class _LayerCounter:
         block = self.blocks.get(raw["type"].lower())
         if block is None or block.name in stack:
             return 1
-        params = dict(block.params)
-        for key, value in raw.items():
-            if key not in RESERVED_KEYS:
-                params[key] = self.value(value, variables)
+        given = {key: self.value(value, variables) for key, value in raw.items()
+                 if key not in RESERVED_KEYS}
+        try:
+            params = bind_params(block.params, given)
+        except SpecError:
+            return 1
         memo_key = (block.name, repr(sorted(params.items(), key=lambda kv: kv[0])))
         if memo_key not in self.memo:
             self.memo[memo_key] = self.entries(block.layers, params, (*stack, block.name))
@@ -282,7 +300,9 @@ class _Expander:
             raise SpecError("a layer is a mapping like {type: conv2d, ...} or a bare type name "
                             "like `relu`", loc)
         if "type" not in raw:
-            raise SpecError("this layer has no `type`", raw.loc)
+            cased = [k for k in raw if isinstance(k, str) and k.lower() == "type"]
+            hint = f" (keys are case-sensitive: '{cased[0]}' should be 'type')" if cased else ""
+            raise SpecError(f"this layer has no `type`{hint}", raw.loc)
         if not isinstance(raw["type"], str):
             raise SpecError("`type` must be a layer type or block name", raw.where("type"))
         return raw
@@ -345,7 +365,7 @@ class _Expander:
             qualified = self._define(name, scope, entry)
         if "inputs" in entry and first:
             try:
-                inputs = self._references(entry, scope, variables, names_here)
+                inputs = self._references(entry, scope, variables, names_here, qualified)
             except SpecError as error:
                 raise in_layer(error, qualified, entry["type"], error.loc, scope.trace) from None
         elif previous is None:
@@ -392,7 +412,7 @@ class _Expander:
         args = {key: self._value(entry, key, variables) for key in entry
                 if key not in RESERVED_KEYS}
         try:
-            layer = cls.from_args(args)
+            layer = cls.from_args(args, RESERVED_KEYS)
             _check_arity(cls, inputs)
         except SpecError as error:
             raise self._in_layer(error, qualified, cls.type_name, entry, scope) from None
@@ -412,16 +432,20 @@ class _Expander:
             cycle = " → ".join([*scope.stack[scope.stack.index(block.name):], block.name])
             raise SpecError(f"block '{block.name}' uses itself ({cycle})", entry.where("type"),
                             scope.trace)
-        values = dict(block.params)
+        given = {}
         for key in entry:
             if key in RESERVED_KEYS:
                 continue
             if key not in block.params:
-                hint = did_you_mean(key, block.params)
+                hint = did_you_mean(key, [*block.params, *RESERVED_KEYS])
                 listed = ", ".join(block.params) or "none"
                 raise SpecError(f"block '{block.name}' has no parameter '{key}'{hint} "
                                 f"(its parameters: {listed})", entry.key_loc[key], scope.trace)
-            values[key] = self._value(entry, key, variables)
+            given[key] = self._value(entry, key, variables)
+        try:
+            values = bind_params(block.params, given)
+        except SpecError as error:
+            raise SpecError(error.message, error.loc, scope.trace) from None
         if len(inputs) != len(block.input_names):
             raise SpecError(f"block '{block.name}' takes {len(block.input_names)} input(s) "
                             f"({', '.join(block.input_names)}), given {len(inputs)}",
@@ -473,7 +497,7 @@ class _Expander:
         return qualified
 
     def _references(self, entry: LocatedDict, scope: _Scope, variables: dict,
-                    names_here: dict) -> tuple[str, ...]:
+                    names_here: dict, own_name: str) -> tuple[str, ...]:
         refs = self._value(entry, "inputs", variables)
         if isinstance(refs, str):
             refs = [refs]
@@ -491,15 +515,18 @@ class _Expander:
             if not isinstance(ref, str):
                 raise SpecError(f"`inputs` entry {ref!r} is not a layer name", item_loc,
                                 scope.trace)
-            producers.append(self._resolve(ref, scope, names_here, item_loc))
+            producers.append(self._resolve(ref, scope, names_here, item_loc, own_name))
         return tuple(producers)
 
-    def _resolve(self, ref: str, scope: _Scope, names_here: dict, loc: Location) -> str:
+    def _resolve(self, ref: str, scope: _Scope, names_here: dict, loc: Location,
+                 own_name: str) -> str:
         if ref in scope.inputs:
             return scope.inputs[ref]
         qualified = scope.prefix + ref
         if qualified in self.resolved:
             return self.resolved[qualified]
+        if qualified == own_name:
+            raise SpecError(f"a layer cannot take its own output ('{ref}')", loc, scope.trace)
         if ref in names_here:
             raise SpecError(f"'{ref}' is defined later (at {names_here[ref]}); `inputs` can only "
                             "name earlier layers", loc, scope.trace)
@@ -515,8 +542,13 @@ class _Expander:
                   scope: _Scope, default: str | None = None) -> SpecError:
         """Locate an argument error at its argument and name the layer."""
         key = error.arg if error.arg in entry else default
-        return in_layer(error, qualified, type_name, entry.where(key) if key else entry.loc,
-                        scope.trace)
+        if not key:
+            loc = entry.loc
+        elif isinstance(error, UnknownArgumentError):
+            loc = entry.key_loc[key]
+        else:
+            loc = entry.where(key)
+        return in_layer(error, qualified, type_name, loc, scope.trace)
 
 
 def _substitute_deep(value: Any, variables: dict, loc: Location) -> Any:

@@ -91,6 +91,8 @@ class _Evaluator:
     def visit_Name(self, node: ast.Name):
         if node.id in self.variables:
             return self.variables[node.id]
+        if node.id in ("true", "false"):      # YAML's spelling of True and False
+            return node.id == "true"
         known = sorted(self.variables)
         hint = did_you_mean(node.id, known)
         listing = ", ".join(known) if known else "none"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import yaml
 
-from ..errors import Location, SpecError
+from ..errors import Location, Note, SpecError
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 # Aliases let a few lines describe a huge tree (the "billion laughs" bomb):
@@ -134,10 +134,15 @@ def load_yaml(text: str, file: str):
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or e.context or "invalid YAML"
-        if e.context and e.problem:
-            problem = f"{problem} ({e.context})"
         loc = location(file, mark) if mark else Location(file, 1, 1)
-        raise SpecError(f"YAML syntax: {problem}", loc) from None
+        notes = ()
+        if e.context and e.problem:
+            context_loc = location(file, e.context_mark) if e.context_mark else None
+            if context_loc and context_loc != loc:    # where the unclosed thing began
+                notes = (Note(context_loc, e.context.replace("while ", "", 1) + " started here"),)
+            else:
+                problem = f"{problem} ({e.context})"
+        raise SpecError(f"YAML syntax: {problem}", loc, notes) from None
     except yaml.YAMLError as e:
         raise SpecError(f"YAML: {e}", Location(file, 1, 1)) from None
     except RecursionError:
