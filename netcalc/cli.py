@@ -18,6 +18,8 @@ from .errors import NetcalcError, UsageError
 FORMATS = ("table", "json", "markdown", "csv")
 DTYPES = ("float32", "float16", "bfloat16", "float64", "int8")
 EXIT_INTERNAL = 3
+# rich lays out about a thousand rows a second; longer tables are written directly
+RICH_TABLE_ROWS = 5_000
 
 
 class _Group(click.Group):
@@ -60,7 +62,17 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
     result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides, depth=depth)
     if fmt == "table":
         from .render import table
-        _emit_rich(table.renderable(result), output)
+        if output is None and sys.stdout.isatty() and len(result.rows) <= RICH_TABLE_ROWS:
+            from rich.console import Console
+            from .render.console import natural_width
+            console = Console(highlight=False)
+            target = table.renderable(result)
+            natural = natural_width(target)
+            if natural > console.width:     # the terminal wraps lines; nothing is cut
+                console = Console(highlight=False, width=natural)
+            console.print(target)
+        else:
+            _emit(table.plain_text(result), output)
         return
     if fmt == "json":
         from .render.json import render

@@ -223,3 +223,19 @@ def test_layers_lists_every_type_with_its_arguments(capsys):
     assert entries["concat"]["aliases"] == ["cat"]
     code, out, _ = run_cli(capsys, "layers")
     assert "maxpool2d" in out and "kernel_size" in out
+
+
+def test_plain_table_aligns_wide_characters_and_is_fast_for_long_tables(tmp_path, capsys):
+    from netcalc.render.units import width
+
+    spec = tmp_path / "wide.yaml"
+    spec.write_text("input: [8]\nlayers:\n  - {type: linear, name: 全连接层, out_features: 8}\n"
+                    "  - {type: linear, name: fc, out_features: 8, repeat: 3000}\n")
+    started = __import__("time").perf_counter()
+    code, out, _ = run_cli(capsys, "summary", str(spec))
+    elapsed = __import__("time").perf_counter() - started
+    table_lines = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
+    assert code == 0 and len(table_lines) == 3 + 1 + 1 + 1 + 3000 + 1
+    assert len({width(line) for line in table_lines}) == 1
+    assert "全连接层" in out
+    assert elapsed < 10      # a guard, not a benchmark: rich needed ~4 s per 3,000 rows

@@ -5,12 +5,18 @@ from __future__ import annotations
 import io
 
 
+def natural_width(renderable) -> int:
+    """Columns `renderable` takes when nothing constrains it."""
+    from rich.console import Console
+
+    return Console(width=10_000, file=io.StringIO()).measure(renderable).maximum
+
+
 def to_text(renderable, max_width: int | None = None) -> str:
     """Plain text (no colour codes); `max_width` lets wrappable columns wrap."""
     from rich.console import Console
 
-    probe = Console(width=10_000, file=io.StringIO())
-    width = max(80, probe.measure(renderable).maximum)
+    width = max(80, natural_width(renderable))
     if max_width:
         width = min(width, max_width)
     buffer = io.StringIO()

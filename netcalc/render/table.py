@@ -1,4 +1,9 @@
-"""The default `summary` output: a rich table, one row per layer, and totals."""
+"""The default `summary` output: one row per layer, and the totals under it.
+
+The cells are formatted once; a terminal gets them as a rich table (colour,
+fitted to its width), files and pipes as the same box-drawn table written
+directly, which stays fast at a hundred thousand rows.
+"""
 
 from __future__ import annotations
 
@@ -10,66 +15,93 @@ FAMILY_STYLE = {
     "pool": "blue", "merge": "red", "block": "bold", "dropout": "dim", "reshape": "dim",
     "embedding": "magenta", "resize": "blue", "pad": "blue", "reduce": "blue",
 }
+HEADERS = ("Layer", "Type", "Output shape", "Params", "MACs")
+RIGHT_ALIGNED = (False, False, False, True, True)
 _NONE = "-"
 
 
+def title(summary: Summary) -> str:
+    return f"{summary.name} ({summary.file}) · batch {summary.batch} · {summary.dtype}"
+
+
+def rows(summary: Summary) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Each row's cell texts and rich styles: the inputs, then layers and blocks."""
+    table = []
+    for name, shape in summary.inputs.items():
+        table.append(((name, "input", units.shape(shape), "", ""),
+                      ("italic", "dim", "", "", "")))
+    for row in summary.rows:
+        bold = "bold" if row.kind != "layer" else ""
+        label = "  " * row.depth + row.name + (" …" if row.collapsed else "")
+        kind = row.type + (f" ×{row.copies}" if row.kind == "repeat" else "")
+        table.append(((label, kind, units.shape(row.output_shape),
+                       units.count(row.params) if row.params else _NONE,
+                       units.count(row.macs) if row.macs else _NONE),
+                      (bold, FAMILY_STYLE.get(row.family, ""), "", bold, bold)))
+    return table
+
+
+def footer(summary: Summary) -> list[tuple[str, str]]:
+    t = summary.totals
+    outputs = ", ".join(f"{name} {units.shape(shape)}" for name, shape in summary.outputs.items())
+    return [
+        ("Params", f"{units.count(t.params)} ({units.si(t.params)}): "
+                   f"{units.count(t.trainable_params)} trainable, "
+                   f"{units.count(t.non_trainable_params)} non-trainable; "
+                   f"weights {units.count(t.weight_params)}, biases {units.count(t.bias_params)}"),
+        ("Buffers", f"{units.count(t.buffers)} (running statistics; not parameters)"),
+        ("MACs", f"{units.count(t.macs)} ({units.si(t.macs)})"),
+        ("FLOPs", f"{units.count(t.flops)} ({units.si(t.flops)}) = 2 × MACs, "
+                  "as torch's FlopCounterMode counts"),
+        ("Memory", f"input {units.size(t.input_bytes)} + activations "
+                   f"{units.size(t.activation_bytes)} + params {units.size(t.param_bytes)} + "
+                   f"buffers {units.size(t.buffer_bytes)} = {units.size(t.total_bytes)}"),
+        ("Output", outputs),
+    ]
+
+
 def renderable(summary: Summary):
-    """A rich renderable: the layer table and the totals under it."""
+    """A rich renderable for a terminal: numbers and shapes are never cut."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=_title(summary), title_justify="left", title_style="bold",
-                  header_style="bold", expand=False)
-    table.add_column("Layer", no_wrap=True)
-    table.add_column("Type", no_wrap=True)
-    table.add_column("Output shape", no_wrap=True)
-    table.add_column("Params", justify="right", no_wrap=True)
-    table.add_column("MACs", justify="right", no_wrap=True)
-
-    for name, shape in summary.inputs.items():
-        table.add_row(Text(name, style="italic"), Text("input", style="dim"),
-                      units.shape(shape), "", "")
-    for row in summary.rows:
-        indent = "  " * row.depth
-        label = row.name + (" …" if row.collapsed else "")
-        type_text = row.type + (f" ×{row.copies}" if row.kind == "repeat" else "")
-        bold = "bold" if row.kind != "layer" else ""
-        table.add_row(
-            Text(indent + label, style=bold),
-            Text(type_text, style=FAMILY_STYLE.get(row.family, "")),
-            units.shape(row.output_shape),
-            Text(units.count(row.params) if row.params else _NONE, style=bold),
-            Text(units.count(row.macs) if row.macs else _NONE, style=bold),
-        )
-    return Group(table, _footer(summary))
-
-
-def _title(summary: Summary) -> str:
-    return f"{summary.name} ({summary.file}) · batch {summary.batch} · {summary.dtype}"
-
-
-def _footer(summary: Summary):
-    from rich.table import Table
-
-    t = summary.totals
+    cells = rows(summary)
+    table = Table(title=title(summary), title_justify="left", title_style="bold",
+                  header_style="bold")
+    for index, (header, right) in enumerate(zip(HEADERS, RIGHT_ALIGNED)):
+        keep = index >= 2      # shapes and counts keep their width; names give way
+        widest = max([len(header), *(units.width(texts[index]) for texts, _ in cells)])
+        table.add_column(header, justify="right" if right else "left", no_wrap=True,
+                         min_width=widest if keep else None,
+                         overflow="fold" if keep else "ellipsis")
+    for texts, styles in cells:
+        table.add_row(*(Text(text, style=style) for text, style in zip(texts, styles)))
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    grid.add_row("Params", f"{units.count(t.params)} ({units.si(t.params)}): "
-                           f"{units.count(t.trainable_params)} trainable, "
-                           f"{units.count(t.non_trainable_params)} non-trainable; "
-                           f"weights {units.count(t.weight_params)}, "
-                           f"biases {units.count(t.bias_params)}")
-    grid.add_row("Buffers", f"{units.count(t.buffers)} (running statistics; not parameters)")
-    grid.add_row("MACs", f"{units.count(t.macs)} ({units.si(t.macs)})")
-    grid.add_row("FLOPs", f"{units.count(t.flops)} ({units.si(t.flops)}) = 2 × MACs, "
-                          "as torch's FlopCounterMode counts")
-    grid.add_row("Memory", f"input {units.size(t.input_bytes)} + activations "
-                           f"{units.size(t.activation_bytes)} + params "
-                           f"{units.size(t.param_bytes)} + buffers {units.size(t.buffer_bytes)} "
-                           f"= {units.size(t.total_bytes)}")
-    outputs = ", ".join(f"{name} {units.shape(shape)}" for name, shape in summary.outputs.items())
-    grid.add_row("Output", outputs)
-    return grid
+    for label, value in footer(summary):
+        grid.add_row(label, value)
+    return Group(table, grid)
 
+
+def plain_text(summary: Summary) -> str:
+    """The table drawn with rich's default box characters, without rich (fast)."""
+    cells = [texts for texts, _ in rows(summary)]
+    widths = [max([len(h), *(units.width(texts[i]) for texts in cells)])
+              for i, h in enumerate(HEADERS)]
+
+    def line(left: str, fill: str, joint: str, right: str) -> str:
+        return left + joint.join(fill * (w + 2) for w in widths) + right
+
+    def row(texts, bar: str) -> str:
+        padded = (units.pad(t, w, r) for t, w, r in zip(texts, widths, RIGHT_ALIGNED))
+        return bar + bar.join(f" {p} " for p in padded) + bar
+
+    out = [title(summary), line("┏", "━", "┳", "┓"), row(HEADERS, "┃"),
+           line("┡", "━", "╇", "┩")]
+    out += [row(texts, "│") for texts in cells]
+    out.append(line("└", "─", "┴", "┘"))
+    label_width = max(len(label) for label, _ in footer(summary))
+    out += [f"{label.ljust(label_width)}  {value}" for label, value in footer(summary)]
+    return "\n".join(text.rstrip() for text in out) + "\n"

@@ -34,3 +34,19 @@ def shape(dims) -> str:
 
 def percent(value: float) -> str:
     return f"{value:.1f}%" if value >= 0.05 or value == 0 else "<0.1%"
+
+
+def width(text: str) -> int:
+    """Terminal columns `text` takes: East Asian wide characters take two."""
+    import unicodedata
+
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(c) else
+               2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text: str, columns: int, right: bool = False) -> str:
+    """`text` padded with spaces to `columns` terminal columns."""
+    fill = " " * max(0, columns - width(text))
+    return fill + text if right else text + fill
