@@ -7,17 +7,17 @@ dtype bytes, flops = 2 × macs, totals, group sums, percentages and the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import accumulate
 from math import prod
 
-from .errors import ShapeError, SpecError, UsageError, in_layer
+from .dtypes import INPUT_DTYPES, INT64_BYTES, MODEL_DTYPES
+from .errors import Note, ShapeError, SpecError, UsageError, in_layer
 from .formulas import contiguous_strides
 from .layers.base import MAX_INT
-from .results import LayerResult, Row, Summary, Totals
+from .results import LayerResult, Row, SpecWarning, Summary, Totals
 from .spec.model import ExpandedSpec, Group
 
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
-INT64_BYTES = 8
 
 
 def flops_of(macs: int) -> int:
@@ -30,33 +30,47 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
             depth: int | None = None) -> Summary:
     if batch < 1:
         raise UsageError(f"--batch must be at least 1, got {batch}")
-    if dtype not in DTYPE_BYTES:
-        raise UsageError(f"--dtype must be one of {', '.join(DTYPE_BYTES)}, got {dtype!r}")
+    if dtype not in MODEL_DTYPES:
+        raise UsageError(f"--dtype must be one of {', '.join(MODEL_DTYPES)}, got {dtype!r}")
     if depth is not None and depth < 1:
         raise UsageError(f"--depth must be at least 1, got {depth}")
-    size = DTYPE_BYTES[dtype]
-    shapes = {i.name: (batch, *(input_shapes or {}).get(i.name, i.shape)) for i in spec.inputs}
+    size = MODEL_DTYPES[dtype]
+    overrides = input_shapes or {}
+    shapes = {i.name: (batch, *overrides.get(i.name, i.shape)) for i in spec.inputs}
     inputs = dict(shapes)
+    input_dtypes = {i.name: i.dtype or dtype for i in spec.inputs}
+    input_bytes = sum(prod(inputs[name]) * INPUT_DTYPES[kind]
+                      for name, kind in input_dtypes.items())
     layouts = {name: contiguous_strides(shape) for name, shape in shapes.items()}
+    # an error downstream of a --input shape says where the shape came from
+    notes = tuple(Note(None, f"input '{name}' is {list(inputs[name])}, from --input")
+                  for name in overrides)
 
-    layers = [_run_layer(spec_layer, shapes, layouts, size) for spec_layer in spec.layers]
+    warnings: list[SpecWarning] = []
+    layers = [_run_layer(spec_layer, shapes, layouts, size, notes, warnings)
+              for spec_layer in spec.layers]
 
     consumed = {name for layer in spec.layers for name in layer.inputs}
     outputs = {layer.name: layer.output_shape for layer in layers if layer.name not in consumed}
-    totals = _totals(layers, inputs, size)
-    rows = _rows(spec.groups, layers, shapes, totals, depth)
-    return Summary(spec.name, spec.file, batch, dtype, size, depth, inputs, tuple(layers),
-                   tuple(rows), totals, outputs)
+    totals = _totals(layers, input_bytes)
+    tree = _tree(spec.groups, layers, shapes, totals)
+    return Summary(spec.name, spec.file, batch, dtype, size, depth, inputs, input_dtypes,
+                   tuple(layers), tuple(_fold(tree, depth)),
+                   tuple(r for r in tree if r.kind != "layer"), totals, outputs, tuple(warnings))
 
 
-def _run_layer(spec_layer, shapes: dict, layouts: dict, dtype_bytes: int) -> LayerResult:
+def _run_layer(spec_layer, shapes: dict, layouts: dict, dtype_bytes: int,
+               notes: tuple[Note, ...], warnings: list) -> LayerResult:
     layer = spec_layer.layer
     xs = tuple(shapes[name] for name in spec_layer.inputs)
     try:
         numbers = layer.evaluate(xs, tuple(layouts[name] for name in spec_layer.inputs))
     except SpecError as error:
         loc = spec_layer.arg_loc.get(error.arg) or spec_layer.loc
-        raise in_layer(error, spec_layer.name, layer.type_name, loc, spec_layer.trace) from None
+        raise in_layer(error, spec_layer.name, layer.type_name, loc,
+                       (*spec_layer.trace, *notes)) from None
+    warnings += [SpecWarning(spec_layer.loc, spec_layer.name, layer.type_name, message)
+                 for message in numbers.warnings]
     if prod(numbers.output_shape) > MAX_INT:
         raise in_layer(ShapeError(f"the output {list(numbers.output_shape)} has "
                                   f"{prod(numbers.output_shape):,} elements, more than a torch "
@@ -79,10 +93,9 @@ def _run_layer(spec_layer, shapes: dict, layouts: dict, dtype_bytes: int) -> Lay
     )
 
 
-def _totals(layers: list[LayerResult], inputs: dict, dtype_bytes: int) -> Totals:
+def _totals(layers: list[LayerResult], input_bytes: int) -> Totals:
     params = sum(r.params for r in layers)
     trainable = sum(r.trainable_params for r in layers)
-    input_bytes = sum(prod(shape) for shape in inputs.values()) * dtype_bytes
     param_bytes = sum(r.param_bytes for r in layers)
     buffer_bytes = sum(r.buffer_bytes for r in layers)
     activation_bytes = sum(r.activation_bytes for r in layers)
@@ -99,9 +112,17 @@ def _totals(layers: list[LayerResult], inputs: dict, dtype_bytes: int) -> Totals
     )
 
 
-def _rows(groups: list[Group], layers: list[LayerResult], shapes: dict, totals: Totals,
-          depth: int | None) -> list[Row]:
-    """The table's tree: each group before its members; `depth` hides deeper rows."""
+def _fold(tree: list[Row], depth: int | None) -> list[Row]:
+    """The rows `--depth` shows: deeper rows hidden, their groups marked collapsed."""
+    if depth is None:
+        return tree
+    return [replace(row, collapsed=row.kind != "layer" and row.depth == depth - 1)
+            for row in tree if row.depth < depth]
+
+
+def _tree(groups: list[Group], layers: list[LayerResult], shapes: dict,
+          totals: Totals) -> list[Row]:
+    """Every layer, each group (block or repeat) just before its members, with its sums."""
     def running(attr):
         return [0, *accumulate(getattr(r, attr) for r in layers)]
 
@@ -111,9 +132,6 @@ def _rows(groups: list[Group], layers: list[LayerResult], shapes: dict, totals: 
     def percent(part: int, whole: int) -> float:
         return 100.0 * part / whole if whole else 0.0
 
-    def visible(d: int) -> bool:
-        return depth is None or d < depth
-
     starts: dict[int, list[Group]] = {}
     for group in groups:
         if group.end > group.first:          # empty repeats (repeat: 0) have no row
@@ -121,8 +139,6 @@ def _rows(groups: list[Group], layers: list[LayerResult], shapes: dict, totals: 
     rows = []
     for index, layer in enumerate(layers):
         for group in sorted(starts.get(index, ()), key=lambda g: g.depth):
-            if not visible(group.depth):
-                continue
             total = {attr: s[group.end] - s[group.first] for attr, s in sums.items()}
             rows.append(Row(
                 name=group.name, type=group.type_name, kind=group.kind, copies=group.copies,
@@ -131,14 +147,12 @@ def _rows(groups: list[Group], layers: list[LayerResult], shapes: dict, totals: 
                 trainable_params=total["trainable_params"], macs=total["macs"],
                 flops=flops_of(total["macs"]), activation_bytes=total["activation_bytes"],
                 params_percent=percent(total["params"], totals.params),
-                macs_percent=percent(total["macs"], totals.macs),
-                collapsed=not visible(group.depth + 1)))
-        if visible(layer.depth):
-            rows.append(Row(
-                name=layer.name, type=layer.type, kind="layer", copies=0, family=layer.family,
-                depth=layer.depth, output_shape=layer.output_shape, params=layer.params,
-                trainable_params=layer.trainable_params, macs=layer.macs, flops=layer.flops,
-                activation_bytes=layer.activation_bytes,
-                params_percent=percent(layer.params, totals.params),
-                macs_percent=percent(layer.macs, totals.macs), collapsed=False))
+                macs_percent=percent(total["macs"], totals.macs), collapsed=False))
+        rows.append(Row(
+            name=layer.name, type=layer.type, kind="layer", copies=0, family=layer.family,
+            depth=layer.depth, output_shape=layer.output_shape, params=layer.params,
+            trainable_params=layer.trainable_params, macs=layer.macs, flops=layer.flops,
+            activation_bytes=layer.activation_bytes,
+            params_percent=percent(layer.params, totals.params),
+            macs_percent=percent(layer.macs, totals.macs), collapsed=False))
     return rows

@@ -13,10 +13,10 @@ import sys
 import click
 
 from . import __version__
+from .dtypes import MODEL_DTYPES
 from .errors import NetcalcError, UsageError
 
 FORMATS = ("table", "json", "markdown", "csv")
-DTYPES = ("float32", "float16", "bfloat16", "float64", "int8")
 EXIT_INTERNAL = 3
 # rich lays out about a thousand rows a second; longer tables are written directly
 RICH_TABLE_ROWS = 5_000
@@ -38,28 +38,36 @@ def cli(debug: bool) -> None:
 
 
 @cli.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
               help="Batch size N (shapes in the spec leave it out).")
 @click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
               help="Override the input shape: 3x224x224, or name=3x224x224 for a named input.")
-@click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
+@click.option("--dtype", type=click.Choice(list(MODEL_DTYPES)), default="float32", show_default=True,
               help="Element type for the memory figures.")
 @click.option("--depth", type=click.IntRange(min=1), default=None,
-              help="Show this many levels of blocks; deeper layers fold into their block.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write to this file (atomically) instead of standard output.")
+              help="Table and markdown: show this many levels of blocks; deeper layers fold "
+                   "into their block's row.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Write to this file (atomically); '-' is standard output.")
 def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
             depth: int | None, output: str | None) -> None:
-    """Per-layer output shapes, parameters and MACs of SPEC, with totals."""
+    """Per-layer output shapes, parameters and MACs of SPEC, with totals.
+
+    SPEC is a YAML file, or '-' for standard input.
+    """
     from .analyze import analyze
     from .spec import load_spec
 
+    output = None if output == "-" else output
     expanded = load_spec(spec)
     overrides = _input_overrides(input_shapes, [i.name for i in expanded.inputs])
     result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides, depth=depth)
+    for warning in result.warnings:
+        click.echo(f"{warning.loc}: warning: layer '{warning.layer}' ({warning.type}): "
+                   f"{warning.message}", err=True)
     if fmt == "table":
         from .render import table
         if output is None and sys.stdout.isatty() and len(result.rows) <= RICH_TABLE_ROWS:

@@ -76,6 +76,16 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class SpecWarning:
+    """Valid for torch, but likely not what was meant (a batch dim fixed in a reshape...)."""
+
+    loc: object                     # errors.Location of the layer
+    layer: str
+    type: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Summary:
     name: str
     file: str
@@ -84,7 +94,10 @@ class Summary:
     dtype_bytes: int
     depth: int | None
     inputs: dict                    # input name -> shape with batch
+    input_dtypes: dict              # input name -> element type
     layers: tuple[LayerResult, ...]
-    rows: tuple[Row, ...]
+    rows: tuple[Row, ...]           # the table's rows, as --depth folds them
+    blocks: tuple[Row, ...]         # every block and repeat, whatever --depth
     totals: Totals
     outputs: dict                   # graph outputs: layer name -> shape
+    warnings: tuple[SpecWarning, ...] = ()

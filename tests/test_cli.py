@@ -239,3 +239,54 @@ def test_plain_table_aligns_wide_characters_and_is_fast_for_long_tables(tmp_path
     assert len({width(line) for line in table_lines}) == 1
     assert "全连接层" in out
     assert elapsed < 10      # a guard, not a benchmark: rich needed ~4 s per 3,000 rows
+
+
+def test_spec_from_stdin_and_output_to_dash(capsys):
+    run = subprocess.run([sys.executable, "-m", "netcalc", "summary", "-", "--format", "csv",
+                          "-o", "-"], input="input: [4]\nlayers: [relu]\n", capture_output=True,
+                         text=True, timeout=60, cwd=ROOT)
+    assert run.returncode == 0
+    assert run.stdout.splitlines()[1].startswith("relu_1,relu,0,input,1x4,")
+
+
+def test_warnings_go_to_stderr_and_into_the_json(tmp_path, capsys):
+    spec = tmp_path / "w.yaml"
+    spec.write_text("input: [3, 8, 8]\nlayers:\n  - {type: reshape, shape: [1, 192]}\n"
+                    "  - {type: linear, name: head, inputs: [input], out_features: 4}\n")
+    code, out, err = run_cli(capsys, "summary", str(spec), "--format", "json")
+    data = json.loads(out)
+    assert code == 0
+    assert err.splitlines() == [
+        f"{spec}:3:5: warning: layer 'reshape_1' (reshape): shape=[1, 192] fixes the batch dim "
+        "at 1: with another --batch it breaks; write -1 first to keep the batch whatever its size",
+        f"{spec}:4:5: warning: layer 'head' (linear): applies to the last dim only (8 features) "
+        "of [1, 3, 8, 8]; flatten first if you meant 3·8·8 = 192 features"]
+    assert [w["layer"] for w in data["warnings"]] == ["reshape_1", "head"]
+
+
+def test_token_inputs_are_sized_by_their_own_dtype(tmp_path, capsys):
+    spec = tmp_path / "tokens.yaml"
+    spec.write_text("params: {length: 16}\n"
+                    "inputs: {tokens: {shape: [\"${length}\"], dtype: int64}}\n"
+                    "layers: [{type: embedding, num_embeddings: 100, embedding_dim: 8}]\n")
+    code, out, _ = run_cli(capsys, "summary", str(spec), "--format", "json", "--dtype",
+                           "float16")
+    data = json.loads(out)
+    assert data["input_dtypes"] == {"tokens": "int64"}
+    assert data["totals"]["input_bytes"] == 16 * 8
+    assert data["layers"][0]["activation_bytes"] == 16 * 8 * 2
+
+
+def test_json_blocks_do_not_depend_on_depth(capsys):
+    _, full, _ = run_cli(capsys, "summary", str(SPECS / "resnet18.yaml"), "--format", "json")
+    _, folded, _ = run_cli(capsys, "summary", str(SPECS / "resnet18.yaml"), "--format", "json",
+                           "--depth", "1")
+    assert json.loads(full)["blocks"] == json.loads(folded)["blocks"]
+    assert len(json.loads(full)["blocks"]) == 4 + 8 + 3     # stages, blocks, projections
+
+
+def test_an_error_after_an_input_override_says_so(capsys):
+    code, _, err = run_cli(capsys, "summary", str(SPECS / "alexnet.yaml"), "--input", "3x32x32")
+    assert code == 1
+    assert "layer 'pool5' (maxpool2d): window 3 is larger than the padded input 1" in err
+    assert err.splitlines()[-1] == "note: input 'input' is [1, 3, 32, 32], from --input"

@@ -35,6 +35,7 @@ class LayerNumbers:
     macs: int
     activation_elements: int           # new elements the output allocates (0 for views)
     output_strides: Strides            # the output's memory layout, as torch lays it out
+    warnings: tuple[str, ...] = ()     # valid, but likely not what was meant
 
 
 class Layer:
@@ -117,6 +118,10 @@ class Layer:
         """The output's layout: a new, contiguous tensor unless a type says otherwise."""
         return contiguous_strides(y)
 
+    def warnings(self, x: Shape, y: Shape) -> list[str]:
+        """What torch accepts but a user likely did not mean."""
+        return []
+
     def evaluate(self, inputs: tuple[Shape, ...],
                  strides: tuple[Strides, ...] | None = None) -> LayerNumbers:
         """All the rules for these inputs (of these layouts; contiguous by default)."""
@@ -124,7 +129,8 @@ class Layer:
         x_strides = strides[0] if strides else contiguous_strides(x)
         y = self.output_shape(x)
         return LayerNumbers(y, self.params(x), self.buffers(x), self.macs(x, y),
-                            self.activation_elements(x, y), self.output_strides(x, x_strides, y))
+                            self.activation_elements(x, y), self.output_strides(x, x_strides, y),
+                            tuple(self.warnings(x, y)))
 
     # -- torch ----------------------------------------------------------
 

@@ -34,6 +34,13 @@ class Linear(Layer):
         self.check_inferred("in_features", x[-1], "feature", " in its last dim")
         return (*x[:-1], self.out_features)
 
+    def warnings(self, x: Shape, y: Shape) -> list[str]:
+        if len(x) < 4:        # [N, features] and [N, tokens, features] are what linear is for
+            return []
+        dims = "·".join(str(d) for d in x[1:])
+        return [f"applies to the last dim only ({x[-1]} features) of {list(x)}; flatten first "
+                f"if you meant {dims} = {prod(x[1:])} features"]
+
     def params(self, x: Shape) -> dict[str, int]:
         weight = x[-1] * self.out_features
         return {"weight": weight, "bias": self.out_features} if self.bias else {"weight": weight}

@@ -45,10 +45,11 @@ class _View(Layer):
         x_strides = strides[0] if strides else contiguous_strides(x)
         y = self.output_shape(x)
         y_strides = self.view_strides(x, x_strides, y)
+        warnings = tuple(self.warnings(x, y))
         if y_strides is None:
             self.not_viewable(x, x_strides, y)
-            return LayerNumbers(y, {}, {}, 0, prod(y), contiguous_strides(y))
-        return LayerNumbers(y, {}, {}, 0, 0, y_strides)
+            return LayerNumbers(y, {}, {}, 0, prod(y), contiguous_strides(y), warnings)
+        return LayerNumbers(y, {}, {}, 0, 0, y_strides, warnings)
 
 
 @register("identity")
@@ -123,6 +124,12 @@ class Reshape(TensorOp, _View):
 
     def output_shape(self, x: Shape) -> Shape:
         return _fill_unknown(self.shape, prod(x), "shape", f"the input {list(x)}")
+
+    def warnings(self, x: Shape, y: Shape) -> list[str]:
+        if self.shape[0] == -1 or len(x) < 2:
+            return []
+        return [f"shape={list(self.shape)} fixes the batch dim at {self.shape[0]}: with another "
+                "--batch it breaks; write -1 first to keep the batch whatever its size"]
 
     def torch_forward(self, torch, x):
         return x.reshape(self.shape)

@@ -29,10 +29,13 @@ def as_dict(summary: Summary) -> dict:
         "dtype_bytes": summary.dtype_bytes,
         "macs_convention": MACS_CONVENTION,
         "inputs": summary.inputs,
+        "input_dtypes": summary.input_dtypes,
         "layers": [_fields(layer, _LAYER_FIELDS) for layer in summary.layers],
-        "blocks": [_fields(row, _ROW_FIELDS) for row in summary.rows if row.kind != "layer"],
+        "blocks": [_fields(row, _ROW_FIELDS) for row in summary.blocks],
         "totals": _fields(summary.totals, _TOTAL_FIELDS),
         "outputs": summary.outputs,
+        "warnings": [{"location": str(w.loc), "layer": w.layer, "type": w.type,
+                      "message": w.message} for w in summary.warnings],
     }
 
 

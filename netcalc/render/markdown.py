@@ -26,8 +26,10 @@ def render(summary: Summary) -> str:
         indent = "&nbsp;&nbsp;" * row.depth
         name = f"**{_cell(row.name)}**" if row.kind != "layer" else _cell(row.name)
         kind = _cell(row.type) + (f" ×{row.copies}" if row.kind == "repeat" else "")
+        params = units.count(row.params) if row.params else "-"
+        macs = units.count(row.macs) if row.macs else "-"
         lines.append(f"| {indent}{name} | {kind} | {units.shape(row.output_shape)} | "
-                     f"{units.count(row.params)} | {units.count(row.macs)} |")
+                     f"{params} | {macs} |")
     lines += [
         "",
         f"- **Params:** {units.count(t.params)} ({units.si(t.params)}); trainable "
@@ -38,6 +40,8 @@ def render(summary: Summary) -> str:
         f"- **Memory:** input {units.size(t.input_bytes)}, activations "
         f"{units.size(t.activation_bytes)}, params {units.size(t.param_bytes)}, buffers "
         f"{units.size(t.buffer_bytes)}; total {units.size(t.total_bytes)}",
+        "- **Output:** " + ", ".join(f"{_cell(name)} {units.shape(shape)}"
+                                     for name, shape in summary.outputs.items()),
         "",
     ]
     return "\n".join(lines)

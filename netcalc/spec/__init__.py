@@ -11,8 +11,11 @@ from .model import ExpandedSpec
 
 
 def load_spec(path: str | Path) -> ExpandedSpec:
-    """Read and expand a YAML spec file."""
+    """Read and expand a YAML spec file ('-' reads standard input)."""
     file = str(path)
+    if file == "-":
+        import sys
+        return _parse_bytes(sys.stdin.buffer.read(), "<stdin>")
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -21,6 +24,10 @@ def load_spec(path: str | Path) -> ExpandedSpec:
         raise UsageError(f"{file} is a directory, not a spec file") from None
     except OSError as e:
         raise UsageError(f"cannot read {file}: {e.strerror}") from None
+    return _parse_bytes(data, file)
+
+
+def _parse_bytes(data: bytes, file: str) -> ExpandedSpec:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

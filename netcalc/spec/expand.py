@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..dtypes import INPUT_DTYPES
 from ..errors import Location, Note, SpecError, UnknownArgumentError, did_you_mean, in_layer
 from ..layers import lookup, unknown_type
 from ..layers.base import MAX_INT
@@ -61,12 +62,12 @@ def expand(doc: Any, file: str) -> ExpandedSpec:
     name = doc.get("name", Path(file).stem)
     if not isinstance(name, str):
         raise SpecError("`name` must be a string", doc.where("name"))
-    spec = ExpandedSpec(name=name, file=file, inputs=_inputs(doc))
+    variables = bind_params(_params(doc.get("params", {}), doc.where("params"), "the spec"), {})
+    spec = ExpandedSpec(name=name, file=file, inputs=_inputs(doc, variables))
     if "layers" not in doc:
         raise SpecError("the spec has no `layers` list", doc.loc)
     blocks = _blocks(doc)
     expander = _Expander(spec, blocks)
-    variables = bind_params(_params(doc.get("params", {}), doc.where("params"), "the spec"), {})
     scope = _Scope(prefix="", inputs={i.name: i.name for i in spec.inputs}, variables=variables,
                    depth=0, trace=(), trainable=True, stack=())
     _LayerCounter(blocks).entries(doc["layers"], variables, ())
@@ -90,13 +91,12 @@ def _check_keys(mapping: LocatedDict, allowed: tuple[str, ...], what: str) -> No
                             mapping.key_loc[key])
 
 
-def _inputs(doc: LocatedDict) -> list[InputSpec]:
+def _inputs(doc: LocatedDict, variables: dict) -> list[InputSpec]:
     if "input" in doc and "inputs" in doc:
         raise SpecError("give either `input` (one input) or `inputs` (named inputs), not both",
                         doc.key_loc["inputs"])
     if "input" in doc:
-        return [InputSpec(DEFAULT_INPUT, _shape(doc["input"], doc.where("input"), "input"),
-                          doc.where("input"))]
+        return [_input(DEFAULT_INPUT, doc["input"], doc.where("input"), "input", variables)]
     if "inputs" in doc:
         named = doc["inputs"]
         if not isinstance(named, LocatedDict) or not named:
@@ -107,19 +107,34 @@ def _inputs(doc: LocatedDict) -> list[InputSpec]:
             if not isinstance(key, str) or not _NAME.match(key):
                 raise SpecError(f"input name {key!r} must be letters, digits and '_'",
                                 named.key_loc[key])
-            result.append(InputSpec(key, _shape(value, named.where(key), f"input '{key}'"),
-                                    named.where(key)))
+            result.append(_input(key, value, named.where(key), f"input '{key}'", variables))
         return result
     raise SpecError("the spec needs `input: [C, H, W]`: the input's shape without the batch dim",
                     doc.loc)
 
 
-def _shape(value: Any, loc: Location, what: str) -> tuple[int, ...]:
+def _input(name: str, value: Any, loc: Location, what: str, variables: dict) -> InputSpec:
+    """`[3, 224, 224]`, or `{shape: [128], dtype: int64}` for token ids."""
+    dtype = None
+    if isinstance(value, LocatedDict):
+        _check_keys(value, ("shape", "dtype"), what)
+        dtype = value.get("dtype")
+        if dtype is not None and dtype not in INPUT_DTYPES:
+            raise SpecError(f"{what}: dtype {dtype!r} is not one of {', '.join(INPUT_DTYPES)}",
+                            value.where("dtype"))
+        if "shape" not in value:
+            raise SpecError(f"{what} needs a `shape`", value.loc)
+        loc, value = value.where("shape"), value["shape"]
+    return InputSpec(name, _shape(_substitute_deep(value, variables, loc), value, loc, what),
+                     loc, dtype)
+
+
+def _shape(value: Any, raw: Any, loc: Location, what: str) -> tuple[int, ...]:
     if not isinstance(value, list) or not value:
         raise SpecError(f"{what} must be a list of sizes without the batch dim, like "
                         "[3, 224, 224]", loc)
     for i, size in enumerate(value):
-        item_loc = value.where(i) if isinstance(value, LocatedList) else loc
+        item_loc = raw.where(i) if isinstance(raw, LocatedList) else loc
         if isinstance(size, bool) or not isinstance(size, int):
             raise SpecError(f"{what}: size {size!r} is not an integer", item_loc)
         if size < 1:

@@ -14,6 +14,7 @@ class InputSpec:
     name: str
     shape: tuple[int, ...]      # without the batch dim
     loc: Location
+    dtype: str | None = None    # None: the model's --dtype; token ids say int64
 
 
 @dataclass
