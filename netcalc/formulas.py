@@ -101,3 +101,75 @@ def view_strides(shape: tuple[int, ...], strides: tuple[int, ...],
                 chunk_base_stride = strides[tensor_d - 1]
                 tensor_numel = view_numel = 1
     return tuple(new_strides) if view_d == -1 else None
+
+
+_CHANNELS_LAST_ORDER = {4: (1, 3, 2, 0), 5: (1, 4, 3, 2, 0)}
+
+
+def is_channels_last(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
+    """torch's suggest_memory_format: are these strides channels-last (C fastest)?
+
+    A 3-D input counts as it would unsqueezed to 4-D, as torch's 1-d pools see it.
+    """
+    if len(shape) == 3:
+        shape = (shape[0], shape[1], 1, shape[2])
+        strides = (strides[0], strides[1], strides[2] * shape[3], strides[2])
+    order = _CHANNELS_LAST_ORDER.get(len(shape))
+    if order is None or strides[1] == 0:
+        return False
+    minimum = 0
+    for d in order:
+        if strides[d] < minimum or (d == 0 and minimum == strides[1]):
+            return False    # ambiguous layouts (N111, 1C1W transposed) count as contiguous
+        minimum = strides[d] * shape[d] if shape[d] > 1 else strides[d]
+    return True
+
+
+def channels_last_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Strides of [N, C, *spatial] stored as [N, *spatial, C]."""
+    n, c, *spatial = shape
+    inner = contiguous_strides((*spatial, c))
+    return (inner[0] * max(spatial[0], 1), inner[-1], *inner[:-1])
+
+
+def iterator_strides(shape: tuple[int, ...], operands: list[tuple[tuple[int, ...],
+                                                                   tuple[int, ...]]]) -> tuple[int, ...]:
+    """The output strides torch's TensorIterator gives an elementwise op.
+
+    Dims are ordered fastest first by the operands' strides, in operand order
+    (a broadcast dim, stride 0, does not vote; equal strides put the smaller
+    dim first), then the output is laid out densely in that order.
+    """
+    ndim = len(shape)
+    aligned = []
+    for op_shape, op_strides in operands:       # right-align; broadcast dims get stride 0
+        pad = ndim - len(op_shape)
+        aligned.append([0] * pad + [s if n != 1 or shape[pad + i] == 1 else 0
+                                    for i, (n, s) in enumerate(zip(op_shape, op_strides))])
+
+    def should_swap(dim0: int, dim1: int) -> int:
+        for strides in aligned:
+            s0, s1 = strides[dim0], strides[dim1]
+            if s0 == 0 or s1 == 0:
+                continue
+            if s0 != s1:
+                return -1 if s0 < s1 else 1
+            if shape[dim0] > shape[dim1]:
+                return 1
+        return 0
+
+    perm = list(range(ndim - 1, -1, -1))        # fastest first
+    for i in range(1, ndim):
+        dim1 = i
+        for dim0 in range(i - 1, -1, -1):
+            comparison = should_swap(perm[dim0], perm[dim1])
+            if comparison > 0:
+                perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+                dim1 = dim0
+            elif comparison < 0:
+                break
+    strides, step = [0] * ndim, 1
+    for d in perm:
+        strides[d] = step
+        step *= max(shape[d], 1)
+    return tuple(strides)

@@ -175,11 +175,14 @@ def elementwise(draw, type_name):
     """Activations declared from torch's keyword defaults: draw each keyword."""
     cls = REGISTRY[type_name]
     args = {}
+    numbers = st.floats(-3, 3, allow_nan=False).map(lambda v: round(v, 3))
     for f in dataclasses.fields(cls):
-        if isinstance(f.default, bool):
+        if f.default is dataclasses.MISSING and f.type == "float":
+            args[f.name] = draw(numbers)        # required (threshold's threshold and value)
+        elif isinstance(f.default, bool):
             maybe(draw, args, f.name, st.booleans())
         elif isinstance(f.default, float):
-            maybe(draw, args, f.name, st.floats(-3, 3, allow_nan=False).map(lambda v: round(v, 3)))
+            maybe(draw, args, f.name, numbers)
         elif f.name == "approximate":
             maybe(draw, args, f.name, st.sampled_from(["none", "tanh"]))
     if type_name == "dropout" or "dropout" in type_name:

@@ -18,29 +18,67 @@ from layer_cases import case_for, primary_types
 from netcalc.errors import SpecError
 from netcalc.layers import REGISTRY
 from netcalc.torch_bridge.build import build_layer
-from torch_measure import measure
+from torch_measure import input_strides, measure
 
 pytestmark = pytest.mark.torch
 
 
-def _netcalc(type_name, case):
+def _netcalc(type_name, case, strides):
     layer = REGISTRY[type_name].from_args(case.args)
-    return layer, layer.evaluate(tuple(case.shapes))
+    return layer, layer.evaluate(tuple(case.shapes), strides)
 
 
-def _torch(layer, case):
+def _torch(layer, case, orders=None):
     module = build_layer(layer, tuple(case.shapes))
-    return measure(module, case.shapes, case.index_high)
+    return measure(module, case.shapes, case.index_high, orders)
 
 
-def _torch_refuses(type_name, case) -> str | None:
+def layout(shape, strides):
+    """Strides that address memory: a size-1 dim's stride is arbitrary in torch."""
+    return [s if n > 1 else None for n, s in zip(shape, strides)]
+
+
+def backend_dependent_layout(type_name: str, args: dict) -> bool:
+    """Configurations whose output layout torch leaves to the kernel it picks
+    (mkldnn or not, CPU or CUDA, with or without autograd): netcalc models the
+    common CPU inference kernel, and these are not that."""
+    if type_name == "maxpool1d":                  # a CPU-only kernel; with grad or on CUDA,
+        return True                               # the 2-d one keeps channels-last
+    if type_name.startswith("convtranspose"):     # slow fallbacks write contiguous output
+        values = [args.get(k, 1) for k in ("dilation", "groups")]
+        return any(v != 1 and v != [1] * len(v) if isinstance(v, list) else v != 1
+                   for v in values) or bool(args.get("output_padding"))
+    return False
+
+
+def storage_orders(data, type_name, shapes):
+    """Now and then a channels-last or randomly permuted first input.
+
+    Only where the layout is unambiguous: every dim larger than 1 (torch gives a
+    size-1 dim's stride no meaning, and its kernels read such layouts
+    inconsistently), and a batched input (torch unsqueezes unbatched ones).
+    """
+    rank = len(shapes[0])
+    spatial_rank = REGISTRY[type_name].rank
+    if min(shapes[0]) < 2 or (spatial_rank and rank != spatial_rank + 2):
+        return None
+    kind = data.draw(st.sampled_from(["contiguous", "contiguous", "channels_last", "permuted"]),
+                     label="input layout")
+    if kind == "channels_last" and rank >= 3:
+        return [[0, *range(2, rank), 1]]
+    if kind == "permuted":
+        return [list(data.draw(st.permutations(range(rank)), label="storage order"))]
+    return None
+
+
+def _torch_refuses(type_name, case, orders=None) -> str | None:
     """torch's error for a configuration netcalc refused, or None if torch accepts it.
 
     The layer is parsed without netcalc's range checks and built as torch would be.
     """
     try:
         layer = REGISTRY[type_name].parse_args(case.args)
-        measured = _torch(layer, case)
+        measured = _torch(layer, case, orders)
     except Exception as error:  # noqa: BLE001 - any torch error is a refusal
         return f"{type(error).__name__}: {error}"
     return "empty" if 0 in measured.output_shape else None
@@ -50,15 +88,21 @@ def _torch_refuses(type_name, case) -> str | None:
 @given(data=st.data())
 def test_layer_matches_torch(type_name, data):
     case = data.draw(case_for(type_name), label="case")
+    orders = storage_orders(data, type_name, case.shapes)
+    strides = input_strides(case.shapes, orders)
     try:
-        layer, ours = _netcalc(type_name, case)
+        layer, ours = _netcalc(type_name, case, strides)
     except SpecError as refused:
-        torch_says = _torch_refuses(type_name, case)
+        torch_says = _torch_refuses(type_name, case, orders)
         # ("empty": torch returned a tensor with a zero-size dim, which netcalc refuses by design)
         assert torch_says is not None, f"netcalc refused ({refused.message}) but torch accepts"
         return
-    theirs = _torch(layer, case)
+    theirs = _torch(layer, case, orders)
+    assert theirs.input_strides == strides
     assert ours.output_shape == theirs.output_shape
+    if not backend_dependent_layout(type_name, case.args):
+        assert layout(ours.output_shape, ours.output_strides) == \
+            layout(theirs.output_shape, theirs.output_strides)
     assert dict(ours.params) == theirs.params
     assert dict(ours.buffers) == theirs.buffers
     assert ours.macs == theirs.macs
@@ -116,10 +160,6 @@ def permuted_then_viewed(draw):
     return shape, [first, *middle, last]
 
 
-def layout(shape, strides):
-    return [s if n > 1 else None for n, s in zip(shape, strides)]
-
-
 @given(chain=permuted_then_viewed())
 def test_views_of_permuted_tensors_match_torch(chain):
     """view refuses what torch's view refuses; reshape and flatten copy exactly when torch
@@ -146,3 +186,19 @@ def test_views_of_permuted_tensors_match_torch(chain):
         shares = y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
         assert (ours.activation_elements == 0) == shares
         xs, layouts, x = (ours.output_shape,), (ours.output_strides,), y
+
+
+def test_strategies_draw_valid_configurations_often():
+    """A strategy that only draws refusals would make its torch test vacuous."""
+    from hypothesis import find, settings as hsettings
+    from layer_cases import case_for
+
+    for type_name in primary_types():
+        def accepted(case, type_name=type_name):
+            try:
+                REGISTRY[type_name].from_args(case.args).evaluate(tuple(case.shapes))
+            except SpecError:
+                return False
+            return True
+
+        find(case_for(type_name), accepted, settings=hsettings(max_examples=200, database=None))

@@ -19,16 +19,37 @@ class Measured:
     buffers: dict[str, int]
     macs: int
     shares_input_memory: bool     # the output is a view of (or is) an input
+    input_strides: tuple[tuple[int, ...], ...]
+    output_strides: tuple[int, ...]
 
 
-def make_inputs(shapes, index_high: int | None = None):
-    if index_high is not None:   # embedding: integer indices below num_embeddings
-        return [torch.randint(0, index_high, shape) for shape in shapes]
-    return [torch.randn(shape) for shape in shapes]
+def input_strides(shapes, orders=None) -> tuple[tuple[int, ...], ...]:
+    """The strides make_inputs gives its tensors, computed without torch."""
+    from netcalc.formulas import contiguous_strides
+
+    result = []
+    for i, shape in enumerate(shapes):
+        order = orders[i] if orders and i < len(orders) else list(range(len(shape)))
+        stored = contiguous_strides(tuple(shape[d] for d in order))
+        result.append(tuple(stored[order.index(d)] for d in range(len(shape))))
+    return tuple(result)
 
 
-def measure(module, shapes, index_high: int | None = None) -> Measured:
-    xs = make_inputs(shapes, index_high)
+def make_inputs(shapes, index_high: int | None = None, orders=None):
+    """Random inputs; `orders[i]`, a permutation of the dims, is the i-th input's
+    storage order (from outermost), making it channels-last or otherwise permuted."""
+    inputs = []
+    for i, shape in enumerate(shapes):
+        order = orders[i] if orders and i < len(orders) else list(range(len(shape)))
+        stored = [shape[d] for d in order]
+        x = (torch.randint(0, index_high, stored) if index_high is not None
+             else torch.randn(stored))
+        inputs.append(x.permute([order.index(d) for d in range(len(shape))]))
+    return inputs
+
+
+def measure(module, shapes, index_high: int | None = None, orders=None) -> Measured:
+    xs = make_inputs(shapes, index_high, orders)
     storages = {x.untyped_storage().data_ptr() for x in xs}
     module.eval()
     with warnings.catch_warnings(), torch.no_grad():
@@ -43,6 +64,8 @@ def measure(module, shapes, index_high: int | None = None) -> Measured:
         buffers={name: b.numel() for name, b in module.named_buffers()},
         macs=flops // 2,
         shares_input_memory=y.untyped_storage().data_ptr() in storages,
+        input_strides=tuple(tuple(x.stride()) for x in xs),
+        output_strides=tuple(y.stride()),
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, make_dataclass
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
-from .base import Layer, Shape, Strides, normalize_dim
+from .base import Layer, Shape, normalize_dim
 from .registry import register
 
 _ANNOTATION = {bool: "bool", float: "float", int: "int", str: "str", type(None): "int | None"}
@@ -21,15 +21,13 @@ class Elementwise(Layer):
     """y has x's shape; an in-place op allocates nothing new."""
 
     family: ClassVar[str] = "activation"
+    layout: ClassVar[str] = "keep"       # elementwise: the output is laid out like the input
 
     def output_shape(self, x: Shape) -> Shape:
         return x
 
     def activation_elements(self, x: Shape, y: Shape) -> int:
         return 0 if getattr(self, "inplace", False) else super().activation_elements(x, y)
-
-    def output_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
-        return x_strides      # elementwise: the output is laid out like the input
 
 def _declare(base: type, torch_class: str, class_vars: dict | None = None, **defaults: Any):
     """One registered dataclass for `torch.nn.<torch_class>` with these keywords."""
@@ -53,12 +51,12 @@ for _name, _defaults in {
     "Hardsigmoid": {"inplace": False},
     "Softplus": {"beta": 1.0, "threshold": 20.0},
     "Softsign": {},
-    "LogSigmoid": {},
     "Tanhshrink": {},
 }.items():
     _declare(Elementwise, _name, **_defaults)
 
 _declare(Elementwise, "GELU", {"choices": {"approximate": ("none", "tanh")}}, approximate="none")
+_declare(Elementwise, "LogSigmoid", {"layout": "new"})      # its kernel writes a new buffer
 
 
 class _Clamp(Elementwise):
@@ -93,6 +91,8 @@ _declare(_NonZeroAlpha, "CELU", alpha=1.0, inplace=False)
 
 
 class _SoftmaxLike(Elementwise):
+    layout: ClassVar[str] = "new"        # softmax kernels write a contiguous result
+
     def output_shape(self, x: Shape) -> Shape:
         if self.dim is not None:
             normalize_dim(self.dim, len(x))

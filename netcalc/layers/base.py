@@ -16,7 +16,7 @@ from math import prod
 from typing import Any, ClassVar, Mapping
 
 from ..errors import ShapeError, SpecError, UnknownArgumentError, did_you_mean
-from ..formulas import contiguous_strides
+from ..formulas import channels_last_strides, contiguous_strides, is_channels_last
 
 Shape = tuple[int, ...]
 Strides = tuple[int, ...]
@@ -50,6 +50,10 @@ class Layer:
     non_negative: ClassVar[tuple[str, ...]] = ()
     choices: ClassVar[Mapping[str, tuple]] = {}  # argument -> accepted strings
     int64_buffers: ClassVar[tuple[str, ...]] = ()  # buffers that stay int64 whatever the dtype
+    # The output's memory layout, as torch's kernel allocates it: "new" (contiguous),
+    # "keep" (the input's strides: elementwise ops), or "channels_last" (channels-last
+    # when the input is, else contiguous: most 2-d/3-d image kernels)
+    layout: ClassVar[str] = "new"
 
     # -- construction ---------------------------------------------------
 
@@ -115,7 +119,13 @@ class Layer:
         return prod(y)
 
     def output_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
-        """The output's layout: a new, contiguous tensor unless a type says otherwise."""
+        """The output's strides, by the type's `layout`."""
+        if self.layout == "keep":
+            return x_strides
+        # a 3-d input is channels-last only to 1-d layers (torch runs them as 2-d ones)
+        if self.layout == "channels_last" and (len(x) != 3 or self.rank == 1) \
+                and is_channels_last(x, x_strides):
+            return channels_last_strides(y)
         return contiguous_strides(y)
 
     def warnings(self, x: Shape, y: Shape) -> list[str]:
@@ -161,18 +171,18 @@ class Layer:
                              f"{'s' if actual != 1 else ''}{where}", arg=name)
         return actual
 
-    def expect_rank(self, x: Shape, ranks: tuple[int, ...], layout: str) -> None:
+    def expect_rank(self, x: Shape, ranks: tuple[int, ...], dims: str) -> None:
         if len(x) not in ranks:
             wanted = " or ".join(f"{r}-D" for r in ranks)
             # [1, 1, 3, 32, 32] for conv2d: the spec's input most likely included the batch
             batch_hint = (" (does the spec's input include the batch dim? Leave it out: "
                           "netcalc adds it)") if len(x) == max(ranks) + 1 and x[1] == 1 else ""
-            raise ShapeError(" ".join(f"expects a {wanted} input {layout}, got {list(x)}".split())
+            raise ShapeError(" ".join(f"expects a {wanted} input {dims}, got {list(x)}".split())
                              + batch_hint)
 
-    def expect_min_rank(self, x: Shape, rank: int, layout: str) -> None:
+    def expect_min_rank(self, x: Shape, rank: int, dims: str) -> None:
         if len(x) < rank:
-            raise ShapeError(f"expects an input of at least {rank} dims {layout}, got {list(x)}")
+            raise ShapeError(f"expects an input of at least {rank} dims {dims}, got {list(x)}")
 
 
 class Merge(Layer):
@@ -184,12 +194,15 @@ class Merge(Layer):
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         raise NotImplementedError
 
+    def merge_strides(self, xs: tuple[Shape, ...], strides: tuple[Strides, ...],
+                      y: Shape) -> Strides:
+        return contiguous_strides(y)
+
     def evaluate(self, inputs: tuple[Shape, ...],
                  strides: tuple[Strides, ...] | None = None) -> LayerNumbers:
         y = self.merge_shape(inputs)
-        # elementwise results take the layout of the first input of the full shape
-        layout = next((s for x, s in zip(inputs, strides or ()) if x == y), None)
-        return LayerNumbers(y, {}, {}, 0, prod(y), layout or contiguous_strides(y))
+        strides = strides or tuple(contiguous_strides(x) for x in inputs)
+        return LayerNumbers(y, {}, {}, 0, prod(y), self.merge_strides(inputs, strides, y))
 
 
 # -- argument parsing -------------------------------------------------------

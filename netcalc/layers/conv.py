@@ -7,8 +7,8 @@ from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
-from ..formulas import conv_out, conv_transpose_out, same_padding
-from .base import Ints, Layer, Padding, Shape
+from ..formulas import contiguous_strides, conv_out, conv_transpose_out, same_padding
+from .base import Ints, Layer, Padding, Shape, Strides
 from .registry import register
 
 _LAYOUT = {1: "[N, C, L]", 2: "[N, C, H, W]", 3: "[N, C, D, H, W]"}
@@ -59,6 +59,11 @@ class ConvNd(_ConvBase):
                              f"(stride={list(self.stride)})", arg="padding")
         if not isinstance(self.padding, str) and any(p < 0 for p in self.padding):
             raise ShapeError(f"padding={list(self.padding)} must not be negative", arg="padding")
+
+    def output_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
+        if self.padding_mode == "circular":
+            return contiguous_strides(y)    # torch pads circularly first, into a new tensor
+        return super().output_strides(x, x_strides, y)
 
     def check_padding_mode(self, x: Shape) -> None:
         """Reflect padding must be smaller than the input; circular may not wrap twice."""
@@ -135,12 +140,12 @@ class Conv1d(ConvNd):
 
 @register("conv2d")
 class Conv2d(ConvNd):
-    rank = 2
+    rank, layout = 2, "channels_last"
 
 
 @register("conv3d")
 class Conv3d(ConvNd):
-    rank = 3
+    rank, layout = 3, "channels_last"
 
 
 @register("convtranspose1d")
@@ -150,9 +155,9 @@ class ConvTranspose1d(ConvTransposeNd):
 
 @register("convtranspose2d")
 class ConvTranspose2d(ConvTransposeNd):
-    rank = 2
+    rank, layout = 2, "channels_last"
 
 
 @register("convtranspose3d")
 class ConvTranspose3d(ConvTransposeNd):
-    rank = 3
+    rank, layout = 3, "channels_last"

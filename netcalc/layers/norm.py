@@ -25,10 +25,10 @@ class _RunningStatsNorm(_Norm):
 
     int64_buffers: ClassVar[tuple[str, ...]] = ("num_batches_tracked",)
     ranks: ClassVar[tuple[int, ...]] = ()
-    layout: ClassVar[str] = ""
+    dims: ClassVar[str] = ""            # the expected input, for messages
 
     def output_shape(self, x: Shape) -> Shape:
-        self.expect_rank(x, self.ranks, self.layout)
+        self.expect_rank(x, self.ranks, self.dims)
         self.check_inferred("num_features", x[1], "channel")
         if not self.track_running_stats and self.values_per_statistic(x) < 2:
             # without running stats even inference normalizes with the input's own statistics
@@ -77,32 +77,32 @@ class InstanceNormNd(_RunningStatsNorm):
 
 @register("batchnorm1d")
 class BatchNorm1d(BatchNormNd):
-    ranks, layout = (2, 3), "[N, C] or [N, C, L]"
+    ranks, dims = (2, 3), "[N, C] or [N, C, L]"
 
 
 @register("batchnorm2d")
 class BatchNorm2d(BatchNormNd):
-    ranks, layout = (4,), "[N, C, H, W]"
+    ranks, dims, layout = (4,), "[N, C, H, W]", "channels_last"
 
 
 @register("batchnorm3d")
 class BatchNorm3d(BatchNormNd):
-    ranks, layout = (5,), "[N, C, D, H, W]"
+    ranks, dims, layout = (5,), "[N, C, D, H, W]", "channels_last"
 
 
 @register("instancenorm1d")
 class InstanceNorm1d(InstanceNormNd):
-    ranks, layout = (3,), "[N, C, L]"
+    ranks, dims = (3,), "[N, C, L]"
 
 
 @register("instancenorm2d")
 class InstanceNorm2d(InstanceNormNd):
-    ranks, layout = (4,), "[N, C, H, W]"
+    ranks, dims = (4,), "[N, C, H, W]"
 
 
 @register("instancenorm3d")
 class InstanceNorm3d(InstanceNormNd):
-    ranks, layout = (5,), "[N, C, D, H, W]"
+    ranks, dims = (5,), "[N, C, D, H, W]"
 
 
 @register("layernorm")
@@ -147,6 +147,7 @@ class GroupNorm(_Norm):
     affine: bool = True
 
     positive: ClassVar[tuple[str, ...]] = ("num_groups",)
+    layout: ClassVar[str] = "channels_last"
 
     def output_shape(self, x: Shape) -> Shape:
         self.expect_min_rank(x, 2, "[N, C, ...]")
@@ -174,6 +175,7 @@ class LocalResponseNorm(_Norm):
     k: float = 1.0
 
     positive: ClassVar[tuple[str, ...]] = ("size",)
+    layout: ClassVar[str] = "keep"      # computed elementwise from the input
 
     def output_shape(self, x: Shape) -> Shape:
         self.expect_min_rank(x, 3, "[N, C, ...]")

@@ -138,22 +138,22 @@ class MaxPool1d(MaxPoolNd):
 
 @register("maxpool2d")
 class MaxPool2d(MaxPoolNd):
-    rank = 2
+    rank, layout = 2, "channels_last"
 
 
 @register("maxpool3d")
 class MaxPool3d(MaxPoolNd):
-    rank = 3
+    rank, layout = 3, "channels_last"
 
 
 @register("avgpool1d")
 class AvgPool1d(AvgPoolNd):
-    rank = 1
+    rank, layout = 1, "channels_last"
 
 
 @register("avgpool2d")
 class AvgPool2d(AvgPoolWithDivisor):
-    rank = 2
+    rank, layout = 2, "channels_last"
 
 
 @register("avgpool3d")
@@ -163,12 +163,12 @@ class AvgPool3d(_AvgPool3dInputCheck):
 
 @register("adaptiveavgpool1d")
 class AdaptiveAvgPool1d(AdaptiveAvgPoolNd):
-    rank = 1
+    rank, layout = 1, "channels_last"
 
 
 @register("adaptiveavgpool2d")
 class AdaptiveAvgPool2d(AdaptiveAvgPoolNd):
-    rank = 2
+    rank, layout = 2, "channels_last"
 
 
 @register("adaptiveavgpool3d")
@@ -178,12 +178,12 @@ class AdaptiveAvgPool3d(AdaptiveAvgPoolNd):
 
 @register("adaptivemaxpool1d")
 class AdaptiveMaxPool1d(AdaptiveMaxPoolNd):
-    rank = 1
+    rank, layout = 1, "channels_last"
 
 
 @register("adaptivemaxpool2d")
 class AdaptiveMaxPool2d(AdaptiveMaxPoolNd):
-    rank = 2
+    rank, layout = 2, "channels_last"
 
 
 @register("adaptivemaxpool3d")

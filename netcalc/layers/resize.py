@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..errors import ShapeError, SpecError
-from .base import Floats, IntList, Layer, Shape, SizeOrList, parse_int
+from ..formulas import iterator_strides
+from .base import Floats, IntList, Layer, Shape, SizeOrList, Strides, parse_int
 from .registry import register
 
 # F.interpolate's modes and the input ranks each accepts
@@ -30,6 +31,7 @@ class Upsample(Layer):
 
     family: ClassVar[str] = "resize"
     choices: ClassVar = {"mode": tuple(_MODE_RANKS)}
+    layout: ClassVar[str] = "channels_last"
 
     def check_arguments(self) -> None:
         super().check_arguments()
@@ -73,6 +75,7 @@ class _FixedModeUpsample(Layer):
     scale_factor: Floats | None = None
 
     family: ClassVar[str] = "resize"
+    layout: ClassVar[str] = "channels_last"
     mode: ClassVar[str] = "nearest"
     align_corners: ClassVar[bool | None] = None
 
@@ -183,6 +186,12 @@ class _Pad(Layer):
     def check_side(self, size: int, left: int, right: int) -> None:
         pass
 
+    def output_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
+        if self.crops_first and all(p <= 0 for p in self.padding):
+            # constant_pad_nd that only crops clones the cropped view: dense, in its order
+            return iterator_strides(y, [(y, x_strides)])
+        return super().output_strides(x, x_strides, y)
+
 
 @dataclass(frozen=True)
 class _PadWithValue(_Pad):
@@ -220,4 +229,7 @@ for _kind, _base in (("Zero", _ZeroPad), ("Constant", _PadWithValue),
                      ("Circular", _CircularPad)):
     for _rank in (1, 2, 3):
         _name = f"{_kind}Pad{_rank}d"
-        register(_name.lower())(type(_name, (_base,), {"rank": _rank, "__module__": __name__}))
+        # circular and 1-d pads write contiguous results; the others keep channels-last
+        layout = "new" if _kind == "Circular" or _rank == 1 else "channels_last"
+        register(_name.lower())(type(_name, (_base,), {"rank": _rank, "layout": layout,
+                                                       "__module__": __name__}))

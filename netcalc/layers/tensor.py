@@ -12,7 +12,8 @@ from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
-from ..formulas import contiguous_strides, view_strides
+from ..formulas import (channels_last_strides, contiguous_strides, is_channels_last,
+                        iterator_strides, view_strides)
 from .base import Dims, IntList, Layer, LayerNumbers, Merge, Shape, Strides, normalize_dim
 from .registry import register
 
@@ -248,6 +249,16 @@ class _Elementwise(TensorOp, Merge):
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         return broadcast(xs, self.type_name)
 
+    def merge_strides(self, xs: tuple[Shape, ...], strides: tuple[Strides, ...],
+                      y: Shape) -> Strides:
+        # torch folds a + b + c pairwise; each step is one TensorIterator
+        shape, layout = xs[0], strides[0]
+        for x, x_strides in zip(xs[1:], strides[1:]):
+            out = broadcast((shape, x), self.type_name)
+            layout = iterator_strides(out, [(shape, layout), (x, x_strides)])
+            shape = out
+        return layout
+
     def torch_forward(self, torch, *xs):
         return functools.reduce(getattr(torch, self.type_name), xs)
 
@@ -287,6 +298,13 @@ class Concat(TensorOp, Merge):
                 raise ShapeError(f"concat on dim {d} of {list(xs[0])} and {list(other)}: "
                                  f"the other dims must match ({'; '.join(clashes)})")
         return (*xs[0][:d], sum(x[d] for x in xs), *xs[0][d + 1:])
+
+    def merge_strides(self, xs: tuple[Shape, ...], strides: tuple[Strides, ...],
+                      y: Shape) -> Strides:
+        # torch.cat keeps channels-last when every input is channels-last
+        if len(y) in (4, 5) and all(is_channels_last(x, s) for x, s in zip(xs, strides)):
+            return channels_last_strides(y)
+        return contiguous_strides(y)
 
     def torch_forward(self, torch, *xs):
         return torch.cat(xs, dim=self.dim)
