@@ -14,7 +14,7 @@ from math import prod
 from .dtypes import INPUT_DTYPES, INT64_BYTES, MODEL_DTYPES
 from .errors import Note, ShapeError, SpecError, UsageError, in_layer
 from .formulas import contiguous_strides
-from .layers.base import MAX_INT
+from .layers.base import too_many_elements
 from .results import LayerResult, Row, SpecWarning, Summary, Totals
 from .spec.model import ExpandedSpec, Group
 
@@ -38,6 +38,10 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
     overrides = input_shapes or {}
     shapes = {i.name: (batch, *overrides.get(i.name, i.shape)) for i in spec.inputs}
     inputs = dict(shapes)
+    for name, shape in inputs.items():
+        problem = too_many_elements(shape)
+        if problem:
+            raise UsageError(f"input '{name}' at batch {batch}: {problem}")
     input_dtypes = {i.name: i.dtype or dtype for i in spec.inputs}
     input_bytes = sum(prod(inputs[name]) * INPUT_DTYPES[kind]
                       for name, kind in input_dtypes.items())
@@ -71,11 +75,10 @@ def _run_layer(spec_layer, shapes: dict, layouts: dict, dtype_bytes: int,
                        (*spec_layer.trace, *notes)) from None
     warnings += [SpecWarning(spec_layer.loc, spec_layer.name, layer.type_name, message)
                  for message in numbers.warnings]
-    if prod(numbers.output_shape) > MAX_INT:
-        raise in_layer(ShapeError(f"the output {list(numbers.output_shape)} has "
-                                  f"{prod(numbers.output_shape):,} elements, more than a torch "
-                                  "tensor can hold (2⁶³ − 1)"), spec_layer.name,
-                       layer.type_name, spec_layer.loc, spec_layer.trace)
+    problem = too_many_elements(numbers.output_shape)
+    if problem:
+        raise in_layer(ShapeError(f"the output {problem}"), spec_layer.name, layer.type_name,
+                       spec_layer.loc, (*spec_layer.trace, *notes))
     shapes[spec_layer.name] = numbers.output_shape
     layouts[spec_layer.name] = numbers.output_strides
     params = sum(numbers.params.values())

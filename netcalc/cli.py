@@ -45,7 +45,8 @@ def cli(debug: bool) -> None:
               help="Batch size N (shapes in the spec leave it out).")
 @click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
               help="Override the input shape: 3x224x224, or name=3x224x224 for a named input.")
-@click.option("--dtype", type=click.Choice(list(MODEL_DTYPES)), default="float32", show_default=True,
+@click.option("--dtype", type=click.Choice(list(MODEL_DTYPES)), default="float32",
+              show_default=True,
               help="Element type for the memory figures.")
 @click.option("--depth", type=click.IntRange(min=1), default=None,
               help="Table and markdown: show this many levels of blocks; deeper layers fold "
@@ -116,7 +117,10 @@ def parse_shape(text: str) -> tuple[int, ...]:
     match = _SHAPE.match(text)
     if not match:
         raise UsageError(f"--input {text!r}: write a shape like 3x224x224")
-    dims = tuple(int(d) for d in re.split(r"[x×,\s]+", match.group(1)))
+    texts = re.split(r"[x×,\s]+", match.group(1))
+    if any(len(t) > 19 for t in texts):
+        raise UsageError(f"--input {text[:40]!r}: sizes are 64-bit integers")
+    dims = tuple(int(t) for t in texts)
     if any(d < 1 for d in dims):
         raise UsageError(f"--input {text!r}: sizes must be at least 1")
     return dims

@@ -98,3 +98,11 @@ def did_you_mean(word: object, candidates) -> str:
     """'; did you mean 'x'?' for the closest candidate, or '' when none is close."""
     match = closest(word, candidates)
     return f"; did you mean '{match}'?" if match else ""
+
+
+def shorten(value: object) -> str:
+    """A value for a message: huge integers by their number of digits, long text cut."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30:
+        return f"a {len(str(abs(value)))}-digit integer"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -132,8 +132,8 @@ def channels_last_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     return (inner[0] * max(spatial[0], 1), inner[-1], *inner[:-1])
 
 
-def iterator_strides(shape: tuple[int, ...], operands: list[tuple[tuple[int, ...],
-                                                                   tuple[int, ...]]]) -> tuple[int, ...]:
+def iterator_strides(shape: tuple[int, ...],
+                     operands: list[tuple[tuple[int, ...], tuple[int, ...]]]) -> tuple[int, ...]:
     """The output strides torch's TensorIterator gives an elementwise op.
 
     Dims are ordered fastest first by the operands' strides, in operand order

@@ -10,17 +10,23 @@ from .errors import UsageError
 
 
 def write_atomic(path: str | Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename it over `path`."""
-    target = Path(path)
+    """Write to a temporary file beside `path`, then rename it over `path`.
+
+    A symbolic link is written through (its target is replaced), and an existing
+    file keeps its permissions.
+    """
+    target = Path(os.path.realpath(path))
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
-        raise UsageError(f"cannot write {target}: no such directory {directory}")
+        raise UsageError(f"cannot write {path}: no such directory {directory}")
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as e:
-        raise UsageError(f"cannot write {target}: {e.strerror}") from None
+        raise UsageError(f"cannot write {path}: {e.strerror}") from None
     try:
-        os.chmod(temp, 0o666 & ~_umask())   # mkstemp's 0600 would surprise: use the usual mode
+        # mkstemp's 0600 would surprise: keep the old file's mode, or use the usual one
+        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask()
+        os.chmod(temp, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
@@ -28,7 +34,7 @@ def write_atomic(path: str | Path, text: str) -> None:
         os.replace(temp, target)
     except OSError as e:
         os.unlink(temp)
-        raise UsageError(f"cannot write {target}: {e.strerror}") from None
+        raise UsageError(f"cannot write {path}: {e.strerror}") from None
     except BaseException:
         os.unlink(temp)
         raise

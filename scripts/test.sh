@@ -2,7 +2,7 @@
 # Installs what the tests need and runs them: Graphviz's `dot` (from the
 # system's package manager), a virtual environment in .venv with netcalc and
 # its test extra (torch pinned to the CPU build by constraints.txt), then
-# pytest. The README's test command and .ci/run both run this script.
+# ruff and pytest. The README's test command and .ci/run both run this script.
 # Extra arguments go to pytest: sh scripts/test.sh -k errors
 set -eu
 cd "$(dirname "$0")/.."
@@ -24,4 +24,5 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+.venv/bin/ruff check netcalc tests scripts bench
 exec .venv/bin/python -m pytest "$@"

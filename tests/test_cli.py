@@ -290,3 +290,15 @@ def test_an_error_after_an_input_override_says_so(capsys):
     assert code == 1
     assert "layer 'pool5' (maxpool2d): window 3 is larger than the padded input 1" in err
     assert err.splitlines()[-1] == "note: input 'input' is [1, 3, 32, 32], from --input"
+
+
+def test_output_through_a_symlink_keeps_the_link_and_the_mode(tmp_path, capsys):
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    real.chmod(0o640)
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    assert main(["summary", str(SPECS / "alexnet.yaml"), "--format", "json", "-o", str(link)]) == 0
+    assert link.is_symlink()
+    assert json.loads(real.read_text())["name"] == "alexnet"
+    assert real.stat().st_mode & 0o777 == 0o640

@@ -297,3 +297,43 @@ def test_no_traceback_from_a_real_process(tmp_path):
     assert run.stdout == ""
     assert run.stderr.startswith(f"{spec}:3:50: error: ")
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("text, words", [
+    # copies switched off still cost expansion time
+    ("input: [3]\nblocks: {b: {params: {k: 0}, layers: [{type: relu, repeat: 200000, "
+     "if: \"${i < 0}\"}]}}\nlayers: [relu, {type: b, repeat: 200000, k: \"${i}\"}]\n",
+     "more than 500,000 copies"),
+    # parameter defaults that square each other
+    ("params: {a: 99999999999, b: \"${a*a*a*a*a*a*a*a*a*a}\", c: \"${b*b*b*b*b*b*b*b*b*b}\"}\n"
+     "input: [3]\nlayers: [relu]\n", "a number is too large"),
+    ("input: [3]\nlayers: [{type: linear, out_features: \"${int(1.0e+300) * int(1.0e+300) / 2}\"}]\n",
+     "a number is too large"),
+    ("input: [3]\n" + "blocks:\n" + "".join(f"  b{k}: {{layers: [b{k + 1}]}}\n" for k in range(300))
+     + "  b300: {layers: [relu]}\nlayers: [b0]\n", "nested more than 64 deep"),
+    ("inputs: {a: [3], b: [3]}\nlayers:\n  - {type: relu, name: r, repeat: 0}\n"
+     "  - {type: add, inputs: [r, a]}\n", "with repeat: 0 this entry passes its input on"),
+    ("input: [3, 3]\nlayers:\n  - {type: upsample, scale_factor: 1.0e+308, mode: nearest}\n",
+     "too large to count"),
+    ("input: [3, 3]\nlayers:\n  - {type: upsample, scale_factor: 1.0e+19, mode: nearest}\n",
+     "elements, more than a torch tensor can hold"),
+])
+def test_pathological_specs_are_refused_fast(text, words, tmp_path, capsys):
+    spec = tmp_path / "p.yaml"
+    spec.write_text(text)
+    started = time.perf_counter()
+    assert main(["summary", str(spec), "--format", "json"]) == 1
+    elapsed = time.perf_counter() - started
+    err = capsys.readouterr().err
+    assert words in err, err
+    assert "Traceback" not in err and "internal error" not in err
+    assert elapsed < 5, f"refused after {elapsed:.1f} s"
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path, capsys):
+    spec = tmp_path / "big.yaml"
+    spec.write_text("input: [3]\nlayers:\n" + "  - relu\n" * 400_000)
+    started = time.perf_counter()
+    assert main(["summary", str(spec)]) == 1
+    assert time.perf_counter() - started < 2
+    assert "the limit is 2,097,152" in capsys.readouterr().err

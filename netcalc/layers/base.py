@@ -15,14 +15,25 @@ from dataclasses import dataclass
 from math import prod
 from typing import Any, ClassVar, Mapping
 
-from ..errors import ShapeError, SpecError, UnknownArgumentError, did_you_mean
+from ..errors import ShapeError, SpecError, UnknownArgumentError, did_you_mean, shorten
 from ..formulas import channels_last_strides, contiguous_strides, is_channels_last
 
 Shape = tuple[int, ...]
 Strides = tuple[int, ...]
 
+# The input a layer of each spatial rank expects, for messages.
+DIMS_BY_RANK = {1: "[N, C, L]", 2: "[N, C, H, W]", 3: "[N, C, D, H, W]"}
+
 # Sizes beyond int64 are not sizes torch could hold.
 MAX_INT = 2**63 - 1
+
+
+def too_many_elements(shape: Shape) -> str | None:
+    """Why torch could not hold a tensor of this shape (its sizes are int64), or None."""
+    if any(size > MAX_INT for size in shape) or prod(shape) > MAX_INT:
+        return (f"{list(shape) if len(str(list(shape))) < 80 else 'the shape'} has "
+                f"{shorten(prod(shape))} elements, more than a torch tensor can hold (2⁶³ − 1)")
+    return None
 
 
 @dataclass(frozen=True)
@@ -208,15 +219,16 @@ class Merge(Layer):
 # -- argument parsing -------------------------------------------------------
 
 # Other libraries' names for torch's arguments, for suggestions.
-_ELSEWHERE = {"filters": "out_channels", "units": "out_features", "strides": "stride",
-              "use_bias": "bias", "kernel": "kernel_size", "pool_size": "kernel_size",
-              "rate": "p", "num_output": "out_channels", "pad": "padding", "axis": "dim"}
+_ARGUMENT_NAMES_ELSEWHERE = {
+    "filters": "out_channels", "units": "out_features", "strides": "stride", "use_bias": "bias",
+    "kernel": "kernel_size", "pool_size": "kernel_size", "rate": "p", "num_output": "out_channels",
+    "pad": "padding", "axis": "dim"}
 
 
 def _unknown_argument(cls: type[Layer], key: Any, other_keys: tuple[str, ...]) -> str:
     names = cls.argument_names()
-    if _ELSEWHERE.get(key) in names:
-        hint = f"; torch calls it '{_ELSEWHERE[key]}'"
+    if _ARGUMENT_NAMES_ELSEWHERE.get(key) in names:
+        hint = f"; torch calls it '{_ARGUMENT_NAMES_ELSEWHERE[key]}'"
     else:
         hint = did_you_mean(key, [*names, *other_keys])
     accepted = ", ".join(names) if names else "none"
@@ -264,7 +276,8 @@ def parse_int(value: Any, name: str) -> int:
         raise SpecError(f"{name} must be an integer, got {_type_name(value)}"
                         f"{_yaml_number_hint(value)}", arg=name)
     if abs(value) > MAX_INT:
-        raise SpecError(f"{name}={value} is too large (torch sizes are 64-bit)", arg=name)
+        raise SpecError(f"{name}={shorten(value)} is too large (torch sizes are 64-bit)",
+                        arg=name)
     return value
 
 

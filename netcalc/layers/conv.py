@@ -8,10 +8,9 @@ from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import contiguous_strides, conv_out, conv_transpose_out, same_padding
-from .base import Ints, Layer, Padding, Shape, Strides
+from .base import DIMS_BY_RANK, Ints, Layer, Padding, Shape, Strides
 from .registry import register
 
-_LAYOUT = {1: "[N, C, L]", 2: "[N, C, H, W]", 3: "[N, C, D, H, W]"}
 
 
 @dataclass(frozen=True)
@@ -23,7 +22,7 @@ class _ConvBase(Layer):
 
     def input_channels(self, x: Shape) -> int:
         """Checks the rank, `in_channels` and `groups`; returns C_in."""
-        self.expect_rank(x, (self.rank + 2,), _LAYOUT[self.rank])
+        self.expect_rank(x, (self.rank + 2,), DIMS_BY_RANK[self.rank])
         c_in = self.check_inferred("in_channels", x[1], "channel")
         for name, channels in (("in_channels", c_in), ("out_channels", self.out_channels)):
             if channels % self.groups:

@@ -11,10 +11,9 @@ from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import pool_out
-from .base import Ints, Layer, OutputSize, Shape
+from .base import DIMS_BY_RANK, Ints, Layer, OutputSize, Shape
 from .registry import register
 
-_SPATIAL = {1: "[N, C, L]", 2: "[N, C, H, W]", 3: "[N, C, D, H, W]"}
 
 
 class _Pool(Layer):
@@ -22,7 +21,7 @@ class _Pool(Layer):
 
     def spatial(self, x: Shape) -> tuple[Shape, Shape]:
         """(leading dims, spatial dims); torch also takes inputs without the channel dim."""
-        self.expect_rank(x, (self.rank + 1, self.rank + 2), _SPATIAL[self.rank])
+        self.expect_rank(x, (self.rank + 1, self.rank + 2), DIMS_BY_RANK[self.rank])
         return x[: len(x) - self.rank], x[len(x) - self.rank:]
 
 

@@ -32,7 +32,7 @@ def lookup(type_name: str):
 
 
 # Other libraries' names for torch's layers, for suggestions.
-_ELSEWHERE = {"dense": "linear", "fc": "linear", "fullyconnected": "linear",
+_TYPE_NAMES_ELSEWHERE = {"dense": "linear", "fc": "linear", "fullyconnected": "linear",
               "innerproduct": "linear", "conv": "conv2d", "convolution": "conv2d",
               "deconv": "convtranspose2d", "bn": "batchnorm2d", "pool": "maxpool2d",
               "globalaveragepooling2d": "adaptiveavgpool2d", "concatenate": "concat",
@@ -45,8 +45,8 @@ def suggest(type_name: str, extra: list[str] = ()) -> str:
     ranked = [f"{squashed}{r}d" for r in (1, 2, 3) if f"{squashed}{r}d" in REGISTRY]
     if ranked:                   # `maxpool`: which rank is the input's business
         return f"; did you mean {', '.join(repr(n) for n in ranked[:-1])} or {ranked[-1]!r}?"
-    if squashed in _ELSEWHERE:
-        return f"; torch calls it '{_ELSEWHERE[squashed]}'"
+    if squashed in _TYPE_NAMES_ELSEWHERE:
+        return f"; torch calls it '{_TYPE_NAMES_ELSEWHERE[squashed]}'"
     candidates = {_squash(n): n for n in [*REGISTRY, *extra]}
     match = squashed if squashed in candidates else closest(squashed, candidates)
     return f"; did you mean '{candidates[match]}'?" if match else ""

@@ -51,7 +51,11 @@ class Upsample(Layer):
         else:
             scales = _per_dim(self.scale_factor, len(spatial), "scale_factor")
             # F.interpolate: floor(float(input_size) * scale) in double precision
-            out = tuple(math.floor(float(i) * s) for i, s in zip(spatial, scales))
+            exact = [float(i) * s for i, s in zip(spatial, scales)]
+            if not all(math.isfinite(o) for o in exact):
+                raise ShapeError(f"scale_factor={list(scales)} makes the output of {list(spatial)} "
+                                 "too large to count", arg="scale_factor")
+            out = tuple(math.floor(o) for o in exact)
         if any(o < 1 for o in out):
             raise ShapeError(f"output size {list(out)} from input {list(spatial)} must be at "
                              "least 1 in every dim", arg="size" if self.size else "scale_factor")

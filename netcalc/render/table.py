@@ -102,6 +102,7 @@ def plain_text(summary: Summary) -> str:
            line("┡", "━", "╇", "┩")]
     out += [row(texts, "│") for texts in cells]
     out.append(line("└", "─", "┴", "┘"))
-    label_width = max(len(label) for label, _ in footer(summary))
-    out += [f"{label.ljust(label_width)}  {value}" for label, value in footer(summary)]
+    totals = footer(summary)
+    label_width = max(len(label) for label, _ in totals)
+    out += [f"{label.ljust(label_width)}  {value}" for label, value in totals]
     return "\n".join(text.rstrip() for text in out) + "\n"

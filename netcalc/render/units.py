@@ -34,10 +34,6 @@ def shape(dims) -> str:
     return "[" + ", ".join(str(d) for d in dims) + "]"
 
 
-def percent(value: float) -> str:
-    return f"{value:.1f}%" if value >= 0.05 or value == 0 else "<0.1%"
-
-
 def width(text: str) -> int:
     """Terminal columns `text` takes: East Asian wide characters take two."""
     import unicodedata

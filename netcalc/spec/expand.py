@@ -8,15 +8,15 @@ shape rules run later, in `analyze`.
 from __future__ import annotations
 
 import re
-from math import prod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..dtypes import INPUT_DTYPES
-from ..errors import Location, Note, SpecError, UnknownArgumentError, did_you_mean, in_layer
+from ..errors import (Location, Note, SpecError, UnknownArgumentError, did_you_mean, in_layer,
+                      shorten)
 from ..layers import lookup, unknown_type
-from ..layers.base import MAX_INT
+from ..layers.base import MAX_INT, too_many_elements
 from .expr import has_placeholder, substitute
 from .loader import LocatedDict, LocatedList
 from .model import ExpandedSpec, Group, InputSpec, LayerSpec
@@ -30,6 +30,9 @@ DEFAULT_INPUT = "input"
 # Refuse specs that expand past this many layers before spending time on them
 # (counted without building them: see _LayerCounter).
 MAX_LAYERS = 250_000
+# ... and the copies expansion visits, kept or switched off by `if`.
+MAX_COPIES = 500_000
+MAX_BLOCK_DEPTH = 64
 
 _NAME = re.compile(r"^\w+$")
 
@@ -70,7 +73,8 @@ def expand(doc: Any, file: str) -> ExpandedSpec:
     expander = _Expander(spec, blocks)
     scope = _Scope(prefix="", inputs={i.name: i.name for i in spec.inputs}, variables=variables,
                    depth=0, trace=(), trainable=True, stack=())
-    _LayerCounter(blocks).entries(doc["layers"], variables, ())
+    counter = _LayerCounter(blocks)
+    counter.check_copies(counter.entries(doc["layers"], variables, ())[1], doc.where("layers"))
     expander.expand_entries(doc["layers"], scope, doc.where("layers"), "the spec")
     if not spec.layers:
         raise SpecError("the spec has no layers", doc.where("layers"))
@@ -140,11 +144,11 @@ def _shape(value: Any, raw: Any, loc: Location, what: str) -> tuple[int, ...]:
         if size < 1:
             raise SpecError(f"{what}: size {size} must be at least 1", item_loc)
         if size > MAX_INT:
-            raise SpecError(f"{what}: size {size} is too large (torch sizes are 64-bit)",
+            raise SpecError(f"{what}: size {shorten(size)} is too large (torch sizes are 64-bit)",
                             item_loc)
-    if prod(value) > MAX_INT:
-        raise SpecError(f"{what} has {prod(value):,} elements, more than a torch tensor can "
-                        "hold (2⁶³ − 1)", loc)
+    problem = too_many_elements(tuple(value))
+    if problem:
+        raise SpecError(f"{what}: {problem}", loc)
     return tuple(value)
 
 
@@ -169,10 +173,10 @@ def _blocks(doc: LocatedDict) -> dict[str, BlockDef]:
         input_names = body.get("inputs", [DEFAULT_INPUT])
         if isinstance(input_names, str):
             input_names = [input_names]
-        if not isinstance(input_names, list) or not input_names or not all(
-                isinstance(n, str) and _NAME.match(n) for n in input_names):
-            raise SpecError(f"`inputs` of block '{name}' lists its input names, like "
-                            "[x, skip]", body.where("inputs"))
+        if not isinstance(input_names, list) or not input_names or len(set(input_names)) != len(
+                input_names) or not all(isinstance(n, str) and _NAME.match(n) for n in input_names):
+            raise SpecError(f"`inputs` of block '{name}' lists its input names, each once, "
+                            "like [x, skip]", body.where("inputs"))
         if "layers" not in body:
             raise SpecError(f"block '{name}' has no `layers`", loc)
         blocks[name.lower()] = BlockDef(name, params, tuple(input_names), body["layers"], loc)
@@ -211,68 +215,90 @@ _USES_INDEX = re.compile(r"\$\{[^}]*\bi\b")
 
 
 class _LayerCounter:
-    """Counts the layers a spec expands to without building them, so that a spec
-    past MAX_LAYERS is refused at once, not after minutes of expansion.
+    """Counts what a spec expands to without building it, so that a spec too big
+    to expand is refused at once, not after minutes: its layers (at most
+    MAX_LAYERS), and the copies expansion visits, switched off or not (at most
+    MAX_COPIES). Block instances are memoized by their parameters.
 
     Anything malformed counts as one layer: the expander reports it properly.
     """
 
     def __init__(self, blocks: dict[str, BlockDef]):
         self.blocks = blocks
-        self.memo: dict[tuple, int] = {}
+        self.memo: dict[tuple, tuple[int, int]] = {}
 
-    def entries(self, entries: Any, variables: dict, stack: tuple[str, ...]) -> int:
-        total = 0
+    def entries(self, entries: Any, variables: dict, stack: tuple[str, ...]) -> tuple[int, int]:
+        """(layers, copies visited) of a `layers` list."""
+        layers = copies = 0
         for index, raw in enumerate(entries if isinstance(entries, LocatedList) else ()):
-            total += self.entry(raw, variables, stack)
-            if total > MAX_LAYERS:
+            entry_layers, entry_copies = self.entry(raw, variables, stack,
+                                                    entries.where(index))
+            layers += entry_layers
+            copies += entry_copies
+            if layers > MAX_LAYERS:
                 raise SpecError(f"the spec expands past the limit of {MAX_LAYERS:,} layers",
                                 entries.where(index))
-        return total
+        return layers, copies
 
-    def entry(self, raw: Any, variables: dict, stack: tuple[str, ...]) -> int:
+    def entry(self, raw: Any, variables: dict, stack: tuple[str, ...],
+              loc: Location) -> tuple[int, int]:
         if isinstance(raw, str):
             raw = {"type": raw}
         if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-            return 1
+            return 1, 1
         if "repeat" not in raw:
-            return self.copy(raw, variables, stack)
+            return self.copy(raw, variables, stack, loc)
         repeat = self.value(raw["repeat"], variables)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 0:
-            return 1
-        loc = raw.where("repeat") if isinstance(raw, LocatedDict) else None
+            return 1, 1
+        loc = raw.where("repeat") if isinstance(raw, LocatedDict) else loc
         if repeat > MAX_LAYERS:
             raise SpecError(f"repeat: {repeat:,} would expand past the limit of "
                             f"{MAX_LAYERS:,} layers", loc)
         if any(_USES_INDEX.search(v) for k, v in raw.items() if isinstance(v, str) and k != "name"):
-            total = 0
-            for i in range(repeat):          # copies differ: count each, stop at the limit
-                total += self.copy(raw, {**variables, "i": i}, stack)
-                if total > MAX_LAYERS:
+            layers = copies = 0
+            for i in range(repeat):          # copies differ: count each, stop at a limit
+                copy_layers, copy_copies = self.copy(raw, {**variables, "i": i}, stack, loc)
+                layers += copy_layers
+                copies += copy_copies
+                if layers > MAX_LAYERS or copies > MAX_COPIES:
                     break
         else:
-            total = repeat * self.copy(raw, {**variables, "i": 0}, stack)
-        if total > MAX_LAYERS:
+            copy_layers, copy_copies = self.copy(raw, {**variables, "i": 0}, stack, loc)
+            layers, copies = repeat * copy_layers, repeat * copy_copies
+        if layers > MAX_LAYERS:
             raise SpecError(f"repeat: {repeat:,} copies would expand past the limit of "
                             f"{MAX_LAYERS:,} layers", loc)
-        return total
+        self.check_copies(copies, loc)
+        return layers, copies
 
-    def copy(self, raw: dict, variables: dict, stack: tuple[str, ...]) -> int:
+    def copy(self, raw: dict, variables: dict, stack: tuple[str, ...],
+             loc: Location) -> tuple[int, int]:
         if "if" in raw and self.value(raw["if"], variables) is False:
-            return 0
+            return 0, 1
         block = self.blocks.get(raw["type"].lower())
         if block is None or block.name in stack:
-            return 1
+            return 1, 1
+        if len(stack) >= MAX_BLOCK_DEPTH:
+            raise SpecError(f"blocks are nested more than {MAX_BLOCK_DEPTH} deep here", loc)
         given = {key: self.value(value, variables) for key, value in raw.items()
                  if key not in RESERVED_KEYS}
         try:
             params = bind_params(block.params, given)
         except SpecError:
-            return 1
+            return 1, 1
         memo_key = (block.name, repr(sorted(params.items(), key=lambda kv: kv[0])))
         if memo_key not in self.memo:
-            self.memo[memo_key] = self.entries(block.layers, params, (*stack, block.name))
+            layers, copies = self.entries(block.layers, params, (*stack, block.name))
+            self.memo[memo_key] = (layers, copies + 1)
+        self.check_copies(self.memo[memo_key][1], loc)
         return self.memo[memo_key]
+
+    @staticmethod
+    def check_copies(copies: int, loc: Location) -> None:
+        if copies > MAX_COPIES:
+            raise SpecError(f"expanding this visits more than {MAX_COPIES:,} copies of layers "
+                            "(switched off by `if` or not); refusing to start", loc)
 
     @staticmethod
     def value(value: Any, variables: dict) -> Any:
@@ -301,8 +327,14 @@ class _Expander:
         counters: dict[str, int] = {}
         previous = next(iter(scope.inputs.values())) if len(scope.inputs) == 1 else None
         for index, raw in enumerate(entries):
-            entry = self._entry(raw, entries, index)
-            previous = self._expand_entry(entry, scope, previous, counters, names_here)
+            try:
+                entry = self._entry(raw, entries, index)
+                previous = self._expand_entry(entry, scope, previous, counters, names_here)
+            except SpecError as error:
+                if error.notes or not scope.trace:
+                    raise
+                # an error in a block's own lines: say where the block was used
+                raise SpecError(error.message, error.loc, scope.trace, error.arg) from None
         return previous
 
     def _entry(self, raw: Any, entries: LocatedList, index: int) -> LocatedDict:
@@ -326,7 +358,7 @@ class _Expander:
     def _literal_names(entries: LocatedList) -> dict[str, Location]:
         """Names written plainly in this list, for 'defined later' messages."""
         names = {}
-        for index, raw in enumerate(entries):
+        for raw in entries:
             if isinstance(raw, LocatedDict) and isinstance(raw.get("name"), (str, int)) \
                     and not has_placeholder(raw.get("name")):
                 names[str(raw["name"])] = raw.where("name")
@@ -348,8 +380,8 @@ class _Expander:
 
         repeat = self._value(entry, "repeat", scope.variables)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 0:
-            raise SpecError(f"repeat must be a whole number of times (0 or more), got {repeat!r}",
-                            entry.where("repeat"))
+            raise SpecError(f"repeat must be a whole number of times (0 or more), got "
+                            f"{shorten(repeat)}", entry.where("repeat"), scope.trace)
         group = None
         if not indexed_names:
             # `{name: layer1, repeat: 2}` -> layer1.0, layer1.1 (like nn.Sequential)
@@ -358,6 +390,13 @@ class _Expander:
             group = Group(qualified, type_name, "repeat", scope.depth, entry.loc,
                           first=len(self.spec.layers), copies=repeat)
             self.spec.groups.append(group)
+        if repeat == 0:      # no copies: like a layer switched off, it passes its input on
+            passed = self._references(entry, scope, scope.variables, names_here, "") \
+                if "inputs" in entry else (previous,)
+            if len(passed) != 1 or passed[0] is None:
+                raise SpecError("with repeat: 0 this entry passes its input on: give it one "
+                                "input (`inputs: [name]`)", entry.where("repeat"), scope.trace)
+            previous = passed[0]
         for k in range(repeat):
             variables = {**scope.variables, "i": k}
             if indexed_names:   # `{name: "conv${i + 1}", repeat: 3}` -> conv1, conv2, conv3
@@ -385,19 +424,19 @@ class _Expander:
                 raise in_layer(error, qualified, entry["type"], error.loc, scope.trace) from None
         elif previous is None:
             raise SpecError("this spec has several inputs: say which this layer takes with "
-                            "`inputs: [name]`", entry.loc)
+                            "`inputs: [name]`", entry.loc, scope.trace)
         else:
             inputs = (previous,)
 
         if "if" in entry:
             condition = self._value(entry, "if", variables)
             if not isinstance(condition, bool):
-                raise SpecError(f"`if` must be true or false, got {condition!r}",
-                                entry.where("if"))
+                raise SpecError(f"`if` must be true or false, got {shorten(condition)}",
+                                entry.where("if"), scope.trace)
             if not condition:     # a layer switched off passes its input on unchanged
                 if len(inputs) != 1:
                     raise SpecError("a layer with several inputs cannot be switched off by "
-                                    "`if`", entry.where("if"))
+                                    "`if`", entry.where("if"), scope.trace)
                 self.resolved[qualified] = inputs[0]
                 return inputs[0]
 
@@ -405,7 +444,8 @@ class _Expander:
         if "trainable" in entry:
             value = self._value(entry, "trainable", variables)
             if not isinstance(value, bool):
-                raise SpecError("`trainable` must be true or false", entry.where("trainable"))
+                raise SpecError("`trainable` must be true or false", entry.where("trainable"),
+                                scope.trace)
             trainable = trainable and value
 
         type_name = entry["type"]
@@ -486,7 +526,7 @@ class _Expander:
             name = str(name)     # `name: 0`, as nn.Sequential names its children
         if not isinstance(name, str) or not _NAME.match(name):
             dots = " ('.' separates block levels)" if isinstance(name, str) and "." in name else ""
-            raise SpecError(f"layer name {name!r} must be letters, digits and '_'{dots}",
+            raise SpecError(f"layer name {shorten(name)} must be letters, digits and '_'{dots}",
                             entry.where("name"))
         return name
 
@@ -554,9 +594,9 @@ class _Expander:
         return _substitute_deep(entry[key], variables, entry.where(key))
 
     def _in_layer(self, error: SpecError, qualified: str, type_name: str, entry: LocatedDict,
-                  scope: _Scope, default: str | None = None) -> SpecError:
+                  scope: _Scope) -> SpecError:
         """Locate an argument error at its argument and name the layer."""
-        key = error.arg if error.arg in entry else default
+        key = error.arg if error.arg in entry else None
         if not key:
             loc = entry.loc
         elif isinstance(error, UnknownArgumentError):

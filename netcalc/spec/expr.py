@@ -10,14 +10,18 @@ multipliers. `/` gives an int when the division is exact.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 import re
 from typing import Any, Mapping
 
-from ..errors import Location, SpecError, did_you_mean
+from ..errors import Location, SpecError, did_you_mean, shorten
 
 MAX_EXPRESSION_CHARS = 500
+# Sizes are int64; products of a few are bigger. Past this, numbers are mistakes
+# (and big enough integers take unbounded time and memory).
+MAX_MAGNITUDE = 10**36
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
 _BINARY = {
@@ -59,14 +63,22 @@ def evaluate(source: str, variables: Mapping[str, Any], loc: Location | None) ->
         raise SpecError("empty expression '${}'", loc)
     if len(text) > MAX_EXPRESSION_CHARS:
         raise SpecError(f"expression longer than {MAX_EXPRESSION_CHARS} characters", loc)
+    tree = _parse(text)
+    if isinstance(tree, str):
+        raise SpecError(f"bad expression '${{{text}}}': {tree}", loc)
     try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError as e:
-        raise SpecError(f"bad expression '${{{text}}}': {e.msg}", loc) from None
-    try:
-        return _Evaluator(text, variables, loc).visit(tree.body)
+        return _Evaluator(text, variables, loc).visit(tree)
     except RecursionError:
         raise SpecError(f"expression '${{{text}}}' is nested too deeply", loc) from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str):
+    """The expression's tree, or the syntax error's message (repeats parse once)."""
+    try:
+        return ast.parse(text, mode="eval").body
+    except SyntaxError as e:
+        return e.msg
 
 
 class _Evaluator:
@@ -81,7 +93,20 @@ class _Evaluator:
         if method is None:
             self.fail(f"{_describe(node)} is not allowed (use numbers, parameter names, "
                       "+ - * / // %, min, max, int, round, comparisons and 'a if c else b')")
-        return method(node)
+        try:
+            value = method(node)
+        except (OverflowError, ValueError):
+            self.fail("a number is too large")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            self.bounded(value)
+        return value
+
+    def bounded(self, value):
+        if isinstance(value, float) and not math.isfinite(value):
+            self.fail(f"{value} is not a finite number")
+        if abs(value) > MAX_MAGNITUDE:
+            self.fail(f"a number is too large (more than 10^36): {shorten(value)}")
+        return value
 
     def visit_Constant(self, node: ast.Constant):
         if not isinstance(node.value, (int, float, str, bool)) and node.value is not None:
@@ -103,9 +128,8 @@ class _Evaluator:
         if isinstance(node.op, ast.Div):
             if right == 0:
                 self.fail("division by zero")
-            quotient = left / right
             exact = isinstance(left, int) and isinstance(right, int) and left % right == 0
-            return left // right if exact else quotient
+            return left // right if exact else left / right
         op = _BINARY.get(type(node.op))
         if op is None:
             self.fail(f"operator {_describe(node.op)} is not allowed")
@@ -164,10 +188,8 @@ class _Evaluator:
     def number(self, node: ast.AST):
         value = self.visit(node)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.fail(f"{value!r} is not a number")
-        if isinstance(value, float) and not math.isfinite(value):
-            self.fail(f"{value} is not a finite number")
-        return value
+            self.fail(f"{shorten(value)} is not a number")
+        return self.bounded(value)
 
 
 def _describe(node: ast.AST) -> str:

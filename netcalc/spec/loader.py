@@ -11,7 +11,8 @@ import yaml
 
 from ..errors import Location, Note, SpecError
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
+# PyYAML reads about 0.3 MB a second: a bigger spec is refused rather than read.
+MAX_FILE_BYTES = 2 * 1024 * 1024
 # Aliases let a few lines describe a huge tree (the "billion laughs" bomb):
 # count the nodes as if every alias were written out, and refuse early.
 MAX_EXPANDED_NODES = 1_000_000
@@ -42,6 +43,15 @@ def location(file: str, mark) -> Location:
 
 class _Loader(yaml.SafeLoader):
     file = "<spec>"
+    nodes = 0
+
+    def compose_node(self, parent, index):
+        self.nodes += 1
+        if self.nodes > MAX_EXPANDED_NODES:
+            raise SpecError(f"the spec has more than {MAX_EXPANDED_NODES:,} YAML nodes; "
+                            "refusing to read it",
+                            location(self.file, self.peek_event().start_mark))
+        return super().compose_node(parent, index)
 
     def _loc(self, node) -> Location:
         return location(self.file, node.start_mark)
@@ -109,8 +119,8 @@ def _expanded_size(node, file: str) -> int:
         else:
             total = 1
         if total > MAX_EXPANDED_NODES:
-            raise SpecError(f"the spec would expand to more than {MAX_EXPANDED_NODES:,} YAML "
-                            "nodes (aliases repeating aliases?); refusing to load it",
+            raise SpecError(f"through its aliases the spec would expand to more than "
+                            f"{MAX_EXPANDED_NODES:,} YAML nodes; refusing to load it",
                             location(file, n.start_mark))
         sizes[id(n)] = total
         return total
@@ -121,8 +131,8 @@ def _expanded_size(node, file: str) -> int:
 def load_yaml(text: str, file: str):
     """Parse one YAML document into Located containers, or raise SpecError."""
     if len(text) > MAX_FILE_BYTES:
-        raise SpecError(f"the spec is {len(text):,} bytes; the limit is {MAX_FILE_BYTES:,}",
-                        Location(file, 1, 1))
+        raise SpecError(f"the spec is {len(text):,} characters; the limit is "
+                        f"{MAX_FILE_BYTES:,} (use blocks and repeat)", Location(file, 1, 1))
     loader = _Loader(text)
     loader.file = file
     try:
