@@ -374,6 +374,11 @@ def pad(draw, type_name):
     padding = draw(st.one_of(st.integers(-1, 3),
                              st.lists(st.integers(-2, 4), min_size=2 * rank,
                                       max_size=2 * rank)))
+    if type_name.startswith("circular") and isinstance(padding, list) and \
+            min(padding) < 0 < max(padding):
+        # torch refuses some of these when its internal copy would overlap itself, which
+        # depends on the number of channels too: a kernel detail netcalc leaves alone
+        padding = [max(p, 0) for p in padding]
     args = {"padding": padding}
     if type_name.startswith("constant"):
         args["value"] = draw(st.floats(-2, 2))

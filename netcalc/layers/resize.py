@@ -177,7 +177,7 @@ class _Pad(Layer):
         for k in range(self.rank):
             left, right = self.padding[2 * k], self.padding[2 * k + 1]
             dim = len(x) - 1 - k
-            self.check_side(x[dim], left, right)
+            self.check_side(x[dim], left, right, k)
             # constant pads crop (negative padding) before they pad: what is left must not
             # be negative; the other modes only need a non-empty result
             cropped = x[dim] + min(left, 0) + min(right, 0) if self.crops_first else 0
@@ -187,8 +187,8 @@ class _Pad(Layer):
                                  f"with {min(cropped, y[dim])} elements", arg="padding")
         return tuple(y)
 
-    def check_side(self, size: int, left: int, right: int) -> None:
-        pass
+    def check_side(self, size: int, left: int, right: int, k: int) -> None:
+        """Mode-specific limits for dim k (0 is the last dim)."""
 
     def output_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
         if self.crops_first and all(p <= 0 for p in self.padding):
@@ -215,17 +215,20 @@ class _ZeroPad(_PadOnly):
 
 
 class _ReflectionPad(_PadOnly):
-    def check_side(self, size: int, left: int, right: int) -> None:
+    def check_side(self, size: int, left: int, right: int, k: int) -> None:
         if left >= size or right >= size:
             raise ShapeError(f"reflection padding ({left}, {right}) must be smaller than the "
                              f"padded dim's size {size}", arg="padding")
 
 
 class _CircularPad(_PadOnly):
-    def check_side(self, size: int, left: int, right: int) -> None:
+    def check_side(self, size: int, left: int, right: int, k: int) -> None:
         if left > size or right > size:
             raise ShapeError(f"circular padding ({left}, {right}) must not exceed the padded "
                              f"dim's size {size}", arg="padding")
+        # (torch also refuses some pads that crop one side and wrap the other, when its
+        # internal copy would overlap itself: that depends on the memory layout, and
+        # netcalc does not model it)
 
 
 for _kind, _base in (("Zero", _ZeroPad), ("Constant", _PadWithValue),
