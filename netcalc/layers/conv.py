@@ -9,7 +9,7 @@ from typing import ClassVar
 from ..errors import ShapeError
 from ..formulas import contiguous_strides, conv_out, conv_transpose_out, same_padding
 from .base import DIMS_BY_RANK, Ints, Layer, Padding, Shape, Strides
-from .registry import register
+from .registry import register_ranked
 
 
 
@@ -132,31 +132,7 @@ class ConvTransposeNd(_ConvBase):
         return prod(x) * (self.out_channels // self.groups) * prod(self.kernel_size)
 
 
-@register("conv1d")
-class Conv1d(ConvNd):
-    rank = 1
-
-
-@register("conv2d")
-class Conv2d(ConvNd):
-    rank, layout = 2, "channels_last"
-
-
-@register("conv3d")
-class Conv3d(ConvNd):
-    rank, layout = 3, "channels_last"
-
-
-@register("convtranspose1d")
-class ConvTranspose1d(ConvTransposeNd):
-    rank = 1
-
-
-@register("convtranspose2d")
-class ConvTranspose2d(ConvTransposeNd):
-    rank, layout = 2, "channels_last"
-
-
-@register("convtranspose3d")
-class ConvTranspose3d(ConvTransposeNd):
-    rank, layout = 3, "channels_last"
+# torch's 2-d and 3-d kernels keep a channels-last input's layout; the 1-d ones do not
+for _rank in (1, 2, 3):
+    register_ranked(ConvNd, f"Conv{_rank}d", _rank, channels_last=_rank > 1)
+    register_ranked(ConvTransposeNd, f"ConvTranspose{_rank}d", _rank, channels_last=_rank > 1)

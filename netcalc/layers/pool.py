@@ -12,7 +12,7 @@ from typing import ClassVar
 from ..errors import ShapeError
 from ..formulas import pool_out
 from .base import DIMS_BY_RANK, Ints, Layer, OutputSize, Shape
-from .registry import register
+from .registry import register_ranked
 
 
 
@@ -130,61 +130,12 @@ def _reject_indices(layer: Layer) -> None:
                          "model; leave it false", arg="return_indices")
 
 
-@register("maxpool1d")
-class MaxPool1d(MaxPoolNd):
-    rank = 1
-
-
-@register("maxpool2d")
-class MaxPool2d(MaxPoolNd):
-    rank, layout = 2, "channels_last"
-
-
-@register("maxpool3d")
-class MaxPool3d(MaxPoolNd):
-    rank, layout = 3, "channels_last"
-
-
-@register("avgpool1d")
-class AvgPool1d(AvgPoolNd):
-    rank, layout = 1, "channels_last"
-
-
-@register("avgpool2d")
-class AvgPool2d(AvgPoolWithDivisor):
-    rank, layout = 2, "channels_last"
-
-
-@register("avgpool3d")
-class AvgPool3d(_AvgPool3dInputCheck):
-    rank = 3
-
-
-@register("adaptiveavgpool1d")
-class AdaptiveAvgPool1d(AdaptiveAvgPoolNd):
-    rank, layout = 1, "channels_last"
-
-
-@register("adaptiveavgpool2d")
-class AdaptiveAvgPool2d(AdaptiveAvgPoolNd):
-    rank, layout = 2, "channels_last"
-
-
-@register("adaptiveavgpool3d")
-class AdaptiveAvgPool3d(AdaptiveAvgPoolNd):
-    rank = 3
-
-
-@register("adaptivemaxpool1d")
-class AdaptiveMaxPool1d(AdaptiveMaxPoolNd):
-    rank, layout = 1, "channels_last"
-
-
-@register("adaptivemaxpool2d")
-class AdaptiveMaxPool2d(AdaptiveMaxPoolNd):
-    rank, layout = 2, "channels_last"
-
-
-@register("adaptivemaxpool3d")
-class AdaptiveMaxPool3d(AdaptiveMaxPoolNd):
-    rank = 3
+# (base class for 1d, 2d, 3d; the ranks whose torch kernels keep channels-last layouts)
+for _name, _bases, _channels_last in (
+    ("MaxPool", (MaxPoolNd, MaxPoolNd, MaxPoolNd), (2, 3)),
+    ("AvgPool", (AvgPoolNd, AvgPoolWithDivisor, _AvgPool3dInputCheck), (1, 2)),
+    ("AdaptiveAvgPool", (AdaptiveAvgPoolNd,) * 3, (1, 2)),
+    ("AdaptiveMaxPool", (AdaptiveMaxPoolNd,) * 3, (1, 2)),
+):
+    for _rank, _base in zip((1, 2, 3), _bases):
+        register_ranked(_base, f"{_name}{_rank}d", _rank, channels_last=_rank in _channels_last)

@@ -22,6 +22,17 @@ def register(*names: str):
     return add
 
 
+def register_ranked(base: type, torch_name: str, rank: int, channels_last: bool) -> type:
+    """Register `torch_name` (Conv2d, ...): `base` for inputs of `rank` spatial dims.
+
+    `channels_last`: torch's kernel keeps a channels-last input's layout.
+    """
+    namespace = {"rank": rank, "__module__": base.__module__}
+    if channels_last:
+        namespace["layout"] = "channels_last"
+    return register(torch_name.lower())(type(torch_name, (base,), namespace))
+
+
 def _squash(name: str) -> str:
     return name.lower().replace("_", "").replace("-", "")
 

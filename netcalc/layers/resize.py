@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from ..errors import ShapeError, SpecError
 from ..formulas import iterator_strides
 from .base import Floats, IntList, Layer, Shape, SizeOrList, Strides, parse_int
-from .registry import register
+from .registry import register, register_ranked
 
 # F.interpolate's modes and the input ranks each accepts
 _MODE_RANKS = {
@@ -237,6 +237,4 @@ for _kind, _base in (("Zero", _ZeroPad), ("Constant", _PadWithValue),
     for _rank in (1, 2, 3):
         _name = f"{_kind}Pad{_rank}d"
         # circular and 1-d pads write contiguous results; the others keep channels-last
-        layout = "new" if _kind == "Circular" or _rank == 1 else "channels_last"
-        register(_name.lower())(type(_name, (_base,), {"rank": _rank, "layout": layout,
-                                                       "__module__": __name__}))
+        register_ranked(_base, _name, _rank, channels_last=_kind != "Circular" and _rank > 1)
