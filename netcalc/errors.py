@@ -103,6 +103,7 @@ def did_you_mean(word: object, candidates) -> str:
 def shorten(value: object) -> str:
     """A value for a message: huge integers by their number of digits, long text cut."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30:
-        return f"a {len(str(abs(value)))}-digit integer"
+        # from the bit length: str() of a huge integer takes quadratic time
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -17,7 +17,7 @@ from ..errors import (Location, Note, SpecError, UnknownArgumentError, did_you_m
                       shorten)
 from ..layers import lookup, unknown_type
 from ..layers.base import MAX_INT, too_many_elements
-from .expr import has_placeholder, substitute
+from .expr import cost, has_placeholder, substitute
 from .loader import LocatedDict, LocatedList
 from .model import ExpandedSpec, Group, InputSpec, LayerSpec
 
@@ -30,8 +30,9 @@ DEFAULT_INPUT = "input"
 # Refuse specs that expand past this many layers before spending time on them
 # (counted without building them: see _LayerCounter).
 MAX_LAYERS = 250_000
-# ... and the copies expansion visits, kept or switched off by `if`.
-MAX_COPIES = 500_000
+# ... and the work expansion does: a step per copy of a layer (kept or switched
+# off by `if`) and per operation in its ${...}; about a microsecond each.
+MAX_STEPS = 4_000_000
 MAX_BLOCK_DEPTH = 64
 
 _NAME = re.compile(r"^\w+$")
@@ -73,8 +74,10 @@ def expand(doc: Any, file: str) -> ExpandedSpec:
     expander = _Expander(spec, blocks)
     scope = _Scope(prefix="", inputs={i.name: i.name for i in spec.inputs}, variables=variables,
                    depth=0, trace=(), trainable=True, stack=())
-    counter = _LayerCounter(blocks)
-    counter.check_copies(counter.entries(doc["layers"], variables, ())[1], doc.where("layers"))
+    try:
+        _LayerCounter(blocks).entries(doc["layers"], variables, ())
+    except _Malformed:
+        pass      # counted up to an error: expanding stops there too, with its message
     expander.expand_entries(doc["layers"], scope, doc.where("layers"), "the spec")
     if not spec.layers:
         raise SpecError("the spec has no layers", doc.where("layers"))
@@ -217,8 +220,9 @@ _USES_INDEX = re.compile(r"\$\{[^}]*\bi\b")
 class _LayerCounter:
     """Counts what a spec expands to without building it, so that a spec too big
     to expand is refused at once, not after minutes: its layers (at most
-    MAX_LAYERS), and the copies expansion visits, switched off or not (at most
-    MAX_COPIES). Block instances are memoized by their parameters.
+    MAX_LAYERS) and the steps expanding it takes (at most MAX_STEPS: a step per
+    copy of a layer, switched off by `if` or not, and per operation of its
+    ${...}). Block instances are memoized by their parameters.
 
     Anything malformed counts as one layer: the expander reports it properly.
     """
@@ -228,17 +232,17 @@ class _LayerCounter:
         self.memo: dict[tuple, tuple[int, int]] = {}
 
     def entries(self, entries: Any, variables: dict, stack: tuple[str, ...]) -> tuple[int, int]:
-        """(layers, copies visited) of a `layers` list."""
-        layers = copies = 0
+        """(layers, steps) of a `layers` list."""
+        layers = steps = 0
         for index, raw in enumerate(entries if isinstance(entries, LocatedList) else ()):
-            entry_layers, entry_copies = self.entry(raw, variables, stack,
-                                                    entries.where(index))
+            entry_layers, entry_steps = self.entry(raw, variables, stack, entries.where(index))
             layers += entry_layers
-            copies += entry_copies
+            steps += entry_steps
             if layers > MAX_LAYERS:
                 raise SpecError(f"the spec expands past the limit of {MAX_LAYERS:,} layers",
                                 entries.where(index))
-        return layers, copies
+            self.check_steps(steps, entries.where(index))
+        return layers, steps
 
     def entry(self, raw: Any, variables: dict, stack: tuple[str, ...],
               loc: Location) -> tuple[int, int]:
@@ -255,50 +259,60 @@ class _LayerCounter:
         if repeat > MAX_LAYERS:
             raise SpecError(f"repeat: {repeat:,} would expand past the limit of "
                             f"{MAX_LAYERS:,} layers", loc)
+        # every copy, kept or switched off, costs at least its own step and its `if`
+        self.check_steps(repeat * (1 + cost(raw.get("if"))), loc)
         if any(_USES_INDEX.search(v) for k, v in raw.items() if isinstance(v, str) and k != "name"):
-            layers = copies = 0
+            layers = steps = 0
             for i in range(repeat):          # copies differ: count each, stop at a limit
-                copy_layers, copy_copies = self.copy(raw, {**variables, "i": i}, stack, loc)
+                copy_layers, copy_steps = self.copy(raw, {**variables, "i": i}, stack, loc)
                 layers += copy_layers
-                copies += copy_copies
-                if layers > MAX_LAYERS or copies > MAX_COPIES:
+                steps += copy_steps
+                if layers > MAX_LAYERS or steps > MAX_STEPS:
                     break
         else:
-            copy_layers, copy_copies = self.copy(raw, {**variables, "i": 0}, stack, loc)
-            layers, copies = repeat * copy_layers, repeat * copy_copies
+            copy_layers, copy_steps = self.copy(raw, {**variables, "i": 0}, stack, loc)
+            layers, steps = repeat * copy_layers, repeat * copy_steps
         if layers > MAX_LAYERS:
             raise SpecError(f"repeat: {repeat:,} copies would expand past the limit of "
                             f"{MAX_LAYERS:,} layers", loc)
-        self.check_copies(copies, loc)
-        return layers, copies
+        self.check_steps(steps, loc)
+        return layers, steps
 
     def copy(self, raw: dict, variables: dict, stack: tuple[str, ...],
              loc: Location) -> tuple[int, int]:
-        if "if" in raw and self.value(raw["if"], variables) is False:
-            return 0, 1
+        steps = 1 + cost(raw.get("if"))
+        if "if" in raw:
+            condition = self.value(raw["if"], variables)
+            if condition is _UNKNOWN:
+                raise _Malformed      # the expander will stop at this error
+            if condition is False:
+                return 0, steps
+        arguments = {key: value for key, value in raw.items() if key not in RESERVED_KEYS}
+        steps += cost(list(arguments.values()))
         block = self.blocks.get(raw["type"].lower())
         if block is None or block.name in stack:
-            return 1, 1
+            return 1, steps
         if len(stack) >= MAX_BLOCK_DEPTH:
             raise SpecError(f"blocks are nested more than {MAX_BLOCK_DEPTH} deep here", loc)
-        given = {key: self.value(value, variables) for key, value in raw.items()
-                 if key not in RESERVED_KEYS}
+        given = {key: self.value(value, variables) for key, value in arguments.items()}
         try:
             params = bind_params(block.params, given)
         except SpecError:
-            return 1, 1
+            raise _Malformed from None
         memo_key = (block.name, repr(sorted(params.items(), key=lambda kv: kv[0])))
         if memo_key not in self.memo:
-            layers, copies = self.entries(block.layers, params, (*stack, block.name))
-            self.memo[memo_key] = (layers, copies + 1)
-        self.check_copies(self.memo[memo_key][1], loc)
-        return self.memo[memo_key]
+            self.memo[memo_key] = self.entries(block.layers, params, (*stack, block.name))
+        layers, inner_steps = self.memo[memo_key]
+        steps += inner_steps
+        self.check_steps(steps, loc)
+        return layers, steps
 
     @staticmethod
-    def check_copies(copies: int, loc: Location) -> None:
-        if copies > MAX_COPIES:
-            raise SpecError(f"expanding this visits more than {MAX_COPIES:,} copies of layers "
-                            "(switched off by `if` or not); refusing to start", loc)
+    def check_steps(steps: int, loc: Location) -> None:
+        if steps > MAX_STEPS:
+            raise SpecError(f"expanding this takes more than {MAX_STEPS:,} steps (a step per "
+                            "copy of a layer, switched off by `if` or not, and per operation in "
+                            "its ${...}); refusing to start", loc)
 
     @staticmethod
     def value(value: Any, variables: dict) -> Any:
@@ -306,6 +320,10 @@ class _LayerCounter:
             return _substitute_deep(value, variables, None)
         except SpecError:
             return _UNKNOWN
+
+
+class _Malformed(Exception):
+    """The counter met an error the expander reports at or before the same copy."""
 
 
 class _Expander:

@@ -72,6 +72,21 @@ def evaluate(source: str, variables: Mapping[str, Any], loc: Location | None) ->
         raise SpecError(f"expression '${{{text}}}' is nested too deeply", loc) from None
 
 
+def cost(value: Any) -> int:
+    """Roughly the work of substituting `value`: the nodes of its expressions."""
+    if isinstance(value, list):
+        return sum(cost(item) for item in value)
+    if not has_placeholder(value):
+        return 0
+    return sum(_size(m.group(1).strip()) for m in _PLACEHOLDER.finditer(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _size(text: str) -> int:
+    tree = _parse(text)
+    return 1 if isinstance(tree, str) else sum(1 for _ in ast.walk(tree))
+
+
 @functools.lru_cache(maxsize=4096)
 def _parse(text: str):
     """The expression's tree, or the syntax error's message (repeats parse once)."""
