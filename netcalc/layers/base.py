@@ -382,21 +382,18 @@ _PARSERS = {
     "IntList": lambda v, n, cls: parse_int_list(v, n),
     "Dims": lambda v, n, cls: parse_dims(v, n),
     "Dims | None": lambda v, n, cls: _optional(parse_dims)(v, n),
-    "SizeOrList | None": lambda v, n, cls: _optional(_parse_size_or_list)(v, n),
-    "Floats | None": lambda v, n, cls: _optional(_parse_floats_any)(v, n),
+    "SizeOrList | None": lambda v, n, cls: _optional(_one_or_list(parse_int))(v, n),
+    "Floats | None": lambda v, n, cls: _optional(_one_or_list(parse_float))(v, n),
 }
 
 
-def _parse_size_or_list(value: Any, name: str):
-    if isinstance(value, list):
-        return tuple(parse_int(v, name) for v in value)
-    return parse_int(value, name)
-
-
-def _parse_floats_any(value: Any, name: str):
-    if isinstance(value, list):
-        return tuple(parse_float(v, name) for v in value)
-    return parse_float(value, name)
+def _one_or_list(parse):
+    """A value, or a list of values kept as a tuple (upsample's size, scale_factor)."""
+    def parse_one_or_list(value: Any, name: str):
+        if isinstance(value, list):
+            return tuple(parse(v, name) for v in value)
+        return parse(value, name)
+    return parse_one_or_list
 
 
 def _parse(annotation: str, value: Any, name: str, cls: type[Layer]) -> Any:

@@ -60,6 +60,12 @@ def footer(summary: Summary) -> list[tuple[str, str]]:
     ]
 
 
+def column_widths(cells: list[tuple[str, ...]]) -> list[int]:
+    """Terminal columns each column's widest cell (or its header) takes."""
+    return [max([len(h), *(units.width(texts[i]) for texts in cells)])
+            for i, h in enumerate(HEADERS)]
+
+
 def renderable(summary: Summary):
     """A rich renderable for a terminal: numbers and shapes are never cut."""
     from rich.console import Group
@@ -67,13 +73,13 @@ def renderable(summary: Summary):
     from rich.text import Text
 
     cells = rows(summary)
+    widths = column_widths([texts for texts, _ in cells])
     table = Table(title=title(summary), title_justify="left", title_style="bold",
                   header_style="bold")
     for index, (header, right) in enumerate(zip(HEADERS, RIGHT_ALIGNED)):
         keep = index >= 2      # shapes and counts keep their width; names give way
-        widest = max([len(header), *(units.width(texts[index]) for texts, _ in cells)])
         table.add_column(header, justify="right" if right else "left", no_wrap=True,
-                         min_width=widest if keep else None,
+                         min_width=widths[index] if keep else None,
                          overflow="fold" if keep else "ellipsis")
     for texts, styles in cells:
         table.add_row(*(Text(text, style=style) for text, style in zip(texts, styles)))
@@ -88,8 +94,7 @@ def renderable(summary: Summary):
 def plain_text(summary: Summary) -> str:
     """The table drawn with rich's default box characters, without rich (fast)."""
     cells = [texts for texts, _ in rows(summary)]
-    widths = [max([len(h), *(units.width(texts[i]) for texts in cells)])
-              for i, h in enumerate(HEADERS)]
+    widths = column_widths(cells)
 
     def line(left: str, fill: str, joint: str, right: str) -> str:
         return left + joint.join(fill * (w + 2) for w in widths) + right

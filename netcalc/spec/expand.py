@@ -217,6 +217,13 @@ _UNKNOWN = object()
 _USES_INDEX = re.compile(r"\$\{[^}]*\bi\b")
 
 
+def _uses_index(value: Any) -> bool:
+    """Does a value (a list's items too) use the repeat index in a ${...}?"""
+    if isinstance(value, list):
+        return any(_uses_index(item) for item in value)
+    return isinstance(value, str) and bool(_USES_INDEX.search(value))
+
+
 class _LayerCounter:
     """Counts what a spec expands to without building it, so that a spec too big
     to expand is refused at once, not after minutes: its layers (at most
@@ -261,7 +268,7 @@ class _LayerCounter:
                             f"{MAX_LAYERS:,} layers", loc)
         # every copy, kept or switched off, costs at least its own step and its `if`
         self.check_steps(repeat * (1 + cost(raw.get("if"))), loc)
-        if any(_USES_INDEX.search(v) for k, v in raw.items() if isinstance(v, str) and k != "name"):
+        if any(_uses_index(v) for k, v in raw.items() if k != "name"):
             layers = steps = 0
             for i in range(repeat):          # copies differ: count each, stop at a limit
                 copy_layers, copy_steps = self.copy(raw, {**variables, "i": i}, stack, loc)
