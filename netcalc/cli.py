@@ -59,16 +59,8 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
 
     SPEC is a YAML file, or '-' for standard input.
     """
-    from .analyze import analyze
-    from .spec import load_spec
-
     output = None if output == "-" else output
-    expanded = load_spec(spec)
-    overrides = _input_overrides(input_shapes, [i.name for i in expanded.inputs])
-    result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides, depth=depth)
-    for warning in result.warnings:
-        click.echo(f"{warning.loc}: warning: layer '{warning.layer}' ({warning.type}): "
-                   f"{warning.message}", err=True)
+    _, result = _load_and_analyze(spec, input_shapes, batch, dtype, depth)
     if fmt == "table":
         from .render import table
         if output is None and sys.stdout.isatty() and len(result.rows) <= RICH_TABLE_ROWS:
@@ -93,6 +85,43 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
 
 
 @cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--device", type=click.Choice(("auto", "cpu", "cuda")), default="auto",
+              show_default=True, help="Where torch runs the model; auto picks CUDA if torch "
+                                      "sees a GPU.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch size N.")
+@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
+              help="Override the input shape, as for summary.")
+@click.option("--dtype", type=click.Choice([d for d in MODEL_DTYPES if d != "int8"]),
+              default="float32", show_default=True, help="Element type of the model and inputs.")
+@click.option("--runs", type=click.IntRange(min=0), default=None,
+              help="Timed forward passes for the latency figure (default 10 on a GPU, 3 on "
+                   "the CPU; 0 skips timing).")
+@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
+              show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Write to this file (atomically); '-' is standard output.")
+def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
+           runs: int | None, fmt: str, output: str | None) -> None:
+    """Build SPEC in PyTorch, run it, and compare every layer's output shape,
+    parameters and MACs with netcalc's. Exits 1 if any differ.
+
+    Needs PyTorch (pip install 'netcalc[torch]').
+    """
+    from .render import verify as render_verify
+    from .torch_bridge.verify import verify as run_verify
+
+    output = None if output == "-" else output
+    expanded, result = _load_and_analyze(spec, input_shapes, batch, dtype)
+    checked = run_verify(expanded, result, device=device, runs=runs)
+    _emit(render_verify.render_json(checked) if fmt == "json"
+          else render_verify.plain_text(checked), output)
+    if not checked.ok:
+        raise SystemExit(1)
+
+
+@cli.command()
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True, help="Output format.")
 def layers(fmt: str) -> None:
@@ -108,6 +137,21 @@ def layers(fmt: str) -> None:
 
 
 # -- helpers -------------------------------------------------------------------
+
+def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtype: str,
+                      depth: int | None = None):
+    """The expanded spec and its Summary; warnings go to stderr."""
+    from .analyze import analyze
+    from .spec import load_spec
+
+    expanded = load_spec(spec)
+    overrides = _input_overrides(input_shapes, [i.name for i in expanded.inputs])
+    result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides, depth=depth)
+    for warning in result.warnings:
+        click.echo(f"{warning.loc}: warning: layer '{warning.layer}' ({warning.type}): "
+                   f"{warning.message}", err=True)
+    return expanded, result
+
 
 _SHAPE = re.compile(r"^\s*\[?\s*(\d+(?:\s*[x×,\s]\s*\d+)*)\s*\]?\s*$")
 
@@ -172,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except click.exceptions.Exit as done:
         return done.exit_code
+    except SystemExit as done:       # a command's verdict (verify: 1 when numbers differ)
+        return done.code if isinstance(done.code, int) else 1
     except click.ClickException as error:
         error.show()
         return error.exit_code

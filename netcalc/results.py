@@ -101,3 +101,54 @@ class Summary:
     totals: Totals
     outputs: dict                   # graph outputs: layer name -> shape
     warnings: tuple[SpecWarning, ...] = ()
+
+
+# -- verify: netcalc's numbers beside torch's ---------------------------------
+
+@dataclass(frozen=True)
+class Quantity:
+    """One number both ways: what netcalc computed and what torch measured."""
+
+    netcalc: object
+    torch: object
+
+    @property
+    def ok(self) -> bool:
+        return self.netcalc == self.torch
+
+
+@dataclass(frozen=True)
+class LayerCheck:
+    name: str
+    type: str
+    output_shape: Quantity
+    params: Quantity
+    buffers: Quantity
+    macs: Quantity
+
+    @property
+    def ok(self) -> bool:
+        return all(q.ok for q in (self.output_shape, self.params, self.buffers, self.macs))
+
+
+@dataclass(frozen=True)
+class Verification:
+    name: str
+    file: str
+    device: str                      # "cpu", or "cuda (NVIDIA H100 80GB HBM3)"
+    torch_version: str
+    batch: int
+    dtype: str
+    layers: tuple[LayerCheck, ...]
+    params: Quantity
+    buffers: Quantity
+    macs: Quantity
+    estimated_bytes: int             # netcalc's memory figure (Totals.total_bytes)
+    latency_ms: float | None         # median forward time; None when not timed
+    timed_runs: int
+    peak_bytes: int | None           # torch.cuda.max_memory_allocated; None on CPU
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.layers) and self.params.ok and self.macs.ok \
+            and self.buffers.ok

@@ -12,22 +12,8 @@ import sys
 
 import pytest
 
-from helpers import ROOT, SPECS
+from helpers import PUBLISHED, ROOT, SPECS, run_cli
 from netcalc.cli import main
-
-# Published figures (torchvision's models; the table), batch 1, 224×224.
-PUBLISHED = {
-    "alexnet": (61_100_840, 714_188_480),
-    "vgg16": (138_357_544, 15_470_264_320),
-    "resnet18": (11_689_512, 1_814_073_344),
-    "resnet50": (25_557_032, 4_089_184_256),
-}
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def netcalc(*args, **kwargs) -> subprocess.CompletedProcess:

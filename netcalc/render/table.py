@@ -60,10 +60,10 @@ def footer(summary: Summary) -> list[tuple[str, str]]:
     ]
 
 
-def column_widths(cells: list[tuple[str, ...]]) -> list[int]:
+def column_widths(cells: list[tuple[str, ...]], headers: tuple[str, ...] = HEADERS) -> list[int]:
     """Terminal columns each column's widest cell (or its header) takes."""
     return [max([len(h), *(units.width(texts[i]) for texts in cells)])
-            for i, h in enumerate(HEADERS)]
+            for i, h in enumerate(headers)]
 
 
 def renderable(summary: Summary):
@@ -93,21 +93,25 @@ def renderable(summary: Summary):
 
 def plain_text(summary: Summary) -> str:
     """The table drawn with rich's default box characters, without rich (fast)."""
-    cells = [texts for texts, _ in rows(summary)]
-    widths = column_widths(cells)
+    return box_table(title(summary), HEADERS, RIGHT_ALIGNED,
+                     [texts for texts, _ in rows(summary)], footer(summary))
+
+
+def box_table(caption: str, headers: tuple[str, ...], right_aligned: tuple[bool, ...],
+              cells: list[tuple[str, ...]], notes: list[tuple[str, str]]) -> str:
+    """A box-drawn table (rich's default box) with labelled lines under it."""
+    widths = column_widths(cells, headers)
 
     def line(left: str, fill: str, joint: str, right: str) -> str:
         return left + joint.join(fill * (w + 2) for w in widths) + right
 
     def row(texts, bar: str) -> str:
-        padded = (units.pad(t, w, r) for t, w, r in zip(texts, widths, RIGHT_ALIGNED))
+        padded = (units.pad(t, w, r) for t, w, r in zip(texts, widths, right_aligned))
         return bar + bar.join(f" {p} " for p in padded) + bar
 
-    out = [title(summary), line("┏", "━", "┳", "┓"), row(HEADERS, "┃"),
-           line("┡", "━", "╇", "┩")]
+    out = [caption, line("┏", "━", "┳", "┓"), row(headers, "┃"), line("┡", "━", "╇", "┩")]
     out += [row(texts, "│") for texts in cells]
     out.append(line("└", "─", "┴", "┘"))
-    totals = footer(summary)
-    label_width = max(len(label) for label, _ in totals)
-    out += [f"{label.ljust(label_width)}  {value}" for label, value in totals]
+    label_width = max((len(label) for label, _ in notes), default=0)
+    out += [f"{label.ljust(label_width)}  {value}" for label, value in notes]
     return "\n".join(text.rstrip() for text in out) + "\n"

@@ -5,6 +5,10 @@ from ..errors import MissingToolError
 
 def import_torch():
     """torch, or a MissingToolError that says how to install it (exit 2)."""
+    import warnings
+
+    # torch warns at import when numpy is missing; netcalc never hands it arrays
+    warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
     try:
         import torch
     except ImportError:

@@ -1,0 +1,92 @@
+"""`verify` output: each layer's numbers with ✓, or both values where they differ."""
+
+from __future__ import annotations
+
+import json
+
+from ..results import Quantity, Verification
+from . import units
+from .table import box_table
+
+HEADERS = ("Layer", "Type", "Output shape", "Params", "MACs", "")
+RIGHT_ALIGNED = (False, False, False, True, True, False)
+PASS, FAIL = "✓", "✗"
+
+
+def _cell(quantity: Quantity, show) -> str:
+    if quantity.ok:
+        return show(quantity.netcalc)
+    measured = "nothing" if quantity.torch is None else show(quantity.torch)
+    return f"netcalc {show(quantity.netcalc)} ≠ torch {measured}"
+
+
+def _mark(ok: bool) -> str:
+    return PASS if ok else FAIL
+
+
+def title(result: Verification) -> str:
+    return (f"{result.name} ({result.file}) · batch {result.batch} · {result.dtype} · "
+            f"torch {result.torch_version} on {result.device}")
+
+
+def rows(result: Verification) -> list[tuple[str, ...]]:
+    cells = []
+    for check in result.layers:
+        macs = _cell(check.macs, units.count)
+        if not check.buffers.ok:
+            macs += f" (buffers: {_cell(check.buffers, units.count)})"
+        cells.append((check.name, check.type, _cell(check.output_shape, units.shape),
+                      _cell(check.params, units.count), macs, _mark(check.ok)))
+    return cells
+
+
+def footer(result: Verification) -> list[tuple[str, str]]:
+    failed = sum(not c.ok for c in result.layers)
+    lines = [
+        ("Params", f"{_cell(result.params, units.count)} {_mark(result.params.ok)}"),
+        ("Buffers", f"{_cell(result.buffers, units.count)} {_mark(result.buffers.ok)}"),
+        ("MACs", f"{_cell(result.macs, units.count)} {_mark(result.macs.ok)} "
+                 "(torch: FlopCounterMode flops / 2)"),
+    ]
+    if result.latency_ms is not None:
+        lines.append(("Latency", f"{result.latency_ms:.2f} ms median forward over "
+                                 f"{result.timed_runs} runs after a warm-up"))
+    memory = f"netcalc estimates {units.size(result.estimated_bytes)}"
+    if result.peak_bytes is not None:
+        ratio = result.estimated_bytes / result.peak_bytes if result.peak_bytes else 0.0
+        memory = (f"torch peak {units.size(result.peak_bytes)} (max_memory_allocated); "
+                  f"{memory} ({ratio:.2f}× the peak)")
+    lines.append(("Memory", memory))
+    verdict = (f"{PASS} all {len(result.layers)} layers match torch" if result.ok else
+               f"{FAIL} {failed} of {len(result.layers)} layers differ from torch"
+               if failed else f"{FAIL} the totals differ from torch")
+    lines.append(("Result", verdict))
+    return lines
+
+
+def plain_text(result: Verification) -> str:
+    return box_table(title(result), HEADERS, RIGHT_ALIGNED, rows(result), footer(result))
+
+
+def _quantity(quantity: Quantity) -> dict:
+    return {"netcalc": quantity.netcalc, "torch": quantity.torch, "ok": quantity.ok}
+
+
+def as_dict(result: Verification) -> dict:
+    return {
+        "name": result.name, "file": result.file, "device": result.device,
+        "torch_version": result.torch_version, "batch": result.batch, "dtype": result.dtype,
+        "ok": result.ok,
+        "layers": [{"name": c.name, "type": c.type, "ok": c.ok,
+                    "output_shape": _quantity(c.output_shape), "params": _quantity(c.params),
+                    "buffers": _quantity(c.buffers), "macs": _quantity(c.macs)}
+                   for c in result.layers],
+        "totals": {"params": _quantity(result.params), "buffers": _quantity(result.buffers),
+                   "macs": _quantity(result.macs)},
+        "latency_ms": result.latency_ms, "timed_runs": result.timed_runs,
+        "peak_bytes": result.peak_bytes, "estimated_bytes": result.estimated_bytes,
+    }
+
+
+def render_json(result: Verification) -> str:
+    return json.dumps(as_dict(result), ensure_ascii=False, indent=2) + "\n"

@@ -1,0 +1,80 @@
+"""The whole spec as one torch module, with netcalc's qualified names.
+
+Each layer becomes the module `build_layer` makes, placed at its qualified
+name (`layer1.0.conv1`) under containers for the blocks and repeats, so that
+`named_modules()` lists exactly the spec's names. `forward` runs the layers
+in the spec's order and frees each tensor after its last consumer.
+"""
+
+from __future__ import annotations
+
+from ..results import Summary
+from ..spec.model import ExpandedSpec
+from . import import_torch
+from .build import build_layer
+
+_SPEC_MODULE = None
+
+
+def build_model(spec: ExpandedSpec, summary: Summary):
+    """A `torch.nn.Module` equivalent to `spec` (for the input shapes `summary` used)."""
+    torch = import_torch()
+    modules = [build_layer(spec_layer.layer, result.input_shapes)
+               for spec_layer, result in zip(spec.layers, summary.layers)]
+    return _spec_module(torch)(spec, modules, list(summary.outputs))
+
+
+def _spec_module(torch):
+    global _SPEC_MODULE
+    if _SPEC_MODULE is None:
+        class SpecModule(torch.nn.Module):
+            """Runs a netcalc spec's layers in order; inputs are passed positionally."""
+
+            def __init__(self, spec: ExpandedSpec, modules: list, outputs: list[str]):
+                super().__init__()
+                self.spec_name = spec.name
+                self.input_names = [i.name for i in spec.inputs]
+                self.output_names = outputs
+                self.steps = []       # (name, module, input names, names to free after)
+                last_use = {}
+                for index, spec_layer in enumerate(spec.layers):
+                    for name in spec_layer.inputs:
+                        last_use[name] = index
+                kept = set(outputs)
+                for index, (spec_layer, module) in enumerate(zip(spec.layers, modules)):
+                    _place(self, spec_layer.name.split("."), module)
+                    done = tuple(n for n in dict.fromkeys(spec_layer.inputs)
+                                 if last_use[n] == index and n not in kept)
+                    self.steps.append((spec_layer.name, module, spec_layer.inputs, done))
+
+            def forward(self, *inputs):
+                values = dict(zip(self.input_names, inputs))
+                for name, module, input_names, done in self.steps:
+                    values[name] = module(*(values[n] for n in input_names))
+                    for finished in done:
+                        del values[finished]
+                outputs = tuple(values[name] for name in self.output_names)
+                return outputs[0] if len(outputs) == 1 else outputs
+
+            def extra_repr(self) -> str:
+                return f"spec={self.spec_name!r}"
+
+        _SPEC_MODULE = SpecModule
+    return _SPEC_MODULE
+
+
+def _place(root, path: list[str], module) -> None:
+    """Put `module` at `path` under `root`, making plain containers on the way.
+
+    `_modules` is written directly: a spec may name a layer `forward` or
+    `training`, which `add_module` refuses as clashing with an attribute.
+    """
+    import torch
+
+    parent = root
+    for part in path[:-1]:
+        child = parent._modules.get(part)
+        if child is None:
+            child = parent._modules[part] = torch.nn.Module()
+        parent = child
+    parent._modules[path[-1]] = module

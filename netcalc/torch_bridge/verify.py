@@ -1,0 +1,182 @@
+"""`netcalc verify`: run the spec in torch and compare every layer's numbers.
+
+The model is the one `build_model` makes; a forward pass on zeros under
+FlopCounterMode, with a hook on every layer, measures each layer's output
+shape and MACs, and its module's parameters are counted. On a GPU, timed
+runs give latency and `max_memory_allocated` the peak memory.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from ..errors import NetcalcError, UsageError, in_layer
+from ..results import LayerCheck, Quantity, Summary, Verification
+from ..spec.model import ExpandedSpec
+from . import import_torch
+from .model import build_model
+
+# Leave this share of the free memory to everything else.
+MEMORY_HEADROOM = 0.8
+
+
+def verify(spec: ExpandedSpec, summary: Summary, device: str = "auto",
+           runs: int | None = None) -> Verification:
+    torch = import_torch()
+    target = _device(torch, device)
+    dtype = _torch_dtype(torch, summary.dtype)
+    _check_memory(torch, target, summary)
+
+    model = build_model(spec, summary).eval().to(device=target, dtype=dtype)
+    inputs = [_zeros(torch, shape, summary.input_dtypes[name], target)
+              for name, shape in summary.inputs.items()]
+    shapes, counts = _measure(torch, model, spec, inputs)
+
+    root = type(model).__name__
+    checks = []
+    for spec_layer, result in zip(spec.layers, summary.layers):
+        module = model.get_submodule(spec_layer.name)
+        checks.append(LayerCheck(
+            name=result.name, type=result.type,
+            output_shape=Quantity(result.output_shape, shapes.get(result.name)),
+            params=Quantity(result.params, sum(p.numel() for p in module.parameters())),
+            buffers=Quantity(result.buffers, sum(b.numel() for b in module.buffers())),
+            macs=Quantity(result.macs, sum(counts.get(f"{root}.{result.name}", {}).values())
+                          // 2)))
+    totals = summary.totals
+    runs = (10 if target.type == "cuda" else 3) if runs is None else runs
+    latency, peak = _time(torch, model, inputs, target, runs)
+    return Verification(
+        name=summary.name, file=summary.file, device=_device_name(torch, target),
+        torch_version=torch.__version__.split("+")[0], batch=summary.batch, dtype=summary.dtype,
+        layers=tuple(checks),
+        params=Quantity(totals.params, sum(p.numel() for p in model.parameters())),
+        buffers=Quantity(totals.buffers, sum(b.numel() for b in model.buffers())),
+        macs=Quantity(totals.macs, sum(counts.get("Global", {}).values()) // 2),
+        estimated_bytes=totals.total_bytes, latency_ms=latency, timed_runs=runs,
+        peak_bytes=peak)
+
+
+def _device(torch, device: str):
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: torch sees no GPU here (use --device cpu or auto)")
+    return torch.device(device)
+
+
+def _device_name(torch, target) -> str:
+    if target.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(target)})"
+    return "cpu"
+
+
+def _torch_dtype(torch, name: str):
+    if name == "int8":
+        raise UsageError("--dtype int8: torch runs quantized models through other modules; "
+                         "verify with a floating-point dtype")
+    return getattr(torch, name)
+
+
+def _zeros(torch, shape, dtype: str, target):
+    return torch.zeros(shape, dtype=getattr(torch, dtype), device=target)
+
+
+def _check_memory(torch, target, summary: Summary) -> None:
+    """Refuse a forward pass that would not fit, before allocating anything.
+
+    netcalc's estimate (inputs, parameters, buffers and every activation) is an
+    upper bound: the model frees each tensor after its last use.
+    """
+    needed = summary.totals.total_bytes
+    if target.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(target)
+        where = "free on the GPU"
+    else:
+        free = _available_ram()
+        where = "of available memory"
+    if free is not None and needed > MEMORY_HEADROOM * free:
+        from ..render.units import size
+        raise UsageError(f"the forward pass at batch {summary.batch} may need up to "
+                         f"{size(needed)} (inputs, parameters and every activation) and "
+                         f"there is {size(free)} {where}: try a smaller --batch or --input")
+
+
+def _available_ram() -> int | None:
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _measure(torch, model, spec: ExpandedSpec, inputs):
+    """Each layer's output shape (by hook) and FlopCounterMode's per-module counts."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    shapes: dict[str, tuple[int, ...]] = {}
+    hooks = []
+    for spec_layer in spec.layers:
+        def record(module, args, output, name=spec_layer.name):
+            first = output[0] if isinstance(output, (tuple, list)) else output
+            shapes.setdefault(name, tuple(first.shape))
+        hooks.append(model.get_submodule(spec_layer.name).register_forward_hook(record))
+    try:
+        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+            _forward(model, spec, inputs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return shapes, counter.get_flop_counts()
+
+
+def _forward(model, spec: ExpandedSpec, inputs):
+    """The forward pass; torch refusing a layer netcalc accepted is a finding, located."""
+    try:
+        return model(*inputs)
+    except (RuntimeError, ValueError, TypeError) as error:
+        layer = _failing_layer(model, error)
+        if layer is None:
+            raise
+        spec_layer = next(s for s in spec.layers if s.name == layer)
+        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise in_layer(NetcalcError(f"torch refused it: {message}"), layer,
+                       spec_layer.layer.type_name, spec_layer.loc, spec_layer.trace) from None
+
+
+def _failing_layer(model, error) -> str | None:
+    """The layer whose module raised `error`, from the traceback's frames."""
+    modules = {id(module): name for name, module, _, _ in model.steps}
+    traceback = error.__traceback__
+    found = None
+    while traceback is not None:
+        owner = traceback.tb_frame.f_locals.get("self")
+        if id(owner) in modules:
+            found = modules[id(owner)]
+        traceback = traceback.tb_next
+    return found
+
+
+def _time(torch, model, inputs, target, runs: int) -> tuple[float | None, int | None]:
+    """Median forward latency over `runs` after a warm-up; peak GPU memory."""
+    if runs < 1:
+        return None, None
+    cuda = target.type == "cuda"
+    with torch.inference_mode():
+        model(*inputs)                      # warm-up: kernels chosen, caches filled
+        if cuda:
+            torch.cuda.synchronize(target)
+            torch.cuda.reset_peak_memory_stats(target)
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            model(*inputs)
+            if cuda:
+                torch.cuda.synchronize(target)
+            times.append((time.perf_counter() - start) * 1000)
+    peak = torch.cuda.max_memory_allocated(target) if cuda else None
+    return statistics.median(times), peak
