@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from ..dtypes import INPUT_DTYPES
-from ..errors import (Location, Note, SpecError, UnknownArgumentError, did_you_mean, in_layer,
-                      shorten)
-from ..layers import lookup, unknown_type
+from ..errors import Location, Note, SpecError, did_you_mean, in_layer, shorten
 from ..layers.base import MAX_INT, too_many_elements
+from .build import (MAX_LAYERS, NAME, LayerGraph, Scope, check_block_name, check_input_name,
+                    layer_name)
 from .expr import cost, has_placeholder, substitute
-from .loader import LocatedDict, LocatedList
-from .model import ExpandedSpec, Group, InputSpec, LayerSpec
+from .loader import LocatedDict, LocatedList, located
+from .model import ExpandedSpec, InputSpec
 
 # Keys of a layer entry that are netcalc's own; every other key is an argument.
 RESERVED_KEYS = ("type", "name", "inputs", "repeat", "if", "trainable")
@@ -27,15 +27,12 @@ TOP_KEYS = ("name", "description", "params", "input", "inputs", "layers", "block
 BLOCK_KEYS = ("description", "params", "inputs", "layers")
 DEFAULT_INPUT = "input"
 
-# Refuse specs that expand past this many layers before spending time on them
-# (counted without building them: see _LayerCounter).
-MAX_LAYERS = 250_000
-# ... and the work expansion does: a step per copy of a layer (kept or switched
-# off by `if`) and per operation in its ${...}; about a microsecond each.
+# Refuse specs whose expansion takes too much work before starting it (counted
+# without building them: see _LayerCounter; MAX_LAYERS bounds the layers): a
+# step per copy of a layer (kept or switched off by `if`) and per operation in
+# its ${...}; about a microsecond each.
 MAX_STEPS = 4_000_000
 MAX_BLOCK_DEPTH = 64
-
-_NAME = re.compile(r"^\w+$")
 
 
 @dataclass(frozen=True)
@@ -48,13 +45,8 @@ class BlockDef:
 
 
 @dataclass(frozen=True)
-class _Scope:
-    prefix: str                      # "" at top level, "layer1.0." inside a block
-    inputs: dict[str, str]           # local input names -> producers
+class _Scope(Scope):
     variables: dict[str, Any]        # block parameters (and `i` in a repeat)
-    depth: int
-    trace: tuple[Note, ...]          # innermost block use first
-    trainable: bool
     stack: tuple[str, ...]           # blocks being expanded, for recursion errors
 
 
@@ -63,11 +55,8 @@ def expand(doc: Any, file: str) -> ExpandedSpec:
         raise SpecError("the top level of a spec must be a mapping with `input` and `layers`",
                         _doc_loc(doc, file))
     _check_keys(doc, TOP_KEYS, "the spec")
-    name = doc.get("name", Path(file).stem)
-    if not isinstance(name, str):
-        raise SpecError("`name` must be a string", doc.where("name"))
     variables = bind_params(_params(doc.get("params", {}), doc.where("params"), "the spec"), {})
-    spec = ExpandedSpec(name=name, file=file, inputs=_inputs(doc, variables))
+    spec = new_spec(doc, file, variables)
     if "layers" not in doc:
         raise SpecError("the spec has no `layers` list", doc.loc)
     blocks = _blocks(doc)
@@ -82,6 +71,14 @@ def expand(doc: Any, file: str) -> ExpandedSpec:
     if not spec.layers:
         raise SpecError("the spec has no layers", doc.where("layers"))
     return spec
+
+
+def new_spec(doc: LocatedDict, file: str, variables: dict) -> ExpandedSpec:
+    """The spec's `name` (by default the file's) and its inputs, checked; no layers yet."""
+    name = doc.get("name", Path(file).stem)
+    if not isinstance(name, str):
+        raise SpecError("`name` must be a string", doc.where("name"))
+    return ExpandedSpec(name=name, file=file, inputs=_inputs(doc, variables))
 
 
 def _doc_loc(doc: Any, file: str) -> Location:
@@ -111,9 +108,7 @@ def _inputs(doc: LocatedDict, variables: dict) -> list[InputSpec]:
                             doc.where("inputs"))
         result = []
         for key, value in named.items():
-            if not isinstance(key, str) or not _NAME.match(key):
-                raise SpecError(f"input name {key!r} must be letters, digits and '_'",
-                                named.key_loc[key])
+            check_input_name(key, named.key_loc[key])
             result.append(_input(key, value, named.where(key), f"input '{key}'", variables))
         return result
     raise SpecError("the spec needs `input: [C, H, W]`: the input's shape without the batch dim",
@@ -162,10 +157,7 @@ def _blocks(doc: LocatedDict) -> dict[str, BlockDef]:
     blocks = {}
     for name, body in raw.items():
         loc = raw.key_loc[name]
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise SpecError(f"block name {name!r} must be letters, digits and '_'", loc)
-        if lookup(name):
-            raise SpecError(f"block '{name}' has the name of a layer type; choose another", loc)
+        check_block_name(name, loc)
         if name.lower() in blocks:
             raise SpecError(f"block '{name}' is defined twice (names ignore case)", loc)
         if not isinstance(body, LocatedDict):
@@ -177,7 +169,7 @@ def _blocks(doc: LocatedDict) -> dict[str, BlockDef]:
         if isinstance(input_names, str):
             input_names = [input_names]
         if not isinstance(input_names, list) or not input_names or len(set(input_names)) != len(
-                input_names) or not all(isinstance(n, str) and _NAME.match(n) for n in input_names):
+                input_names) or not all(isinstance(n, str) and NAME.match(n) for n in input_names):
             raise SpecError(f"`inputs` of block '{name}' lists its input names, each once, "
                             "like [x, skip]", body.where("inputs"))
         if "layers" not in body:
@@ -333,14 +325,12 @@ class _Malformed(Exception):
     """The counter met an error the expander reports at or before the same copy."""
 
 
-class _Expander:
+class _Expander(LayerGraph):
+    """Drives a LayerGraph from the spec's `layers` lists and `blocks`."""
+
     def __init__(self, spec: ExpandedSpec, blocks: dict[str, BlockDef]):
-        self.spec = spec
+        super().__init__(spec)
         self.blocks = blocks
-        # every qualified name defined so far -> the producer of its output
-        # (a leaf layer, a spec input, or for a skipped layer what it passes on)
-        self.resolved: dict[str, str] = {}
-        self.defined_at: dict[str, Location] = {}
 
     # -- lists of entries -----------------------------------------------
 
@@ -365,9 +355,7 @@ class _Expander:
     def _entry(self, raw: Any, entries: LocatedList, index: int) -> LocatedDict:
         loc = entries.where(index)
         if isinstance(raw, str):    # `- relu`: a layer with no arguments
-            entry = LocatedDict(type=raw)
-            entry.loc, entry.key_loc, entry.value_loc = loc, {"type": loc}, {"type": loc}
-            return entry
+            return located({"type": raw}, loc)
         if not isinstance(raw, LocatedDict):
             raise SpecError("a layer is a mapping like {type: conv2d, ...} or a bare type name "
                             "like `relu`", loc)
@@ -399,7 +387,7 @@ class _Expander:
         if "name" in entry and not indexed_names:
             label = self._name_value(entry, scope.variables)
         if "repeat" not in entry:
-            name = label or self._generated_name(type_name, scope, counters, names_here)
+            name = label or self.generated_name(type_name, scope, counters, names_here)
             return self._instance(entry, scope, scope.variables, previous, name, scope.depth,
                                   names_here, first=True)
 
@@ -410,11 +398,10 @@ class _Expander:
         group = None
         if not indexed_names:
             # `{name: layer1, repeat: 2}` -> layer1.0, layer1.1 (like nn.Sequential)
-            group_name = label or self._generated_name(type_name, scope, counters, names_here)
-            qualified = self._define(group_name, scope, entry)
-            group = Group(qualified, type_name, "repeat", scope.depth, entry.loc,
-                          first=len(self.spec.layers), copies=repeat)
-            self.spec.groups.append(group)
+            group_name = label or self.generated_name(type_name, scope, counters, names_here)
+            qualified = self.define(group_name, scope, entry)
+            group = self.open_group(qualified, type_name, "repeat", scope.depth, entry.loc,
+                                    copies=repeat)
         if repeat == 0:      # no copies: like a layer switched off, it passes its input on
             passed = self._references(entry, scope, scope.variables, names_here, "") \
                 if "inputs" in entry else (previous,)
@@ -431,8 +418,7 @@ class _Expander:
             previous = self._instance(entry, scope, variables, previous, name, depth,
                                       names_here, first=k == 0)
         if group:
-            group.end, group.output = len(self.spec.layers), previous
-            self.resolved[group.name] = previous
+            self.close_group(group, previous)
         return previous
 
     def _instance(self, entry: LocatedDict, scope: _Scope, variables: dict, previous: str | None,
@@ -441,7 +427,7 @@ class _Expander:
             qualified = scope.prefix + name        # group member: already unique by index
             self.defined_at[qualified] = entry.loc
         else:
-            qualified = self._define(name, scope, entry)
+            qualified = self.define(name, scope, entry)
         if "inputs" in entry and first:
             try:
                 inputs = self._references(entry, scope, variables, names_here, qualified)
@@ -484,26 +470,12 @@ class _Expander:
 
     def _leaf(self, entry: LocatedDict, scope: _Scope, variables: dict, qualified: str,
               inputs: tuple[str, ...], depth: int, trainable: bool) -> str:
-        type_name = entry["type"]
-        cls = lookup(type_name)
-        if cls is None:
-            error = unknown_type(type_name, [b.name for b in self.blocks.values()])
-            raise SpecError(error.message, entry.where("type"), scope.trace)
+        cls = self.layer_class(entry["type"], entry.where("type"), scope,
+                               [b.name for b in self.blocks.values()])
         args = {key: self._value(entry, key, variables) for key in entry
                 if key not in RESERVED_KEYS}
-        try:
-            layer = cls.from_args(args, RESERVED_KEYS)
-            _check_arity(cls, inputs)
-        except SpecError as error:
-            raise self._in_layer(error, qualified, cls.type_name, entry, scope) from None
-        arg_loc = {key: entry.where(key) for key in entry}
-        self.spec.layers.append(LayerSpec(qualified, layer, inputs, entry.loc, arg_loc, depth,
-                                          scope.trace, trainable))
-        if len(self.spec.layers) > MAX_LAYERS:
-            raise SpecError(f"the spec expands past the limit of {MAX_LAYERS:,} layers",
-                            entry.loc)
-        self.resolved[qualified] = qualified
-        return qualified
+        return self.add_layer(cls, args, entry, scope, qualified, inputs, depth, trainable,
+                              RESERVED_KEYS)
 
     def _expand_block(self, block: BlockDef, entry: LocatedDict, scope: _Scope, variables: dict,
                       qualified: str, inputs: tuple[str, ...], depth: int,
@@ -530,51 +502,20 @@ class _Expander:
             raise SpecError(f"block '{block.name}' takes {len(block.input_names)} input(s) "
                             f"({', '.join(block.input_names)}), given {len(inputs)}",
                             entry.where("inputs"), scope.trace)
-        group = Group(qualified, block.name, "block", depth, entry.loc,
-                      first=len(self.spec.layers))
-        self.spec.groups.append(group)
+        group = self.open_group(qualified, block.name, "block", depth, entry.loc)
         inner = _Scope(prefix=qualified + ".", inputs=dict(zip(block.input_names, inputs)),
                        variables=values, depth=depth + 1,
                        trace=(Note(entry.loc, f"in block '{block.name}', used here as "
                                               f"'{qualified}'"), *scope.trace),
                        trainable=trainable, stack=(*scope.stack, block.name))
         output = self.expand_entries(block.layers, inner, block.loc, f"block '{block.name}'")
-        group.end, group.output = len(self.spec.layers), output
-        self.resolved[qualified] = output
+        self.close_group(group, output)
         return output
 
     # -- names, references, values ------------------------------------------
 
     def _name_value(self, entry: LocatedDict, variables: dict) -> str:
-        name = self._value(entry, "name", variables)
-        if isinstance(name, int) and not isinstance(name, bool):
-            name = str(name)     # `name: 0`, as nn.Sequential names its children
-        if not isinstance(name, str) or not _NAME.match(name):
-            dots = " ('.' separates block levels)" if isinstance(name, str) and "." in name else ""
-            raise SpecError(f"layer name {shorten(name)} must be letters, digits and '_'{dots}",
-                            entry.where("name"))
-        return name
-
-    def _generated_name(self, type_name: str, scope: _Scope, counters: dict[str, int],
-                        names_here: dict) -> str:
-        """`relu_1`, `relu_2`, ... per type and scope, skipping names already taken."""
-        base = type_name.lower()
-        while True:
-            counters[base] = counters.get(base, 0) + 1
-            name = f"{base}_{counters[base]}"
-            if name not in names_here and scope.prefix + name not in self.resolved:
-                return name
-
-    def _define(self, name: str, scope: _Scope, entry: LocatedDict) -> str:
-        qualified = scope.prefix + name
-        if name in scope.inputs:
-            raise SpecError(f"layer name '{name}' is already the name of an input",
-                            entry.where("name"), scope.trace)
-        if qualified in self.defined_at:
-            raise SpecError(f"duplicate layer name '{name}' (first defined at "
-                            f"{self.defined_at[qualified]})", entry.where("name"), scope.trace)
-        self.defined_at[qualified] = entry.loc
-        return qualified
+        return layer_name(self._value(entry, "name", variables), entry.where("name"))
 
     def _references(self, entry: LocatedDict, scope: _Scope, variables: dict,
                     names_here: dict, own_name: str) -> tuple[str, ...]:
@@ -595,40 +536,11 @@ class _Expander:
             if not isinstance(ref, str):
                 raise SpecError(f"`inputs` entry {ref!r} is not a layer name", item_loc,
                                 scope.trace)
-            producers.append(self._resolve(ref, scope, names_here, item_loc, own_name))
+            producers.append(self.resolve(ref, scope, item_loc, own_name, names_here))
         return tuple(producers)
-
-    def _resolve(self, ref: str, scope: _Scope, names_here: dict, loc: Location,
-                 own_name: str) -> str:
-        if ref in scope.inputs:
-            return scope.inputs[ref]
-        qualified = scope.prefix + ref
-        if qualified in self.resolved:
-            return self.resolved[qualified]
-        if qualified == own_name:
-            raise SpecError(f"a layer cannot take its own output ('{ref}')", loc, scope.trace)
-        if ref in names_here:
-            raise SpecError(f"'{ref}' is defined later (at {names_here[ref]}); `inputs` can only "
-                            "name earlier layers", loc, scope.trace)
-        visible = [*scope.inputs, *(q[len(scope.prefix):] for q in self.resolved
-                                    if q.startswith(scope.prefix))]
-        raise SpecError(f"unknown layer '{ref}' in `inputs`{did_you_mean(ref, visible)}", loc,
-                        scope.trace)
 
     def _value(self, entry: LocatedDict, key: str, variables: dict) -> Any:
         return _substitute_deep(entry[key], variables, entry.where(key))
-
-    def _in_layer(self, error: SpecError, qualified: str, type_name: str, entry: LocatedDict,
-                  scope: _Scope) -> SpecError:
-        """Locate an argument error at its argument and name the layer."""
-        key = error.arg if error.arg in entry else None
-        if not key:
-            loc = entry.loc
-        elif isinstance(error, UnknownArgumentError):
-            loc = entry.key_loc[key]
-        else:
-            loc = entry.where(key)
-        return in_layer(error, qualified, type_name, loc, scope.trace)
 
 
 def _substitute_deep(value: Any, variables: dict, loc: Location) -> Any:
@@ -637,13 +549,3 @@ def _substitute_deep(value: Any, variables: dict, loc: Location) -> Any:
                                   else loc) for i, v in enumerate(value)]
         return items
     return substitute(value, variables, loc)
-
-
-def _check_arity(cls, inputs: tuple[str, ...]) -> None:
-    n = len(inputs)
-    if cls.arity == 0 and n < 2:
-        raise SpecError(f"{cls.type_name} takes two or more inputs, given {n}: list them in "
-                        "`inputs`", arg="inputs")
-    if cls.arity and n != cls.arity:
-        raise SpecError(f"{cls.type_name} takes {cls.arity} input{'s' if cls.arity > 1 else ''}, "
-                        f"given {n}", arg="inputs")

@@ -36,6 +36,21 @@ class LocatedList(list):
         return self.item_loc[index] if index < len(self.item_loc) else self.loc
 
 
+def located(value, loc: Location):
+    """Plain data as Located containers with every part at `loc` (for a Python
+    spec, the call that gave it); tuples become lists, as YAML writes them."""
+    if isinstance(value, dict):
+        data = LocatedDict((key, located(item, loc)) for key, item in value.items())
+        data.loc, data.key_loc, data.value_loc = loc, dict.fromkeys(data, loc), \
+            dict.fromkeys(data, loc)
+        return data
+    if isinstance(value, (list, tuple)):
+        data = LocatedList(located(item, loc) for item in value)
+        data.loc, data.item_loc = loc, [loc] * len(data)
+        return data
+    return value
+
+
 def location(file: str, mark) -> Location:
     # PyYAML marks are 0-based; ours are 1-based, like compilers'.
     return Location(file, mark.line + 1, mark.column + 1)

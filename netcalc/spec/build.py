@@ -1,0 +1,175 @@
+"""The expanded spec under construction, for both ways of writing one:
+expand.py drives it from a YAML document, pyspec.py from Python calls.
+
+Here, once, are the rules every layer and group obeys however it was
+written: names are letters, digits and '_', unique, and qualified
+torch-style (`layer1.0.conv1`); `inputs` name earlier layers; a layer's type,
+arguments and number of inputs are checked; every error says where.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import (Location, Note, SpecError, UnknownArgumentError, did_you_mean, in_layer,
+                      shorten)
+from ..layers import lookup, unknown_type
+from .loader import LocatedDict
+from .model import ExpandedSpec, Group, LayerSpec
+
+# Refuse specs that expand past this many layers (YAML's are counted before
+# expanding them: see expand._LayerCounter).
+MAX_LAYERS = 250_000
+
+NAME = re.compile(r"^\w+$")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where names are defined and looked up: the top level, or inside a block."""
+
+    prefix: str                      # "" at top level, "layer1.0." inside a block
+    inputs: dict[str, str]           # local input names -> producers
+    depth: int
+    trace: tuple[Note, ...]          # innermost block use first
+    trainable: bool
+
+
+def layer_name(value: Any, loc: Location) -> str:
+    """A layer's own name; an integer (`0`, as nn.Sequential names its children) as text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not NAME.match(value):
+        dots = " ('.' separates block levels)" if isinstance(value, str) and "." in value else ""
+        raise SpecError(f"layer name {shorten(value)} must be letters, digits and '_'{dots}", loc)
+    return value
+
+
+def check_input_name(name: Any, loc: Location) -> None:
+    if not isinstance(name, str) or not NAME.match(name):
+        raise SpecError(f"input name {name!r} must be letters, digits and '_'", loc)
+
+
+def check_block_name(name: Any, loc: Location) -> None:
+    """A block's type name: shown in the table, so never a layer type's."""
+    if not isinstance(name, str) or not NAME.match(name):
+        raise SpecError(f"block name {name!r} must be letters, digits and '_'", loc)
+    if lookup(name):
+        raise SpecError(f"block '{name}' has the name of a layer type; choose another", loc)
+
+
+class LayerGraph:
+    """Adds layers and groups to an ExpandedSpec in execution order."""
+
+    def __init__(self, spec: ExpandedSpec):
+        self.spec = spec
+        # every qualified name defined so far -> the producer of its output
+        # (a leaf layer, a spec input, or for a skipped layer what it passes on)
+        self.resolved: dict[str, str] = {}
+        self.defined_at: dict[str, Location] = {}
+
+    # -- names --------------------------------------------------------------
+
+    def define(self, name: str, scope: Scope, entry: LocatedDict) -> str:
+        """The qualified name for the layer or group `entry` makes."""
+        qualified = scope.prefix + name
+        if name in scope.inputs:
+            raise SpecError(f"layer name '{name}' is already the name of an input",
+                            entry.where("name"), scope.trace)
+        if qualified in self.defined_at:
+            raise SpecError(f"duplicate layer name '{name}' (first defined at "
+                            f"{self.defined_at[qualified]})", entry.where("name"), scope.trace)
+        self.defined_at[qualified] = entry.loc
+        return qualified
+
+    def generated_name(self, type_name: str, scope: Scope, counters: dict[str, int],
+                       taken: dict | tuple = ()) -> str:
+        """`relu_1`, `relu_2`, ... per type and scope, skipping names already taken."""
+        base = type_name.lower()
+        while True:
+            counters[base] = counters.get(base, 0) + 1
+            name = f"{base}_{counters[base]}"
+            if name not in taken and scope.prefix + name not in self.resolved:
+                return name
+
+    def resolve(self, ref: str, scope: Scope, loc: Location, own_name: str,
+                defined_later: dict[str, Location] | None = None) -> str:
+        """The producer an `inputs` entry names: an input of the scope, or an earlier layer."""
+        if ref in scope.inputs:
+            return scope.inputs[ref]
+        qualified = scope.prefix + ref
+        if qualified in self.resolved:
+            return self.resolved[qualified]
+        if qualified == own_name:
+            raise SpecError(f"a layer cannot take its own output ('{ref}')", loc, scope.trace)
+        if defined_later and ref in defined_later:
+            raise SpecError(f"'{ref}' is defined later (at {defined_later[ref]}); `inputs` can "
+                            "only name earlier layers", loc, scope.trace)
+        visible = [*scope.inputs, *(q[len(scope.prefix):] for q in self.resolved
+                                    if q.startswith(scope.prefix))]
+        raise SpecError(f"unknown layer '{ref}' in `inputs`{did_you_mean(ref, visible)}", loc,
+                        scope.trace)
+
+    # -- layers and groups --------------------------------------------------------
+
+    def layer_class(self, type_name: str, loc: Location, scope: Scope,
+                    block_names: list[str] = ()) -> type:
+        cls = lookup(type_name)
+        if cls is None:
+            raise SpecError(unknown_type(type_name, block_names).message, loc, scope.trace)
+        return cls
+
+    def add_layer(self, cls: type, args: dict[str, Any], entry: LocatedDict, scope: Scope,
+                  qualified: str, inputs: tuple[str, ...], depth: int, trainable: bool,
+                  other_keys: tuple[str, ...]) -> str:
+        """A layer of type `cls` from its arguments; `entry` locates them for errors."""
+        try:
+            layer = cls.from_args(args, other_keys)
+            _check_arity(cls, inputs)
+        except SpecError as error:
+            raise _in_layer(error, qualified, cls.type_name, entry, scope) from None
+        arg_loc = {key: entry.where(key) for key in entry}
+        self.spec.layers.append(LayerSpec(qualified, layer, inputs, entry.loc, arg_loc, depth,
+                                          scope.trace, trainable))
+        if len(self.spec.layers) > MAX_LAYERS:
+            raise SpecError(f"the spec expands past the limit of {MAX_LAYERS:,} layers",
+                            entry.loc)
+        self.resolved[qualified] = qualified
+        return qualified
+
+    def open_group(self, qualified: str, type_name: str, kind: str, depth: int, loc: Location,
+                   copies: int = 0) -> Group:
+        """A block or repeat whose layers are the ones added until `close_group`."""
+        group = Group(qualified, type_name, kind, depth, loc, first=len(self.spec.layers),
+                      copies=copies)
+        self.spec.groups.append(group)
+        return group
+
+    def close_group(self, group: Group, output: str) -> None:
+        group.end, group.output = len(self.spec.layers), output
+        self.resolved[group.name] = output
+
+
+def _in_layer(error: SpecError, qualified: str, type_name: str, entry: LocatedDict,
+              scope: Scope) -> SpecError:
+    """Locate an argument error at its argument and name the layer."""
+    key = error.arg if error.arg in entry else None
+    if not key:
+        loc = entry.loc
+    elif isinstance(error, UnknownArgumentError):
+        loc = entry.key_loc[key]
+    else:
+        loc = entry.where(key)
+    return in_layer(error, qualified, type_name, loc, scope.trace)
+
+
+def _check_arity(cls, inputs: tuple[str, ...]) -> None:
+    n = len(inputs)
+    if cls.arity == 0 and n < 2:
+        raise SpecError(f"{cls.type_name} takes two or more inputs, given {n}: list them in "
+                        "`inputs`", arg="inputs")
+    if cls.arity and n != cls.arity:
+        raise SpecError(f"{cls.type_name} takes {cls.arity} input{'s' if cls.arity > 1 else ''}, "
+                        f"given {n}", arg="inputs")
