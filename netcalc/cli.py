@@ -122,6 +122,23 @@ def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dt
 
 
 @cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--to", "target", type=click.Choice(("torch",)), default="torch",
+              show_default=True, help="What to write: a PyTorch module.")
+@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
+              help="Override the input shape (channel counts follow from it).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Write to this file (atomically); '-' is standard output.")
+def export(spec: str, target: str, input_shapes: tuple[str, ...], output: str | None) -> None:
+    """Write SPEC as a standalone PyTorch module: one class per kind of block,
+    forward with every branch spelled out. Needs no torch to write."""
+    from .torch_bridge.export import export_torch
+
+    expanded, result = _load_and_analyze(spec, input_shapes, 1, "float32")
+    _emit(export_torch(expanded, result), None if output == "-" else output)
+
+
+@cli.command()
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True, help="Output format.")
 def layers(fmt: str) -> None:

@@ -165,6 +165,27 @@ class Layer:
         values.update(self.inferred(x))
         return values
 
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Each optional argument's default, normalized as a spec's value would be."""
+        return {f.name: _parse(f.type, f.default, f.name, cls) for f in dataclasses.fields(cls)
+                if f.default is not dataclasses.MISSING}
+
+    def given_arguments(self) -> dict[str, Any]:
+        """The arguments that differ from their defaults, as a person writes them
+        (`kernel_size: 3` for (3, 3)): what a spec or torch call needs to say."""
+        defaults = self.defaults()
+        given = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in defaults and value == defaults[f.name]:
+                continue
+            per_dim = f.type in ("Ints", "Ints | None", "Padding")
+            if per_dim and isinstance(value, tuple) and len(set(value)) == 1:
+                value = value[0]       # one value for every spatial dim
+            given[f.name] = value
+        return given
+
     def torch_module(self, nn, x: Shape):
         """The equivalent `torch.nn` module; our class names and arguments are torch's.
 

@@ -19,9 +19,15 @@ from .registry import register
 
 
 class TensorOp:
-    """Mixin for operations torch has no module for: the bridge wraps `torch_forward`."""
+    """Mixin for operations torch has no module for: the bridge wraps `torch_forward`,
+    and `export` writes `torch_code`, the same call as Python source."""
 
     def torch_forward(self, torch, *xs):
+        raise NotImplementedError
+
+    @classmethod
+    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
+        """The call on input variables `xs`; `args` are every argument's source text."""
         raise NotImplementedError
 
 
@@ -135,6 +141,10 @@ class Reshape(TensorOp, _View):
     def torch_forward(self, torch, x):
         return x.reshape(self.shape)
 
+    @classmethod
+    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
+        return f"{xs[0]}.{cls.type_name}({args['shape']})"
+
 
 @register("view")
 class View(Reshape):
@@ -167,6 +177,10 @@ class Permute(TensorOp, _View):
     def torch_forward(self, torch, x):
         return x.permute(self.dims)
 
+    @classmethod
+    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
+        return f"{xs[0]}.permute({args['dims']})"
+
 
 @register("transpose")
 @dataclass(frozen=True)
@@ -189,6 +203,10 @@ class Transpose(TensorOp, _View):
 
     def torch_forward(self, torch, x):
         return x.transpose(self.dim0, self.dim1)
+
+    @classmethod
+    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
+        return f"{xs[0]}.transpose({args['dim0']}, {args['dim1']})"
 
 
 @dataclass(frozen=True)
@@ -216,6 +234,15 @@ class _Reduction(TensorOp, Layer):
             y = fn(x)
             return y.reshape((1,) * x.dim()) if self.keepdim else y
         return fn(x, dim=self.dim, keepdim=self.keepdim)
+
+    @classmethod
+    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
+        x = xs[0]
+        if args["dim"] in ("None", "()"):       # every dim
+            dims = f"tuple(range({x}.dim()))" if args["keepdim"] == "True" else None
+            return f"{x}.{cls.torch_name}()" if dims is None else \
+                f"{x}.{cls.torch_name}(dim={dims}, keepdim=True)"
+        return f"{x}.{cls.torch_name}(dim={args['dim']}, keepdim={args['keepdim']})"
 
 
 @register("mean")
@@ -259,23 +286,30 @@ class _Elementwise(TensorOp, Merge):
             shape = out
         return layout
 
+    operator: ClassVar[str] = ""
+
     def torch_forward(self, torch, *xs):
         return functools.reduce(getattr(torch, self.type_name), xs)
+
+    @classmethod
+    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
+        return f" {cls.operator} ".join(xs)
 
 
 @register("add")
 class Add(_Elementwise):
-    pass
+    operator = "+"
 
 
 @register("mul")
 class Mul(_Elementwise):
-    pass
+    operator = "*"
 
 
 @register("sub")
 class Sub(_Elementwise):
     arity = 2
+    operator = "-"
 
 
 @register("concat", "cat")
@@ -308,3 +342,7 @@ class Concat(TensorOp, Merge):
 
     def torch_forward(self, torch, *xs):
         return torch.cat(xs, dim=self.dim)
+
+    @classmethod
+    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
+        return f"torch.cat([{', '.join(xs)}], dim={args['dim']})"

@@ -8,6 +8,7 @@ in the spec's order and frees each tensor after its last consumer.
 
 from __future__ import annotations
 
+from ..errors import SpecError, in_layer
 from ..results import Summary
 from ..spec.model import ExpandedSpec
 from . import import_torch
@@ -18,10 +19,21 @@ _SPEC_MODULE = None
 
 def build_model(spec: ExpandedSpec, summary: Summary):
     """A `torch.nn.Module` equivalent to `spec` (for the input shapes `summary` used)."""
+    check_module_names(spec)
     torch = import_torch()
     modules = [build_layer(spec_layer.layer, result.input_shapes)
                for spec_layer, result in zip(spec.layers, summary.layers)]
     return _spec_module(torch)(spec, modules, list(summary.outputs))
+
+
+def check_module_names(spec: ExpandedSpec) -> None:
+    """torch cannot hold a child module named `training` (every module's own flag)."""
+    for spec_layer in spec.layers:
+        if "training" in spec_layer.name.split("."):
+            raise in_layer(SpecError("torch cannot name a submodule 'training' (nn.Module "
+                                     "keeps its train/eval flag under that name): rename it"),
+                           spec_layer.name, spec_layer.layer.type_name, spec_layer.loc,
+                           spec_layer.trace)
 
 
 def _spec_module(torch):
@@ -55,6 +67,11 @@ def _spec_module(torch):
                         del values[finished]
                 outputs = tuple(values[name] for name in self.output_names)
                 return outputs[0] if len(outputs) == 1 else outputs
+
+            def layer_modules(self) -> dict:
+                """Each spec layer's module, by qualified name (`get_submodule` would
+                stop at a layer named like a method, `forward`)."""
+                return {name: module for name, module, _, _ in self.steps}
 
             def extra_repr(self) -> str:
                 return f"spec={self.spec_name!r}"

@@ -34,9 +34,10 @@ def verify(spec: ExpandedSpec, summary: Summary, device: str = "auto",
     shapes, counts = _measure(torch, model, spec, inputs)
 
     root = type(model).__name__
+    modules = model.layer_modules()
     checks = []
-    for spec_layer, result in zip(spec.layers, summary.layers):
-        module = model.get_submodule(spec_layer.name)
+    for result in summary.layers:
+        module = modules[result.name]
         checks.append(LayerCheck(
             name=result.name, type=result.type,
             output_shape=Quantity(result.output_shape, shapes.get(result.name)),
@@ -120,11 +121,11 @@ def _measure(torch, model, spec: ExpandedSpec, inputs):
 
     shapes: dict[str, tuple[int, ...]] = {}
     hooks = []
-    for spec_layer in spec.layers:
-        def record(module, args, output, name=spec_layer.name):
+    for name, module in model.layer_modules().items():
+        def record(module, args, output, name=name):
             first = output[0] if isinstance(output, (tuple, list)) else output
             shapes.setdefault(name, tuple(first.shape))
-        hooks.append(model.get_submodule(spec_layer.name).register_forward_hook(record))
+        hooks.append(module.register_forward_hook(record))
     try:
         with torch.inference_mode(), FlopCounterMode(display=False) as counter:
             _forward(model, spec, inputs)
@@ -150,7 +151,7 @@ def _forward(model, spec: ExpandedSpec, inputs):
 
 def _failing_layer(model, error) -> str | None:
     """The layer whose module raised `error`, from the traceback's frames."""
-    modules = {id(module): name for name, module, _, _ in model.steps}
+    modules = {id(module): name for name, module in model.layer_modules().items()}
     traceback = error.__traceback__
     found = None
     while traceback is not None:

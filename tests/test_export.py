@@ -1,0 +1,122 @@
+"""`netcalc export --to torch`: the written module is the spec's network, exactly."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+
+import pytest
+
+from helpers import SPECS, run_cli
+from torch_measure import measure_model
+
+ALL_SPECS = sorted(SPECS.rglob("*.yaml"))
+
+
+def export(path, tmp_path, capsys, *options):
+    target = tmp_path / f"{path.stem}_model.py"
+    code, _, err = run_cli(capsys, "export", str(path), "--to", "torch", "-o", str(target),
+                           *options)
+    assert code == 0, err
+    source = target.read_text()
+    module_spec = importlib.util.spec_from_file_location(target.stem, target)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    model_class = re.search(r"model = (\w+)\(\)\.eval\(\)", source).group(1)
+    return getattr(module, model_class)(), module, source
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: str(p.relative_to(SPECS)))
+def test_the_exported_module_has_the_specs_numbers(path, tmp_path, capsys):
+    model, module, _ = export(path, tmp_path, capsys)
+    _, out, _ = run_cli(capsys, "summary", str(path), "--format", "json")
+    summary = json.loads(out)
+    (shape,) = module.INPUT_SHAPES.values()
+    measured = measure_model(model, (1, *shape))
+    assert measured.params == summary["totals"]["params"]
+    assert measured.buffers == summary["totals"]["buffers"]
+    assert measured.macs == summary["totals"]["macs"]
+    assert [list(measured.output_shape)] == list(summary["outputs"].values())
+    # every parametric module sits at the spec layer's qualified name, with its numbers
+    layers = {layer["name"]: layer for layer in summary["layers"]}
+    for name, (out_shape, params, macs) in measured.layers.items():
+        assert (list(out_shape), params, macs) == \
+            (layers[name]["output_shape"], layers[name]["params"], layers[name]["macs"]), name
+
+
+def test_blocks_built_alike_share_one_class_with_parameters(tmp_path, capsys):
+    model, _, source = export(SPECS / "resnet18.yaml", tmp_path, capsys)
+    assert source.count("class BasicBlock(nn.Module):") == 1
+    assert "def __init__(self, in_channels=64, channels=128):" in source
+    assert "self.layer1 = nn.Sequential(*(BasicBlock(channels=64) for _ in range(2)))" in source
+    assert "add = bn2 + downsample" in source          # the residual, spelled out
+    assert type(model.layer2[0]).__name__ == "BasicBlock2"
+
+
+def test_export_follows_the_input_shape(tmp_path, capsys):
+    model, module, _ = export(SPECS / "alexnet.yaml", tmp_path, capsys, "--input", "1x100x100")
+    assert module.INPUT_SHAPES == {"input": (1, 100, 100)}
+    assert model.conv1.conv.in_channels == 1
+
+
+def test_export_writes_nothing_for_a_bad_spec(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: 4, "
+                   "kernel_size: 9}\n")
+    target = tmp_path / "out.py"
+    code, _, err = run_cli(capsys, "export", str(bad), "-o", str(target))
+    assert code == 1 and err.startswith(f"{bad}:3:")
+    assert not target.exists()
+
+
+# Two inputs, a two-input block used twice, concat and reductions, a layer named
+# like an nn.Module method and one named `0`, an indexed repeat, two outputs.
+AWKWARD_SPEC = """\
+name: awkward net
+inputs: {image: [3, 16, 16], extra: [8, 16, 16]}
+blocks:
+  fuse:
+    inputs: [a, b]
+    params: {c: 8}
+    layers:
+      - {type: conv2d, name: forward, out_channels: "${c}", kernel_size: 1, inputs: [a]}
+      - {type: concat, name: cat, dim: 1, inputs: [forward, b]}
+      - {type: relu, name: act}
+layers:
+  - {type: conv2d, name: "0", out_channels: 8, kernel_size: 3, padding: 1, inputs: [image]}
+  - {type: fuse, name: f1, inputs: ["0", extra]}
+  - {type: fuse, name: f2, c: 4, inputs: [f1, extra]}
+  - {type: conv2d, name: "conv${i}", repeat: 2, out_channels: "${4 * (i + 1)}", kernel_size: 3}
+  - {type: mean, name: pool, dim: [2, 3]}
+  - {type: linear, name: head, out_features: 5}
+  - {type: sum, name: side, dim: [1], keepdim: true, inputs: [f2]}
+"""
+
+
+def test_an_awkward_spec_exports_and_verifies(tmp_path, capsys):
+    path = tmp_path / "awkward.yaml"
+    path.write_text(AWKWARD_SPEC)
+    model, module, source = export(path, tmp_path, capsys)
+    assert "def forward(self, image, extra):" in source
+    assert "self._modules['forward'] = nn.Conv2d(" in source
+    assert "cat = torch.cat([forward, x1], dim=1)" in source
+    head, side = model(*module.example_inputs(2))
+    assert (tuple(head.shape), tuple(side.shape)) == ((2, 5), (2, 1, 16, 16))
+    names = [name for name, m in model.named_modules() if not list(m.children())]
+    assert names == ["0", "f1.forward", "f1.act", "f2.forward", "f2.act", "conv0", "conv1",
+                     "head"]
+    _, out, _ = run_cli(capsys, "summary", str(path), "--format", "json")
+    assert sum(p.numel() for p in model.parameters()) == json.loads(out)["totals"]["params"]
+    code, out, _ = run_cli(capsys, "verify", str(path), "--runs", "0")
+    assert code == 0 and "✓ all 12 layers match torch" in out
+
+
+def test_a_layer_torch_cannot_name_is_refused(tmp_path, capsys):
+    path = tmp_path / "training.yaml"
+    path.write_text("input: [4]\nlayers:\n  - {type: linear, name: training, out_features: 2}\n")
+    for command in ("export", "verify"):
+        code, _, err = run_cli(capsys, command, str(path))
+        assert code == 1
+        assert err.startswith(f"{path}:3:5: error: layer 'training' (linear): torch cannot "
+                              "name a submodule 'training'")
