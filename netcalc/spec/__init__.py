@@ -11,7 +11,8 @@ from .model import ExpandedSpec
 
 
 def load_spec(path: str | Path) -> ExpandedSpec:
-    """Read and expand a YAML spec file ('-' reads standard input)."""
+    """Read and expand a spec file: YAML ('-' reads standard input), or a Python
+    spec (`.py`) that builds a `Network`."""
     file = str(path)
     if file == "-":
         import sys
@@ -24,6 +25,9 @@ def load_spec(path: str | Path) -> ExpandedSpec:
         raise UsageError(f"{file} is a directory, not a spec file") from None
     except OSError as e:
         raise UsageError(f"cannot read {file}: {e.strerror}") from None
+    if file.endswith(".py"):
+        from .pyspec import load_python_spec  # only Python specs need it
+        return load_python_spec(data, file)
     return _parse_bytes(data, file)
 
 
