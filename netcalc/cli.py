@@ -7,8 +7,8 @@ other exception is a netcalc bug, reported in one line unless --debug.
 
 from __future__ import annotations
 
-import re
 import sys
+from pathlib import Path
 
 import click
 
@@ -53,14 +53,19 @@ def cli(debug: bool) -> None:
                    "into their block's row.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Write to this file (atomically); '-' is standard output.")
+@click.option("--kwargs", default=None, metavar="JSON",
+              help="For a torch module (file.py:ClassName): constructor arguments, as a JSON "
+                   "object.")
 def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
-            depth: int | None, output: str | None) -> None:
+            depth: int | None, output: str | None, kwargs: str | None) -> None:
     """Per-layer output shapes, parameters and MACs of SPEC, with totals.
 
-    SPEC is a YAML file, or '-' for standard input.
+    SPEC is a YAML file ('-' reads standard input), a Python spec (model.py),
+    or a torch module to trace, path/to/file.py:ClassName with --input (needs
+    PyTorch).
     """
     output = None if output == "-" else output
-    _, result = _load_and_analyze(spec, input_shapes, batch, dtype, depth)
+    _, result = _load_and_analyze(spec, input_shapes, batch, dtype, depth, kwargs)
     if fmt == "table":
         from .render import table
         if output is None and sys.stdout.isatty() and len(result.rows) <= RICH_TABLE_ROWS:
@@ -138,6 +143,35 @@ def export(spec: str, target: str, input_shapes: tuple[str, ...], output: str | 
     _emit(export_torch(expanded, result), None if output == "-" else output)
 
 
+@cli.command("import")
+@click.argument("target")
+@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE", required=True,
+              help="The input shape without the batch dim: 3x224x224 (name=SHAPE for each "
+                   "input of a model that takes several).")
+@click.option("--kwargs", default=None, metavar="JSON",
+              help="For a torch module (file.py:ClassName): constructor arguments, as a JSON "
+                   "object.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Write the spec to this file (atomically); '-' is standard output.")
+def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None,
+            output: str | None) -> None:
+    """Trace the torch module TARGET with torch.fx and write it as a netcalc YAML spec.
+
+    TARGET is path/to/file.py:ClassName or package.module:factory, called with
+    --kwargs (none by default). Needs PyTorch.
+    """
+    from .analyze import analyze
+    from .torch_bridge.fx_import import import_spec
+    from .torch_bridge.spec_yaml import spec_yaml
+
+    if not _is_torch_target(target):
+        raise UsageError(f"{target!r}: name the module as path/to/file.py:ClassName or "
+                         "package.module:factory")
+    expanded = import_spec(target, input_shapes, _json_kwargs(kwargs))
+    origin = f"imported from {target} by netcalc {__version__} (torch.fx)"
+    _emit(spec_yaml(expanded, analyze(expanded), origin), None if output == "-" else output)
+
+
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True, help="Output format.")
@@ -156,13 +190,23 @@ def layers(fmt: str) -> None:
 # -- helpers -------------------------------------------------------------------
 
 def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtype: str,
-                      depth: int | None = None):
-    """The expanded spec and its Summary; warnings go to stderr."""
+                      depth: int | None = None, kwargs: str | None = None):
+    """The expanded spec and its Summary; warnings go to stderr.
+
+    SPEC is a spec file (YAML or Python), or a torch module to import
+    (`file.py:ClassName`, `package.module:factory`).
+    """
     from .analyze import analyze
+    from .inputs import input_overrides
     from .spec import load_spec
 
-    expanded = load_spec(spec)
-    overrides = _input_overrides(input_shapes, [i.name for i in expanded.inputs])
+    if ":" in spec and not Path(spec).exists() and _is_torch_target(spec):
+        from .torch_bridge.fx_import import import_spec
+        expanded = import_spec(spec, input_shapes, _json_kwargs(kwargs))
+        input_shapes = ()                             # the trace used them already
+    else:
+        expanded = load_spec(spec)
+    overrides = input_overrides(input_shapes, [i.name for i in expanded.inputs])
     result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides, depth=depth)
     for warning in result.warnings:
         click.echo(f"{warning.loc}: warning: layer '{warning.layer}' ({warning.type}): "
@@ -170,37 +214,25 @@ def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtyp
     return expanded, result
 
 
-_SHAPE = re.compile(r"^\s*\[?\s*(\d+(?:\s*[x×,\s]\s*\d+)*)\s*\]?\s*$")
+def _is_torch_target(text: str) -> bool:
+    """`path/to/file.py:ClassName` or `package.module:factory`: a torch module."""
+    source, _, attribute = text.rpartition(":")
+    return bool(attribute.isidentifier() and source
+                and (source.endswith(".py") or all(p.isidentifier() for p in source.split("."))))
 
 
-def parse_shape(text: str) -> tuple[int, ...]:
-    """'3x224x224', '3,224,224' or '[3, 224, 224]' -> (3, 224, 224)."""
-    match = _SHAPE.match(text)
-    if not match:
-        raise UsageError(f"--input {text!r}: write a shape like 3x224x224")
-    texts = re.split(r"[x×,\s]+", match.group(1))
-    if any(len(t) > 19 for t in texts):
-        raise UsageError(f"--input {text[:40]!r}: sizes are 64-bit integers")
-    dims = tuple(int(t) for t in texts)
-    if any(d < 1 for d in dims):
-        raise UsageError(f"--input {text!r}: sizes must be at least 1")
-    return dims
-
-
-def _input_overrides(values: tuple[str, ...], names: list[str]) -> dict[str, tuple[int, ...]]:
-    overrides = {}
-    for value in values:
-        name, _, shape = value.rpartition("=")
-        if not name:
-            if len(names) != 1:
-                raise UsageError(f"the spec has inputs {', '.join(names)}: name one, as "
-                                 f"--input {names[0]}={value}")
-            name = names[0]
-        elif name not in names:
-            raise UsageError(f"--input {value}: the spec has no input '{name}' "
-                             f"(its inputs: {', '.join(names)})")
-        overrides[name] = parse_shape(shape)
-    return overrides
+def _json_kwargs(text: str | None) -> dict:
+    if not text:
+        return {}
+    import json
+    try:
+        kwargs = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"--kwargs is not JSON: {error.msg} (at character {error.pos})") \
+            from None
+    if not isinstance(kwargs, dict):
+        raise UsageError('--kwargs must be a JSON object, like \'{"num_classes": 10}\'')
+    return kwargs
 
 
 def _emit(text: str, output: str | None) -> None:

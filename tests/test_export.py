@@ -11,7 +11,7 @@ import pytest
 from helpers import SPECS, run_cli
 from torch_measure import measure_model
 
-ALL_SPECS = sorted(SPECS.rglob("*.yaml"))
+ALL_SPECS = sorted([*SPECS.rglob("*.yaml"), *SPECS.rglob("*.py")])
 
 
 def export(path, tmp_path, capsys, *options):

@@ -13,7 +13,7 @@ from netcalc.layers import lookup
 from netcalc.torch_bridge import verify as verify_module
 
 Conv2d = lookup("conv2d")
-ALL_SPECS = sorted(p for p in SPECS.rglob("*.yaml"))
+ALL_SPECS = sorted([*SPECS.rglob("*.yaml"), *SPECS.rglob("*.py")])
 
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: str(p.relative_to(SPECS)))

@@ -180,7 +180,7 @@ class Layer:
             value = getattr(self, f.name)
             if f.name in defaults and value == defaults[f.name]:
                 continue
-            per_dim = f.type in ("Ints", "Ints | None", "Padding")
+            per_dim = f.type in ("Ints", "Ints | None", "Padding", "OutputSize")
             if per_dim and isinstance(value, tuple) and len(set(value)) == 1:
                 value = value[0]       # one value for every spatial dim
             given[f.name] = value

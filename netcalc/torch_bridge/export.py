@@ -13,14 +13,13 @@ import keyword
 import re
 
 from .. import __version__
-from ..errors import SpecError, in_layer
 from ..layers import lookup
 from ..layers.tensor import TensorOp
 from ..render import units
 from ..results import Summary
 from ..spec.model import ExpandedSpec
 from .model import check_module_names
-from .templates import Item, Param, Template, make_templates
+from .templates import Item, Param, Template, make_templates, spec_tree
 
 
 def export_torch(spec: ExpandedSpec, summary: Summary) -> str:
@@ -53,93 +52,6 @@ def export_torch(spec: ExpandedSpec, summary: Summary) -> str:
               "    print(outputs.shape if isinstance(outputs, torch.Tensor) else\n"
               "          [output.shape for output in outputs])\n")
     return header + "\n\n\n".join([*classes, _class_code(model_class, top)]) + footer
-
-
-# -- the spec as a tree ----------------------------------------------------------
-
-def spec_tree(spec: ExpandedSpec, summary: Summary) -> Item:
-    """Layers placed in their blocks and repeats; inputs as each container sees them."""
-    root = Item("", "", {}, [], children=[])
-    containers = {"": root}
-    groups = sorted((g for g in spec.groups if g.end > g.first), key=lambda g: (g.first, -g.end))
-    producers_of: dict[str, str] = {}       # a container -> the producer of its output
-    open_groups = []
-    layer_index = 0
-    for spec_layer, result in zip(spec.layers, summary.layers):
-        while open_groups and open_groups[-1].end <= layer_index:
-            open_groups.pop()
-        while groups and groups[0].first == layer_index:
-            group = groups.pop(0)
-            parent = open_groups[-1].name if open_groups else ""
-            item = Item(_local(group.name, parent), _label(group), {}, [], children=[])
-            containers[parent].children.append(item)
-            containers[group.name] = item
-            producers_of[group.name] = group.output
-            open_groups.append(group)
-        parent = open_groups[-1].name if open_groups else ""
-        layer = spec_layer.layer
-        args = {**layer.inferred(result.input_shapes[0]), **layer.given_arguments()}
-        containers[parent].children.append(Item(_local(spec_layer.name, parent),
-                                                layer.type_name, args, []))
-        layer_index += 1
-    _wire(spec, containers, producers_of)
-    return root
-
-
-def _label(group) -> str:
-    return group.type_name if group.kind == "block" else f"{group.type_name}_stack"
-
-
-def _local(name: str, parent: str) -> str:
-    return name[len(parent) + 1:] if parent else name
-
-
-def _wire(spec: ExpandedSpec, containers: dict[str, Item], producers_of: dict[str, str]) -> None:
-    """Turn each layer's qualified inputs into references its container can see."""
-    def parent_of(name: str) -> str:
-        parent = name.rpartition(".")[0]
-        while parent not in containers:
-            parent = parent.rpartition(".")[0]
-        return parent
-
-    def local(producer: str, container: str, consumer) -> str:
-        """`producer` as `container` sees it: a child, or one of the container's inputs."""
-        item = containers[container]
-        prefix = f"{container}." if container else ""
-        if producer.startswith(prefix) and producer != container:
-            path = producer[len(prefix):]
-            head = path.split(".")[0]
-            if head == path or producers_of.get(prefix + head) == producer:
-                return head
-            raise in_layer(SpecError(f"export writes a block's output only; this layer reads "
-                                     f"'{producer}' from inside block '{prefix + head}'"),
-                           consumer.name, consumer.layer.type_name, consumer.loc)
-        if not container:
-            return producer          # a spec input
-        sources = sources_of.setdefault(container, [])
-        if producer not in sources:
-            sources.append(producer)
-            item.input_names.append(f"x{len(item.input_names)}")
-            item.inputs.append(local(producer, parent_of(container), consumer))
-        return item.input_names[sources.index(producer)]
-
-    sources_of: dict[str, list[str]] = {}     # a container -> the producers its inputs are
-    root = containers[""]
-    root.input_names = [i.name for i in spec.inputs]
-    by_name = {}
-    for name, item in containers.items():
-        for child in item.children:
-            by_name[f"{name}.{child.name}" if name else child.name] = child
-    for spec_layer in spec.layers:
-        container = parent_of(spec_layer.name)
-        by_name[spec_layer.name].inputs = [local(p, container, spec_layer)
-                                           for p in spec_layer.inputs]
-    for name, item in containers.items():
-        if name:
-            item.output = local(producers_of[name], name, spec.layers[0])
-    consumed = {p for layer in spec.layers for p in layer.inputs}
-    root.output = ",".join(local(layer.name, "", layer) for layer in spec.layers
-                           if layer.name not in consumed)
 
 
 # -- code ------------------------------------------------------------------------

@@ -1,0 +1,570 @@
+"""`netcalc import`: a torch module, traced with torch.fx, as a netcalc spec.
+
+The traced graph becomes an `ExpandedSpec`, as a YAML file does: every call
+of a torch.nn module is a layer at the module's qualified name, every
+functional call (F.relu, torch.cat, x + y, x.mean(...)) a layer in the
+module whose forward made it, and every submodule a block. Shape queries
+(x.size(0), x.shape) are evaluated on a sample input; a batch size they
+yield becomes -1. What netcalc cannot express is refused, naming the graph
+node and the source line that made it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import operator
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import Location, NetcalcError, SpecError, UsageError, did_you_mean
+from ..inputs import input_overrides
+from ..layers import lookup
+from ..spec.model import ExpandedSpec, Group, InputSpec, LayerSpec
+from . import import_torch
+
+
+class ImportFailed(NetcalcError):
+    """A module netcalc cannot turn into a spec (exit 1)."""
+
+
+# -- loading the module --------------------------------------------------------
+
+def load_module(target: str, kwargs: dict[str, Any]):
+    """The torch module `target` names, constructed with `kwargs`."""
+    torch = import_torch()
+    source, _, attribute = target.rpartition(":")
+    namespace = _import_source(source)
+    if not hasattr(namespace, attribute):
+        candidates = [n for n, v in vars(namespace).items()
+                      if isinstance(v, type) and issubclass(v, torch.nn.Module)
+                      and v.__module__ == namespace.__name__]
+        raise UsageError(f"{source} has no '{attribute}'{did_you_mean(attribute, candidates)}"
+                         + (f" (its modules: {', '.join(candidates)})" if candidates else ""))
+    factory = getattr(namespace, attribute)
+    try:
+        model = factory(**kwargs)
+    except Exception as error:   # noqa: BLE001 - the user's constructor: report where it failed
+        raise ImportFailed(f"{attribute}(**{kwargs}) raised {type(error).__name__}: {error}",
+                           _user_location(error, source)) from None
+    if not isinstance(model, torch.nn.Module):
+        raise UsageError(f"{target} gave a {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def _import_source(source: str):
+    if source.endswith(".py"):
+        path = Path(source)
+        if not path.is_file():
+            raise UsageError(f"no such file: {source}")
+        name = f"_netcalc_import_{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, str(path.resolve().parent))   # its own sibling imports work
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as error:   # noqa: BLE001 - the user's file
+            raise ImportFailed(f"running {source} raised {type(error).__name__}: {error}",
+                               _user_location(error, source)) from None
+        finally:
+            sys.path.remove(str(path.resolve().parent))
+        return module
+    sys.path.insert(0, ".")
+    try:
+        return importlib.import_module(source)
+    except ImportError as error:
+        raise UsageError(f"cannot import {source}: {error}") from None
+    finally:
+        sys.path.remove(".")
+
+
+def _user_location(error: BaseException, source: str) -> Location | None:
+    """The innermost frame of the error in the user's own file."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return Location(error.filename, error.lineno or 1, error.offset or 1)
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if not _is_library(f.filename)]
+    if not frames:
+        return None
+    frame = frames[-1]
+    return Location(_shown(frame.filename), frame.lineno or 1, (frame.colno or 0) + 1)
+
+
+def _is_library(filename: str) -> bool:
+    return any(part in filename for part in ("site-packages", "/torch/", "/netcalc/",
+                                              "<frozen", "importlib"))
+
+
+def _shown(filename: str) -> str:
+    try:
+        return str(Path(filename).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return filename
+
+
+# -- tracing ----------------------------------------------------------------------
+
+def import_spec(target: str, input_shapes: tuple[str, ...], kwargs: dict[str, Any]
+                ) -> ExpandedSpec:
+    """Trace the module `target` names and return its spec."""
+    torch = import_torch()
+    model = load_module(target, kwargs).eval()
+    graph = _trace(torch, model, target)
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    names = ["input"] if len(placeholders) == 1 else [n.name for n in placeholders]
+    if not input_shapes:
+        raise UsageError("give the input shape: --input 3x224x224"
+                         + ("" if len(names) == 1 else f" for each of {', '.join(names)} "
+                            "(--input name=3x224x224)"))
+    shapes = input_overrides(input_shapes, names)
+    missing = [n for n in names if n not in shapes]
+    if missing:
+        raise UsageError(f"no --input for {', '.join(missing)}")
+    dtypes = {name: _input_dtype(torch, node, model) for name, node in zip(names, placeholders)}
+    module = torch.fx.GraphModule(model, graph)
+    samples = [torch.zeros((1, *shapes[name]), dtype=getattr(torch, dtypes[name] or "float32"))
+               for name in names]
+    _record_shapes(torch, module, samples)
+    file = target.rpartition(":")[0]
+    spec = ExpandedSpec(name=target.rpartition(":")[2], file=target, inputs=[
+        InputSpec(name, tuple(shapes[name]), Location(file, 1, 1), dtypes[name])
+        for name in names])
+    _Converter(torch, model, spec, dict(zip(placeholders, names))).run(graph)
+    return spec
+
+
+def _trace(torch, model, target: str):
+    class Tracer(torch.fx.Tracer):
+        record_stack_traces = True
+
+    try:
+        return Tracer().trace(model)
+    except Exception as error:   # noqa: BLE001 - fx's refusal, located in the user's code
+        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise ImportFailed(f"torch.fx cannot trace {type(model).__name__}: {message} "
+                           "(netcalc imports models whose forward has no data-dependent "
+                           "Python control flow)",
+                           _user_location(error, target.rpartition(":")[0])) from None
+
+
+def _record_shapes(torch, module, samples) -> None:
+    """Run the traced graph once; each node's output shape goes in `node.meta["shape"]`."""
+    class ShapeRecorder(torch.fx.Interpreter):
+        def run_node(self, node):
+            try:
+                result = super().run_node(node)
+            except Exception as error:   # noqa: BLE001 - torch refused the sample input
+                message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                raise ImportFailed(
+                    f"graph node '{node.name}' ({_describe(node)}) does not run on inputs of "
+                    f"{', '.join(str(list(s.shape)) for s in samples)}: "
+                    f"{type(error).__name__}: {message}", _node_location(node)) from None
+            if isinstance(result, torch.Tensor):
+                node.meta["shape"] = tuple(result.shape)
+            return result
+
+    with torch.no_grad():
+        ShapeRecorder(module).run(*samples)
+
+
+def _input_dtype(torch, node, model) -> str | None:
+    """Token ids: an input read first by an nn.Embedding is int64."""
+    for user in node.users:
+        if user.op == "call_module" and \
+                isinstance(model.get_submodule(user.target), torch.nn.Embedding):
+            return "int64"
+    return None
+
+
+# -- graph nodes -> layers -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Size:
+    """An int the graph computed from a tensor's shape; `batch` if it is the batch size."""
+
+    value: int
+    batch: bool
+
+
+class _Converter:
+    def __init__(self, torch, model, spec: ExpandedSpec, inputs: dict):
+        self.torch, self.model, self.spec = torch, model, spec
+        self.values: dict = dict(inputs)       # fx node -> producer name, or _Size / tuple
+        self.names_taken: dict[str, set[str]] = {}     # container -> its layers' names
+        self.module_calls: dict[str, int] = {}
+        self.groups: dict[str, Group] = {}     # open and closed containers, by path
+        self.open: list[str] = []
+        self.outputs: list[str] = []
+
+    def run(self, graph) -> None:
+        for node in graph.nodes:
+            if node.op == "placeholder":
+                continue
+            if node.op == "output":
+                self._outputs(node)
+                continue
+            if node.op == "get_attr":
+                raise self._refuse(node, f"reads the tensor attribute '{node.target}' directly; "
+                                         "netcalc has no layer for a learned tensor yet")
+            if self._shape_query(node) or self._pass_through(node):
+                continue
+            self._layer(node)
+        self._close_groups("")
+        for group in self.groups.values():
+            group.output = self._group_output(group)
+            self.spec.groups.append(group)
+        self.spec.groups.sort(key=lambda g: (g.first, -g.end))
+
+    def _group_output(self, group: Group) -> str:
+        """What a block gives on: the last of its layers read from outside it."""
+        layers = self.spec.layers
+        inside = {layer.name for layer in layers[group.first:group.end]}
+        read_outside = {name for layer in layers[:group.first] + layers[group.end:]
+                        for name in layer.inputs} | set(self.outputs)
+        given = [layer.name for layer in layers[group.first:group.end]
+                 if layer.name in read_outside]
+        return given[-1] if given else layers[group.end - 1].name if inside else ""
+
+    # -- shape arithmetic and no-ops --
+
+    def _shape_query(self, node) -> bool:
+        """x.size(0), x.shape, x.dim(), s[1], s * 2: ints, worked out now."""
+        target = node.target
+        if node.op == "call_method" and target in ("size", "dim"):
+            shape = self._shape(node.args[0])
+            if target == "dim":
+                self.values[node] = _Size(len(shape), False)
+            elif len(node.args) > 1 or "dim" in node.kwargs:
+                dim = node.args[1] if len(node.args) > 1 else node.kwargs["dim"]
+                self.values[node] = _Size(shape[dim], dim % len(shape) == 0)
+            else:
+                self.values[node] = tuple(_Size(s, i == 0) for i, s in enumerate(shape))
+            return True
+        if node.op == "call_function" and target is getattr and node.args[1] == "shape":
+            shape = self._shape(node.args[0])
+            self.values[node] = tuple(_Size(s, i == 0) for i, s in enumerate(shape))
+            return True
+        if node.op == "call_function" and target is operator.getitem \
+                and isinstance(self.values.get(node.args[0]), tuple):
+            self.values[node] = self.values[node.args[0]][node.args[1]]
+            return True
+        arithmetic = {operator.mul: operator.mul, operator.add: operator.add,
+                      operator.floordiv: operator.floordiv, operator.sub: operator.sub}
+        if node.op == "call_function" and target in arithmetic and \
+                any(isinstance(self.values.get(a), _Size) for a in node.args):
+            values = [self.values[a].value if isinstance(self.values.get(a), _Size) else a
+                      for a in node.args]
+            self.values[node] = _Size(arithmetic[target](*values), False)
+            return True
+        return False
+
+    def _pass_through(self, node) -> bool:
+        """Calls that change nothing netcalc counts: x.contiguous(), x.clone(), ..."""
+        if node.op == "call_method" and node.target in ("contiguous", "clone", "detach"):
+            self.values[node] = self.values[node.args[0]]
+            return True
+        return False
+
+    def _shape(self, node) -> tuple[int, ...]:
+        return node.meta["shape"]
+
+    # -- layers --
+
+    def _layer(self, node) -> None:
+        if node.op == "call_module":
+            path = str(node.target)
+            module = self.model.get_submodule(path)
+            cls = lookup(type(module).__name__)
+            if cls is None:
+                raise self._refuse(node, f"calls torch.nn.{type(module).__name__} ('{path}'), "
+                                         "which netcalc has no layer type for")
+            args = module_arguments(cls, module)
+            inputs = node.args
+            container, _, local = path.rpartition(".")
+            calls = self.module_calls[path] = self.module_calls.get(path, 0) + 1
+            if calls > 1:
+                if any(True for _ in module.parameters()):
+                    raise self._refuse(node, f"calls '{path}' a second time: its weights are "
+                                             "shared, and netcalc counts each layer's own")
+                local = f"{local}_{calls - 1}"
+        else:
+            type_name, args, inputs = function_layer(node, self._constant)
+            container = self._container_of(node)
+            cls = lookup(type_name)
+            local = type_name
+        self._enter(container, node)
+        local = self._unique(container, local, node)
+        name = f"{container}.{local}" if container else local
+        producers = tuple(self._producer(a, node) for a in inputs)
+        try:
+            layer = cls.from_args(args)
+        except SpecError as error:
+            raise self._refuse(node, f"has arguments netcalc cannot take: {error.message}") \
+                from None
+        loc = self._location(node)
+        self.spec.layers.append(LayerSpec(name, layer, producers, loc, {}, len(self.open), (),
+                                          self._trainable(node)))
+        self.values[node] = name
+
+    def _trainable(self, node) -> bool:
+        if node.op != "call_module":
+            return True
+        return all(p.requires_grad for p in self.model.get_submodule(node.target).parameters())
+
+    def _producer(self, value, node) -> str:
+        produced = self.values.get(value) if not isinstance(value, (int, float, str)) else None
+        if isinstance(produced, str):
+            return produced
+        raise self._refuse(node, f"takes {value!r}, which is not a tensor netcalc tracks "
+                                 "(netcalc layers take tensors, not Python numbers)")
+
+    def _constant(self, value, node):
+        """An argument's value: numbers and the graph's shape arithmetic; tensors refused."""
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._constant(v, node) for v in value)
+        if hasattr(value, "op"):               # an fx node
+            known = self.values.get(value)
+            if isinstance(known, (_Size, tuple)):
+                return known
+            raise self._refuse(node, "uses a tensor as an argument where netcalc expects a "
+                                     "number")
+        return value
+
+    # -- containers (blocks) --
+
+    def _container_of(self, node) -> str:
+        stack = node.meta.get("nn_module_stack") or {}
+        paths = [path for path, _ in stack.values() if path]
+        return paths[-1] if paths else ""
+
+    def _enter(self, container: str, node) -> None:
+        """Open the blocks on the way to `container`, closing those it is not inside."""
+        self._close_groups(container)
+        parts = container.split(".") if container else []
+        for depth in range(len(parts)):
+            path = ".".join(parts[:depth + 1])
+            if path in self.open:
+                continue
+            if path in self.groups:
+                raise self._refuse(node, f"runs in '{path}' after other layers ran between; "
+                                         "netcalc's blocks run in one piece")
+            module = self.model.get_submodule(path)
+            self.groups[path] = Group(path, type(module).__name__, "block", len(self.open),
+                                      self._location(node), first=len(self.spec.layers))
+            self.open.append(path)
+
+    def _close_groups(self, container: str) -> None:
+        while self.open and not (container == self.open[-1]
+                                 or container.startswith(self.open[-1] + ".")):
+            self.groups[self.open.pop()].end = len(self.spec.layers)
+
+    def _unique(self, container: str, local: str, node) -> str:
+        """A module keeps its own name on its first call; other layers take a free one
+        (never a child module's name, which that module will want)."""
+        taken = self.names_taken.setdefault(container, set())
+        if node.op == "call_module" and local not in taken:
+            taken.add(local)
+            return local
+        children = set(dict(self.model.get_submodule(container).named_children()))
+        base, k = local, 1
+        while local in taken or local in children:
+            local, k = f"{base}_{k}", k + 1
+        taken.add(local)
+        return local
+
+    def _outputs(self, node) -> None:
+        results = node.args[0]
+        for value in results if isinstance(results, (tuple, list)) else (results,):
+            if not isinstance(self.values.get(value), str):
+                raise self._refuse(node, "returns something other than tensors netcalc tracks")
+            self.outputs.append(self.values[value])
+
+    # -- errors --
+
+    def _location(self, node) -> Location:
+        return _node_location(node) or Location(self.spec.file, 1, 1)
+
+    def _refuse(self, node, message: str) -> ImportFailed:
+        return ImportFailed(f"graph node '{node.name}' ({_describe(node)}) {message}",
+                            self._location(node))
+
+
+def _node_location(node) -> Location | None:
+    """The user's source line that made `node`, from the trace's recorded stack."""
+    frames = _stack_frames(node.stack_trace or "")
+    if not frames:
+        return None
+    file, line = frames[-1]
+    return Location(_shown(file), line, 1)
+
+
+def _stack_frames(stack_trace: str) -> list[tuple[str, int]]:
+    """(file, line) of the user's frames in an fx node's recorded stack."""
+    frames = []
+    for line in stack_trace.splitlines():
+        line = line.strip()
+        if line.startswith('File "'):
+            file, _, rest = line[6:].partition('", line ')
+            number = rest.split(",")[0]
+            if number.isdigit() and not _is_library(file):
+                frames.append((file, int(number)))
+    return frames
+
+
+_OPERATORS = {operator.add: "+", operator.iadd: "+=", operator.mul: "*", operator.imul: "*=",
+              operator.sub: "-", operator.isub: "-=", operator.truediv: "/",
+              operator.getitem: "[]", operator.matmul: "@"}
+
+
+def _describe(node) -> str:
+    if node.target in _OPERATORS:
+        return f"the {_OPERATORS[node.target]} operator"
+    if node.op == "call_module":
+        return f"module {node.target}"
+    if node.op == "call_method":
+        return f".{node.target}()"
+    name = getattr(node.target, "__name__", str(node.target))
+    module = getattr(node.target, "__module__", "") or ""
+    return f"{module.replace('torch.nn.functional', 'F')}.{name}" if module else name
+
+
+# -- torch modules -> netcalc arguments --------------------------------------------------
+
+def module_arguments(cls, module) -> dict[str, Any]:
+    """A torch module's constructor arguments, read back from its attributes."""
+    import dataclasses
+
+    args = {}
+    for f in dataclasses.fields(cls):
+        if f.name == "bias" and not isinstance(getattr(module, "bias", None), bool):
+            args["bias"] = getattr(module, "bias", None) is not None
+            continue
+        if not hasattr(module, f.name):
+            continue
+        args[f.name] = _plain(getattr(module, f.name))
+    return args
+
+
+def _plain(value):
+    """torch's stored values in a spec's terms: tuples become lists, shape sizes ints."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, _Size):
+        return value.value
+    return value
+
+
+# -- functional calls -> layers ---------------------------------------------------------
+
+# (netcalc type, names of the arguments after the tensor input(s), in torch's order,
+#  names netcalc ignores)
+_ACTIVATIONS = {
+    "relu": ["inplace"], "relu6": ["inplace"], "silu": ["inplace"], "gelu": ["approximate"],
+    "hardswish": ["inplace"], "hardsigmoid": ["inplace"], "mish": ["inplace"],
+    "leaky_relu": ["negative_slope", "inplace"], "elu": ["alpha", "inplace"],
+    "sigmoid": [], "tanh": [], "softmax": ["dim"], "log_softmax": ["dim"],
+}
+
+
+def function_layer(node, constant) -> tuple[str, dict, tuple]:
+    """The netcalc layer for a functional call or method: (type, arguments, tensor inputs)."""
+    torch = sys.modules["torch"]
+    F = torch.nn.functional
+    target = node.target
+    name = target if isinstance(target, str) else getattr(target, "__name__", "")
+    args, kwargs = list(node.args), dict(node.kwargs)
+
+    def bind(names: list[str], inputs: int = 1, ignore=()) -> dict:
+        bound = dict(zip(names, (constant(a, node) for a in args[inputs:])))
+        bound.update({k: constant(v, node) for k, v in kwargs.items()})
+        return {k: _plain(v) for k, v in bound.items() if k not in ignore}
+
+    if target in (operator.add, operator.iadd, torch.add) or name == "add" and \
+            node.op == "call_method":
+        return "add", {}, _tensors(args[:2])
+    if target in (operator.mul, operator.imul, torch.mul) or name == "mul" and \
+            node.op == "call_method":
+        return "mul", {}, _tensors(args[:2])
+    if target in (operator.sub, operator.isub, torch.sub):
+        return "sub", {}, _tensors(args[:2])
+    if target in (torch.cat, getattr(torch, "concat", None)):
+        bound = bind(["dim"])
+        return "concat", {"dim": bound.get("dim", 0)}, tuple(args[0])
+    if target is torch.flatten or name == "flatten" and node.op == "call_method":
+        bound = bind(["start_dim", "end_dim"])
+        return "flatten", {"start_dim": bound.get("start_dim", 0),
+                           "end_dim": bound.get("end_dim", -1)}, (args[0],)
+    if name in ("mean", "sum") and (node.op == "call_method" or target is getattr(torch, name)):
+        bound = bind(["dim", "keepdim"], ignore=("dtype",))
+        return name, bound, (args[0],)
+    if name in ("view", "reshape") and (node.op == "call_method" or target is torch.reshape):
+        sizes = [constant(a, node) for a in args[1:]]
+        if len(sizes) == 1 and isinstance(sizes[0], (list, tuple)):
+            sizes = list(sizes[0])
+        return name, {"shape": _batch_free(sizes, node.meta["shape"])}, \
+            (args[0],)
+    if name == "permute" and (node.op == "call_method" or target is torch.permute):
+        dims = [constant(a, node) for a in args[1:]]
+        if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
+            dims = list(dims[0])
+        return "permute", {"dims": [_value(d) for d in dims]}, (args[0],)
+    if name == "transpose" and (node.op == "call_method" or target is torch.transpose):
+        return "transpose", {k: _value(v) for k, v in bind(["dim0", "dim1"]).items()}, (args[0],)
+    if target is F.dropout or name == "dropout" and target is getattr(torch, "dropout", None):
+        return "dropout", bind(["p", "training", "inplace"], ignore=("training",)), (args[0],)
+    if target is F.interpolate:
+        return "upsample", bind(["size", "scale_factor", "mode", "align_corners",
+                                 "recompute_scale_factor"], ignore=("antialias",)), (args[0],)
+    for rank in (1, 2, 3):
+        if target is getattr(F, f"adaptive_avg_pool{rank}d"):
+            return f"adaptiveavgpool{rank}d", bind(["output_size"]), (args[0],)
+        if target is getattr(F, f"adaptive_max_pool{rank}d"):
+            return f"adaptivemaxpool{rank}d", bind(["output_size", "return_indices"]), (args[0],)
+        if target is getattr(F, f"max_pool{rank}d"):
+            return f"maxpool{rank}d", bind(["kernel_size", "stride", "padding", "dilation",
+                                            "ceil_mode", "return_indices"]), (args[0],)
+        if target is getattr(F, f"avg_pool{rank}d"):
+            return f"avgpool{rank}d", bind(["kernel_size", "stride", "padding", "ceil_mode",
+                                            "count_include_pad", "divisor_override"]), (args[0],)
+    if target is F.pad:
+        bound = bind(["pad", "mode", "value"])
+        pad = bound.pop("pad")
+        kind = {"constant": "constantpad", "reflect": "reflectionpad",
+                "replicate": "replicationpad", "circular": "circularpad"}[bound.get("mode",
+                                                                                  "constant")]
+        args_out = {"padding": pad}
+        if kind == "constantpad":
+            args_out["value"] = bound.get("value") or 0.0
+        return f"{kind}{len(pad) // 2}d", args_out, (args[0],)
+    activation = name.rstrip("_") if node.op == "call_method" else name
+    if activation in _ACTIVATIONS and (node.op == "call_method" or target is getattr(F, name, None)
+                                       or target is getattr(torch, name, None)):
+        bound = bind(_ACTIVATIONS[activation], ignore=("_stacklevel", "dtype"))
+        if name.endswith("_") and node.op == "call_method":
+            bound["inplace"] = True            # x.relu_()
+        return activation.replace("_", ""), bound, (args[0],)
+    raise ImportFailed(f"graph node '{node.name}' ({_describe(node)}) has no netcalc layer "
+                       "type")
+
+
+def _tensors(values) -> tuple:
+    return tuple(values)
+
+
+def _value(value):
+    return value.value if isinstance(value, _Size) else value
+
+
+def _batch_free(sizes: list, out_shape: tuple[int, ...]) -> list[int]:
+    """A view's sizes with the batch as -1, so the spec works at any --batch.
+
+    `x.view(x.size(0), -1)` becomes [-1, 9216]: the batch entry is -1 and the
+    other -1 its size on the sample input.
+    """
+    batch_at = [i for i, s in enumerate(sizes) if isinstance(s, _Size) and s.batch]
+    if len(batch_at) != 1:
+        return [_value(s) for s in sizes]
+    return [-1 if i == batch_at[0] else out_shape[i] for i in range(len(sizes))]

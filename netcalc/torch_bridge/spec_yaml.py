@@ -1,0 +1,116 @@
+"""A spec as YAML in netcalc's canonical form: what `import` writes.
+
+Containers built alike become one block (templates.py), with parameters for
+what differs; chains of one block become `repeat`; `inputs` is written only
+where a layer does not read the previous one; arguments netcalc infers from
+the input (in_channels, num_features) are left out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from ..layers import lookup
+from ..render import units
+from ..results import Summary
+from ..spec.model import ExpandedSpec
+from .templates import Item, Param, make_templates, spec_tree
+
+# Plain scalars YAML 1.1 would read as something other than the string
+_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
+_PLAIN = re.compile(r"^[A-Za-z_][\w.-]*$")
+
+
+def spec_yaml(spec: ExpandedSpec, summary: Summary, origin: str) -> str:
+    root = spec_tree(spec, summary, inferred=False, inner_references=True)
+    templates = make_templates(root)
+    renamed = {t.name: _block_name(t.name) for t in templates}
+    t = summary.totals
+    lines = [f"# {spec.name}: {origin}",
+             f"# {units.count(t.params)} parameters, {units.count(t.macs)} MACs for one input "
+             f"of {', '.join(units.shape(s[1:]) for s in summary.inputs.values())}.",
+             f"name: {_scalar(spec.name)}"]
+    if len(spec.inputs) == 1 and spec.inputs[0].name == "input" and not spec.inputs[0].dtype:
+        lines.append(f"input: {_value(list(spec.inputs[0].shape))}")
+    else:
+        lines.append("inputs:")
+        for i in spec.inputs:
+            shape = _value(list(i.shape))
+            lines.append(f"  {_scalar(i.name)}: "
+                         + (f"{{shape: {shape}, dtype: {i.dtype}}}" if i.dtype else shape))
+    if templates:
+        lines += ["", "blocks:"]
+        for template in templates:
+            lines.append(f"  {renamed[template.name]}:")
+            if template.input_names != ["input"]:
+                lines.append(f"    inputs: {_value(template.input_names)}")
+            if template.params:
+                lines.append(f"    params: {_value(template.params)}")
+            lines.append("    layers:")
+            lines += [f"      - {entry}" for entry in
+                      _entries(template.children, template.input_names, renamed)]
+    lines += ["", "layers:"]
+    lines += [f"  - {entry}" for entry in _entries(root.children, root.input_names, renamed)]
+    return "\n".join(lines) + "\n"
+
+
+def _block_name(name: str) -> str:
+    """A block may not share a name with a layer type (`type:` names either)."""
+    return f"{name}_block" if lookup(name) is not None else name
+
+
+def _entries(children: list[Item], input_names: list[str], renamed: dict) -> list[str]:
+    entries = []
+    previous = input_names[0] if len(input_names) == 1 else None
+    for child in children:
+        fields = {"type": renamed.get(child.type, child.type) if child.is_template
+                  else child.type, "name": child.name}
+        fields.update(child.args)
+        if child.copies:
+            fields["repeat"] = child.copies
+        if child.inputs != [previous]:
+            fields["inputs"] = child.inputs
+        entries.append("{" + ", ".join(f"{_scalar(k)}: {_value(v)}"
+                                       for k, v in fields.items()) + "}")
+        previous = child.name
+    return entries
+
+
+def _value(value) -> str:
+    if isinstance(value, Param):
+        return f'"${{{value.name}}}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _float(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_scalar(k)}: {_value(v)}" for k, v in value.items()) + "}"
+    return _scalar(str(value))
+
+
+def _scalar(text: str) -> str:
+    if _PLAIN.match(text) and text.lower() not in _YAML_WORDS:
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _float(value: float) -> str:
+    """YAML 1.1 floats: 1e-05 would read as a string; 1.0e-05 is a number."""
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    if math.isnan(value):
+        return ".nan"
+    text = repr(value)
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    mantissa = mantissa if "." in mantissa else f"{mantissa}.0"
+    return f"{mantissa}e{exponent if exponent[0] in '+-' else '+' + exponent}"

@@ -1,0 +1,84 @@
+"""torch modules for `netcalc import` tests: functional calls, branches, refusals."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Branchy(nn.Module):
+    """Two-branch stem, concat, functional pooling and activations, a view by size(0)."""
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.left = nn.Conv2d(3, 8, 3, padding=1)
+        self.right = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.ReLU())
+        self.mix = nn.Conv2d(12, 16, 3, stride=2, padding=1, bias=False)
+        self.act = nn.ReLU()
+        self.head = nn.Linear(16 * 4 * 4, num_classes)
+
+    def forward(self, x):
+        y = torch.cat([F.relu(self.left(x)), self.right(x)], dim=1)
+        y = self.act(self.mix(y))
+        y = self.act(y + F.max_pool2d(y, 3, stride=1, padding=1))     # a module called twice
+        y = F.adaptive_avg_pool2d(y, 4)
+        y = y.view(y.size(0), -1)
+        return self.head(F.dropout(y, 0.2, self.training))
+
+
+class Tokens(nn.Module):
+    """An embedding (so an int64 input), permute/transpose and a mean over a dim."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(100, 32)
+        self.proj = nn.Conv1d(32, 16, 3, padding=1)
+        self.out = nn.Linear(16, 4)
+
+    def forward(self, tokens):
+        h = self.embed(tokens).permute(0, 2, 1)
+        h = torch.tanh(self.proj(h)).transpose(1, 2)
+        return self.out(h.mean(1))
+
+
+class DataDependent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        if x.sum() > 0:
+            return self.fc(x)
+        return x
+
+
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.fc(x) * 0.5
+
+
+class SharedWeights(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.fc(self.fc(x))
+
+
+class Recurrent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRUCell(4, 4)
+
+    def forward(self, x):
+        return self.rnn(x)
+
+
+def broken_factory():
+    raise ValueError("no such depth")

@@ -1,0 +1,154 @@
+"""`netcalc import`: torch modules traced with torch.fx, written as specs, and back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpers import PUBLISHED, ROOT, run_cli
+from netcalc.analyze import analyze
+from netcalc.spec import parse_spec
+from torch_measure import measure_model
+
+MODELS = "tests/reference_models.py"
+IMPORT_MODELS = "tests/import_models.py"
+
+
+@pytest.fixture(autouse=True)
+def _in_the_repository(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def import_yaml(capsys, target, *options) -> str:
+    code, out, err = run_cli(capsys, "import", target, *options)
+    assert code == 0, err
+    return out
+
+
+def test_resnet18_round_trips_torch_to_spec_to_torch(tmp_path, capsys):
+    """torch → spec: the summary equals torch's figures; spec → torch: the same again."""
+    import reference_models
+
+    text = import_yaml(capsys, f"{MODELS}:resnet18", "--input", "3x224x224")
+    spec_file = tmp_path / "resnet18.yaml"
+    spec_file.write_text(text)
+    summary = analyze(parse_spec(text, str(spec_file)))
+    torch_figures = measure_model(reference_models.resnet18(), (1, 3, 224, 224))
+    assert (summary.totals.params, summary.totals.macs) == PUBLISHED["resnet18"]
+    assert (torch_figures.params, torch_figures.macs) == PUBLISHED["resnet18"]
+    # every parametric module: same qualified name, shape, params and MACs
+    layers = {layer.name: layer for layer in summary.layers}
+    for name, (shape, params, macs) in torch_figures.layers.items():
+        assert (layers[name].output_shape, layers[name].params, layers[name].macs) == \
+            (shape, params, macs), name
+    # blocks built alike are written once, with the channels as a parameter
+    assert "  BasicBlock:\n    params: {out_channels: 64}\n" in text
+    assert "- {type: BasicBlock, name: layer1, out_channels: 64, repeat: 2}" in text
+    assert "- {type: add, name: add, inputs: [bn2, input]}" in text
+
+    exported = tmp_path / "resnet18_model.py"
+    code, _, err = run_cli(capsys, "export", str(spec_file), "-o", str(exported))
+    assert code == 0, err
+    namespace: dict = {}
+    exec(compile(exported.read_text(), str(exported), "exec"), namespace)
+    again = measure_model(namespace["Resnet18"](), (1, 3, 224, 224))
+    assert (again.params, again.macs, again.layers) == \
+        (torch_figures.params, torch_figures.macs, torch_figures.layers)
+
+
+@pytest.mark.parametrize("target,shape,published", [
+    (f"{MODELS}:TorchvisionAlexNet", "3x224x224", PUBLISHED["alexnet"]),
+    (f"{MODELS}:TorchvisionVGG", "3x224x224", PUBLISHED["vgg16"]),
+    (f"{MODELS}:resnet50", "3x224x224", PUBLISHED["resnet50"]),
+])
+def test_imported_torchvision_models_give_the_published_figures(target, shape, published,
+                                                                 capsys):
+    text = import_yaml(capsys, target, "--input", shape)
+    totals = analyze(parse_spec(text)).totals
+    assert (totals.params, totals.macs) == published
+
+
+def test_summary_of_a_torch_module_goes_through_import(capsys):
+    code, out, _ = run_cli(capsys, "summary", f"{MODELS}:resnet18", "--input", "3x224x224",
+                           "--format", "json")
+    result = json.loads(out)
+    assert code == 0
+    assert (result["totals"]["params"], result["totals"]["macs"]) == PUBLISHED["resnet18"]
+    assert result["layers"][4]["name"] == "layer1.0.conv1"
+
+
+def test_functional_calls_become_layers(capsys):
+    import import_models
+
+    text = import_yaml(capsys, f"{IMPORT_MODELS}:Branchy", "--input", "3x16x16",
+                       "--kwargs", '{"num_classes": 7}')
+    for line in ["- {type: relu, name: relu}",
+                 "- {type: Sequential, name: right, inputs: [input]}",
+                 "- {type: concat, name: concat, dim: 1, inputs: [relu, right]}",
+                 "- {type: maxpool2d, name: maxpool2d, kernel_size: 3, stride: 1, padding: 1}",
+                 "- {type: add, name: add, inputs: [act, maxpool2d]}",
+                 "- {type: relu, name: act_1}",
+                 "- {type: adaptiveavgpool2d, name: adaptiveavgpool2d, output_size: 4}",
+                 "- {type: view, name: view, shape: [-1, 256]}",
+                 "- {type: dropout, name: dropout, p: 0.2}",
+                 "- {type: linear, name: head, out_features: 7}"]:
+        assert line in text, line
+    summary = analyze(parse_spec(text), batch=3)        # -1 keeps any batch
+    torch_figures = measure_model(import_models.Branchy(7), (3, 3, 16, 16))
+    assert (summary.totals.params, summary.totals.macs) == \
+        (torch_figures.params, torch_figures.macs)
+    assert summary.outputs == {"head": (3, 7)}
+
+
+def test_an_embedding_makes_the_input_int64(capsys):
+    text = import_yaml(capsys, f"{IMPORT_MODELS}:Tokens", "--input", "12")
+    assert "inputs:\n  input: {shape: [12], dtype: int64}" in text
+    assert "- {type: permute, name: permute, dims: [0, 2, 1]}" in text
+    assert "- {type: mean, name: mean, dim: [1]}" in text
+    summary = analyze(parse_spec(text))
+    assert summary.outputs == {"out": (1, 4)}
+    assert summary.totals.params == 100 * 32 + 32 * 16 * 3 + 16 + 16 * 4 + 4
+
+
+@pytest.mark.parametrize("target,message,line", [
+    ("DataDependent", "torch.fx cannot trace DataDependent: symbolically traced variables "
+                      "cannot be used as inputs to control flow", 51),
+    ("Scaled", "graph node 'mul' (the * operator) takes 0.5, which is not a tensor netcalc "
+               "tracks", 62),
+    ("SharedWeights", "graph node 'fc_1' (module fc) calls 'fc' a second time: its weights "
+                      "are shared", 71),
+    ("Recurrent", "graph node 'rnn' (module rnn) calls torch.nn.GRUCell ('rnn'), which "
+                  "netcalc has no layer type for", 80),
+])
+def test_what_cannot_be_mapped_is_refused_at_its_source_line(target, message, line, capsys):
+    code, out, err = run_cli(capsys, "import", f"{IMPORT_MODELS}:{target}", "--input", "4")
+    assert (code, out) == (1, "")
+    assert err.startswith(f"{IMPORT_MODELS}:{line}:"), err
+    assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (["tests/nowhere.py:Net", "--input", "4"], 2, "no such file: tests/nowhere.py"),
+    ([f"{IMPORT_MODELS}:Branch", "--input", "4"], 2, "has no 'Branch'; did you mean 'Branchy'"),
+    ([f"{IMPORT_MODELS}:broken_factory", "--input", "4"], 1,
+     "broken_factory(**{}) raised ValueError: no such depth"),
+    ([f"{IMPORT_MODELS}:Branchy", "--input", "3x16x16", "--kwargs", "{num_classes: 7}"], 2,
+     "--kwargs is not JSON"),
+    ([f"{IMPORT_MODELS}:Branchy", "--input", "5x16x16"], 1,
+     "tests/import_models.py:22:1: error: graph node 'left' (module left) does not run on "
+     "inputs of [1, 5, 16, 16]: RuntimeError: Given groups=1, weight of size [8, 3, 3, 3]"),
+    (["specs/alexnet.yaml", "--input", "4"], 2, "name the module as path/to/file.py:ClassName"),
+])
+def test_bad_targets_say_what_is_wrong(args, code, message, capsys):
+    got, out, err = run_cli(capsys, "import", *args)
+    assert (got, out) == (code, "")
+    assert message in err and "Traceback" not in err
+
+
+def test_import_writes_the_file_atomically(tmp_path, capsys):
+    target = tmp_path / "alexnet.yaml"
+    code, out, _ = run_cli(capsys, "import", f"{MODELS}:TorchvisionAlexNet", "--input",
+                           "3x224x224", "-o", str(target))
+    assert (code, out) == (0, "")
+    assert analyze(parse_spec(target.read_text())).totals.params == PUBLISHED["alexnet"][0]
