@@ -153,7 +153,10 @@ def export(spec: str, target: str, input_shapes: tuple[str, ...], output: str | 
                    "object.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Write the spec to this file (atomically); '-' is standard output.")
-def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None,
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch size of the sample input the module runs on once (the spec itself "
+                   "works at any batch).")
+def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batch: int,
             output: str | None) -> None:
     """Trace the torch module TARGET with torch.fx and write it as a netcalc YAML spec.
 
@@ -167,7 +170,7 @@ def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None,
     if not _is_torch_target(target):
         raise UsageError(f"{target!r}: name the module as path/to/file.py:ClassName or "
                          "package.module:factory")
-    expanded = import_spec(target, input_shapes, _json_kwargs(kwargs))
+    expanded = import_spec(target, input_shapes, _json_kwargs(kwargs), batch)
     origin = f"imported from {target} by netcalc {__version__} (torch.fx)"
     _emit(spec_yaml(expanded, analyze(expanded), origin), None if output == "-" else output)
 
@@ -202,7 +205,7 @@ def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtyp
 
     if ":" in spec and not Path(spec).exists() and _is_torch_target(spec):
         from .torch_bridge.fx_import import import_spec
-        expanded = import_spec(spec, input_shapes, _json_kwargs(kwargs))
+        expanded = import_spec(spec, input_shapes, _json_kwargs(kwargs), batch)
         input_shapes = ()                             # the trace used them already
     else:
         expanded = load_spec(spec)

@@ -181,8 +181,10 @@ class Layer:
             if f.name in defaults and value == defaults[f.name]:
                 continue
             per_dim = f.type in ("Ints", "Ints | None", "Padding", "OutputSize")
-            if per_dim and isinstance(value, tuple) and len(set(value)) == 1:
-                value = value[0]       # one value for every spatial dim
+            # one value for every spatial dim (but torch reads a bare None as no size)
+            if per_dim and isinstance(value, tuple) and len(set(value)) == 1 \
+                    and value[0] is not None:
+                value = value[0]
             given[f.name] = value
         return given
 

@@ -237,12 +237,7 @@ class _Reduction(TensorOp, Layer):
 
     @classmethod
     def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
-        x = xs[0]
-        if args["dim"] in ("None", "()"):       # every dim
-            dims = f"tuple(range({x}.dim()))" if args["keepdim"] == "True" else None
-            return f"{x}.{cls.torch_name}()" if dims is None else \
-                f"{x}.{cls.torch_name}(dim={dims}, keepdim=True)"
-        return f"{x}.{cls.torch_name}(dim={args['dim']}, keepdim={args['keepdim']})"
+        return f"{xs[0]}.{cls.torch_name}(dim={args['dim']}, keepdim={args['keepdim']})"
 
 
 @register("mean")

@@ -107,9 +107,10 @@ def _shown(filename: str) -> str:
 
 # -- tracing ----------------------------------------------------------------------
 
-def import_spec(target: str, input_shapes: tuple[str, ...], kwargs: dict[str, Any]
-                ) -> ExpandedSpec:
-    """Trace the module `target` names and return its spec."""
+def import_spec(target: str, input_shapes: tuple[str, ...], kwargs: dict[str, Any],
+                batch: int = 1) -> ExpandedSpec:
+    """Trace the module `target` names and return its spec; the sample input that
+    settles the shapes has `batch` items."""
     torch = import_torch()
     model = load_module(target, kwargs).eval()
     graph = _trace(torch, model, target)
@@ -125,7 +126,7 @@ def import_spec(target: str, input_shapes: tuple[str, ...], kwargs: dict[str, An
         raise UsageError(f"no --input for {', '.join(missing)}")
     dtypes = {name: _input_dtype(torch, node, model) for name, node in zip(names, placeholders)}
     module = torch.fx.GraphModule(model, graph)
-    samples = [torch.zeros((1, *shapes[name]), dtype=getattr(torch, dtypes[name] or "float32"))
+    samples = [torch.zeros((batch, *shapes[name]), dtype=getattr(torch, dtypes[name] or "float32"))
                for name in names]
     _record_shapes(torch, module, samples)
     file = target.rpartition(":")[0]
