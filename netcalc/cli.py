@@ -17,6 +17,10 @@ from .dtypes import MODEL_DTYPES
 from .errors import NetcalcError, UsageError
 
 FORMATS = ("table", "json", "markdown", "csv")
+
+_kwargs_option = click.option(
+    "--kwargs", default=None, metavar="JSON",
+    help="For a torch module (file.py:ClassName): constructor arguments, as a JSON object.")
 EXIT_INTERNAL = 3
 # rich lays out about a thousand rows a second; longer tables are written directly
 RICH_TABLE_ROWS = 5_000
@@ -53,9 +57,7 @@ def cli(debug: bool) -> None:
                    "into their block's row.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Write to this file (atomically); '-' is standard output.")
-@click.option("--kwargs", default=None, metavar="JSON",
-              help="For a torch module (file.py:ClassName): constructor arguments, as a JSON "
-                   "object.")
+@_kwargs_option
 def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
             depth: int | None, output: str | None, kwargs: str | None) -> None:
     """Per-layer output shapes, parameters and MACs of SPEC, with totals.
@@ -107,8 +109,9 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
               show_default=True, help="Output format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Write to this file (atomically); '-' is standard output.")
+@_kwargs_option
 def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
-           runs: int | None, fmt: str, output: str | None) -> None:
+           runs: int | None, fmt: str, output: str | None, kwargs: str | None) -> None:
     """Build SPEC in PyTorch, run it, and compare every layer's output shape,
     parameters and MACs with netcalc's. Exits 1 if any differ.
 
@@ -118,12 +121,12 @@ def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dt
     from .torch_bridge.verify import verify as run_verify
 
     output = None if output == "-" else output
-    expanded, result = _load_and_analyze(spec, input_shapes, batch, dtype)
+    expanded, result = _load_and_analyze(spec, input_shapes, batch, dtype, kwargs=kwargs)
     checked = run_verify(expanded, result, device=device, runs=runs)
     _emit(render_verify.render_json(checked) if fmt == "json"
           else render_verify.plain_text(checked), output)
     if not checked.ok:
-        raise SystemExit(1)
+        raise click.exceptions.Exit(1)
 
 
 @cli.command()
@@ -134,12 +137,14 @@ def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dt
               help="Override the input shape (channel counts follow from it).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Write to this file (atomically); '-' is standard output.")
-def export(spec: str, target: str, input_shapes: tuple[str, ...], output: str | None) -> None:
+@_kwargs_option
+def export(spec: str, target: str, input_shapes: tuple[str, ...], output: str | None,
+           kwargs: str | None) -> None:
     """Write SPEC as a standalone PyTorch module: one class per kind of block,
     forward with every branch spelled out. Needs no torch to write."""
     from .torch_bridge.export import export_torch
 
-    expanded, result = _load_and_analyze(spec, input_shapes, 1, "float32")
+    expanded, result = _load_and_analyze(spec, input_shapes, 1, "float32", kwargs=kwargs)
     _emit(export_torch(expanded, result), None if output == "-" else output)
 
 
@@ -148,9 +153,7 @@ def export(spec: str, target: str, input_shapes: tuple[str, ...], output: str | 
 @click.option("--input", "input_shapes", multiple=True, metavar="SHAPE", required=True,
               help="The input shape without the batch dim: 3x224x224 (name=SHAPE for each "
                    "input of a model that takes several).")
-@click.option("--kwargs", default=None, metavar="JSON",
-              help="For a torch module (file.py:ClassName): constructor arguments, as a JSON "
-                   "object.")
+@_kwargs_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Write the spec to this file (atomically); '-' is standard output.")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
@@ -208,6 +211,8 @@ def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtyp
         expanded = import_spec(spec, input_shapes, _json_kwargs(kwargs), batch)
         input_shapes = ()                             # the trace used them already
     else:
+        if kwargs is not None:
+            raise UsageError("--kwargs is for a torch module given as file.py:ClassName")
         expanded = load_spec(spec)
     overrides = input_overrides(input_shapes, [i.name for i in expanded.inputs])
     result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides, depth=depth)
@@ -261,15 +266,15 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args     # accepted anywhere on the line, not only before the command
     args = [a for a in args if a != "--debug"]
     try:
-        cli.main(args=args, prog_name="netcalc", standalone_mode=False)
-        return 0
+        # a command's own verdict (verify: 1 when numbers differ) comes back as
+        # click's Exit, which click returns as the exit code here
+        code = cli.main(args=args, prog_name="netcalc", standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except NetcalcError as error:
         print(error, file=sys.stderr)
         return error.exit_code
     except click.exceptions.Exit as done:
         return done.exit_code
-    except SystemExit as done:       # a command's verdict (verify: 1 when numbers differ)
-        return done.code if isinstance(done.code, int) else 1
     except click.ClickException as error:
         error.show()
         return error.exit_code

@@ -147,6 +147,8 @@ class Verification:
     latency_ms: float | None         # median forward time; None when not timed
     timed_runs: int
     peak_bytes: int | None           # torch.cuda.max_memory_allocated; None on CPU
+    failed_layers: int               # layers with any number unlike torch's
+    estimate_to_peak: float | None   # estimated_bytes / peak_bytes
 
     @property
     def ok(self) -> bool:

@@ -82,3 +82,54 @@ class Recurrent(nn.Module):
 
 def broken_factory():
     raise ValueError("no such depth")
+
+
+class Fuse(nn.Module):
+    """Two inputs, and a child named like the input a spec block would invent."""
+
+    def __init__(self):
+        super().__init__()
+        self.x1 = nn.Conv2d(4, 4, 1)
+        self.input = nn.ReLU()
+
+    def forward(self, a, b):
+        return self.input(self.x1(a) + b)
+
+
+class Probe(nn.Module):
+    """A block whose output is not its last layer (a result that is dropped)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 1)
+        self.aux = nn.Conv2d(4, 8, 1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        self.aux(y)
+        return y
+
+
+class Awkward(nn.Module):
+    """Keyword operands, a frozen layer, an unused block output, a reused ReLU whose
+    second name is taken, names YAML would read as booleans."""
+
+    def __init__(self):
+        super().__init__()
+        self.on = nn.Conv2d(4, 4, 3, padding=1)
+        self.on.requires_grad_(False)
+        self.fuse = Fuse()
+        self.probe = Probe()
+        self.relu = nn.ReLU()
+        self.relu_1 = nn.Sigmoid()
+        self.y = nn.Conv2d(4, 2, 1)
+
+    def forward(self, x):
+        s = self.relu(self.on(x))
+        s = torch.add(self.fuse(s, x), other=torch.cat(tensors=[x], dim=1))
+        return self.y(self.relu_1(self.relu(self.probe(s))))
+
+
+class ScaleBySize(nn.Module):
+    def forward(self, x):
+        return x * x.size(1)

@@ -30,6 +30,8 @@ from torch_measure import measure
 pytestmark = pytest.mark.torch
 
 _files = itertools.count()
+# each draw writes, loads and traces a file: a fifth of the profile's examples
+BRIDGE_EXAMPLES = max(settings().max_examples // 5, 1)
 
 
 def one_layer_spec(type_name: str, case) -> str | None:
@@ -59,7 +61,7 @@ def _load(path):
 
 
 @pytest.mark.parametrize("type_name", primary_types())
-@settings(max_examples=12, suppress_health_check=[HealthCheck.filter_too_much])
+@settings(max_examples=BRIDGE_EXAMPLES, suppress_health_check=[HealthCheck.filter_too_much])
 @given(data=st.data())
 def test_a_layer_is_the_same_through_verify_export_and_import(type_name, data, tmp_path_factory):
     case = data.draw(case_for(type_name), label="case")

@@ -120,3 +120,93 @@ def test_a_layer_torch_cannot_name_is_refused(tmp_path, capsys):
         assert code == 1
         assert err.startswith(f"{path}:3:5: error: layer 'training' (linear): torch cannot "
                               "name a submodule 'training'")
+
+
+def same_function(spec_path, model) -> None:
+    """The exported model computes what netcalc's own torch build computes, given the
+    same weights: names line up (strict load) and the wiring is the same."""
+    import torch
+
+    from helpers import summarize
+    from netcalc.spec import load_spec
+    from netcalc.torch_bridge.model import build_model
+
+    torch.manual_seed(0)
+    reference = build_model(load_spec(spec_path), summarize(spec_path)).eval()
+    model.eval().load_state_dict(reference.state_dict(), strict=True)
+    inputs = [torch.randn(2, *shape[1:]) for shape in summarize(spec_path).inputs.values()]
+    with torch.no_grad():
+        expected, got = reference(*inputs), model(*inputs)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    got = got if isinstance(got, tuple) else (got,)
+    assert len(expected) == len(got)
+    for e, g in zip(expected, got):
+        assert torch.allclose(e, g, atol=1e-5), (e - g).abs().max()
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: str(p.relative_to(SPECS)))
+def test_the_exported_module_computes_what_the_spec_says(path, tmp_path, capsys):
+    model, _, _ = export(path, tmp_path, capsys)
+    same_function(path, model)
+
+
+# Blocks that differ only in a tensor operation's argument, block inputs named like a
+# layer, class names that collide once CamelCased, a repeated tensor operation.
+TRICKY_SPECS = {
+    "tensor_op_argument": """\
+input: [8, 4, 4]
+blocks:
+  blk:
+    params: {d: 2}
+    layers:
+      - {type: conv2d, name: conv, out_channels: 8, kernel_size: 1}
+      - {type: mean, name: m, dim: ["${d}"], keepdim: true}
+layers:
+  - {type: blk, name: b1, d: 2}
+  - {type: blk, name: b2, d: 3}
+""",
+    "input_names": """\
+inputs: {a: [4, 8, 8], b: [4, 8, 8]}
+blocks:
+  fuse:
+    inputs: [p, q]
+    layers:
+      - {type: conv2d, name: x1, out_channels: 4, kernel_size: 1, inputs: [p]}
+      - {type: sub, name: s, inputs: [q, x1]}
+layers:
+  - {type: fuse, name: f, inputs: [a, b]}
+""",
+    "class_names": """\
+name: net
+input: [4, 8, 8]
+blocks:
+  conv_block:
+    layers: [{type: conv2d, name: conv, out_channels: 4, kernel_size: 3, padding: 1}]
+  convBlock:
+    layers: [relu, {type: conv2d, name: conv, out_channels: 4, kernel_size: 1}]
+  Net:
+    layers: [{type: relu, name: r}]
+layers:
+  - {type: conv_block, name: a}
+  - {type: convBlock, name: b}
+  - {type: Net, name: c}
+""",
+    "repeated_tensor_op": """\
+input: [4, 8, 6]
+layers:
+  - {type: mean, name: m, dim: [-1], repeat: 2}
+  - {type: linear, name: fc, out_features: 2}
+""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRICKY_SPECS))
+def test_tricky_specs_export_to_the_same_function(name, tmp_path, capsys):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(TRICKY_SPECS[name])
+    model, _, source = export(path, tmp_path, capsys)
+    same_function(path, model)
+    if name == "class_names":
+        assert {"class ConvBlock(", "class ConvBlock2(", "class Net(", "class Net2("} <= \
+            {line[:line.index("(") + 1] for line in source.splitlines()
+             if line.startswith("class ")}

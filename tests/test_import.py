@@ -152,3 +152,43 @@ def test_import_writes_the_file_atomically(tmp_path, capsys):
                            "3x224x224", "-o", str(target))
     assert (code, out) == (0, "")
     assert analyze(parse_spec(target.read_text())).totals.params == PUBLISHED["alexnet"][0]
+
+
+def test_awkward_names_and_wiring_survive_the_round_trip(tmp_path, capsys):
+    import import_models
+
+    text = import_yaml(capsys, f"{IMPORT_MODELS}:Awkward", "--input", "4x8x8")
+    # block inputs never take a child's name; a dropped result is read by its path
+    assert "  Fuse:\n    inputs: [x2, x3]\n" in text
+    assert "- {type: conv2d, name: x1, out_channels: 4, kernel_size: 1, inputs: [x2]}" in text
+    assert '- {type: conv2d, name: "on", out_channels: 4, kernel_size: 3, padding: 1, ' \
+           "trainable: false}" in text
+    # relu's second call (relu_1 is a module's name) reads the probe's kept result
+    assert "- {type: relu, name: relu_2, inputs: [probe.conv]}" in text
+    summary = analyze(parse_spec(text))
+    torch_figures = measure_model(import_models.Awkward(), (1, 4, 8, 8))
+    assert (summary.totals.params, summary.totals.macs) == \
+        (torch_figures.params, torch_figures.macs)
+    assert summary.totals.trainable_params == summary.totals.params - (4 * 4 * 9 + 4)
+    # and export writes it back as torch, wired the same
+    spec_file = tmp_path / "awkward.yaml"
+    spec_file.write_text(text)
+    code, out, _ = run_cli(capsys, "verify", str(spec_file), "--runs", "0")
+    assert code == 0, out
+    exported = tmp_path / "awkward_model.py"
+    run_cli(capsys, "export", str(spec_file), "-o", str(exported))
+    namespace: dict = {}
+    exec(compile(exported.read_text(), str(exported), "exec"), namespace)
+    again = measure_model(namespace["Awkward"](), (1, 4, 8, 8))
+    # the probe's dropped result is an output to netcalc (nothing reads it), so the
+    # exported forward returns it too, before `y`
+    assert (again.params, again.macs, again.output_shape) == \
+        (torch_figures.params, torch_figures.macs, ((1, 8, 8, 8), torch_figures.output_shape))
+    assert "self.probe = nn.Module()\n        self.probe.conv = nn.Conv2d(" in \
+        exported.read_text()
+
+
+def test_a_number_computed_from_a_shape_is_refused_where_it_is_used(capsys):
+    code, _, err = run_cli(capsys, "import", f"{IMPORT_MODELS}:ScaleBySize", "--input", "4")
+    assert code == 1
+    assert "graph node 'mul' (the * operator) takes size, which is not a tensor" in err

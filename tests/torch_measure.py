@@ -74,7 +74,7 @@ class ModelFigures:
     params: int
     buffers: int
     macs: int
-    output_shape: tuple[int, ...]
+    output_shape: tuple          # one output's shape, or each output's
     # parametric leaf modules in the order they ran: name -> (output shape, params, MACs)
     layers: dict[str, tuple[tuple[int, ...], int, int]]
 
@@ -107,4 +107,6 @@ def measure_model(model, input_shape) -> ModelFigures:
     return ModelFigures(
         params=sum(p.numel() for p in model.parameters()),
         buffers=sum(b.numel() for b in model.buffers()),
-        macs=counter.get_total_flops() // 2, output_shape=tuple(y.shape), layers=layers)
+        macs=counter.get_total_flops() // 2, layers=layers,
+        output_shape=tuple(y.shape) if isinstance(y, torch.Tensor)
+        else tuple(tuple(output.shape) for output in y))

@@ -321,13 +321,20 @@ def _yaml_number_hint(value: Any) -> str:
         number = float(value)
     except ValueError:
         return ""
-    mantissa, _, exponent = value.lower().partition("e")
-    if not math.isfinite(number) or not exponent:
+    if not math.isfinite(number) or "e" not in value.lower():
         return ""
-    # YAML 1.1 floats need a dot in the mantissa and a sign in the exponent
+    return f" (YAML reads {value} as text: write {yaml_float(value)})"
+
+
+def yaml_float(text: str) -> str:
+    """A number in exponent form as YAML 1.1 reads a float: 1e-05 -> 1.0e-05
+    (it needs a dot in the mantissa and a sign in the exponent)."""
+    mantissa, _, exponent = text.lower().partition("e")
+    if not exponent:
+        return text
     mantissa = mantissa if "." in mantissa else f"{mantissa}.0"
     exponent = exponent if exponent[0] in "+-" else f"+{exponent}"
-    return f" (YAML reads {value} as text: write {mantissa}e{exponent})"
+    return f"{mantissa}e{exponent}"
 
 
 def parse_bool(value: Any, name: str) -> bool:

@@ -41,7 +41,6 @@ def rows(result: Verification) -> list[tuple[str, ...]]:
 
 
 def footer(result: Verification) -> list[tuple[str, str]]:
-    failed = sum(not c.ok for c in result.layers)
     lines = [
         ("Params", f"{_cell(result.params, units.count)} {_mark(result.params.ok)}"),
         ("Buffers", f"{_cell(result.buffers, units.count)} {_mark(result.buffers.ok)}"),
@@ -53,13 +52,13 @@ def footer(result: Verification) -> list[tuple[str, str]]:
                                  f"{result.timed_runs} runs after a warm-up"))
     memory = f"netcalc estimates {units.size(result.estimated_bytes)}"
     if result.peak_bytes is not None:
-        ratio = result.estimated_bytes / result.peak_bytes if result.peak_bytes else 0.0
         memory = (f"torch peak {units.size(result.peak_bytes)} (max_memory_allocated); "
-                  f"{memory} ({ratio:.2f}× the peak)")
+                  f"{memory}" + (f" ({result.estimate_to_peak:.2f}× the peak)"
+                                 if result.estimate_to_peak is not None else ""))
     lines.append(("Memory", memory))
     verdict = (f"{PASS} all {len(result.layers)} layers match torch" if result.ok else
-               f"{FAIL} {failed} of {len(result.layers)} layers differ from torch"
-               if failed else f"{FAIL} the totals differ from torch")
+               f"{FAIL} {result.failed_layers} of {len(result.layers)} layers differ from torch"
+               if result.failed_layers else f"{FAIL} the totals differ from torch")
     lines.append(("Result", verdict))
     return lines
 
@@ -76,7 +75,7 @@ def as_dict(result: Verification) -> dict:
     return {
         "name": result.name, "file": result.file, "device": result.device,
         "torch_version": result.torch_version, "batch": result.batch, "dtype": result.dtype,
-        "ok": result.ok,
+        "ok": result.ok, "failed_layers": result.failed_layers,
         "layers": [{"name": c.name, "type": c.type, "ok": c.ok,
                     "output_shape": _quantity(c.output_shape), "params": _quantity(c.params),
                     "buffers": _quantity(c.buffers), "macs": _quantity(c.macs)}
@@ -85,6 +84,7 @@ def as_dict(result: Verification) -> dict:
                    "macs": _quantity(result.macs)},
         "latency_ms": result.latency_ms, "timed_runs": result.timed_runs,
         "peak_bytes": result.peak_bytes, "estimated_bytes": result.estimated_bytes,
+        "estimate_to_peak": result.estimate_to_peak,
     }
 
 

@@ -14,3 +14,9 @@ def import_torch():
     except ImportError:
         raise MissingToolError("this command needs PyTorch: pip install 'netcalc[torch]'") from None
     return torch
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (torch's run on for pages)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

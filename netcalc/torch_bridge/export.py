@@ -19,23 +19,26 @@ from ..render import units
 from ..results import Summary
 from ..spec.model import ExpandedSpec
 from .model import check_module_names
-from .templates import Item, Param, Template, make_templates, spec_tree
+from .templates import Item, Param, Template, make_templates, python_identifier, spec_tree
 
 
 def export_torch(spec: ExpandedSpec, summary: Summary) -> str:
     check_module_names(spec)
-    root = spec_tree(spec, summary)
+    # tensor operations are written inline in forward: their arguments stay values
+    root = spec_tree(spec, summary, literal=lambda layer: isinstance(layer, TensorOp))
     templates = make_templates(root)
-    classes = [_class_code(t.name, t) for t in templates]
-    model_class = _class_name(spec.name or "Model")
+    class_names = _class_names([t.name for t in templates] + [spec.name or "Model"])
+    model_class = class_names.pop(spec.name or "Model")
+    classes = [_class_code(class_names[t.name], t, class_names) for t in templates]
     top = Template(model_class, root.input_names, root.output, root.children, {})
     shapes = ", ".join(f"{name!r}: {tuple(summary.inputs[name][1:])}" for name in summary.inputs)
     dtypes = ", ".join(f"{name!r}: torch.{dtype}" for name, dtype in summary.input_dtypes.items())
     t = summary.totals
-    header = (f'"""{spec.name}: exported by netcalc {__version__} from {spec.file}.\n\n'
-              f"{units.count(t.params)} parameters, {units.count(t.macs)} MACs for one input "
+    header = (f"# {_one_line(spec.name)}: exported by netcalc {__version__} from "
+              f"{_one_line(spec.file)}\n"
+              f"# {units.count(t.params)} parameters, {units.count(t.macs)} MACs for one input "
               f"of {', '.join(units.shape(s[1:]) for s in summary.inputs.values())}.\n"
-              f'Check it with: netcalc verify {spec.file}\n"""\n\n'
+              f"# Check it with: netcalc verify {_one_line(spec.file)}\n\n"
               "import torch\nfrom torch import nn\n\n\n")
     footer = (f"\n\n\nINPUT_SHAPES = {{{shapes}}}     # without the batch dim\n"
               f"INPUT_DTYPES = {{{dtypes}}}\n\n\n"
@@ -51,7 +54,27 @@ def export_torch(spec: ExpandedSpec, summary: Summary) -> str:
               "        outputs = model(*example_inputs())\n"
               "    print(outputs.shape if isinstance(outputs, torch.Tensor) else\n"
               "          [output.shape for output in outputs])\n")
-    return header + "\n\n\n".join([*classes, _class_code(model_class, top)]) + footer
+    return header + "\n\n\n".join([*classes, _class_code(model_class, top, class_names)]) \
+        + footer
+
+
+def _one_line(text: str) -> str:
+    """Text for a comment line."""
+    return " ".join(str(text).split())
+
+
+def _class_names(labels: list[str]) -> dict[str, str]:
+    """Each template (and the model) a distinct CamelCase class name."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for label in labels:
+        base = _class_name(label)
+        name, k = base, 2
+        while name in taken:
+            name, k = f"{base}{k}", k + 1
+        names[label] = name
+        taken.add(name)
+    return names
 
 
 # -- code ------------------------------------------------------------------------
@@ -70,26 +93,23 @@ set_extra_state set_submodule share_memory state_dict to to_empty train training
 zero_grad""".split())
 
 
-def _attribute(name: str) -> str:
-    """How a module's code reaches its child `name`."""
-    if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_") \
-            and name not in _MODULE_ATTRIBUTES:
-        return f"self.{name}"
-    return f"self._modules[{name!r}]"
+def _attribute(path: str) -> str:
+    """How a module's code reaches its child `path` (`conv1`, or `probe.conv` in a
+    block whose layers joined its parent's)."""
+    code = "self"
+    for name in path.split("."):
+        if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_") \
+                and name not in _MODULE_ATTRIBUTES:
+            code += f".{name}"
+        else:
+            code += f"._modules[{name!r}]"
+    return code
 
 
 def _class_name(label: str) -> str:
     words = re.split(r"[^0-9A-Za-z]+", label)
     name = "".join(w[:1].upper() + w[1:] for w in words if w) or "Block"
     return f"Net{name}" if name[0].isdigit() else name
-
-
-def _identifier(name: str) -> str:
-    ident = re.sub(r"\W", "_", name)
-    if not ident or ident[0].isdigit() or keyword.iskeyword(ident) or ident in ("self", "torch",
-                                                                                   "nn", "x"):
-        ident = f"{'_' if ident[:1].isdigit() else ''}{ident}_"
-    return ident
 
 
 def _source(value) -> str:
@@ -105,24 +125,25 @@ def _sequential_shaped(template: Template) -> bool:
         and len(template.input_names) == 1 and template.output == str(len(template.children) - 1)
 
 
-def _module_code(item: Item) -> str | None:
+def _module_code(item: Item, class_names: dict[str, str]) -> str | None:
     """The constructor call making `item`'s module; None for tensor operations."""
     keywords = ", ".join(f"{k}={_source(v)}" for k, v in item.args.items())
     if item.is_template:
-        call = f"{_class_name(item.type)}({keywords})"
+        call = f"{class_names[item.type]}({keywords})"
     elif issubclass(lookup(item.type), TensorOp):
         return None
     else:
         call = f"nn.{lookup(item.type).__name__}({keywords})"
+    if not item.trainable:
+        call += ".requires_grad_(False)"      # trainable: false
     if item.copies:
         return f"nn.Sequential(*({call} for _ in range({item.copies})))"
     return call
 
 
-def _class_code(name: str, template: Template) -> str:
-    class_name = _class_name(name)
+def _class_code(class_name: str, template: Template, class_names: dict[str, str]) -> str:
     signature = "".join(f", {p}={_source(v)}" for p, v in template.params.items())
-    modules = [_module_code(c) for c in template.children]
+    modules = [_module_code(c, class_names) for c in template.children]
     if _sequential_shaped(template) and all(modules):
         listed = ",\n            ".join(modules)
         return (f"class {class_name}(nn.Sequential):\n"
@@ -130,17 +151,32 @@ def _class_code(name: str, template: Template) -> str:
                     f"        super().__init__(\n            {listed},\n        )")
     init = [f"class {class_name}(nn.Module):", f"    def __init__(self{signature}):",
             "        super().__init__()"]
+    holders = set()
     for child, module in zip(template.children, modules):
         if module is None:
             continue
+        parts = child.name.split(".")
+        for k in range(1, len(parts)):          # plain modules holding an inlined block
+            holder = ".".join(parts[:k])
+            if holder not in holders:
+                holders.add(holder)
+                init.append(f"        {_attribute(holder)} = nn.Module()")
         init.append(f"        {_attribute(child.name)} = {module}")
     forward = _forward_code(template)
     return "\n".join(init) + "\n\n" + forward
 
 
+# names forward's code uses for itself
+_RESERVED = {"self", "torch", "nn", "x"}
+
+
 def _forward_code(template: Template) -> str:
-    variables = {name: _identifier(name) if len(template.input_names) > 1 else "x"
-                 for name in template.input_names}
+    taken = set(_RESERVED)
+    variables = {}
+    for name in template.input_names:
+        variables[name] = "x" if len(template.input_names) == 1 else \
+            python_identifier(name, taken)
+        taken.add(variables[name])
     uses: dict[str, int] = {}
     for child in template.children:
         for ref in child.inputs:
@@ -154,7 +190,8 @@ def _forward_code(template: Template) -> str:
         xs = [variables[ref] for ref in child.inputs]
         chained = child.inputs == [previous] and uses.get(previous) == 1 \
             and variables.get(previous) == "x"
-        target = "x" if chained else _identifier(child.name)
+        target = "x" if chained else python_identifier(child.name, taken)
+        taken.add(target)
         cls = None if child.is_template else lookup(child.type)
         if cls is not None and issubclass(cls, TensorOp):
             args = {k: repr(v) for k, v in cls.defaults().items()}

@@ -23,8 +23,13 @@ from typing import Any
 from ..errors import Location, NetcalcError, SpecError, UsageError, did_you_mean
 from ..inputs import input_overrides
 from ..layers import lookup
-from ..spec.model import ExpandedSpec, Group, InputSpec, LayerSpec
-from . import import_torch
+from ..spec.build import LayerGraph, Scope, layer_name
+from ..spec.loader import located
+from ..spec.model import ExpandedSpec, Group, InputSpec
+from . import first_line, import_torch
+
+# Layers are added with their qualified names; blocks are the importer's own groups.
+_TOP_LEVEL = Scope(prefix="", inputs={}, depth=0, trace=(), trainable=True)
 
 
 class ImportFailed(NetcalcError):
@@ -47,7 +52,7 @@ def load_module(target: str, kwargs: dict[str, Any]):
     factory = getattr(namespace, attribute)
     try:
         model = factory(**kwargs)
-    except Exception as error:   # noqa: BLE001 - the user's constructor: report where it failed
+    except (Exception, SystemExit) as error:   # noqa: BLE001 - the user's constructor
         raise ImportFailed(f"{attribute}(**{kwargs}) raised {type(error).__name__}: {error}",
                            _user_location(error, source)) from None
     if not isinstance(model, torch.nn.Module):
@@ -67,7 +72,7 @@ def _import_source(source: str):
         sys.modules[name] = module
         try:
             spec.loader.exec_module(module)
-        except Exception as error:   # noqa: BLE001 - the user's file
+        except (Exception, SystemExit) as error:   # noqa: BLE001 - the user's file
             raise ImportFailed(f"running {source} raised {type(error).__name__}: {error}",
                                _user_location(error, source)) from None
         finally:
@@ -78,6 +83,9 @@ def _import_source(source: str):
         return importlib.import_module(source)
     except ImportError as error:
         raise UsageError(f"cannot import {source}: {error}") from None
+    except (Exception, SystemExit) as error:   # noqa: BLE001 - the user's module
+        raise ImportFailed(f"importing {source} raised {type(error).__name__}: {error}",
+                           _user_location(error, source)) from None
     finally:
         sys.path.remove(".")
 
@@ -94,8 +102,17 @@ def _user_location(error: BaseException, source: str) -> Location | None:
 
 
 def _is_library(filename: str) -> bool:
-    return any(part in filename for part in ("site-packages", "/torch/", "/netcalc/",
-                                              "<frozen", "importlib"))
+    """A frame of netcalc, torch, Python or an installed package: not the user's code."""
+    if filename.startswith("<") or "site-packages" in filename:
+        return True
+    path = str(Path(filename).resolve())
+    return path.startswith(_LIBRARY_DIRS)
+
+
+_LIBRARY_DIRS = tuple(str(Path(p).resolve()) + "/" for p in (
+    Path(__file__).parent.parent,                 # netcalc
+    Path(traceback.__file__).parent,              # the standard library
+))
 
 
 def _shown(filename: str) -> str:
@@ -115,7 +132,7 @@ def import_spec(target: str, input_shapes: tuple[str, ...], kwargs: dict[str, An
     model = load_module(target, kwargs).eval()
     graph = _trace(torch, model, target)
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
-    names = ["input"] if len(placeholders) == 1 else [n.name for n in placeholders]
+    names = _input_names(placeholders, set(dict(model.named_children())))
     if not input_shapes:
         raise UsageError("give the input shape: --input 3x224x224"
                          + ("" if len(names) == 1 else f" for each of {', '.join(names)} "
@@ -137,6 +154,13 @@ def import_spec(target: str, input_shapes: tuple[str, ...], kwargs: dict[str, An
     return spec
 
 
+def _input_names(placeholders, children: set[str]) -> list[str]:
+    """`input` for one input (the spec format's default), else forward's own names;
+    never a top-level module's name."""
+    names = ["input"] if len(placeholders) == 1 else [n.name for n in placeholders]
+    return [f"{name}_input" if name in children else name for name in names]
+
+
 def _trace(torch, model, target: str):
     class Tracer(torch.fx.Tracer):
         record_stack_traces = True
@@ -144,8 +168,7 @@ def _trace(torch, model, target: str):
     try:
         return Tracer().trace(model)
     except Exception as error:   # noqa: BLE001 - fx's refusal, located in the user's code
-        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise ImportFailed(f"torch.fx cannot trace {type(model).__name__}: {message} "
+        raise ImportFailed(f"torch.fx cannot trace {type(model).__name__}: {first_line(error)} "
                            "(netcalc imports models whose forward has no data-dependent "
                            "Python control flow)",
                            _user_location(error, target.rpartition(":")[0])) from None
@@ -158,11 +181,11 @@ def _record_shapes(torch, module, samples) -> None:
             try:
                 result = super().run_node(node)
             except Exception as error:   # noqa: BLE001 - torch refused the sample input
-                message = str(error).strip().splitlines()[0] if str(error).strip() else ""
                 raise ImportFailed(
                     f"graph node '{node.name}' ({_describe(node)}) does not run on inputs of "
                     f"{', '.join(str(list(s.shape)) for s in samples)}: "
-                    f"{type(error).__name__}: {message}", _node_location(node)) from None
+                    f"{type(error).__name__}: {first_line(error)}", _node_location(node)) \
+                    from None
             if isinstance(result, torch.Tensor):
                 node.meta["shape"] = tuple(result.shape)
             return result
@@ -193,6 +216,7 @@ class _Size:
 class _Converter:
     def __init__(self, torch, model, spec: ExpandedSpec, inputs: dict):
         self.torch, self.model, self.spec = torch, model, spec
+        self.graph = LayerGraph(spec)
         self.values: dict = dict(inputs)       # fx node -> producer name, or _Size / tuple
         self.names_taken: dict[str, set[str]] = {}     # container -> its layers' names
         self.module_calls: dict[str, int] = {}
@@ -254,8 +278,10 @@ class _Converter:
             return True
         arithmetic = {operator.mul: operator.mul, operator.add: operator.add,
                       operator.floordiv: operator.floordiv, operator.sub: operator.sub}
-        if node.op == "call_function" and target in arithmetic and \
-                any(isinstance(self.values.get(a), _Size) for a in node.args):
+        sizes = [isinstance(self.values.get(a), _Size) if hasattr(a, "op") else
+                 isinstance(a, int) for a in node.args]
+        if node.op == "call_function" and target in arithmetic and all(sizes) and \
+                any(hasattr(a, "op") for a in node.args):
             values = [self.values[a].value if isinstance(self.values.get(a), _Size) else a
                       for a in node.args]
             self.values[node] = _Size(arithmetic[target](*values), False)
@@ -263,9 +289,16 @@ class _Converter:
         return False
 
     def _pass_through(self, node) -> bool:
-        """Calls that change nothing netcalc counts: x.contiguous(), x.clone(), ..."""
+        """Calls that change nothing netcalc counts: x.contiguous(), x.clone(), and
+        torch.cat of one tensor (DenseNet's first layer concatenates a list of one)."""
+        torch = self.torch
         if node.op == "call_method" and node.target in ("contiguous", "clone", "detach"):
             self.values[node] = self.values[node.args[0]]
+            return True
+        tensors = (node.args[0] if node.args else node.kwargs.get("tensors")) \
+            if node.target in (torch.cat, torch.concat) else None
+        if isinstance(tensors, (list, tuple)) and len(tensors) == 1:
+            self.values[node] = self.values[tensors[0]]
             return True
         return False
 
@@ -286,28 +319,28 @@ class _Converter:
             inputs = node.args
             container, _, local = path.rpartition(".")
             calls = self.module_calls[path] = self.module_calls.get(path, 0) + 1
-            if calls > 1:
-                if any(True for _ in module.parameters()):
-                    raise self._refuse(node, f"calls '{path}' a second time: its weights are "
-                                             "shared, and netcalc counts each layer's own")
-                local = f"{local}_{calls - 1}"
+            own_name = calls == 1
+            if not own_name and any(True for _ in module.parameters()):
+                raise self._refuse(node, f"calls '{path}' a second time: its weights are "
+                                         "shared, and netcalc counts each layer's own")
         else:
             type_name, args, inputs = function_layer(node, self._constant)
             container = self._container_of(node)
             cls = lookup(type_name)
-            local = type_name
+            if cls is None:
+                raise self._refuse(node, f"would be a {type_name}, which netcalc has no layer "
+                                         "type for")
+            local, own_name = type_name, False
         self._enter(container, node)
-        local = self._unique(container, local, node)
+        local = self._unique(container, local, own_name, node)
         name = f"{container}.{local}" if container else local
         producers = tuple(self._producer(a, node) for a in inputs)
-        try:
-            layer = cls.from_args(args)
-        except SpecError as error:
-            raise self._refuse(node, f"has arguments netcalc cannot take: {error.message}") \
-                from None
         loc = self._location(node)
-        self.spec.layers.append(LayerSpec(name, layer, producers, loc, {}, len(self.open), (),
-                                          self._trainable(node)))
+        try:     # the spec format's own checks: arguments, inputs, the layer limit
+            self.graph.add_layer(cls, args, located(args, loc), _TOP_LEVEL, name, producers,
+                                 len(self.open), self._trainable(node), ())
+        except SpecError as error:
+            raise self._refuse(node, f"cannot be a netcalc layer: {error.message}") from None
         self.values[node] = name
 
     def _trainable(self, node) -> bool:
@@ -362,11 +395,16 @@ class _Converter:
                                  or container.startswith(self.open[-1] + ".")):
             self.groups[self.open.pop()].end = len(self.spec.layers)
 
-    def _unique(self, container: str, local: str, node) -> str:
+    def _unique(self, container: str, local: str, own_name: bool, node) -> str:
         """A module keeps its own name on its first call; other layers take a free one
         (never a child module's name, which that module will want)."""
         taken = self.names_taken.setdefault(container, set())
-        if node.op == "call_module" and local not in taken:
+        try:
+            layer_name(local, self._location(node))
+        except SpecError as error:
+            raise self._refuse(node, f"is named so that a spec cannot name it: "
+                                     f"{error.message}") from None
+        if own_name and local not in taken:
             taken.add(local)
             return local
         children = set(dict(self.model.get_submodule(container).named_children()))
@@ -386,7 +424,7 @@ class _Converter:
     # -- errors --
 
     def _location(self, node) -> Location:
-        return _node_location(node) or Location(self.spec.file, 1, 1)
+        return _node_location(node) or Location(self.spec.file.rpartition(":")[0], 1, 1)
 
     def _refuse(self, node, message: str) -> ImportFailed:
         return ImportFailed(f"graph node '{node.name}' ({_describe(node)}) {message}",
@@ -485,15 +523,16 @@ def function_layer(node, constant) -> tuple[str, dict, tuple]:
 
     if target in (operator.add, operator.iadd, torch.add) or name == "add" and \
             node.op == "call_method":
-        return "add", {}, _tensors(args[:2])
+        return "add", {}, _operands(node)
     if target in (operator.mul, operator.imul, torch.mul) or name == "mul" and \
             node.op == "call_method":
-        return "mul", {}, _tensors(args[:2])
+        return "mul", {}, _operands(node)
     if target in (operator.sub, operator.isub, torch.sub):
-        return "sub", {}, _tensors(args[:2])
+        return "sub", {}, _operands(node)
     if target in (torch.cat, getattr(torch, "concat", None)):
+        tensors = args[0] if args else kwargs.pop("tensors")
         bound = bind(["dim"])
-        return "concat", {"dim": bound.get("dim", 0)}, tuple(args[0])
+        return "concat", {"dim": bound.get("dim", 0)}, tuple(tensors)
     if target is torch.flatten or name == "flatten" and node.op == "call_method":
         bound = bind(["start_dim", "end_dim"])
         return "flatten", {"start_dim": bound.get("start_dim", 0),
@@ -511,9 +550,9 @@ def function_layer(node, constant) -> tuple[str, dict, tuple]:
         dims = [constant(a, node) for a in args[1:]]
         if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
             dims = list(dims[0])
-        return "permute", {"dims": [_value(d) for d in dims]}, (args[0],)
+        return "permute", {"dims": [_int(d) for d in dims]}, (args[0],)
     if name == "transpose" and (node.op == "call_method" or target is torch.transpose):
-        return "transpose", {k: _value(v) for k, v in bind(["dim0", "dim1"]).items()}, (args[0],)
+        return "transpose", {k: _int(v) for k, v in bind(["dim0", "dim1"]).items()}, (args[0],)
     if target is F.dropout or name == "dropout" and target is getattr(torch, "dropout", None):
         return "dropout", bind(["p", "training", "inplace"], ignore=("training",)), (args[0],)
     if target is F.interpolate:
@@ -551,11 +590,16 @@ def function_layer(node, constant) -> tuple[str, dict, tuple]:
                        "type")
 
 
-def _tensors(values) -> tuple:
-    return tuple(values)
+def _operands(node) -> tuple:
+    """a + b, torch.add(a, b), torch.add(a, other=b), a.add(b): the two tensors."""
+    if node.kwargs.get("alpha", 1) != 1:
+        raise ImportFailed(f"graph node '{node.name}' ({_describe(node)}) scales by alpha, "
+                           "which netcalc's add has no argument for", _node_location(node))
+    operands = [*node.args[:2], *(v for k, v in node.kwargs.items() if k == "other")]
+    return tuple(operands)
 
 
-def _value(value):
+def _int(value):
     return value.value if isinstance(value, _Size) else value
 
 
@@ -567,5 +611,5 @@ def _batch_free(sizes: list, out_shape: tuple[int, ...]) -> list[int]:
     """
     batch_at = [i for i, s in enumerate(sizes) if isinstance(s, _Size) and s.batch]
     if len(batch_at) != 1:
-        return [_value(s) for s in sizes]
+        return [_int(s) for s in sizes]
     return [-1 if i == batch_at[0] else out_shape[i] for i in range(len(sizes))]

@@ -12,7 +12,9 @@ import json
 import math
 import re
 
+from ..errors import NetcalcError
 from ..layers import lookup
+from ..layers.base import yaml_float
 from ..render import units
 from ..results import Summary
 from ..spec.model import ExpandedSpec
@@ -24,7 +26,33 @@ _PLAIN = re.compile(r"^[A-Za-z_][\w.-]*$")
 
 
 def spec_yaml(spec: ExpandedSpec, summary: Summary, origin: str) -> str:
-    root = spec_tree(spec, summary, inferred=False, inner_references=True)
+    """The spec as YAML, checked: read back, it must give every layer's numbers again."""
+    text = _write(spec, summary, origin)
+    _check_round_trip(text, summary)
+    return text
+
+
+def _check_round_trip(text: str, summary: Summary) -> None:
+    from ..analyze import analyze
+    from ..spec import parse_spec
+
+    def numbers(result: Summary):
+        return [(r.name, r.type, r.inputs, r.output_shape, r.params, r.trainable_params,
+                 r.macs) for r in result.layers]
+
+    try:
+        again = analyze(parse_spec(text, "<written spec>"))
+    except NetcalcError as error:
+        raise NetcalcError(f"netcalc wrote a spec it cannot read back ({error}); this is a "
+                           "netcalc bug, please report it") from None
+    for written, traced in zip(numbers(again), numbers(summary)):
+        if written != traced:
+            raise NetcalcError(f"netcalc wrote layer '{traced[0]}' as {written}, not "
+                               f"{traced}; this is a netcalc bug, please report it")
+
+
+def _write(spec: ExpandedSpec, summary: Summary, origin: str) -> str:
+    root = spec_tree(spec, summary, for_yaml=True)
     templates = make_templates(root)
     renamed = {t.name: _block_name(t.name) for t in templates}
     t = summary.totals
@@ -70,6 +98,8 @@ def _entries(children: list[Item], input_names: list[str], renamed: dict) -> lis
         fields.update(child.args)
         if child.copies:
             fields["repeat"] = child.copies
+        if not child.trainable:
+            fields["trainable"] = False
         if child.inputs != [previous]:
             fields["inputs"] = child.inputs
         entries.append("{" + ", ".join(f"{_scalar(k)}: {_value(v)}"
@@ -108,9 +138,4 @@ def _float(value: float) -> str:
         return ".inf" if value > 0 else "-.inf"
     if math.isnan(value):
         return ".nan"
-    text = repr(value)
-    if "e" not in text:
-        return text
-    mantissa, exponent = text.split("e")
-    mantissa = mantissa if "." in mantissa else f"{mantissa}.0"
-    return f"{mantissa}e{exponent if exponent[0] in '+-' else '+' + exponent}"
+    return yaml_float(repr(value))

@@ -12,10 +12,11 @@ template's parameters. A container that repeats one child n times in a chain
 
 from __future__ import annotations
 
+import itertools
 import keyword
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import SpecError, in_layer
 from ..results import Summary
@@ -36,6 +37,9 @@ class Item:
     copies: int = 0                    # a repeat: how many chained copies of `type`
     is_template: bool = False          # `type` names a template (a container's, or a repeat's)
     repeated: "Item | None" = None     # a repeat of a container: the first copy
+    trainable: bool = True
+    literal: bool = False              # a layer whose arguments stay values: no parameters
+                                       # and no repeat (export writes tensor ops inline)
 
 
 @dataclass
@@ -84,19 +88,25 @@ def make_templates(root: Item) -> list[Template]:
     templates = []
     for alike in instances.values():
         label = alike[0].type
-        labels[label] = labels.get(label, 0) + 1
-        name = label if labels[label] == 1 else f"{label}_{labels[label]}"
+        count = labels[label.lower()] = labels.get(label.lower(), 0) + 1   # YAML ignores case
+        name = label if count == 1 else f"{label}_{count}"
         templates.append(_template(name, alike))
-    for repeat in repeats:      # a repeated container's template and values are known now
-        if repeat.repeated is not None:
-            repeat.type, repeat.args = repeat.repeated.type, dict(repeat.repeated.args)
+    for repeat in repeats:
+        _refresh(repeat)
     return templates
+
+
+def _refresh(item: Item) -> None:
+    """A repeat of a container takes its template and values, once they are made."""
+    if item.repeated is not None:
+        item.type, item.args = item.repeated.type, dict(item.repeated.args)
 
 
 def _signature(item: Item) -> tuple:
     """What containers built alike share: children, their types and wiring."""
     return (item.type, tuple(item.input_names), item.output,
-            tuple((c.name, _kind(c), c.copies, tuple(sorted(c.args)), tuple(c.inputs))
+            tuple((c.name, _kind(c), c.copies, tuple(sorted(c.args)), tuple(c.inputs),
+                   c.trainable, _freeze(c.args) if c.literal else None)
                   for c in item.children))
 
 
@@ -114,7 +124,7 @@ def _content(item: Item):
     if item.repeated is not None:
         return (item.copies, _content(item.repeated))
     if item.children is None:
-        return (item.type, item.copies, _freeze(item.args))
+        return (item.type, item.copies, _freeze(item.args), item.trainable)
     return (_signature(item), tuple(_content(c) for c in item.children))
 
 
@@ -125,39 +135,41 @@ def _as_repeat(item: Item) -> Item | None:
         return None
     chained = all(m.name == str(k) and m.inputs == [item.input_names[0] if k == 0
                                                     else str(k - 1)]
-                  and not m.copies for k, m in enumerate(members))
+                  and not m.copies and not m.literal for k, m in enumerate(members))
     if not chained or len({_content(m) for m in members}) != 1:
         return None
     first = members[0]
     container = first if first.children is not None else None
     return Item(item.name, first.type, dict(first.args), item.inputs, copies=len(members),
-                is_template=container is not None, repeated=container)
+                is_template=container is not None, repeated=container,
+                trainable=first.trainable)
 
 
 def _template(name: str, instances: list[Item]) -> Template:
-    for instance in instances:      # repeats of containers: their template is made by now
+    for instance in instances:      # inner templates are made by now
         for child in instance.children:
-            if child.repeated is not None:
-                child.type, child.args = child.repeated.type, dict(child.repeated.args)
+            _refresh(child)
     first = instances[0]
     names = [c.name for c in first.children]
-    # the (child, argument) pairs that vary between instances, grouped when they vary together
+    # the (child, argument) pairs that vary between instances, grouped when they vary
+    # together and mean the same (channels, a stride): one parameter each group
     varying: dict[tuple, list[tuple[str, str]]] = {}
     for index, child in enumerate(first.children):
         for key in child.args:
             values = tuple(_freeze(i.children[index].args[key]) for i in instances)
             if len(set(values)) > 1:
-                varying.setdefault(values, []).append((child.name, key))
+                varying.setdefault((values, _meaning(key)), []).append((child.name, key))
     params: dict[str, Any] = {}
     param_of: dict[tuple[str, str], str] = {}
     for members in varying.values():
-        param = _identifier(_param_name(members), params)
+        param = python_identifier(_param_name(members), params)
         child_name, key = members[0]
         params[param] = first.children[names.index(child_name)].args[key]
         param_of.update((member, param) for member in members)
     children = [Item(c.name, c.type, {k: Param(param_of[(c.name, k)]) if (c.name, k) in param_of
                                       else v for k, v in c.args.items()},
-                     list(c.inputs), copies=c.copies, is_template=c.is_template)
+                     list(c.inputs), copies=c.copies, is_template=c.is_template,
+                     trainable=c.trainable, literal=c.literal)
                 for c in first.children]
     for instance in instances:
         values = {param: instance.children[names.index(child_name)].args[key]
@@ -168,21 +180,22 @@ def _template(name: str, instances: list[Item]) -> Template:
 
 
 # Arguments that all count channels (or features): equal, they are one parameter
-_CHANNEL_ARGUMENTS = {"in_channels", "out_channels", "num_features", "num_channels"}
+_CHANNEL_ARGUMENTS = {"in_channels", "out_channels", "num_features", "num_channels", "channels"}
 _FEATURE_ARGUMENTS = {"in_features", "out_features", "embedding_dim", "normalized_shape"}
+
+
+def _meaning(key: str) -> str:
+    if key in _CHANNEL_ARGUMENTS:
+        return "channels"
+    if key in _FEATURE_ARGUMENTS:
+        return "features"
+    return key
 
 
 def _param_name(members: list[tuple[str, str]]) -> str:
     """A parameter's name, from the (child, argument) pairs it stands for."""
     keys = {key for _, key in members}
-    if len(keys) == 1:
-        return keys.pop()
-    if keys <= _CHANNEL_ARGUMENTS:
-        return "channels"
-    if keys <= _FEATURE_ARGUMENTS:
-        return "features"
-    child, key = members[0]
-    return f"{key}_{child}"
+    return keys.pop() if len(keys) == 1 else _meaning(members[0][1])
 
 
 def _freeze(value: Any) -> Any:
@@ -193,10 +206,13 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def _identifier(base: str, taken) -> str:
+def python_identifier(base: str, taken=()) -> str:
+    """`base` as a Python name not in `taken`: conv-1 -> conv_1, 0 -> _0, class -> class_."""
     name = re.sub(r"\W", "_", base)
-    if not name or name[0].isdigit() or keyword.iskeyword(name):
-        name = f"p_{name}"
+    if not name or name[0].isdigit():
+        name = f"_{name}"
+    if keyword.iskeyword(name):
+        name = f"{name}_"
     candidate, k = name, 2
     while candidate in taken:
         candidate, k = f"{name}_{k}", k + 1
@@ -205,17 +221,23 @@ def _identifier(base: str, taken) -> str:
 
 # -- the spec as a tree ----------------------------------------------------------
 
-def spec_tree(spec: ExpandedSpec, summary: Summary, inferred: bool = True,
-              inner_references: bool = False) -> Item:
+def spec_tree(spec: ExpandedSpec, summary: Summary, for_yaml: bool = False,
+              literal: Callable[[Any], bool] = lambda layer: False) -> Item:
     """Layers placed in their blocks and repeats; inputs as each container sees them.
 
-    `inferred`: keep the arguments netcalc infers (in_channels), as torch needs them.
-    `inner_references`: a layer may read a layer inside another block by its
-    dotted path (YAML can say so; Python code reads only a block's output).
+    For Python code (`for_yaml` false) a block's value is what its forward
+    returns, and layers keep the arguments netcalc infers (in_channels), as
+    torch needs them. For YAML a block's value is its last layer's output,
+    another of its layers is read by its dotted path, and inferred arguments
+    are left out. `literal(layer)`: its arguments must stay values (Item.literal).
+    A block one of whose inner layers is read from outside it cannot be a Python
+    class returning one value: for code, its layers join its parent's, named by
+    their dotted path (`probe.conv`).
     """
     root = Item("", "", {}, [], children=[])
     containers = {"": root}
     groups = sorted((g for g in spec.groups if g.end > g.first), key=lambda g: (g.first, -g.end))
+    inlined = set() if for_yaml else _read_from_inside(spec, groups)
     producers_of: dict[str, str] = {}       # a container -> the producer of its output
     open_groups = []
     layer_index = 0
@@ -224,25 +246,57 @@ def spec_tree(spec: ExpandedSpec, summary: Summary, inferred: bool = True,
             open_groups.pop()
         while groups and groups[0].first == layer_index:
             group = groups.pop(0)
-            parent = open_groups[-1].name if open_groups else ""
+            open_groups.append(group)
+            if group.name in inlined:
+                continue
+            parent = _parent(open_groups[:-1], inlined)
             item = Item(_local(group.name, parent), _label(group), {}, [], children=[])
             containers[parent].children.append(item)
             containers[group.name] = item
-            producers_of[group.name] = group.output
-            open_groups.append(group)
-        parent = open_groups[-1].name if open_groups else ""
+            producers_of[group.name] = spec.layers[group.end - 1].name if for_yaml \
+                else group.output
+        parent = _parent(open_groups, inlined)
         layer = spec_layer.layer
         args = layer.given_arguments()
-        if inferred:
-            args = {**layer.inferred(result.input_shapes[0]), **args}
-        else:
-            implied = layer.inferred(result.input_shapes[0])
+        implied = layer.inferred(result.input_shapes[0])
+        if for_yaml:
             args = {k: v for k, v in args.items() if k not in implied or implied[k] != v}
-        containers[parent].children.append(Item(_local(spec_layer.name, parent),
-                                                layer.type_name, args, []))
+        else:
+            args = {**implied, **args}
+        containers[parent].children.append(Item(
+            _local(spec_layer.name, parent), layer.type_name, args, [],
+            trainable=spec_layer.trainable, literal=literal(layer)))
         layer_index += 1
-    _wire(spec, containers, producers_of, inner_references)
+    _wire(spec, containers, producers_of, for_yaml)
     return root
+
+
+def _parent(open_groups: list, inlined: set[str]) -> str:
+    """The innermost open group that is a container of its own ("" at the top)."""
+    return next((g.name for g in reversed(open_groups) if g.name not in inlined), "")
+
+
+def _read_from_inside(spec: ExpandedSpec, groups: list) -> set[str]:
+    """Groups some layer outside reads an inner layer of (not the group's output)."""
+    outputs = {g.name: g.output for g in groups}
+    found = set()
+    for spec_layer in spec.layers:
+        for producer in spec_layer.inputs:
+            parts = producer.split(".")
+            for k in range(1, len(parts)):
+                group = ".".join(parts[:k])
+                if group in outputs and producer != outputs[group] \
+                        and not spec_layer.name.startswith(group + "."):
+                    found.add(group)
+    return found
+
+
+def _input_name(container: Item) -> str:
+    """A new input's name: `input` (YAML's default for one), then x1, x2, ...; never a
+    child's name, which a reference would mean instead."""
+    taken = {c.name for c in container.children} | set(container.input_names)
+    candidates = itertools.chain(["input"], (f"x{k}" for k in itertools.count(1)))
+    return next(name for name in candidates if name not in taken)
 
 
 def _label(group) -> str:
@@ -269,8 +323,9 @@ def _wire(spec: ExpandedSpec, containers: dict[str, Item], producers_of: dict[st
         if producer.startswith(prefix) and producer != container:
             path = producer[len(prefix):]
             head = path.split(".")[0]
-            if head == path or producers_of.get(prefix + head) == producer:
-                return head
+            if head == path or path in child_names[container] \
+                    or producers_of.get(prefix + head) == producer:
+                return path if path in child_names[container] else head
             if inner_references:
                 return path
             raise in_layer(SpecError(f"export writes a block's output only; this layer reads "
@@ -281,12 +336,12 @@ def _wire(spec: ExpandedSpec, containers: dict[str, Item], producers_of: dict[st
         sources = sources_of.setdefault(container, [])
         if producer not in sources:
             sources.append(producer)
-            # one input is `input`, as a YAML block's default; more are x1, x2, ...
-            item.input_names.append(f"x{len(sources) - 1}" if len(sources) > 1 else "input")
+            item.input_names.append(_input_name(item))
             item.inputs.append(local(producer, parent_of(container), consumer))
         return item.input_names[sources.index(producer)]
 
     sources_of: dict[str, list[str]] = {}     # a container -> the producers its inputs are
+    child_names = {name: {c.name for c in item.children} for name, item in containers.items()}
     root = containers[""]
     root.input_names = [i.name for i in spec.inputs]
     by_name = {}

@@ -14,10 +14,10 @@ import time
 from ..errors import NetcalcError, UsageError, in_layer
 from ..results import LayerCheck, Quantity, Summary, Verification
 from ..spec.model import ExpandedSpec
-from . import import_torch
+from . import first_line, import_torch
 from .model import build_model
 
-# Leave this share of the free memory to everything else.
+# The share of the free memory a forward pass may plan to use.
 MEMORY_HEADROOM = 0.8
 
 
@@ -56,7 +56,8 @@ def verify(spec: ExpandedSpec, summary: Summary, device: str = "auto",
         buffers=Quantity(totals.buffers, sum(b.numel() for b in model.buffers())),
         macs=Quantity(totals.macs, sum(counts.get("Global", {}).values()) // 2),
         estimated_bytes=totals.total_bytes, latency_ms=latency, timed_runs=runs,
-        peak_bytes=peak)
+        peak_bytes=peak, failed_layers=sum(not check.ok for check in checks),
+        estimate_to_peak=totals.total_bytes / peak if peak else None)
 
 
 def _device(torch, device: str):
@@ -144,8 +145,7 @@ def _forward(model, spec: ExpandedSpec, inputs):
         if layer is None:
             raise
         spec_layer = next(s for s in spec.layers if s.name == layer)
-        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise in_layer(NetcalcError(f"torch refused it: {message}"), layer,
+        raise in_layer(NetcalcError(f"torch refused it: {first_line(error)}"), layer,
                        spec_layer.layer.type_name, spec_layer.loc, spec_layer.trace) from None
 
 
