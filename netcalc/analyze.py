@@ -50,7 +50,7 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
     notes = tuple(Note(None, f"input '{name}' is {list(inputs[name])}, from --input")
                   for name in overrides)
 
-    warnings: list[SpecWarning] = []
+    warnings: list[SpecWarning] = list(spec.warnings)
     layers = [_run_layer(spec_layer, shapes, layouts, size, notes, warnings)
               for spec_layer in spec.layers]
 

@@ -174,8 +174,14 @@ def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batc
         raise UsageError(f"{target!r}: name the module as path/to/file.py:ClassName or "
                          "package.module:factory")
     expanded = import_spec(target, input_shapes, _json_kwargs(kwargs), batch)
+    result = analyze(expanded)
+    _print_warnings(result)
     origin = f"imported from {target} by netcalc {__version__} (torch.fx)"
-    _emit(spec_yaml(expanded, analyze(expanded), origin), None if output == "-" else output)
+    output = None if output == "-" else output
+    _emit(spec_yaml(expanded, result, origin), output)
+    if output:
+        click.echo(f"wrote {output}: {len(result.layers)} layers, "
+                   f"{result.totals.params:,} parameters, {result.totals.macs:,} MACs", err=True)
 
 
 @cli.command()
@@ -216,10 +222,14 @@ def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtyp
         expanded = load_spec(spec)
     overrides = input_overrides(input_shapes, [i.name for i in expanded.inputs])
     result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides, depth=depth)
+    _print_warnings(result)
+    return expanded, result
+
+
+def _print_warnings(result) -> None:
     for warning in result.warnings:
         click.echo(f"{warning.loc}: warning: layer '{warning.layer}' ({warning.type}): "
                    f"{warning.message}", err=True)
-    return expanded, result
 
 
 def _is_torch_target(text: str) -> bool:
@@ -261,7 +271,24 @@ def _emit_rich(target, output: str | None, max_width: int | None = None) -> None
     _emit(to_text(target, max_width), output)
 
 
+class _Interrupts:
+    """Ctrl-C noticed even where a library turns the KeyboardInterrupt into another
+    error (torch's lazy imports during tracing do)."""
+
+    seen = False
+
+    @classmethod
+    def handle(cls, signum, frame):
+        cls.seen = True
+        raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    _Interrupts.seen = False
+    if argv is None:      # the program itself, not a test calling main()
+        signal.signal(signal.SIGINT, _Interrupts.handle)
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args     # accepted anywhere on the line, not only before the command
     args = [a for a in args if a != "--debug"]
@@ -271,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         code = cli.main(args=args, prog_name="netcalc", standalone_mode=False)
         return code if isinstance(code, int) else 0
     except NetcalcError as error:
+        if _Interrupts.seen:
+            print("netcalc: interrupted", file=sys.stderr)
+            return 130
         print(error, file=sys.stderr)
         return error.exit_code
     except click.exceptions.Exit as done:
@@ -288,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()     # `netcalc ... | head` closed the pipe: not an error
         return 0
     except Exception as bug:  # noqa: BLE001 - the one place that turns bugs into one line
+        if _Interrupts.seen:
+            print("netcalc: interrupted", file=sys.stderr)
+            return 130
         if debug:
             raise
         print(f"netcalc: internal error: {type(bug).__name__}: {bug} "

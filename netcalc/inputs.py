@@ -35,5 +35,7 @@ def input_overrides(values: tuple[str, ...], names: list[str]) -> dict[str, tupl
         elif name not in names:
             raise UsageError(f"--input {value}: the spec has no input '{name}' "
                              f"(its inputs: {', '.join(names)})")
+        if name in overrides:
+            raise UsageError(f"--input gives input '{name}' twice")
         overrides[name] = parse_shape(shape)
     return overrides

@@ -149,6 +149,7 @@ class Verification:
     peak_bytes: int | None           # torch.cuda.max_memory_allocated; None on CPU
     failed_layers: int               # layers with any number unlike torch's
     estimate_to_peak: float | None   # estimated_bytes / peak_bytes
+    warnings: tuple[SpecWarning, ...] = ()   # the summary's, for the JSON
 
     @property
     def ok(self) -> bool:

@@ -133,3 +133,28 @@ class Awkward(nn.Module):
 class ScaleBySize(nn.Module):
     def forward(self, x):
         return x * x.size(1)
+
+
+class Unused(nn.Module):
+    """A layer built but never called: torch counts its weights, the graph has none."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+        self.extra = nn.Linear(100, 100)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class Transposed(nn.Module):
+    """.contiguous() after a transpose, so that .view can follow."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(64, 2)
+
+    def forward(self, y):
+        y = self.conv(y).transpose(1, 3).contiguous()
+        return self.fc(y.view(y.size(0), -1))

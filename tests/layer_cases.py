@@ -401,6 +401,7 @@ def _strategy_for(type_name: str):
     return {
         "layernorm": layernorm, "groupnorm": groupnorm, "localresponsenorm": local_response_norm,
         "prelu": prelu, "linear": linear, "embedding": embedding, "identity": no_args,
+        "contiguous": no_args,
         "flatten": flatten, "unflatten": unflatten, "reshape": reshape, "view": reshape,
         "permute": permute, "transpose": transpose, "mean": reduction, "sum": reduction,
         "add": broadcasting, "mul": broadcasting, "sub": broadcasting, "concat": concat,

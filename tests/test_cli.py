@@ -288,3 +288,18 @@ def test_output_through_a_symlink_keeps_the_link_and_the_mode(tmp_path, capsys):
     assert link.is_symlink()
     assert json.loads(real.read_text())["name"] == "alexnet"
     assert real.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_view_that_changes_the_batch_is_a_warning(capsys):
+    code, _, err = run_cli(capsys, "summary", str(SPECS / "seeds/seed004_netresdeep.yaml"),
+                           "--input", "3x64x64")
+    assert code == 0
+    assert "warning: layer 'view_1' (view): shape=[-1, 2048] turns a batch of 1 into 4: each " \
+           "item of [1, 32, 16, 16] has 8,192 elements, not 2,048" in err
+
+
+def test_small_totals_have_no_redundant_prefix(tmp_path, capsys):
+    path = tmp_path / "tiny.yaml"
+    path.write_text("input: [4]\nlayers:\n  - {type: linear, out_features: 2}\n")
+    _, out, _ = run_cli(capsys, "summary", str(path))
+    assert "Params   10: 10 trainable" in out and "MACs     8\n" in out

@@ -192,3 +192,49 @@ def test_a_number_computed_from_a_shape_is_refused_where_it_is_used(capsys):
     code, _, err = run_cli(capsys, "import", f"{IMPORT_MODELS}:ScaleBySize", "--input", "4")
     assert code == 1
     assert "graph node 'mul' (the * operator) takes size, which is not a tensor" in err
+
+
+def test_contiguous_after_a_transpose_lets_a_view_follow(capsys):
+    import import_models
+
+    text = import_yaml(capsys, f"{IMPORT_MODELS}:Transposed", "--input", "3x4x4")
+    assert "- {type: contiguous, name: contiguous}\n  - {type: view, name: view, " \
+           "shape: [-1, 64]}" in text
+    summary = analyze(parse_spec(text), batch=2)
+    torch_figures = measure_model(import_models.Transposed(), (2, 3, 4, 4))
+    assert (summary.totals.params, summary.totals.macs) == \
+        (torch_figures.params, torch_figures.macs)
+    # the copy is new memory: the transposed view was not
+    layers = {layer.name: layer for layer in summary.layers}
+    assert (layers["transpose"].activation_bytes, layers["contiguous"].activation_bytes) == \
+        (0, 2 * 64 * 4)
+
+
+def test_a_module_forward_never_calls_is_named_in_a_warning(capsys):
+    code, out, err = run_cli(capsys, "summary", f"{IMPORT_MODELS}:Unused", "--input", "4",
+                             "--format", "json")
+    assert code == 0 and json.loads(out)["totals"]["params"] == 10
+    assert "warning: layer 'extra' (Linear): forward never calls it: its 10,100 parameters " \
+           "are in torch's parameters() but not in this spec" in err
+    assert json.loads(out)["warnings"][0]["layer"] == "extra"
+
+
+@pytest.mark.parametrize("args,message", [
+    ([f"{IMPORT_MODELS}:branchy", "--input", "4"], "has no 'branchy'; did you mean 'Branchy'?"),
+    ([f"{MODELS}:TorchvisionResNet", "--input", "3x8x8"],
+     "missing 2 required positional arguments: 'block' and 'layers' (give its arguments "
+     "with --kwargs"),
+    ([f"{MODELS}:resnet18", "--input", "3x8x8", "--input", "3x9x9"],
+     "--input gives input 'input' twice"),
+])
+def test_mistakes_in_naming_the_module_get_a_hint(args, message, capsys):
+    code, _, err = run_cli(capsys, "import", *args)
+    assert code in (1, 2) and message in err
+
+
+def test_import_says_what_it_wrote(tmp_path, capsys):
+    target = tmp_path / "r18.yaml"
+    code, _, err = run_cli(capsys, "import", f"{MODELS}:resnet18", "--input", "3x224x224",
+                           "-o", str(target))
+    assert code == 0
+    assert err == f"wrote {target}: 69 layers, 11,689,512 parameters, 1,814,073,344 MACs\n"

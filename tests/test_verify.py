@@ -93,7 +93,7 @@ def test_torch_refusing_a_layer_is_located(tmp_path, capsys, monkeypatch):
 
 
 def test_a_forward_that_would_not_fit_is_refused_first(capsys, monkeypatch):
-    monkeypatch.setattr(verify_module, "_available_ram", lambda: 100 * 2**20)
+    monkeypatch.setattr(verify_module, "available_ram", lambda: 100 * 2**20)
     code, _, err = run_cli(capsys, "verify", str(SPECS / "vgg16.yaml"), "--batch", "64")
     assert code == 2
     assert "may need up to 4.15 GiB" in err and "there is 100.00 MiB" in err

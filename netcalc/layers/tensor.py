@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import (channels_last_strides, contiguous_strides, is_channels_last,
-                        iterator_strides, view_strides)
+                        is_contiguous, iterator_strides, view_strides)
 from .base import Dims, IntList, Layer, LayerNumbers, Merge, Shape, Strides, normalize_dim
 from .registry import register
 
@@ -67,6 +67,26 @@ class Identity(_View):
 
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
         return x_strides
+
+
+@register("contiguous")
+@dataclass(frozen=True)
+class Contiguous(TensorOp, _View):
+    """x.contiguous(): the input itself when it is laid out row-major, else a copy
+    that is (after a permute or transpose, so that a `view` can follow)."""
+
+    def output_shape(self, x: Shape) -> Shape:
+        return x
+
+    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides | None:
+        return x_strides if is_contiguous(x, x_strides) else None
+
+    def torch_forward(self, torch, x):
+        return x.contiguous()
+
+    @classmethod
+    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
+        return f"{xs[0]}.contiguous()"
 
 
 @register("flatten")
@@ -133,10 +153,17 @@ class Reshape(TensorOp, _View):
         return _fill_unknown(self.shape, prod(x), "shape", f"the input {list(x)}")
 
     def warnings(self, x: Shape, y: Shape) -> list[str]:
-        if self.shape[0] == -1 or len(x) < 2:
+        if len(x) < 2:
             return []
-        return [f"shape={list(self.shape)} fixes the batch dim at {self.shape[0]}: with another "
-                "--batch it breaks; write -1 first to keep the batch whatever its size"]
+        if self.shape[0] != -1:
+            return [f"shape={list(self.shape)} fixes the batch dim at {self.shape[0]}: with "
+                    "another --batch it breaks; write -1 first to keep the batch whatever its "
+                    "size"]
+        if y[0] != x[0]:     # the -1 absorbed what the other sizes did not: a wrong size
+            return [f"shape={list(self.shape)} turns a batch of {x[0]} into {y[0]}: each item "
+                    f"of {list(x)} has {prod(x[1:]):,} elements, not "
+                    f"{prod(self.shape[1:]):,}"]
+        return []
 
     def torch_forward(self, torch, x):
         return x.reshape(self.shape)

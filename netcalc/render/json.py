@@ -34,9 +34,13 @@ def as_dict(summary: Summary) -> dict:
         "blocks": [_fields(row, _ROW_FIELDS) for row in summary.blocks],
         "totals": _fields(summary.totals, _TOTAL_FIELDS),
         "outputs": summary.outputs,
-        "warnings": [{"location": str(w.loc), "layer": w.layer, "type": w.type,
-                      "message": w.message} for w in summary.warnings],
+        "warnings": warning_dicts(summary.warnings),
     }
+
+
+def warning_dicts(warnings) -> list[dict]:
+    return [{"location": str(w.loc), "layer": w.layer, "type": w.type, "message": w.message}
+            for w in warnings]
 
 
 def render(summary: Summary) -> str:

@@ -32,11 +32,11 @@ def render(summary: Summary) -> str:
                      f"{params} | {macs} |")
     lines += [
         "",
-        f"- **Params:** {units.count(t.params)} ({units.si(t.params)}); trainable "
+        f"- **Params:** {units.count_and_si(t.params)}; trainable "
         f"{units.count(t.trainable_params)}, non-trainable {units.count(t.non_trainable_params)}",
         f"- **Buffers:** {units.count(t.buffers)}",
-        f"- **MACs:** {units.count(t.macs)} ({units.si(t.macs)}); FLOPs {units.count(t.flops)} "
-        f"({units.si(t.flops)}) = 2 × MACs",
+        f"- **MACs:** {units.count_and_si(t.macs)}; FLOPs "
+        f"{units.count_and_si(t.flops)} = 2 × MACs",
         f"- **Memory:** input {units.size(t.input_bytes)}, activations "
         f"{units.size(t.activation_bytes)}, params {units.size(t.param_bytes)}, buffers "
         f"{units.size(t.buffer_bytes)}; total {units.size(t.total_bytes)}",

@@ -45,13 +45,13 @@ def footer(summary: Summary) -> list[tuple[str, str]]:
     t = summary.totals
     outputs = ", ".join(f"{name} {units.shape(shape)}" for name, shape in summary.outputs.items())
     return [
-        ("Params", f"{units.count(t.params)} ({units.si(t.params)}): "
+        ("Params", f"{units.count_and_si(t.params)}: "
                    f"{units.count(t.trainable_params)} trainable, "
                    f"{units.count(t.non_trainable_params)} non-trainable; "
                    f"weights {units.count(t.weight_params)}, biases {units.count(t.bias_params)}"),
         ("Buffers", f"{units.count(t.buffers)} (running statistics; not parameters)"),
-        ("MACs", f"{units.count(t.macs)} ({units.si(t.macs)})"),
-        ("FLOPs", f"{units.count(t.flops)} ({units.si(t.flops)}) = 2 × MACs, "
+        ("MACs", f"{units.count_and_si(t.macs)}"),
+        ("FLOPs", f"{units.count_and_si(t.flops)} = 2 × MACs, "
                   "as torch's FlopCounterMode counts"),
         ("Memory", f"input {units.size(t.input_bytes)} + activations "
                    f"{units.size(t.activation_bytes)} + params {units.size(t.param_bytes)} + "

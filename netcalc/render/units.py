@@ -21,6 +21,11 @@ def si(n: int) -> str:
     return str(n)
 
 
+def count_and_si(n: int) -> str:
+    """61100840 -> '61,100,840 (61.10 M)'; 10 -> '10' (a prefix adds nothing there)."""
+    return count(n) if abs(n) < 1000 else f"{count(n)} ({si(n)})"
+
+
 def size(n_bytes: int) -> str:
     """244403360 -> '233.08 MiB' (binary prefixes, as memory is sized)."""
     for scale, unit in _IEC:

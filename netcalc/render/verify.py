@@ -6,6 +6,7 @@ import json
 
 from ..results import Quantity, Verification
 from . import units
+from .json import warning_dicts
 from .table import box_table
 
 HEADERS = ("Layer", "Type", "Output shape", "Params", "MACs", "")
@@ -56,8 +57,9 @@ def footer(result: Verification) -> list[tuple[str, str]]:
                   f"{memory}" + (f" ({result.estimate_to_peak:.2f}× the peak)"
                                  if result.estimate_to_peak is not None else ""))
     lines.append(("Memory", memory))
-    verdict = (f"{PASS} all {len(result.layers)} layers match torch" if result.ok else
-               f"{FAIL} {result.failed_layers} of {len(result.layers)} layers differ from torch"
+    layers = f"{len(result.layers)} layer{'s' if len(result.layers) != 1 else ''}"
+    verdict = (f"{PASS} all {layers} match torch" if result.ok else
+               f"{FAIL} {result.failed_layers} of {layers} differ from torch"
                if result.failed_layers else f"{FAIL} the totals differ from torch")
     lines.append(("Result", verdict))
     return lines
@@ -85,6 +87,7 @@ def as_dict(result: Verification) -> dict:
         "latency_ms": result.latency_ms, "timed_runs": result.timed_runs,
         "peak_bytes": result.peak_bytes, "estimated_bytes": result.estimated_bytes,
         "estimate_to_peak": result.estimate_to_peak,
+        "warnings": warning_dicts(result.warnings),
     }
 
 

@@ -51,3 +51,4 @@ class ExpandedSpec:
     inputs: list[InputSpec]
     layers: list[LayerSpec] = field(default_factory=list)
     groups: list[Group] = field(default_factory=list)
+    warnings: list = field(default_factory=list)   # results.SpecWarning, found while reading

@@ -12,7 +12,10 @@ def import_torch():
     try:
         import torch
     except ImportError:
-        raise MissingToolError("this command needs PyTorch: pip install 'netcalc[torch]'") from None
+        raise MissingToolError(
+            "this command needs PyTorch: pip install 'netcalc[torch]' (in a netcalc checkout, "
+            "pip install -c constraints.txt -e '.[torch]' takes the pinned CPU build; "
+            "PyPI's default torch is a CUDA build of several GB)") from None
     return torch
 
 
@@ -20,3 +23,15 @@ def first_line(error: BaseException) -> str:
     """The first line of an exception's message (torch's run on for pages)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def available_ram() -> int | None:
+    """Bytes of memory free for a new allocation (Linux's MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None

@@ -25,8 +25,9 @@ from ..inputs import input_overrides
 from ..layers import lookup
 from ..spec.build import LayerGraph, Scope, layer_name
 from ..spec.loader import located
+from ..results import SpecWarning
 from ..spec.model import ExpandedSpec, Group, InputSpec
-from . import first_line, import_torch
+from . import available_ram, first_line, import_torch
 
 # Layers are added with their qualified names; blocks are the importer's own groups.
 _TOP_LEVEL = Scope(prefix="", inputs={}, depth=0, trace=(), trainable=True)
@@ -45,16 +46,21 @@ def load_module(target: str, kwargs: dict[str, Any]):
     namespace = _import_source(source)
     if not hasattr(namespace, attribute):
         candidates = [n for n, v in vars(namespace).items()
-                      if isinstance(v, type) and issubclass(v, torch.nn.Module)
-                      and v.__module__ == namespace.__name__]
-        raise UsageError(f"{source} has no '{attribute}'{did_you_mean(attribute, candidates)}"
-                         + (f" (its modules: {', '.join(candidates)})" if candidates else ""))
+                      if callable(v) and getattr(v, "__module__", None) == namespace.__name__
+                      and not n.startswith("_")]
+        by_case = {n.lower(): n for n in candidates}
+        hint = f"; did you mean '{by_case[attribute.lower()]}'?" if attribute.lower() in by_case \
+            else did_you_mean(attribute, candidates)
+        raise UsageError(f"{source} has no '{attribute}'{hint}"
+                         + (f" (it defines: {', '.join(candidates)})" if candidates else ""))
     factory = getattr(namespace, attribute)
     try:
         model = factory(**kwargs)
     except (Exception, SystemExit) as error:   # noqa: BLE001 - the user's constructor
-        raise ImportFailed(f"{attribute}(**{kwargs}) raised {type(error).__name__}: {error}",
-                           _user_location(error, source)) from None
+        hint = " (give its arguments with --kwargs '{\"name\": value}')" \
+            if isinstance(error, TypeError) and "argument" in str(error) else ""
+        raise ImportFailed(f"{attribute}(**{kwargs}) raised {type(error).__name__}: {error}"
+                           f"{hint}", _user_location(error, source)) from None
     if not isinstance(model, torch.nn.Module):
         raise UsageError(f"{target} gave a {type(model).__name__}, not a torch.nn.Module")
     return model
@@ -93,7 +99,7 @@ def _import_source(source: str):
 def _user_location(error: BaseException, source: str) -> Location | None:
     """The innermost frame of the error in the user's own file."""
     if isinstance(error, SyntaxError) and error.filename:
-        return Location(error.filename, error.lineno or 1, error.offset or 1)
+        return Location(_shown(error.filename), error.lineno or 1, error.offset or 1)
     frames = [f for f in traceback.extract_tb(error.__traceback__) if not _is_library(f.filename)]
     if not frames:
         return None
@@ -142,16 +148,44 @@ def import_spec(target: str, input_shapes: tuple[str, ...], kwargs: dict[str, An
     if missing:
         raise UsageError(f"no --input for {', '.join(missing)}")
     dtypes = {name: _input_dtype(torch, node, model) for name, node in zip(names, placeholders)}
+    _check_sample_size(torch, shapes, dtypes, batch)
     module = torch.fx.GraphModule(model, graph)
     samples = [torch.zeros((batch, *shapes[name]), dtype=getattr(torch, dtypes[name] or "float32"))
                for name in names]
     _record_shapes(torch, module, samples)
     file = target.rpartition(":")[0]
     spec = ExpandedSpec(name=target.rpartition(":")[2], file=target, inputs=[
-        InputSpec(name, tuple(shapes[name]), Location(file, 1, 1), dtypes[name])
+        InputSpec(name, tuple(shapes[name]), _class_location(model) or Location(file, 1, 1),
+                  dtypes[name])
         for name in names])
     _Converter(torch, model, spec, dict(zip(placeholders, names))).run(graph)
+    spec.warnings += _uncalled_modules(model, graph, _class_location(model))
     return spec
+
+
+def _uncalled_modules(model, graph, loc: Location) -> list[SpecWarning]:
+    """Modules with weights that forward never calls: torch counts them, the graph has
+    none of them."""
+    called = {str(node.target) for node in graph.nodes if node.op == "call_module"}
+    warnings = []
+    for path, module in model.named_modules():
+        own = sum(p.numel() for p in module.parameters(recurse=False))
+        if own and path not in called:
+            warnings.append(SpecWarning(
+                loc, path, type(module).__name__,
+                f"forward never calls it: its {own:,} parameters are in torch's "
+                "parameters() but not in this spec"))
+    return warnings
+
+
+def _class_location(model) -> Location | None:
+    """Where the model's class is defined."""
+    import inspect
+    try:
+        return Location(_shown(inspect.getsourcefile(type(model))),
+                        inspect.getsourcelines(type(model))[1], 1)
+    except (OSError, TypeError):
+        return None
 
 
 def _input_names(placeholders, children: set[str]) -> list[str]:
@@ -168,10 +202,25 @@ def _trace(torch, model, target: str):
     try:
         return Tracer().trace(model)
     except Exception as error:   # noqa: BLE001 - fx's refusal, located in the user's code
-        raise ImportFailed(f"torch.fx cannot trace {type(model).__name__}: {first_line(error)} "
-                           "(netcalc imports models whose forward has no data-dependent "
-                           "Python control flow)",
+        message = first_line(error)
+        if "control flow" in message:
+            message += (" (torch.fx, and so netcalc, takes models whose forward does not "
+                        "branch on tensor values)")
+        raise ImportFailed(f"torch.fx cannot trace {type(model).__name__}: {message}",
                            _user_location(error, target.rpartition(":")[0])) from None
+
+
+def _check_sample_size(torch, shapes: dict, dtypes: dict, batch: int) -> None:
+    """The sample input must fit in memory with room to spare for the activations."""
+    from math import prod
+
+    from ..render.units import size
+    needed = sum(batch * prod(shape) * getattr(torch, dtypes[name] or "float32").itemsize
+                 for name, shape in shapes.items())
+    free = available_ram()
+    if free is not None and needed > free // 4:
+        raise UsageError(f"the sample input the module runs on once takes {size(needed)}, and "
+                         f"there is {size(free)} of available memory: try a smaller --input")
 
 
 def _record_shapes(torch, module, samples) -> None:
@@ -289,10 +338,10 @@ class _Converter:
         return False
 
     def _pass_through(self, node) -> bool:
-        """Calls that change nothing netcalc counts: x.contiguous(), x.clone(), and
+        """Calls that change nothing netcalc counts: x.clone(), x.detach(), and
         torch.cat of one tensor (DenseNet's first layer concatenates a list of one)."""
         torch = self.torch
-        if node.op == "call_method" and node.target in ("contiguous", "clone", "detach"):
+        if node.op == "call_method" and node.target in ("clone", "detach"):
             self.values[node] = self.values[node.args[0]]
             return True
         tensors = (node.args[0] if node.args else node.kwargs.get("tensors")) \
@@ -384,7 +433,9 @@ class _Converter:
                 continue
             if path in self.groups:
                 raise self._refuse(node, f"runs in '{path}' after other layers ran between; "
-                                         "netcalc's blocks run in one piece")
+                                         "netcalc's blocks run in one piece (a ModuleList "
+                                         "whose members forward calls one by one, with other "
+                                         "calls between: make each step a module of its own)")
             module = self.model.get_submodule(path)
             self.groups[path] = Group(path, type(module).__name__, "block", len(self.open),
                                       self._location(node), first=len(self.spec.layers))
@@ -423,8 +474,8 @@ class _Converter:
 
     # -- errors --
 
-    def _location(self, node) -> Location:
-        return _node_location(node) or Location(self.spec.file.rpartition(":")[0], 1, 1)
+    def _location(self, node) -> Location | None:
+        return _node_location(node) or _class_location(self.model)
 
     def _refuse(self, node, message: str) -> ImportFailed:
         return ImportFailed(f"graph node '{node.name}' ({_describe(node)}) {message}",
@@ -546,6 +597,8 @@ def function_layer(node, constant) -> tuple[str, dict, tuple]:
             sizes = list(sizes[0])
         return name, {"shape": _batch_free(sizes, node.meta["shape"])}, \
             (args[0],)
+    if name == "contiguous" and node.op == "call_method":
+        return "contiguous", {}, (args[0],)
     if name == "permute" and (node.op == "call_method" or target is torch.permute):
         dims = [constant(a, node) for a in args[1:]]
         if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
@@ -587,7 +640,7 @@ def function_layer(node, constant) -> tuple[str, dict, tuple]:
             bound["inplace"] = True            # x.relu_()
         return activation.replace("_", ""), bound, (args[0],)
     raise ImportFailed(f"graph node '{node.name}' ({_describe(node)}) has no netcalc layer "
-                       "type")
+                       "type", _node_location(node))
 
 
 def _operands(node) -> tuple:

@@ -14,7 +14,7 @@ import time
 from ..errors import NetcalcError, UsageError, in_layer
 from ..results import LayerCheck, Quantity, Summary, Verification
 from ..spec.model import ExpandedSpec
-from . import first_line, import_torch
+from . import available_ram, first_line, import_torch
 from .model import build_model
 
 # The share of the free memory a forward pass may plan to use.
@@ -57,7 +57,8 @@ def verify(spec: ExpandedSpec, summary: Summary, device: str = "auto",
         macs=Quantity(totals.macs, sum(counts.get("Global", {}).values()) // 2),
         estimated_bytes=totals.total_bytes, latency_ms=latency, timed_runs=runs,
         peak_bytes=peak, failed_layers=sum(not check.ok for check in checks),
-        estimate_to_peak=totals.total_bytes / peak if peak else None)
+        estimate_to_peak=totals.total_bytes / peak if peak else None,
+        warnings=summary.warnings)
 
 
 def _device(torch, device: str):
@@ -96,24 +97,13 @@ def _check_memory(torch, target, summary: Summary) -> None:
         free, _ = torch.cuda.mem_get_info(target)
         where = "free on the GPU"
     else:
-        free = _available_ram()
+        free = available_ram()
         where = "of available memory"
     if free is not None and needed > MEMORY_HEADROOM * free:
         from ..render.units import size
         raise UsageError(f"the forward pass at batch {summary.batch} may need up to "
                          f"{size(needed)} (inputs, parameters and every activation) and "
                          f"there is {size(free)} {where}: try a smaller --batch or --input")
-
-
-def _available_ram() -> int | None:
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def _measure(torch, model, spec: ExpandedSpec, inputs):
