@@ -8,8 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from helpers import PUBLISHED, SPECS, run_cli
+from helpers import PUBLISHED, SPECS, run_cli, summarize
 from netcalc.layers import lookup
+from netcalc.spec import load_spec
 from netcalc.torch_bridge import verify as verify_module
 
 Conv2d = lookup("conv2d")
@@ -38,8 +39,6 @@ def test_torch_measures_the_published_totals(name, capsys):
 
 
 def test_the_model_has_the_specs_qualified_names():
-    from helpers import summarize
-    from netcalc.spec import load_spec
     from netcalc.torch_bridge.model import build_model
 
     spec = load_spec(SPECS / "resnet18.yaml")
@@ -118,3 +117,35 @@ def test_quantities_compare_both_ways():
     from netcalc.results import Quantity
     assert Quantity(3, 3).ok and not Quantity((1, 2), (1, 3)).ok
     assert not replace(Quantity(1, 1), torch=None).ok
+
+
+def test_gpu_timing_synchronizes_and_reads_the_peak(capsys):
+    """The CUDA branch, with a stand-in for torch.cuda (this machine has no GPU)."""
+    import contextlib
+    from types import SimpleNamespace
+
+    from netcalc.render.verify import plain_text
+    from netcalc.torch_bridge.verify import _time
+
+    calls = []
+    cuda = SimpleNamespace(synchronize=lambda target: calls.append("sync"),
+                           reset_peak_memory_stats=lambda target: calls.append("reset"),
+                           max_memory_allocated=lambda target: 3 * 2**20)
+    fake_torch = SimpleNamespace(cuda=cuda, inference_mode=contextlib.nullcontext)
+    latency, peak = _time(fake_torch, lambda *xs: calls.append("run"), [],
+                          SimpleNamespace(type="cuda"), runs=4)
+    # a warm-up, then a reset of the peak, then each timed run waits for the GPU
+    assert calls == ["run", "sync", "reset"] + ["run", "sync"] * 4
+    assert peak == 3 * 2**20 and latency >= 0
+
+    code, out, _ = run_cli(capsys, "verify", str(SPECS / "alexnet.yaml"), "--runs", "0",
+                           "--format", "json")
+    result = json.loads(out)
+    assert (result["peak_bytes"], result["estimate_to_peak"], result["latency_ms"]) == \
+        (None, None, None)
+    checked = verify_module.verify(load_spec(SPECS / "alexnet.yaml"),
+                                   summarize(SPECS / "alexnet.yaml"), device="cpu", runs=0)
+    shown = plain_text(replace(checked, peak_bytes=200 * 2**20,
+                               estimate_to_peak=checked.estimated_bytes / (200 * 2**20)))
+    assert "Memory   torch peak 200.00 MiB (max_memory_allocated); netcalc estimates " \
+           "235.91 MiB (1.18× the peak)" in shown

@@ -51,11 +51,13 @@ def footer(result: Verification) -> list[tuple[str, str]]:
     if result.latency_ms is not None:
         lines.append(("Latency", f"{result.latency_ms:.2f} ms median forward over "
                                  f"{result.timed_runs} runs after a warm-up"))
-    memory = f"netcalc estimates {units.size(result.estimated_bytes)}"
+    memory = (f"netcalc estimates {units.size(result.estimated_bytes)} (torch's peak is read "
+              "on a GPU)")
     if result.peak_bytes is not None:
         memory = (f"torch peak {units.size(result.peak_bytes)} (max_memory_allocated); "
-                  f"{memory}" + (f" ({result.estimate_to_peak:.2f}× the peak)"
-                                 if result.estimate_to_peak is not None else ""))
+                  f"netcalc estimates {units.size(result.estimated_bytes)}"
+                  + (f" ({result.estimate_to_peak:.2f}× the peak)"
+                     if result.estimate_to_peak is not None else ""))
     lines.append(("Memory", memory))
     layers = f"{len(result.layers)} layer{'s' if len(result.layers) != 1 else ''}"
     verdict = (f"{PASS} all {layers} match torch" if result.ok else
