@@ -9,7 +9,7 @@ from pathlib import Path
 from .errors import UsageError
 
 
-def write_atomic(path: str | Path, text: str) -> None:
+def write_atomic(path: str | Path, text: str | bytes) -> None:
     """Write to a temporary file beside `path`, then rename it over `path`.
 
     A symbolic link is written through (its target is replaced), and an existing
@@ -27,7 +27,9 @@ def write_atomic(path: str | Path, text: str) -> None:
         # mkstemp's 0600 would surprise: keep the old file's mode, or use the usual one
         mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask()
         os.chmod(temp, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        binary = isinstance(text, bytes)
+        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8",
+                       newline=None if binary else "") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())

@@ -23,6 +23,7 @@ class LayerResult:
     input_shapes: tuple[Shape, ...]
     output_shape: Shape
     arguments: dict                 # the arguments given in the spec, normalized
+    notation: str                   # as a textbook writes it: conv 11×11/4, 64
     param_tensors: dict             # torch parameter name -> elements
     params: int
     trainable_params: int

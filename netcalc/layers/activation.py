@@ -130,6 +130,9 @@ class Dropout(Elementwise):
     family: ClassVar[str] = "dropout"
     ranks: ClassVar[tuple[int, ...]] = ()   # accepted input ranks; () = any
 
+    def notation(self) -> str:
+        return f"{self.type_name} {self.p:g}"
+
     def check_arguments(self) -> None:
         super().check_arguments()
         if not 0 <= self.p <= 1:

@@ -143,6 +143,10 @@ class Layer:
         """What torch accepts but a user likely did not mean."""
         return []
 
+    def notation(self) -> str:
+        """The layer as a textbook or a diagram writes it: `conv 11×11/4, 64`."""
+        return self.type_name
+
     def evaluate(self, inputs: tuple[Shape, ...],
                  strides: tuple[Strides, ...] | None = None) -> LayerNumbers:
         """All the rules for these inputs (of these layouts; contiguous by default)."""
@@ -237,6 +241,16 @@ class Merge(Layer):
         y = self.merge_shape(inputs)
         strides = strides or tuple(contiguous_strides(x) for x in inputs)
         return LayerNumbers(y, {}, {}, 0, prod(y), self.merge_strides(inputs, strides, y))
+
+
+def window(sizes: tuple[int, ...]) -> str:
+    """(3, 3) -> '3×3' for notations."""
+    return "×".join(str(s) for s in sizes)
+
+
+def per_dim(values: tuple[int, ...]) -> str:
+    """(2, 2) -> '2', (1, 2) -> '1×2': one number when every dim has it."""
+    return str(values[0]) if len(set(values)) == 1 else window(values)
 
 
 # -- argument parsing -------------------------------------------------------

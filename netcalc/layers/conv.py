@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import contiguous_strides, conv_out, conv_transpose_out, same_padding
-from .base import DIMS_BY_RANK, Ints, Layer, Padding, Shape, Strides
+from .base import DIMS_BY_RANK, Ints, Layer, Padding, Shape, Strides, per_dim, window
 from .registry import register_ranked
 
 
@@ -19,6 +19,15 @@ class _ConvBase(Layer):
     positive: ClassVar[tuple[str, ...]] = ("out_channels", "kernel_size", "stride", "dilation",
                                            "groups")
     choices: ClassVar = {"padding_mode": ("zeros", "reflect", "replicate", "circular")}
+
+    def notation(self) -> str:
+        """conv 11×11/4, 64 (stride after the slash; dilation, groups when not 1)."""
+        name = "convT" if "Transpose" in type(self).__name__ else "conv"
+        stride = f"/{per_dim(self.stride)}" if any(s != 1 for s in self.stride) else ""
+        extras = "".join([f", dilation {per_dim(self.dilation)}"
+                          if any(d != 1 for d in self.dilation) else "",
+                          f", groups {self.groups}" if self.groups != 1 else ""])
+        return f"{name} {window(self.kernel_size)}{stride}, {self.out_channels}{extras}"
 
     def input_channels(self, x: Shape) -> int:
         """Checks the rank, `in_channels` and `groups`; returns C_in."""

@@ -23,6 +23,9 @@ class Linear(Layer):
     family: ClassVar[str] = "linear"
     positive: ClassVar[tuple[str, ...]] = ("out_features",)
 
+    def notation(self) -> str:
+        return f"linear, {self.out_features}"
+
     def output_shape(self, x: Shape) -> Shape:
         self.expect_min_rank(x, 2, "[N, ..., in_features]")
         if self.in_features is not None and self.in_features != x[-1] and len(x) > 2 \
@@ -68,6 +71,9 @@ class Embedding(Layer):
 
     family: ClassVar[str] = "embedding"
     positive: ClassVar[tuple[str, ...]] = ("num_embeddings", "embedding_dim")
+
+    def notation(self) -> str:
+        return f"embedding {self.num_embeddings}×{self.embedding_dim}"
 
     def check_arguments(self) -> None:
         super().check_arguments()

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import pool_out
-from .base import DIMS_BY_RANK, Ints, Layer, OutputSize, Shape
+from .base import DIMS_BY_RANK, Ints, Layer, OutputSize, Shape, per_dim, window
 from .registry import register_ranked
 
 
@@ -37,6 +37,12 @@ class _WindowPool(_Pool):
     @property
     def strides(self) -> tuple[int, ...]:
         return self.kernel_size if self.stride is None else self.stride
+
+    def notation(self) -> str:
+        """maxpool 3×3/2"""
+        kind = self.type_name[:-2]
+        stride = f"/{per_dim(self.strides)}" if any(s != 1 for s in self.strides) else ""
+        return f"{kind} {window(self.kernel_size)}{stride}"
 
     @property
     def dilations(self) -> tuple[int, ...]:
@@ -104,6 +110,11 @@ class _AdaptivePool(_Pool):
         if any(o is not None and o < 1 for o in self.output_size):
             raise ShapeError(f"output_size={list(self.output_size)} must be at least 1",
                              arg="output_size")
+
+    def notation(self) -> str:
+        """adaptiveavgpool → 6×6"""
+        sizes = "×".join("*" if o is None else str(o) for o in self.output_size)
+        return f"{self.type_name[:-2]} → {sizes}"
 
     def output_shape(self, x: Shape) -> Shape:
         # output_size None keeps that input dim; bins may overlap when I % O != 0

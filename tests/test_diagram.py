@@ -1,0 +1,131 @@
+"""`netcalc diagram` and `netcalc docs`: the drawing is the summary's graph."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from helpers import ROOT, SPECS, run_cli
+
+ALL_SPECS = sorted([*SPECS.rglob("*.yaml"), *SPECS.rglob("*.py")])
+SVG = "{http://www.w3.org/2000/svg}"
+SNAPSHOT = ROOT / "tests" / "snapshots" / "seed004_netresdeep.dot"
+
+
+def svg_texts(path) -> tuple[set[str], list[str]]:
+    """(node and edge titles, every text) of a Graphviz SVG."""
+    root = ET.parse(path).getroot()
+    titles = {t.text for t in root.iter(f"{SVG}title")}
+    texts = [t.text.strip() for t in root.iter(f"{SVG}text") if t.text]
+    return titles, texts
+
+
+def summary_of(path, capsys, *options):
+    code, out, _ = run_cli(capsys, "summary", str(path), "--format", "json", *options)
+    assert code == 0
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: str(p.relative_to(SPECS)))
+def test_every_layer_and_every_shape_is_in_the_svg(path, tmp_path, capsys):
+    target = tmp_path / "net.svg"
+    code, _, err = run_cli(capsys, "diagram", str(path), "-o", str(target))
+    assert code == 0, err
+    titles, texts = svg_texts(target)
+    summary = summary_of(path, capsys)
+    layers = summary["layers"]
+    assert {layer["name"] for layer in layers} <= titles
+    # an edge into each layer from each producer, labelled with the producer's shape
+    shapes = {layer["name"]: layer["output_shape"] for layer in layers}
+    shapes.update(summary["inputs"])
+    edges = {f"{'input:' if p in summary['inputs'] else ''}{p}->{layer['name']}"
+             for layer in layers for p in layer["inputs"]}
+    assert edges <= titles
+    labels = {"×".join(map(str, shapes[p][1:])) for layer in layers for p in layer["inputs"]}
+    assert labels <= set(texts)
+    # the title carries the totals
+    assert any(text.endswith("MACs · input " + "×".join(map(str, shape[1:])))
+               for text in texts for shape in summary["inputs"].values())
+
+
+def test_the_dot_text_is_stable(capsys):
+    code, first, _ = run_cli(capsys, "diagram", str(SPECS / "seeds/seed004_netresdeep.yaml"))
+    _, second, _ = run_cli(capsys, "diagram", str(SPECS / "seeds/seed004_netresdeep.yaml"))
+    assert code == 0 and first == second
+    assert first == SNAPSHOT.read_text(), "regenerate tests/snapshots/ if the change is meant"
+
+
+def test_depth_folds_blocks_into_one_node_each(tmp_path, capsys):
+    target = tmp_path / "r18.svg"
+    run_cli(capsys, "diagram", str(SPECS / "resnet18.yaml"), "--depth", "2",
+            "--show", "shapes,args,params,macs", "-o", str(target))
+    titles, texts = svg_texts(target)
+    blocks = {f"layer{s}.{k}" for s in range(1, 5) for k in range(2)}
+    assert blocks <= titles and "layer1.0.conv1" not in titles
+    assert "layer1.0->layer1.1" in titles and "layer1.1->layer2.0" in titles
+    assert "params 73,984" in texts and "MACs 231.21 M" in texts     # layer1.0's sums
+    assert "layer1 (basic_block ×2)" in texts
+
+
+def test_a_repeat_can_be_drawn_once(tmp_path, capsys):
+    target = tmp_path / "r18.svg"
+    run_cli(capsys, "diagram", str(SPECS / "resnet18.yaml"), "--repeats", "once",
+            "-o", str(target))
+    titles, _ = svg_texts(target)
+    assert "layer1.0.conv1" in titles and "layer1.1.conv1" not in titles
+    # what read the repeat's last copy reads its first
+    assert "layer1.0.relu_out->layer2.0.conv1" in titles
+
+
+@pytest.mark.parametrize("suffix,magic", [("png", b"\x89PNG"), ("pdf", b"%PDF"),
+                                          ("svg", b"<?xml")])
+def test_the_format_follows_the_file_name(suffix, magic, tmp_path, capsys):
+    target = tmp_path / f"alexnet.{suffix}"
+    code, _, _ = run_cli(capsys, "diagram", str(SPECS / "alexnet.yaml"), "-o", str(target))
+    assert code == 0 and target.read_bytes().startswith(magic)
+
+
+def test_without_dot_it_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))         # no `dot` anywhere
+    target = tmp_path / "alexnet.svg"
+    code, out, err = run_cli(capsys, "diagram", str(SPECS / "alexnet.yaml"), "-o", str(target))
+    assert (code, out) == (2, "")
+    assert "needs Graphviz's dot program" in err and "apt-get install graphviz" in err
+    assert "--format dot" in err and "Traceback" not in err
+    assert not target.exists()
+    code, out, _ = run_cli(capsys, "diagram", str(SPECS / "alexnet.yaml"), "--format", "dot")
+    assert code == 0 and out.startswith('digraph "alexnet" {')
+
+
+def test_a_bad_show_is_a_usage_error(capsys):
+    code, _, err = run_cli(capsys, "diagram", str(SPECS / "alexnet.yaml"), "--show", "flops")
+    assert code == 2 and "--show flops: choose from shapes, params, macs, args" in err
+
+
+def test_docs_writes_a_page_per_model_and_an_index(tmp_path, capsys):
+    site = tmp_path / "site"
+    code, _, err = run_cli(capsys, "docs", str(SPECS / "alexnet.yaml"),
+                           str(SPECS / "resnet18.yaml"), "-o", str(site), "--depth", "2")
+    assert code == 0, err
+    assert sorted(p.name for p in site.iterdir()) == \
+        ["alexnet.md", "alexnet.svg", "index.md", "resnet18.md", "resnet18.svg"]
+    index = (site / "index.md").read_text()
+    assert "| [resnet18](resnet18.md) | [3, 224, 224] | 69 | 11,689,512 (11.69 M) | " \
+           "1,814,073,344 (1.81 G) |" in index
+    page = (site / "resnet18.md").read_text()
+    assert page.startswith("# resnet18\n") and "![resnet18](resnet18.svg)" in page
+    assert "| **layer1** | basic_block ×2 | [1, 64, 56, 56] | 147,968 | 462,422,016 |" in page
+    ET.parse(site / "resnet18.svg")
+
+
+def test_docs_writes_nothing_when_a_spec_is_wrong(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: 4, "
+                   "kernel_size: 9}\n")
+    site = tmp_path / "site"
+    code, _, err = run_cli(capsys, "docs", str(SPECS / "alexnet.yaml"), str(bad), "-o",
+                           str(site))
+    assert code == 1 and err.startswith(f"{bad}:3:")
+    assert not site.exists()
