@@ -303,3 +303,8 @@ def test_small_totals_have_no_redundant_prefix(tmp_path, capsys):
     path.write_text("input: [4]\nlayers:\n  - {type: linear, out_features: 2}\n")
     _, out, _ = run_cli(capsys, "summary", str(path))
     assert "Params   10: 10 trainable" in out and "MACs     8\n" in out
+
+
+def test_every_library_spec_states_its_published_figures():
+    """A model in specs/ is there because it equals a published network."""
+    assert {path.stem for path in SPECS.glob("*.yaml")} == set(PUBLISHED)
