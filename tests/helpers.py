@@ -22,6 +22,7 @@ def summarize_text(text: str, file: str = "test.yaml", **options):
 
 # Published figures (torchvision's models; the table), batch 1, 224×224.
 PUBLISHED = {
+    "lenet5": (61_706, 416_520),
     "alexnet": (61_100_840, 714_188_480),
     "vgg11": (132_863_336, 7_609_090_048),
     "vgg13": (133_047_848, 11_308_466_176),

@@ -153,3 +153,15 @@ def test_seed000_fully_connected_layer_counts():
     assert fc.input_shapes == ((1, 2048),)
     assert fc.params == 2048 * 1000 + 1000
     assert fc.macs == 2048 * 1000
+
+
+def test_seed004_inception_bottleneck_160_million_against_13_million():
+    # "如果直接使用 ... 需要擬合的引數是 1.6 億 ... 瓶頸網路 ... 消耗的引數只有1300萬":
+    # a 5×5 conv to 32 channels on 256×28×28, directly or after a 1×1 conv to 16
+    s = summarize(SPECS / "seeds" / "seed004_inception_bottleneck.yaml")
+    layers = {layer.name: layer for layer in s.layers}
+    direct = layers["direct"].macs
+    bottleneck = sum(layers[f"through_bottleneck.{n}"].macs for n in ("reduce", "conv5x5"))
+    assert direct == 28 * 28 * 32 * (5 * 5 * 256) == 160_563_200            # ≈ 1.6 億
+    assert bottleneck == 28 * 28 * 16 * 256 + 28 * 28 * 32 * (5 * 5 * 16) == 13_246_464  # ≈ 1300萬
+    assert s.outputs == {"direct": (1, 32, 28, 28), "through_bottleneck.conv5x5": (1, 32, 28, 28)}
