@@ -268,7 +268,8 @@ def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batc
     output = None if output == "-" else output
     _emit(spec_yaml(expanded, result, origin), output)
     if output:
-        click.echo(f"wrote {output}: {len(result.layers)} layers, "
+        click.echo(f"wrote {output}: {len(result.layers)} layer"
+                   f"{'s' if len(result.layers) != 1 else ''}, "
                    f"{result.totals.params:,} parameters, {result.totals.macs:,} MACs", err=True)
 
 

@@ -158,3 +158,29 @@ class Transposed(nn.Module):
     def forward(self, y):
         y = self.conv(y).transpose(1, 3).contiguous()
         return self.fc(y.view(y.size(0), -1))
+
+
+class On(nn.Module):
+    """A class named like a YAML boolean, with children named like a keyword and like
+    nn.Module's own attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.add_module("lambda", nn.Conv2d(4, 4, 1))
+        self._modules["eval"] = nn.Conv2d(4, 4, 1)
+        self._modules["parameters"] = nn.ReLU()
+
+    def forward(self, x):
+        return self._modules["parameters"](self._modules["eval"](getattr(self, "lambda")(x)))
+
+
+class OddNames(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.yes = On()
+        self.null = On()
+        self.input = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        y = self.null(self.yes(x))
+        return torch.add(input=self.input(y), other=y)

@@ -193,6 +193,44 @@ layers:
   - {type: convBlock, name: b}
   - {type: Net, name: c}
 """,
+    "inner_block_output": """\
+input: [4, 8, 8]
+blocks:
+  inner:
+    layers:
+      - {type: conv2d, name: conv, out_channels: 4, kernel_size: 3, padding: 1}
+      - {type: relu, name: act}
+  outer:
+    layers:
+      - {type: inner, name: first}
+      - {type: conv2d, name: conv2, out_channels: 4, kernel_size: 1}
+layers:
+  - {type: outer, name: a}
+  - {type: add, name: fin, inputs: [a, a.first]}
+""",
+    "unread_inner_layer": """\
+input: [4, 8, 8]
+blocks:
+  blk:
+    params: {flag: false}
+    layers:
+      - {type: conv2d, name: a, out_channels: 4, kernel_size: 3, padding: 1}
+      - {type: conv2d, name: b, out_channels: 4, kernel_size: 1, inputs: [input]}
+      - {type: relu, name: c, inputs: [a], if: "${flag}"}
+layers:
+  - {type: blk, name: s, repeat: 3, flag: "${i > 0}"}
+  - {type: conv2d, name: head, out_channels: 2, kernel_size: 1}
+""",
+    "named_like_its_block": """\
+name: blk
+input: [4, 8, 8]
+blocks:
+  blk:
+    layers: [{type: conv2d, name: a, out_channels: 4, kernel_size: 3, padding: 1}, relu]
+layers:
+  - {type: blk, name: s}
+  - {type: blk, name: t}
+""",
     "repeated_tensor_op": """\
 input: [4, 8, 6]
 layers:

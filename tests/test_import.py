@@ -238,3 +238,17 @@ def test_import_says_what_it_wrote(tmp_path, capsys):
                            "-o", str(target))
     assert code == 0
     assert err == f"wrote {target}: 69 layers, 11,689,512 parameters, 1,814,073,344 MACs\n"
+
+
+def test_names_yaml_or_python_would_misread_round_trip(tmp_path, capsys):
+    import import_models
+
+    text = import_yaml(capsys, f"{IMPORT_MODELS}:OddNames", "--input", "4x8x8")
+    assert '\n  "On":\n' in text                    # not the boolean true
+    assert "inputs:\n  input_input: [4, 8, 8]" in text       # `input` is a module's name
+    summary = analyze(parse_spec(text))
+    torch_figures = measure_model(import_models.OddNames(), (1, 4, 8, 8))
+    assert (summary.totals.params, summary.totals.macs) == \
+        (torch_figures.params, torch_figures.macs)
+    assert [layer.name for layer in summary.layers][:3] == ["yes.lambda", "yes.eval",
+                                                            "yes.parameters"]

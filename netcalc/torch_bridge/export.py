@@ -27,8 +27,8 @@ def export_torch(spec: ExpandedSpec, summary: Summary) -> str:
     # tensor operations are written inline in forward: their arguments stay values
     root = spec_tree(spec, summary, literal=lambda layer: isinstance(layer, TensorOp))
     templates = make_templates(root)
-    class_names = _class_names([t.name for t in templates] + [spec.name or "Model"])
-    model_class = class_names.pop(spec.name or "Model")
+    class_names = _class_names([t.name for t in templates])
+    model_class = _unique_class_name(spec.name or "Model", set(class_names.values()))
     classes = [_class_code(class_names[t.name], t, class_names) for t in templates]
     top = Template(model_class, root.input_names, root.output, root.children, {})
     shapes = ", ".join(f"{name!r}: {tuple(summary.inputs[name][1:])}" for name in summary.inputs)
@@ -64,17 +64,19 @@ def _one_line(text: str) -> str:
 
 
 def _class_names(labels: list[str]) -> dict[str, str]:
-    """Each template (and the model) a distinct CamelCase class name."""
+    """Each template a distinct CamelCase class name."""
     names: dict[str, str] = {}
-    taken: set[str] = set()
     for label in labels:
-        base = _class_name(label)
-        name, k = base, 2
-        while name in taken:
-            name, k = f"{base}{k}", k + 1
-        names[label] = name
-        taken.add(name)
+        names[label] = _unique_class_name(label, set(names.values()))
     return names
+
+
+def _unique_class_name(label: str, taken: set[str]) -> str:
+    base = _class_name(label)
+    name, k = base, 2
+    while name in taken:
+        name, k = f"{base}{k}", k + 1
+    return name
 
 
 # -- code ------------------------------------------------------------------------

@@ -147,18 +147,18 @@ def import_spec(target: str, input_shapes: tuple[str, ...], kwargs: dict[str, An
     missing = [n for n in names if n not in shapes]
     if missing:
         raise UsageError(f"no --input for {', '.join(missing)}")
-    dtypes = {name: _input_dtype(torch, node, model) for name, node in zip(names, placeholders)}
+    modules = dict(model.named_modules())     # getattr would stop at a child named `train`
+    dtypes = {name: _input_dtype(torch, node, modules) for name, node in zip(names, placeholders)}
     _check_sample_size(torch, shapes, dtypes, batch)
-    module = torch.fx.GraphModule(model, graph)
     samples = [torch.zeros((batch, *shapes[name]), dtype=getattr(torch, dtypes[name] or "float32"))
                for name in names]
-    _record_shapes(torch, module, samples)
+    _record_shapes(torch, model, graph, samples)
     file = target.rpartition(":")[0]
     spec = ExpandedSpec(name=target.rpartition(":")[2], file=target, inputs=[
         InputSpec(name, tuple(shapes[name]), _class_location(model) or Location(file, 1, 1),
                   dtypes[name])
         for name in names])
-    _Converter(torch, model, spec, dict(zip(placeholders, names))).run(graph)
+    _Converter(torch, model, modules, spec, dict(zip(placeholders, names))).run(graph)
     spec.warnings += _uncalled_modules(model, graph, _class_location(model))
     return spec
 
@@ -192,7 +192,12 @@ def _input_names(placeholders, children: set[str]) -> list[str]:
     """`input` for one input (the spec format's default), else forward's own names;
     never a top-level module's name."""
     names = ["input"] if len(placeholders) == 1 else [n.name for n in placeholders]
-    return [f"{name}_input" if name in children else name for name in names]
+    free = []
+    for name in names:
+        while name in children or name in free:
+            name = f"{name}_input"
+        free.append(name)
+    return free
 
 
 def _trace(torch, model, target: str):
@@ -223,9 +228,15 @@ def _check_sample_size(torch, shapes: dict, dtypes: dict, batch: int) -> None:
                          f"there is {size(free)} of available memory: try a smaller --input")
 
 
-def _record_shapes(torch, module, samples) -> None:
+def _record_shapes(torch, model, graph, samples) -> None:
     """Run the traced graph once; each node's output shape goes in `node.meta["shape"]`."""
+    modules = dict(model.named_modules())
+
     class ShapeRecorder(torch.fx.Interpreter):
+        def fetch_attr(self, target: str):
+            # by name: getattr would stop at a child named like a method (`parameters`)
+            return modules[target] if target in modules else super().fetch_attr(target)
+
         def run_node(self, node):
             try:
                 result = super().run_node(node)
@@ -240,14 +251,16 @@ def _record_shapes(torch, module, samples) -> None:
             return result
 
     with torch.no_grad():
-        ShapeRecorder(module).run(*samples)
+        # the graph runs on the model itself: no code is generated (a module named
+        # `class` would not compile)
+        ShapeRecorder(model, graph=graph).run(*samples)
 
 
-def _input_dtype(torch, node, model) -> str | None:
+def _input_dtype(torch, node, modules: dict) -> str | None:
     """Token ids: an input read first by an nn.Embedding is int64."""
     for user in node.users:
         if user.op == "call_module" and \
-                isinstance(model.get_submodule(user.target), torch.nn.Embedding):
+                isinstance(modules[user.target], torch.nn.Embedding):
             return "int64"
     return None
 
@@ -263,11 +276,12 @@ class _Size:
 
 
 class _Converter:
-    def __init__(self, torch, model, spec: ExpandedSpec, inputs: dict):
-        self.torch, self.model, self.spec = torch, model, spec
+    def __init__(self, torch, model, modules: dict, spec: ExpandedSpec, inputs: dict):
+        self.torch, self.model, self.modules, self.spec = torch, model, modules, spec
         self.graph = LayerGraph(spec)
         self.values: dict = dict(inputs)       # fx node -> producer name, or _Size / tuple
-        self.names_taken: dict[str, set[str]] = {}     # container -> its layers' names
+        # container -> names its layers took (the spec's inputs are names too)
+        self.names_taken: dict[str, set[str]] = {"": set(inputs.values())}
         self.module_calls: dict[str, int] = {}
         self.groups: dict[str, Group] = {}     # open and closed containers, by path
         self.open: list[str] = []
@@ -359,7 +373,7 @@ class _Converter:
     def _layer(self, node) -> None:
         if node.op == "call_module":
             path = str(node.target)
-            module = self.model.get_submodule(path)
+            module = self.modules[path]
             cls = lookup(type(module).__name__)
             if cls is None:
                 raise self._refuse(node, f"calls torch.nn.{type(module).__name__} ('{path}'), "
@@ -395,7 +409,7 @@ class _Converter:
     def _trainable(self, node) -> bool:
         if node.op != "call_module":
             return True
-        return all(p.requires_grad for p in self.model.get_submodule(node.target).parameters())
+        return all(p.requires_grad for p in self.modules[node.target].parameters())
 
     def _producer(self, value, node) -> str:
         produced = self.values.get(value) if not isinstance(value, (int, float, str)) else None
@@ -436,7 +450,7 @@ class _Converter:
                                          "netcalc's blocks run in one piece (a ModuleList "
                                          "whose members forward calls one by one, with other "
                                          "calls between: make each step a module of its own)")
-            module = self.model.get_submodule(path)
+            module = self.modules[path]
             self.groups[path] = Group(path, type(module).__name__, "block", len(self.open),
                                       self._location(node), first=len(self.spec.layers))
             self.open.append(path)
@@ -458,7 +472,7 @@ class _Converter:
         if own_name and local not in taken:
             taken.add(local)
             return local
-        children = set(dict(self.model.get_submodule(container).named_children()))
+        children = set(dict(self.modules[container].named_children()))
         base, k = local, 1
         while local in taken or local in children:
             local, k = f"{base}_{k}", k + 1
@@ -648,7 +662,7 @@ def _operands(node) -> tuple:
     if node.kwargs.get("alpha", 1) != 1:
         raise ImportFailed(f"graph node '{node.name}' ({_describe(node)}) scales by alpha, "
                            "which netcalc's add has no argument for", _node_location(node))
-    operands = [*node.args[:2], *(v for k, v in node.kwargs.items() if k == "other")]
+    operands = [*node.args[:2], *(node.kwargs[k] for k in ("input", "other") if k in node.kwargs)]
     return tuple(operands)
 
 

@@ -38,13 +38,16 @@ def _check_round_trip(text: str, summary: Summary) -> None:
 
     def numbers(result: Summary):
         return [(r.name, r.type, r.inputs, r.output_shape, r.params, r.trainable_params,
-                 r.macs) for r in result.layers]
+                 r.macs, r.arguments) for r in result.layers]
 
     try:
         again = analyze(parse_spec(text, "<written spec>"))
     except NetcalcError as error:
         raise NetcalcError(f"netcalc wrote a spec it cannot read back ({error}); this is a "
                            "netcalc bug, please report it") from None
+    if len(again.layers) != len(summary.layers):
+        raise NetcalcError(f"netcalc wrote {len(again.layers)} layers for "
+                           f"{len(summary.layers)}; this is a netcalc bug, please report it")
     for written, traced in zip(numbers(again), numbers(summary)):
         if written != traced:
             raise NetcalcError(f"netcalc wrote layer '{traced[0]}' as {written}, not "
@@ -53,8 +56,7 @@ def _check_round_trip(text: str, summary: Summary) -> None:
 
 def _write(spec: ExpandedSpec, summary: Summary, origin: str) -> str:
     root = spec_tree(spec, summary, for_yaml=True)
-    templates = make_templates(root)
-    renamed = {t.name: _block_name(t.name) for t in templates}
+    templates = make_templates(root, reserved=lambda name: lookup(name) is not None)
     t = summary.totals
     lines = [f"# {spec.name}: {origin}",
              f"# {units.count(t.params)} parameters, {units.count(t.macs)} MACs for one input "
@@ -71,30 +73,24 @@ def _write(spec: ExpandedSpec, summary: Summary, origin: str) -> str:
     if templates:
         lines += ["", "blocks:"]
         for template in templates:
-            lines.append(f"  {renamed[template.name]}:")
+            lines.append(f"  {_scalar(template.name)}:")
             if template.input_names != ["input"]:
                 lines.append(f"    inputs: {_value(template.input_names)}")
             if template.params:
                 lines.append(f"    params: {_value(template.params)}")
             lines.append("    layers:")
             lines += [f"      - {entry}" for entry in
-                      _entries(template.children, template.input_names, renamed)]
+                      _entries(template.children, template.input_names)]
     lines += ["", "layers:"]
-    lines += [f"  - {entry}" for entry in _entries(root.children, root.input_names, renamed)]
+    lines += [f"  - {entry}" for entry in _entries(root.children, root.input_names)]
     return "\n".join(lines) + "\n"
 
 
-def _block_name(name: str) -> str:
-    """A block may not share a name with a layer type (`type:` names either)."""
-    return f"{name}_block" if lookup(name) is not None else name
-
-
-def _entries(children: list[Item], input_names: list[str], renamed: dict) -> list[str]:
+def _entries(children: list[Item], input_names: list[str]) -> list[str]:
     entries = []
     previous = input_names[0] if len(input_names) == 1 else None
     for child in children:
-        fields = {"type": renamed.get(child.type, child.type) if child.is_template
-                  else child.type, "name": child.name}
+        fields = {"type": child.type, "name": child.name}
         fields.update(child.args)
         if child.copies:
             fields["repeat"] = child.copies

@@ -60,9 +60,11 @@ class Param:
     name: str
 
 
-def make_templates(root: Item) -> list[Template]:
+def make_templates(root: Item, reserved: Callable[[str], bool] = lambda name: False
+                   ) -> list[Template]:
     """Give every container below `root` a template (inner ones first).
 
+    `reserved(name)`: a name a template may not take (a layer type's, for YAML).
     Afterwards each container item has `type` = its template's name,
     `is_template` set and `args` = its parameter values; a container that
     repeats one child is replaced in its parent by a repeat item.
@@ -84,12 +86,14 @@ def make_templates(root: Item) -> list[Template]:
         return item
 
     visit(root)
-    labels: dict[str, int] = {}
+    taken: set[str] = set()      # lower-cased: YAML's block names ignore case
     templates = []
     for alike in instances.values():
-        label = alike[0].type
-        count = labels[label.lower()] = labels.get(label.lower(), 0) + 1   # YAML ignores case
-        name = label if count == 1 else f"{label}_{count}"
+        label, k = alike[0].type, 2
+        name = label
+        while name.lower() in taken or reserved(name):
+            name, k = f"{label}_{k}", k + 1
+        taken.add(name.lower())
         templates.append(_template(name, alike))
     for repeat in repeats:
         _refresh(repeat)
@@ -277,17 +281,20 @@ def _parent(open_groups: list, inlined: set[str]) -> str:
 
 
 def _read_from_inside(spec: ExpandedSpec, groups: list) -> set[str]:
-    """Groups some layer outside reads an inner layer of (not the group's output)."""
+    """Groups some layer outside reads an inner layer of (not the group's output),
+    counting the spec's outputs (layers nothing reads) as read from outside."""
     outputs = {g.name: g.output for g in groups}
+    consumed = {p for layer in spec.layers for p in layer.inputs}
+    reads = [(layer.name, p) for layer in spec.layers for p in layer.inputs] + \
+        [("", layer.name) for layer in spec.layers if layer.name not in consumed]
     found = set()
-    for spec_layer in spec.layers:
-        for producer in spec_layer.inputs:
-            parts = producer.split(".")
-            for k in range(1, len(parts)):
-                group = ".".join(parts[:k])
-                if group in outputs and producer != outputs[group] \
-                        and not spec_layer.name.startswith(group + "."):
-                    found.add(group)
+    for consumer, producer in reads:
+        parts = producer.split(".")
+        for k in range(1, len(parts)):
+            group = ".".join(parts[:k])
+            if group in outputs and producer != outputs[group] \
+                    and not consumer.startswith(group + "."):
+                found.add(group)
     return found
 
 
@@ -323,6 +330,11 @@ def _wire(spec: ExpandedSpec, containers: dict[str, Item], producers_of: dict[st
         if producer.startswith(prefix) and producer != container:
             path = producer[len(prefix):]
             head = path.split(".")[0]
+            # a child container may have a dotted name (its parent's layers joined ours)
+            for child in sorted(child_names[container], key=len, reverse=True):
+                if path.startswith(child + ".") and producers_of.get(prefix + child) == producer:
+                    head = child
+                    break
             if head == path or path in child_names[container] \
                     or producers_of.get(prefix + head) == producer:
                 return path if path in child_names[container] else head
