@@ -184,3 +184,22 @@ class OddNames(nn.Module):
     def forward(self, x):
         y = self.null(self.yes(x))
         return torch.add(input=self.input(y), other=y)
+
+
+class ShuffleUnit(nn.Module):
+    """ShuffleNetV2's stride-1 unit: x.chunk(2, dim=1), a branch, concat, channel shuffle."""
+
+    def __init__(self, channels: int = 8):
+        super().__init__()
+        half = channels // 2
+        self.branch2 = nn.Sequential(nn.Conv2d(half, half, 1, bias=False), nn.BatchNorm2d(half),
+                                     nn.ReLU(inplace=True),
+                                     nn.Conv2d(half, half, 3, padding=1, groups=half, bias=False),
+                                     nn.BatchNorm2d(half))
+
+    def forward(self, x):
+        x1, x2 = x.chunk(2, dim=1)
+        out = torch.cat((x1, self.branch2(x2)), dim=1)
+        b, c, h, w = out.size()
+        out = out.view(b, 2, c // 2, h, w).transpose(1, 2).contiguous()
+        return out.view(b, -1, h, w)

@@ -385,6 +385,15 @@ def pad(draw, type_name):
     return Case(args, [spatial_input(draw, rank, 2, hi=5, batch_optional=True)])
 
 
+@st.composite
+def narrow(draw, type_name):
+    shape = _any_shape(draw)
+    dim = draw(st.integers(-len(shape) - 1, len(shape)))
+    size = shape[dim] if -len(shape) <= dim < len(shape) else 3
+    return Case({"dim": dim, "start": draw(st.integers(-size - 1, size + 1)),
+                 "length": draw(st.integers(-1, size + 1))}, [shape])
+
+
 def _strategy_for(type_name: str):
     if type_name.startswith(("conv", "convtranspose")):
         return conv
@@ -401,7 +410,7 @@ def _strategy_for(type_name: str):
     return {
         "layernorm": layernorm, "groupnorm": groupnorm, "localresponsenorm": local_response_norm,
         "prelu": prelu, "linear": linear, "embedding": embedding, "identity": no_args,
-        "contiguous": no_args,
+        "contiguous": no_args, "narrow": narrow,
         "flatten": flatten, "unflatten": unflatten, "reshape": reshape, "view": reshape,
         "permute": permute, "transpose": transpose, "mean": reduction, "sum": reduction,
         "add": broadcasting, "mul": broadcasting, "sub": broadcasting, "concat": concat,

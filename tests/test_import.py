@@ -252,3 +252,17 @@ def test_names_yaml_or_python_would_misread_round_trip(tmp_path, capsys):
         (torch_figures.params, torch_figures.macs)
     assert [layer.name for layer in summary.layers][:3] == ["yes.lambda", "yes.eval",
                                                             "yes.parameters"]
+
+
+def test_chunk_pieces_become_narrows_and_the_shuffle_imports(tmp_path, capsys):
+    import import_models
+
+    text = import_yaml(capsys, f"{IMPORT_MODELS}:ShuffleUnit", "--input", "8x6x6")
+    assert "- {type: narrow, name: narrow, dim: 1, start: 0, length: 4}" in text
+    assert "- {type: narrow, name: narrow_1, dim: 1, start: 4, length: 4, inputs: [input]}" \
+        in text
+    assert "- {type: view, name: view, shape: [-1, 2, 4, 6, 6]}" in text
+    summary = analyze(parse_spec(text), batch=2)
+    torch_figures = measure_model(import_models.ShuffleUnit(), (2, 8, 6, 6))
+    assert (summary.totals.params, summary.totals.macs, summary.outputs) == \
+        (torch_figures.params, torch_figures.macs, {"view_1": torch_figures.output_shape})

@@ -89,6 +89,43 @@ class Contiguous(TensorOp, _View):
         return f"{xs[0]}.contiguous()"
 
 
+@register("narrow")
+@dataclass(frozen=True)
+class Narrow(TensorOp, _View):
+    """x.narrow(dim, start, length): `length` entries of one dim from `start` (negative
+    counts from the end), a view. x.chunk(2, dim=1)'s halves are two of these."""
+
+    dim: int
+    start: int
+    length: int
+
+    def output_shape(self, x: Shape) -> Shape:
+        d = normalize_dim(self.dim, len(x))
+        size = x[d]
+        if not -size <= self.start <= size:
+            raise ShapeError(f"start={self.start} is outside dim {d} of size {size}", arg="start")
+        start = self.start + size if self.start < 0 else self.start
+        if self.length < 0:
+            raise ShapeError(f"length={self.length} must not be negative", arg="length")
+        if start + self.length > size:
+            raise ShapeError(f"start {start} + length {self.length} runs past dim {d} of size "
+                             f"{size}", arg="length")
+        return (*x[:d], self.length, *x[d + 1:])
+
+    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
+        return x_strides          # a slice: the same steps through memory
+
+    def notation(self) -> str:
+        return f"narrow dim {self.dim} [{self.start}:+{self.length}]"
+
+    def torch_forward(self, torch, x):
+        return x.narrow(self.dim, self.start, self.length)
+
+    @classmethod
+    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
+        return f"{xs[0]}.narrow({args['dim']}, {args['start']}, {args['length']})"
+
+
 @register("flatten")
 @dataclass(frozen=True)
 class Flatten(_View):

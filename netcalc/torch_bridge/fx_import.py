@@ -268,6 +268,15 @@ def _input_dtype(torch, node, modules: dict) -> str | None:
 # -- graph nodes -> layers -------------------------------------------------------------
 
 @dataclass(frozen=True)
+class _Chunks:
+    """x.chunk(n, dim): its pieces become `narrow` layers where they are taken."""
+
+    source: Any          # the fx node chunked
+    dim: int
+    step: int            # ⌈size / n⌉, each piece's start apart
+
+
+@dataclass(frozen=True)
 class _Size:
     """An int the graph computed from a tensor's shape; `batch` if it is the batch size."""
 
@@ -297,7 +306,7 @@ class _Converter:
             if node.op == "get_attr":
                 raise self._refuse(node, f"reads the tensor attribute '{node.target}' directly; "
                                          "netcalc has no layer for a learned tensor yet")
-            if self._shape_query(node) or self._pass_through(node):
+            if self._shape_query(node) or self._pass_through(node) or self._chunk(node):
                 continue
             self._layer(node)
         self._close_groups("")
@@ -365,6 +374,27 @@ class _Converter:
             return True
         return False
 
+    def _chunk(self, node) -> bool:
+        """x.chunk(n, dim) or torch.chunk(x, n, dim): remembered until its pieces are taken."""
+        torch = self.torch
+        if not (node.op == "call_method" and node.target == "chunk" or node.target is torch.chunk):
+            return False
+        source = node.args[0]
+        pieces = node.args[1] if len(node.args) > 1 else node.kwargs["chunks"]
+        dim = node.args[2] if len(node.args) > 2 else node.kwargs.get("dim", 0)
+        size = self._shape(source)[dim]
+        self.values[node] = _Chunks(source, dim, -(-size // pieces))
+        return True
+
+    def _chunk_piece(self, node):
+        """chunks[k] as a layer: (type, arguments, inputs), or None for other calls."""
+        if node.target is not operator.getitem or \
+                not isinstance(self.values.get(node.args[0]), _Chunks):
+            return None
+        chunks, k = self.values[node.args[0]], node.args[1]
+        return "narrow", {"dim": chunks.dim, "start": k * chunks.step,
+                          "length": self._shape(node)[chunks.dim]}, (chunks.source,)
+
     def _shape(self, node) -> tuple[int, ...]:
         return node.meta["shape"]
 
@@ -387,7 +417,8 @@ class _Converter:
                 raise self._refuse(node, f"calls '{path}' a second time: its weights are "
                                          "shared, and netcalc counts each layer's own")
         else:
-            type_name, args, inputs = function_layer(node, self._constant)
+            type_name, args, inputs = self._chunk_piece(node) or \
+                function_layer(node, self._constant)
             container = self._container_of(node)
             cls = lookup(type_name)
             if cls is None:
@@ -610,6 +641,9 @@ def function_layer(node, constant) -> tuple[str, dict, tuple]:
         if len(sizes) == 1 and isinstance(sizes[0], (list, tuple)):
             sizes = list(sizes[0])
         return name, {"shape": _batch_free(sizes, node.meta["shape"])}, \
+            (args[0],)
+    if name == "narrow" and (node.op == "call_method" or target is torch.narrow):
+        return "narrow", {k: _int(v) for k, v in bind(["dim", "start", "length"]).items()}, \
             (args[0],)
     if name == "contiguous" and node.op == "call_method":
         return "contiguous", {}, (args[0],)
