@@ -20,15 +20,22 @@ from .registry import register
 
 class TensorOp:
     """Mixin for operations torch has no module for: the bridge wraps `torch_forward`,
-    and `export` writes `torch_code`, the same call as Python source."""
+    and `export` writes `torch_code`, the same call as Python source.
+
+    Most are a tensor method taking the layer's arguments in order (`method`,
+    `method_args`: x.narrow(dim, start, length)); the others override both.
+    """
+
+    method: ClassVar[str] = ""
+    method_args: ClassVar[tuple[str, ...]] = ()
 
     def torch_forward(self, torch, *xs):
-        raise NotImplementedError
+        return getattr(xs[0], self.method)(*(getattr(self, a) for a in self.method_args))
 
     @classmethod
     def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
         """The call on input variables `xs`; `args` are every argument's source text."""
-        raise NotImplementedError
+        return f"{xs[0]}.{cls.method}({', '.join(args[a] for a in cls.method_args)})"
 
 
 class _View(Layer):
@@ -78,15 +85,10 @@ class Contiguous(TensorOp, _View):
     def output_shape(self, x: Shape) -> Shape:
         return x
 
+    method = "contiguous"
+
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides | None:
         return x_strides if is_contiguous(x, x_strides) else None
-
-    def torch_forward(self, torch, x):
-        return x.contiguous()
-
-    @classmethod
-    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
-        return f"{xs[0]}.contiguous()"
 
 
 @register("narrow")
@@ -98,6 +100,9 @@ class Narrow(TensorOp, _View):
     dim: int
     start: int
     length: int
+
+    method = "narrow"
+    method_args = ("dim", "start", "length")
 
     def output_shape(self, x: Shape) -> Shape:
         d = normalize_dim(self.dim, len(x))
@@ -117,13 +122,6 @@ class Narrow(TensorOp, _View):
 
     def notation(self) -> str:
         return f"narrow dim {self.dim} [{self.start}:+{self.length}]"
-
-    def torch_forward(self, torch, x):
-        return x.narrow(self.dim, self.start, self.length)
-
-    @classmethod
-    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
-        return f"{xs[0]}.narrow({args['dim']}, {args['start']}, {args['length']})"
 
 
 @register("flatten")
@@ -186,6 +184,9 @@ class Reshape(TensorOp, _View):
 
     shape: IntList
 
+    method = "reshape"
+    method_args = ("shape",)
+
     def output_shape(self, x: Shape) -> Shape:
         return _fill_unknown(self.shape, prod(x), "shape", f"the input {list(x)}")
 
@@ -202,29 +203,25 @@ class Reshape(TensorOp, _View):
                     f"{prod(self.shape[1:]):,}"]
         return []
 
-    def torch_forward(self, torch, x):
-        return x.reshape(self.shape)
-
-    @classmethod
-    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
-        return f"{xs[0]}.{cls.type_name}({args['shape']})"
 
 
 @register("view")
 class View(Reshape):
+    method = "view"
+
     def not_viewable(self, x: Shape, x_strides: Strides, y: Shape) -> None:
         raise ShapeError(f"view of {list(x)} as {list(y)} needs memory laid out in one piece, "
                          f"but the input is a permuted view (strides {list(x_strides)}); use "
                          "reshape, which copies when it must", arg="shape")
-
-    def torch_forward(self, torch, x):
-        return x.view(self.shape)
 
 
 @register("permute")
 @dataclass(frozen=True)
 class Permute(TensorOp, _View):
     dims: IntList
+
+    method = "permute"
+    method_args = ("dims",)
 
     def output_shape(self, x: Shape) -> Shape:
         if len(self.dims) != len(x):
@@ -238,12 +235,6 @@ class Permute(TensorOp, _View):
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
         return tuple(x_strides[d % len(x)] for d in self.dims)
 
-    def torch_forward(self, torch, x):
-        return x.permute(self.dims)
-
-    @classmethod
-    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
-        return f"{xs[0]}.permute({args['dims']})"
 
 
 @register("transpose")
@@ -251,6 +242,9 @@ class Permute(TensorOp, _View):
 class Transpose(TensorOp, _View):
     dim0: int
     dim1: int
+
+    method = "transpose"
+    method_args = ("dim0", "dim1")
 
     def output_shape(self, x: Shape) -> Shape:
         a = normalize_dim(self.dim0, len(x), "dim0")
@@ -265,12 +259,6 @@ class Transpose(TensorOp, _View):
         strides[a], strides[b] = strides[b], strides[a]
         return tuple(strides)
 
-    def torch_forward(self, torch, x):
-        return x.transpose(self.dim0, self.dim1)
-
-    @classmethod
-    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
-        return f"{xs[0]}.transpose({args['dim0']}, {args['dim1']})"
 
 
 @dataclass(frozen=True)
