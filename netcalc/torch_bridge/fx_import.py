@@ -617,11 +617,20 @@ def function_layer(node, constant) -> tuple[str, dict, tuple]:
         bound.update({k: constant(v, node) for k, v in kwargs.items()})
         return {k: _plain(v) for k, v in bound.items() if k not in ignore}
 
-    if target in (operator.add, operator.iadd, torch.add) or name == "add" and \
-            node.op == "call_method":
+    def tensor_call(*names: str) -> bool:
+        """x.name(...) or torch.name(x, ...)"""
+        return name in names and (node.op == "call_method"
+                                  or target is getattr(torch, name, None))
+
+    def sizes() -> list:
+        """x.view(2, 3) or x.view((2, 3)): the numbers after the tensor, either way."""
+        values = [constant(a, node) for a in args[1:]]
+        return list(values[0]) if len(values) == 1 and isinstance(values[0], (list, tuple)) \
+            else values
+
+    if target in (operator.add, operator.iadd) or tensor_call("add"):
         return "add", {}, _operands(node)
-    if target in (operator.mul, operator.imul, torch.mul) or name == "mul" and \
-            node.op == "call_method":
+    if target in (operator.mul, operator.imul) or tensor_call("mul"):
         return "mul", {}, _operands(node)
     if target in (operator.sub, operator.isub, torch.sub):
         return "sub", {}, _operands(node)
@@ -629,30 +638,23 @@ def function_layer(node, constant) -> tuple[str, dict, tuple]:
         tensors = args[0] if args else kwargs.pop("tensors")
         bound = bind(["dim"])
         return "concat", {"dim": bound.get("dim", 0)}, tuple(tensors)
-    if target is torch.flatten or name == "flatten" and node.op == "call_method":
+    if tensor_call("flatten"):
         bound = bind(["start_dim", "end_dim"])
         return "flatten", {"start_dim": bound.get("start_dim", 0),
                            "end_dim": bound.get("end_dim", -1)}, (args[0],)
-    if name in ("mean", "sum") and (node.op == "call_method" or target is getattr(torch, name)):
+    if tensor_call("mean", "sum"):
         bound = bind(["dim", "keepdim"], ignore=("dtype",))
         return name, bound, (args[0],)
-    if name in ("view", "reshape") and (node.op == "call_method" or target is torch.reshape):
-        sizes = [constant(a, node) for a in args[1:]]
-        if len(sizes) == 1 and isinstance(sizes[0], (list, tuple)):
-            sizes = list(sizes[0])
-        return name, {"shape": _batch_free(sizes, node.meta["shape"])}, \
-            (args[0],)
-    if name == "narrow" and (node.op == "call_method" or target is torch.narrow):
+    if tensor_call("view", "reshape"):
+        return name, {"shape": _batch_free(sizes(), node.meta["shape"])}, (args[0],)
+    if tensor_call("narrow"):
         return "narrow", {k: _int(v) for k, v in bind(["dim", "start", "length"]).items()}, \
             (args[0],)
-    if name == "contiguous" and node.op == "call_method":
+    if tensor_call("contiguous"):
         return "contiguous", {}, (args[0],)
-    if name == "permute" and (node.op == "call_method" or target is torch.permute):
-        dims = [constant(a, node) for a in args[1:]]
-        if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
-            dims = list(dims[0])
-        return "permute", {"dims": [_int(d) for d in dims]}, (args[0],)
-    if name == "transpose" and (node.op == "call_method" or target is torch.transpose):
+    if tensor_call("permute"):
+        return "permute", {"dims": [_int(d) for d in sizes()]}, (args[0],)
+    if tensor_call("transpose"):
         return "transpose", {k: _int(v) for k, v in bind(["dim0", "dim1"]).items()}, (args[0],)
     if target is F.dropout or name == "dropout" and target is getattr(torch, "dropout", None):
         return "dropout", bind(["p", "training", "inplace"], ignore=("training",)), (args[0],)
