@@ -132,10 +132,11 @@ def _module_code(item: Item, class_names: dict[str, str]) -> str | None:
     keywords = ", ".join(f"{k}={_source(v)}" for k, v in item.args.items())
     if item.is_template:
         call = f"{class_names[item.type]}({keywords})"
-    elif issubclass(lookup(item.type), TensorOp):
-        return None
     else:
-        call = f"nn.{lookup(item.type).__name__}({keywords})"
+        cls = lookup(item.type)
+        if issubclass(cls, TensorOp):
+            return None
+        call = f"nn.{cls.__name__}({keywords})"
     if not item.trainable:
         call += ".requires_grad_(False)"      # trainable: false
     if item.copies:
