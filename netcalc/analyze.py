@@ -51,7 +51,7 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
                   for name in overrides)
 
     warnings: list[SpecWarning] = list(spec.warnings)
-    layers = [_run_layer(spec_layer, shapes, layouts, size, notes, warnings)
+    layers = [_run_layer(spec_layer, batch, shapes, layouts, size, notes, warnings)
               for spec_layer in spec.layers]
 
     consumed = {name for layer in spec.layers for name in layer.inputs}
@@ -63,9 +63,9 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
                    tuple(r for r in tree if r.kind != "layer"), totals, outputs, tuple(warnings))
 
 
-def _run_layer(spec_layer, shapes: dict, layouts: dict, dtype_bytes: int,
+def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, dtype_bytes: int,
                notes: tuple[Note, ...], warnings: list) -> LayerResult:
-    layer = spec_layer.layer
+    layer = spec_layer.layer.for_batch(batch)
     xs = tuple(shapes[name] for name in spec_layer.inputs)
     try:
         numbers = layer.evaluate(xs, tuple(layouts[name] for name in spec_layer.inputs))
@@ -88,7 +88,7 @@ def _run_layer(spec_layer, shapes: dict, layouts: dict, dtype_bytes: int,
     return LayerResult(
         name=spec_layer.name, type=layer.type_name, family=layer.family, depth=spec_layer.depth,
         inputs=spec_layer.inputs, input_shapes=xs, output_shape=numbers.output_shape,
-        arguments=layer.arguments(xs[0]), notation=layer.notation(),
+        arguments=layer.arguments(xs[0] if xs else ()), notation=layer.notation(),
         param_tensors=dict(numbers.params), params=params,
         trainable_params=params if spec_layer.trainable else 0,
         weight_params=params - bias, bias_params=bias, buffers=sum(numbers.buffers.values()),

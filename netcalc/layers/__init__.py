@@ -1,6 +1,7 @@
 """Every layer type netcalc knows, registered by name (see registry.py)."""
 
-from . import activation, conv, linear, norm, pool, resize, tensor  # noqa: F401  (registers)
+from . import (activation, attention, conv, linear, norm, parameter, pool,  # noqa: F401
+               resize, tensor)  # (importing registers them)
 from .base import Layer, LayerNumbers, Merge, Shape
 from .registry import REGISTRY, lookup, unknown_type
 

@@ -153,3 +153,17 @@ for _name, _ranks in {
     "Dropout1d": (2, 3), "Dropout2d": (), "Dropout3d": (),
 }.items():
     _declare(Dropout, _name, {"ranks": _ranks}, p=0.5, inplace=False)
+
+
+@register("stochasticdepth", "droppath")
+@dataclass(frozen=True)
+class StochasticDepth(Dropout):
+    """torchvision.ops.StochasticDepth (timm's DropPath): while training it drops a
+    residual branch for whole samples (`row`) or the whole batch; at inference
+    it returns its input, so netcalc builds it as nn.Identity."""
+
+    p: float
+    mode: str = "row"
+
+    choices: ClassVar = {"mode": ("row", "batch")}
+    torch_class: ClassVar[str] = "Identity"    # torch.nn has none; eval makes it one

@@ -27,6 +27,12 @@ DIMS_BY_RANK = {1: "[N, C, L]", 2: "[N, C, H, W]", 3: "[N, C, D, H, W]"}
 # Sizes beyond int64 are not sizes torch could hold.
 MAX_INT = 2**63 - 1
 
+# A size a spec may write as `batch` (expand's): the batch `--batch` sets.
+BATCH = "batch"
+
+# The `arity` of a layer that reads no input: its output is its own parameter.
+NO_INPUT = -1
+
 
 def too_many_elements(shape: Shape) -> str | None:
     """Why torch could not hold a tensor of this shape (its sizes are int64), or None."""
@@ -56,7 +62,8 @@ class Layer:
     # conv, linear, pool, norm, activation, dropout, merge, reshape, embedding, pad, resize
     family: ClassVar[str] = ""
     rank: ClassVar[int] = 0                      # spatial dims, for `Ints` arguments
-    arity: ClassVar[int] = 1                     # inputs taken; 0 means two or more
+    arity: ClassVar[int] = 1                     # inputs taken; 0 means two or more,
+                                                 # NO_INPUT none (a learned tensor)
     positive: ClassVar[tuple[str, ...]] = ()     # arguments that must be >= 1
     non_negative: ClassVar[tuple[str, ...]] = ()
     choices: ClassVar[Mapping[str, tuple]] = {}  # argument -> accepted strings
@@ -65,6 +72,8 @@ class Layer:
     # "keep" (the input's strides: elementwise ops), or "channels_last" (channels-last
     # when the input is, else contiguous: most 2-d/3-d image kernels)
     layout: ClassVar[str] = "new"
+    # the torch.nn class built for it, when its name is not the layer class's own
+    torch_class: ClassVar[str] = ""
 
     # -- construction ---------------------------------------------------
 
@@ -111,6 +120,10 @@ class Layer:
                 raise ShapeError(f"{name}={value!r} is not one of {listed}", arg=name)
 
     # -- the rules --------------------------------------------------------
+
+    def for_batch(self, batch: int) -> "Layer":
+        """The layer with sizes written as `batch` filled in (most have none)."""
+        return self
 
     def output_shape(self, x: Shape) -> Shape:
         raise NotImplementedError
@@ -197,7 +210,12 @@ class Layer:
 
         (nn is passed in: layers never import torch.)
         """
-        return getattr(nn, type(self).__name__)(**self.arguments(x))
+        return getattr(nn, self.torch_class or type(self).__name__)(**self.arguments(x))
+
+    @classmethod
+    def torch_call(cls, module: str, xs: list[str]) -> str:
+        """How forward calls the module, as export writes it: `self.conv1(x)`."""
+        return f"{module}({', '.join(xs)})"
 
     # -- helpers for rules --------------------------------------------------
 
@@ -404,6 +422,13 @@ def parse_output_size(value: Any, name: str, rank: int):
     return (None if value is None else parse_int(value, name),) * rank
 
 
+def parse_sizes_or_batch(value: Any, name: str) -> tuple[int | str, ...]:
+    """A list of sizes, any of which may be `batch`."""
+    if not isinstance(value, list):
+        raise SpecError(f"{name} must be a list of sizes, got {_type_name(value)}", arg=name)
+    return tuple(v if v == BATCH else parse_int(v, name) for v in value)
+
+
 def parse_dims(value: Any, name: str) -> tuple[int, ...]:
     """A dim or a list of dims (torch's `int | tuple[int]`)."""
     if isinstance(value, list):
@@ -424,6 +449,7 @@ _PARSERS = {
     "Padding": lambda v, n, cls: parse_padding(v, n, cls.rank),
     "OutputSize": lambda v, n, cls: parse_output_size(v, n, cls.rank),
     "IntList": lambda v, n, cls: parse_int_list(v, n),
+    "SizesOrBatch": lambda v, n, cls: parse_sizes_or_batch(v, n),
     "Dims": lambda v, n, cls: parse_dims(v, n),
     "Dims | None": lambda v, n, cls: _optional(parse_dims)(v, n),
     "SizeOrList | None": lambda v, n, cls: _optional(_one_or_list(parse_int))(v, n),
@@ -449,6 +475,7 @@ Ints = tuple
 Padding = tuple
 OutputSize = tuple
 IntList = tuple
+SizesOrBatch = tuple
 Dims = tuple
 SizeOrList = tuple
 Floats = tuple

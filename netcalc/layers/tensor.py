@@ -7,14 +7,15 @@ counts MACs. Views (flatten, reshape, permute, ...) allocate no new memory.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import (channels_last_strides, contiguous_strides, is_channels_last,
                         is_contiguous, iterator_strides, view_strides)
-from .base import Dims, IntList, Layer, LayerNumbers, Merge, Shape, Strides, normalize_dim
+from .base import (BATCH, Dims, IntList, Layer, LayerNumbers, Merge, Shape, SizesOrBatch,
+                   Strides, normalize_dim)
 from .registry import register
 
 
@@ -122,6 +123,181 @@ class Narrow(TensorOp, _View):
 
     def notation(self) -> str:
         return f"narrow dim {self.dim} [{self.start}:+{self.length}]"
+
+
+@register("squeeze")
+@dataclass(frozen=True)
+class Squeeze(TensorOp, _View):
+    """x.squeeze(dim): drops the given dims (every dim when none is given) that have
+    size 1; a dim of another size stays, as torch keeps it."""
+
+    dim: Dims | None = None
+
+    def output_shape(self, x: Shape) -> Shape:
+        return tuple(s for i, s in enumerate(x) if i not in self._dropped(x))
+
+    def _dropped(self, x: Shape) -> set[int]:
+        dims = range(len(x)) if self.dim is None else \
+            [normalize_dim(d, len(x)) for d in self.dim]
+        return {d for d in dims if x[d] == 1}
+
+    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
+        dropped = self._dropped(x)
+        return tuple(s for i, s in enumerate(x_strides) if i not in dropped)
+
+    def torch_forward(self, torch, x):
+        return x.squeeze() if self.dim is None else x.squeeze(self.dim)
+
+    @classmethod
+    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
+        return f"{xs[0]}.squeeze({'' if args['dim'] == 'None' else args['dim']})"
+
+
+@register("unsqueeze")
+@dataclass(frozen=True)
+class Unsqueeze(TensorOp, _View):
+    """x.unsqueeze(dim): a new dim of size 1 at `dim` (-1 appends one)."""
+
+    dim: int
+
+    method = "unsqueeze"
+    method_args = ("dim",)
+
+    def output_shape(self, x: Shape) -> Shape:
+        d = normalize_dim(self.dim, len(x) + 1)
+        return (*x[:d], 1, *x[d:])
+
+    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
+        d = normalize_dim(self.dim, len(x) + 1)
+        # torch's rule for the new dim's stride (any would do for a size of 1)
+        stride = x[d] * x_strides[d] if d < len(x) else 1
+        return (*x_strides[:d], stride, *x_strides[d:])
+
+
+@register("select")
+@dataclass(frozen=True)
+class Select(TensorOp, _View):
+    """x.select(dim, index), which is x[:, index] for dim 1: one entry of a dim,
+    the dim dropped (ViT's class token, `x[:, 0]`)."""
+
+    dim: int
+    index: int
+
+    method = "select"
+    method_args = ("dim", "index")
+
+    def output_shape(self, x: Shape) -> Shape:
+        d = normalize_dim(self.dim, len(x))
+        if not -x[d] <= self.index < x[d]:
+            raise ShapeError(f"index={self.index} is outside dim {d} of size {x[d]}",
+                             arg="index")
+        return (*x[:d], *x[d + 1:])
+
+    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
+        d = normalize_dim(self.dim, len(x))
+        return (*x_strides[:d], *x_strides[d + 1:])
+
+    def notation(self) -> str:
+        return f"select dim {self.dim} [{self.index}]"
+
+
+@register("slice")
+@dataclass(frozen=True)
+class Slice(TensorOp, _View):
+    """x[..., start:end:step] on one dim, as Python slices it: bounds past the
+    ends are clipped, negative ones count from the end; a view."""
+
+    dim: int
+    start: int | None = None
+    end: int | None = None
+    step: int = 1
+
+    positive = ("step",)     # torch refuses negative steps
+
+    def output_shape(self, x: Shape) -> Shape:
+        d = normalize_dim(self.dim, len(x))
+        return (*x[:d], len(range(*slice(self.start, self.end, self.step).indices(x[d]))),
+                *x[d + 1:])
+
+    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
+        d = normalize_dim(self.dim, len(x))
+        return (*x_strides[:d], x_strides[d] * self.step, *x_strides[d + 1:])
+
+    def torch_forward(self, torch, x):
+        return x[self._index(x.dim())]
+
+    def _index(self, ndim: int) -> tuple:
+        d = normalize_dim(self.dim, ndim)
+        return (slice(None),) * d + (slice(self.start, self.end, self.step),)
+
+    @classmethod
+    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
+        bounds = ":".join("" if args[k] == "None" else args[k] for k in ("start", "end"))
+        if args["step"] != "1":
+            bounds += f":{args['step']}"
+        dim = int(args["dim"])
+        # x[:, :, 2:5] for dim 2; x[..., 2:5, :] for dim -2
+        index = [":"] * dim + [bounds] if dim >= 0 else ["..."] + [bounds] + [":"] * (-dim - 1)
+        return f"{xs[0]}[{', '.join(index)}]"
+
+    def notation(self) -> str:
+        start, end = ("" if v is None else v for v in (self.start, self.end))
+        return f"slice dim {self.dim} [{start}:{end}{'' if self.step == 1 else f':{self.step}'}]"
+
+
+@register("expand")
+@dataclass(frozen=True)
+class Expand(TensorOp, _View):
+    """x.expand(*size): dims of size 1 repeated without copying (stride 0), new
+    dims in front; -1 keeps a dim. `batch` stands for the batch size, as torch
+    code writes `expand(x.shape[0], -1, -1)` for ViT's class token."""
+
+    size: SizesOrBatch
+
+    def for_batch(self, batch: int) -> "Expand":
+        return replace(self, size=tuple(batch if s == BATCH else s for s in self.size))
+
+    def output_shape(self, x: Shape) -> Shape:
+        size = self.size
+        if BATCH in size:
+            raise ShapeError("size=[batch, ...] needs the batch, which only a run has",
+                             arg="size")
+        new = len(size) - len(x)
+        if new < 0:
+            raise ShapeError(f"size={list(size)} has {len(size)} entries but the input "
+                             f"{list(x)} has {len(x)} dims: expand can only add dims",
+                             arg="size")
+        out = []
+        for i, s in enumerate(size):
+            if i < new:
+                if s < 0:
+                    raise ShapeError(f"size={list(size)}: the new dim {i} cannot be -1",
+                                     arg="size")
+                out.append(s)
+                continue
+            have = x[i - new]
+            if s == -1:
+                out.append(have)
+            elif s < -1 or (have != 1 and s != have):
+                raise ShapeError(f"size={list(size)}: dim {i} of {list(x)} is {have}, which "
+                                 f"expands only to {have}" + (" (or from 1 to any size)"
+                                                             if have != 1 else ""), arg="size")
+            else:
+                out.append(s)
+        return tuple(out)
+
+    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
+        new = len(y) - len(x)
+        return (*(0,) * new, *(0 if x[i] == 1 and y[i + new] != 1 else x_strides[i]
+                               for i in range(len(x))))
+
+    def torch_forward(self, torch, x):
+        return x.expand(*self.size)
+
+    @classmethod
+    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
+        sizes = args["size"].strip("[]()").replace(repr(BATCH), "batch")
+        return f"{xs[0]}.expand({sizes})"
 
 
 @register("flatten")

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import (Location, Note, SpecError, UnknownArgumentError, did_you_mean, in_layer,
                       shorten)
 from ..layers import lookup, unknown_type
+from ..layers.base import NO_INPUT
 from .loader import LocatedDict
 from .model import ExpandedSpec, Group, LayerSpec
 
@@ -167,6 +168,16 @@ def _in_layer(error: SpecError, qualified: str, type_name: str, entry: LocatedDi
 
 def _check_arity(cls, inputs: tuple[str, ...]) -> None:
     n = len(inputs)
+    if isinstance(cls.arity, tuple):
+        if n not in cls.arity:
+            counts = " or ".join(str(a) for a in cls.arity)
+            raise SpecError(f"{cls.type_name} takes {counts} inputs, given {n}", arg="inputs")
+        return
+    if cls.arity == NO_INPUT:
+        if n:
+            raise SpecError(f"{cls.type_name} takes no input: its tensor is its own "
+                            "parameters (leave out `inputs`)", arg="inputs")
+        return
     if cls.arity == 0 and n < 2:
         raise SpecError(f"{cls.type_name} takes two or more inputs, given {n}: list them in "
                         "`inputs`", arg="inputs")

@@ -14,7 +14,8 @@ from typing import Any
 
 from ..dtypes import INPUT_DTYPES
 from ..errors import Location, Note, SpecError, did_you_mean, in_layer, shorten
-from ..layers.base import MAX_INT, too_many_elements
+from ..layers import lookup
+from ..layers.base import MAX_INT, NO_INPUT, too_many_elements
 from .build import (MAX_LAYERS, NAME, LayerGraph, Scope, check_block_name, check_input_name,
                     layer_name)
 from .expr import cost, has_placeholder, substitute
@@ -433,6 +434,8 @@ class _Expander(LayerGraph):
                 inputs = self._references(entry, scope, variables, names_here, qualified)
             except SpecError as error:
                 raise in_layer(error, qualified, entry["type"], error.loc, scope.trace) from None
+        elif _reads_no_input(entry["type"]):
+            inputs = ()
         elif previous is None:
             raise SpecError("this spec has several inputs: say which this layer takes with "
                             "`inputs: [name]`", entry.loc, scope.trace)
@@ -445,6 +448,10 @@ class _Expander(LayerGraph):
                 raise SpecError(f"`if` must be true or false, got {shorten(condition)}",
                                 entry.where("if"), scope.trace)
             if not condition:     # a layer switched off passes its input on unchanged
+                if not inputs:
+                    raise SpecError("a layer that reads no input has nothing to pass on: it "
+                                    "cannot be switched off by `if`", entry.where("if"),
+                                    scope.trace)
                 if len(inputs) != 1:
                     raise SpecError("a layer with several inputs cannot be switched off by "
                                     "`if`", entry.where("if"), scope.trace)
@@ -549,3 +556,9 @@ def _substitute_deep(value: Any, variables: dict, loc: Location) -> Any:
                                   else loc) for i, v in enumerate(value)]
         return items
     return substitute(value, variables, loc)
+
+
+def _reads_no_input(type_name: str) -> bool:
+    """A learned tensor (`parameter`): its default input is none, not the previous layer."""
+    cls = lookup(type_name) if isinstance(type_name, str) else None
+    return cls is not None and cls.arity == NO_INPUT

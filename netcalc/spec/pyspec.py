@@ -27,6 +27,7 @@ from typing import Any
 
 from ..errors import Location, NetcalcError, Note, SpecError, in_layer
 from ..layers import lookup
+from ..layers.base import NO_INPUT
 from ..layers.registry import suggest
 from .build import LayerGraph, Scope, check_block_name, check_input_name, layer_name
 from .expand import new_spec
@@ -161,7 +162,9 @@ class Network:
         entry = located(arguments, loc)
         qualified = self._graph.define(self._child_name(level, name, type, loc), scope, entry)
         try:
-            producers = self._producers(inputs, level, loc, qualified)
+            # a learned tensor reads nothing unless inputs= says otherwise (an error)
+            producers = () if inputs is None and cls.arity == NO_INPUT else \
+                self._producers(inputs, level, loc, qualified)
         except SpecError as error:
             raise in_layer(error, qualified, type, error.loc, scope.trace) from None
         trainable = _trainable(trainable, loc, scope)

@@ -35,3 +35,28 @@ def available_ram() -> int | None:
     except OSError:
         pass
     return None
+
+
+def countable_attention(torch):
+    """A context in which attention runs where FlopCounterMode can count it.
+
+    torch's fused inference path for nn.MultiheadAttention and
+    nn.TransformerEncoderLayer, and its fused scaled-dot-product kernels on the
+    CPU, are single ops FlopCounterMode has no formula for: they count 0. The
+    math path computes the same thing with the matmuls it counts.
+    """
+    import contextlib
+
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    @contextlib.contextmanager
+    def context():
+        was = torch.backends.mha.get_fastpath_enabled()
+        torch.backends.mha.set_fastpath_enabled(False)
+        try:
+            with sdpa_kernel(SDPBackend.MATH):
+                yield
+        finally:
+            torch.backends.mha.set_fastpath_enabled(was)
+
+    return context()

@@ -14,10 +14,12 @@ import re
 
 from .. import __version__
 from ..layers import lookup
+from ..layers.base import BATCH
 from ..layers.tensor import TensorOp
 from ..render import units
 from ..results import Summary
 from ..spec.model import ExpandedSpec
+from .build import OWN_MODULES
 from .model import check_module_names
 from .templates import Item, Param, Template, make_templates, python_identifier, spec_tree
 
@@ -34,6 +36,8 @@ def export_torch(spec: ExpandedSpec, summary: Summary) -> str:
     shapes = ", ".join(f"{name!r}: {tuple(summary.inputs[name][1:])}" for name in summary.inputs)
     dtypes = ", ".join(f"{name!r}: torch.{dtype}" for name, dtype in summary.input_dtypes.items())
     t = summary.totals
+    own = [source for name, source in OWN_MODULES.items()
+           if any(lookup(layer.layer.type_name).torch_class == name for layer in spec.layers)]
     header = (f"# {_one_line(spec.name)}: exported by netcalc {__version__} from "
               f"{_one_line(spec.file)}\n"
               f"# {units.count(t.params)} parameters, {units.count(t.macs)} MACs for one input "
@@ -54,7 +58,7 @@ def export_torch(spec: ExpandedSpec, summary: Summary) -> str:
               "        outputs = model(*example_inputs())\n"
               "    print(outputs.shape if isinstance(outputs, torch.Tensor) else\n"
               "          [output.shape for output in outputs])\n")
-    return header + "\n\n\n".join([*classes, _class_code(model_class, top, class_names)]) \
+    return header + "\n\n\n".join([*own, *classes, _class_code(model_class, top, class_names)]) \
         + footer
 
 
@@ -136,7 +140,8 @@ def _module_code(item: Item, class_names: dict[str, str]) -> str | None:
         cls = lookup(item.type)
         if issubclass(cls, TensorOp):
             return None
-        call = f"nn.{cls.__name__}({keywords})"
+        torch_class = cls.torch_class or cls.__name__
+        call = f"{'' if torch_class in OWN_MODULES else 'nn.'}{torch_class}({keywords})"
     if not item.trainable:
         call += ".requires_grad_(False)"      # trainable: false
     if item.copies:
@@ -170,7 +175,7 @@ def _class_code(class_name: str, template: Template, class_names: dict[str, str]
 
 
 # names forward's code uses for itself
-_RESERVED = {"self", "torch", "nn", "x"}
+_RESERVED = {"self", "torch", "nn", "x", "batch"}
 
 
 def _forward_code(template: Template) -> str:
@@ -188,6 +193,8 @@ def _forward_code(template: Template) -> str:
     for ref in outputs:
         uses[ref] = uses.get(ref, 0) + 1
     lines = [f"    def forward(self, {', '.join(variables.values())}):"]
+    first_input = variables[template.input_names[0]]
+    uses_batch = False
     previous = template.input_names[0] if len(template.input_names) == 1 else None
     for child in template.children:
         xs = [variables[ref] for ref in child.inputs]
@@ -200,6 +207,9 @@ def _forward_code(template: Template) -> str:
             args = {k: repr(v) for k, v in cls.defaults().items()}
             args.update({k: _source(v) for k, v in child.args.items()})
             value = cls.torch_code(xs, args)
+            uses_batch = uses_batch or BATCH in child.args.get("size", ())
+        elif cls is not None:
+            value = cls.torch_call(_attribute(child.name), xs)
         else:
             value = f"{_attribute(child.name)}({', '.join(xs)})"
         lines.append(f"        {target} = {value}")
@@ -207,4 +217,6 @@ def _forward_code(template: Template) -> str:
         previous = child.name
     returned = ", ".join(variables[ref] for ref in outputs)
     lines.append(f"        return {returned}")
+    if uses_batch:        # expand(batch, ...) reads the batch from the first input
+        lines.insert(1, f"        batch = {first_input}.shape[0]")
     return "\n".join(lines)

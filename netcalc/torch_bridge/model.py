@@ -21,7 +21,7 @@ def build_model(spec: ExpandedSpec, summary: Summary):
     """A `torch.nn.Module` equivalent to `spec` (for the input shapes `summary` used)."""
     check_module_names(spec)
     torch = import_torch()
-    modules = [build_layer(spec_layer.layer, result.input_shapes)
+    modules = [build_layer(spec_layer.layer.for_batch(summary.batch), result.input_shapes)
                for spec_layer, result in zip(spec.layers, summary.layers)]
     return _spec_module(torch)(spec, modules, list(summary.outputs))
 

@@ -262,7 +262,7 @@ def spec_tree(spec: ExpandedSpec, summary: Summary, for_yaml: bool = False,
         parent = _parent(open_groups, inlined)
         layer = spec_layer.layer
         args = layer.given_arguments()
-        implied = layer.inferred(result.input_shapes[0])
+        implied = layer.inferred(result.input_shapes[0]) if result.input_shapes else {}
         if for_yaml:
             args = {k: v for k, v in args.items() if k not in implied or implied[k] != v}
         else:

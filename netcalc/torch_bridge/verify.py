@@ -14,7 +14,7 @@ import time
 from ..errors import NetcalcError, UsageError, in_layer
 from ..results import LayerCheck, Quantity, Summary, Verification
 from ..spec.model import ExpandedSpec
-from . import available_ram, first_line, import_torch
+from . import available_ram, countable_attention, first_line, import_torch
 from .model import build_model
 
 # The share of the free memory a forward pass may plan to use.
@@ -28,7 +28,10 @@ def verify(spec: ExpandedSpec, summary: Summary, device: str = "auto",
     dtype = _torch_dtype(torch, summary.dtype)
     _check_memory(torch, target, summary)
 
-    model = build_model(spec, summary).eval().to(device=target, dtype=dtype)
+    # no gradients: FlopCounterMode's module tracker cannot hook a parameter a
+    # module returns as it is (a `parameter` layer's) under inference_mode
+    model = build_model(spec, summary).eval().requires_grad_(False).to(device=target,
+                                                                        dtype=dtype)
     inputs = [_zeros(torch, shape, summary.input_dtypes[name], target)
               for name, shape in summary.inputs.items()]
     shapes, counts = _measure(torch, model, spec, inputs)
@@ -118,7 +121,8 @@ def _measure(torch, model, spec: ExpandedSpec, inputs):
             shapes.setdefault(name, tuple(first.shape))
         hooks.append(module.register_forward_hook(record))
     try:
-        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        with torch.inference_mode(), countable_attention(torch), \
+                FlopCounterMode(display=False) as counter:
             _forward(model, spec, inputs)
     finally:
         for hook in hooks:

@@ -1,0 +1,183 @@
+"""Attention: torch's nn.MultiheadAttention and the transformer encoder layer built on it.
+
+MACs are the projections (linear layers) plus the attention itself, as
+FlopCounterMode counts scaled-dot-product attention: Q·Kᵀ and A·V, each
+N·heads·L·S·head_dim. (torch's fused inference kernels hide all of it from
+FlopCounterMode; `verify` runs attention on the math path, which it counts.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+from typing import ClassVar
+
+from ..errors import ShapeError
+from ..formulas import contiguous_strides
+from .base import Layer, LayerNumbers, Shape, Strides
+from .registry import register
+
+
+def attention_macs(batch: int, heads: int, query_len: int, key_len: int, head_dim: int,
+                   value_head_dim: int) -> int:
+    """Q·Kᵀ (a query_len × key_len score per head) and scores·V."""
+    return batch * heads * query_len * key_len * (head_dim + value_head_dim)
+
+
+@register("multiheadattention")
+@dataclass(frozen=True)
+class MultiheadAttention(Layer):
+    """softmax(Q·Kᵀ/√d)·V over `num_heads` heads of embed_dim/num_heads each, between
+    linear projections in and out. One input is self-attention (query = key =
+    value, as `attn(x, x, x)`); three are query, key and value. The output is
+    the attention output only (torch's first return value).
+    """
+
+    num_heads: int
+    dropout: float = 0.0
+    bias: bool = True
+    add_bias_kv: bool = False
+    add_zero_attn: bool = False
+    kdim: int | None = None
+    vdim: int | None = None
+    batch_first: bool = False      # torch's default: [L, N, E]; specs mostly want true
+    embed_dim: int | None = None   # the query's last dim
+
+    family: ClassVar[str] = "attention"
+    arity: ClassVar = (1, 3)
+    positive: ClassVar[tuple[str, ...]] = ("num_heads", "kdim", "vdim", "embed_dim")
+
+    def notation(self) -> str:
+        return f"attention ×{self.num_heads} heads"
+
+    def _dims(self, inputs: tuple[Shape, ...]) -> tuple[Shape, Shape, Shape]:
+        query, key, value = inputs if len(inputs) == 3 else inputs * 3
+        for role, shape in (("query", query), ("key", key), ("value", value)):
+            if len(shape) != 3:
+                order = "[N, L, E]" if self.batch_first else "[L, N, E] (batch_first: false)"
+                raise ShapeError(f"expects 3-D {role} {order}, got {list(shape)}")
+        e = self.check_inferred("embed_dim", query[-1], "feature", " in the query's last dim")
+        if e % self.num_heads:
+            raise ShapeError(f"embed_dim={e} does not split into num_heads={self.num_heads} "
+                             f"heads ({e} / {self.num_heads} = {e / self.num_heads:g})",
+                             arg="num_heads")
+        if (self.kdim or e) != key[-1] or (self.vdim or e) != value[-1]:
+            raise ShapeError(f"key and value need kdim={self.kdim or e} and "
+                             f"vdim={self.vdim or e} features, got {key[-1]} and {value[-1]}",
+                             arg="kdim" if (self.kdim or e) != key[-1] else "vdim")
+        b = 0 if self.batch_first else 1
+        if key[:2] != value[:2] or query[b] != key[b]:
+            raise ShapeError(f"query {list(query)}, key {list(key)} and value {list(value)} "
+                             "need one batch, and key and value one length")
+        return query, key, value
+
+    def params(self, x: Shape, key_dim: int | None = None, value_dim: int | None = None
+               ) -> dict[str, int]:
+        e = x[-1]
+        k, v = key_dim or e, value_dim or e
+        if k == e and v == e:            # torch packs the three projections in one
+            tensors = {"in_proj_weight": 3 * e * e}
+        else:
+            tensors = {"q_proj_weight": e * e, "k_proj_weight": e * k, "v_proj_weight": e * v}
+        if self.bias:
+            tensors["in_proj_bias"] = 3 * e
+        if self.add_bias_kv:
+            tensors.update({"bias_k": e, "bias_v": e})
+        tensors["out_proj.weight"] = e * e
+        if self.bias:
+            tensors["out_proj.bias"] = e
+        return tensors
+
+    def evaluate(self, inputs: tuple[Shape, ...],
+                 strides: tuple[Strides, ...] | None = None) -> LayerNumbers:
+        query, key, value = self._dims(inputs)
+        e, heads = query[-1], self.num_heads
+        n, length = (query[0], query[1]) if self.batch_first else (query[1], query[0])
+        source = key[1] if self.batch_first else key[0]
+        projections = length * n * e * e + source * n * e * (key[-1] + value[-1]) \
+            + length * n * e * e
+        # bias_k/v and a zero row each add one key
+        keys = source + self.add_bias_kv + self.add_zero_attn
+        macs = projections + attention_macs(n, heads, length, keys, e // heads, e // heads)
+        return LayerNumbers(query, self.params(query, key[-1], value[-1]), {}, macs,
+                            prod(query), contiguous_strides(query))
+
+    def inferred(self, x: Shape) -> dict[str, int]:
+        return {"embed_dim": x[-1]}
+
+    def torch_module(self, nn, x: Shape):
+        return _output_only(nn)(**self.arguments(x))
+
+    @classmethod
+    def torch_call(cls, module: str, xs: list[str]) -> str:
+        query, key, value = xs if len(xs) == 3 else xs * 3
+        return f"{module}({query}, {key}, {value}, need_weights=False)[0]"
+
+
+_OUTPUT_ONLY: dict = {}
+
+
+def _output_only(nn):
+    """nn.MultiheadAttention called as a spec's layer is: one input or three, the
+    output only. (A subclass, so its parameters keep torch's names.)"""
+    if "class" not in _OUTPUT_ONLY:
+        class MultiheadAttention(nn.MultiheadAttention):
+            def forward(self, query, key=None, value=None):
+                key = query if key is None else key
+                value = key if value is None else value
+                return super().forward(query, key, value, need_weights=False)[0]
+
+        _OUTPUT_ONLY["class"] = MultiheadAttention
+    return _OUTPUT_ONLY["class"]
+
+
+@register("transformerencoderlayer")
+@dataclass(frozen=True)
+class TransformerEncoderLayer(Layer):
+    """nn.TransformerEncoderLayer: self-attention, then a two-layer MLP of
+    dim_feedforward, each added back to its input, with a LayerNorm after each
+    (before each when norm_first, as ViT does)."""
+
+    nhead: int
+    dim_feedforward: int = 2048
+    dropout: float = 0.1
+    activation: str = "relu"
+    layer_norm_eps: float = 1e-5
+    batch_first: bool = False
+    norm_first: bool = False
+    bias: bool = True
+    d_model: int | None = None      # the input's last dim
+
+    family: ClassVar[str] = "attention"
+    positive: ClassVar[tuple[str, ...]] = ("nhead", "dim_feedforward", "d_model")
+    choices: ClassVar = {"activation": ("relu", "gelu")}
+
+    def notation(self) -> str:
+        return f"encoder ×{self.nhead} heads, mlp {self.dim_feedforward}"
+
+    def _attention(self) -> MultiheadAttention:
+        return MultiheadAttention(num_heads=self.nhead, bias=self.bias,
+                                  batch_first=self.batch_first, embed_dim=self.d_model)
+
+    def output_shape(self, x: Shape) -> Shape:
+        return self._attention().evaluate((x,)).output_shape
+
+    def params(self, x: Shape) -> dict[str, int]:
+        d, ff = x[-1], self.dim_feedforward
+        tensors = {f"self_attn.{name}": n for name, n in self._attention().params(x).items()}
+        for name, n_in, n_out in (("linear1", d, ff), ("linear2", ff, d)):
+            tensors[f"{name}.weight"] = n_in * n_out
+            if self.bias:
+                tensors[f"{name}.bias"] = n_out
+        for norm in ("norm1", "norm2"):
+            tensors[f"{norm}.weight"] = d
+            if self.bias:
+                tensors[f"{norm}.bias"] = d
+        return tensors
+
+    def macs(self, x: Shape, y: Shape) -> int:
+        mlp = 2 * prod(x) * self.dim_feedforward
+        return self._attention().evaluate((x,)).macs + mlp
+
+    def inferred(self, x: Shape) -> dict[str, int]:
+        return {"d_model": x[-1]}
