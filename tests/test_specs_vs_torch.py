@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+import reference_mobile
 import reference_models as ref
 from helpers import SPECS, summarize
 from torch_measure import measure_model
@@ -26,6 +27,7 @@ CASES = {
     "seeds/seed002_myresnet18.yaml": (ref.MyResNet18, (1, 3, 224, 224), True),
     "seeds/seed004_netresdeep.yaml": (ref.NetResDeep, (1, 3, 32, 32), True),
 }
+CASES.update(reference_mobile.CASES)
 
 
 @pytest.mark.parametrize("spec", sorted(CASES))
