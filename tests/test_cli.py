@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from helpers import PUBLISHED, ROOT, SPECS, run_cli
+from helpers import PUBLISHED, ROOT, SPECS, VIT_B_16_FUSED_ATTENTION_MACS, run_cli, summarize
 from netcalc.cli import main
 
 
@@ -303,6 +303,16 @@ def test_small_totals_have_no_redundant_prefix(tmp_path, capsys):
     path.write_text("input: [4]\nlayers:\n  - {type: linear, out_features: 2}\n")
     _, out, _ = run_cli(capsys, "summary", str(path))
     assert "Params   10: 10 trainable" in out and "MACs     8\n" in out
+
+
+def test_vit_counts_the_attention_that_flop_counter_mode_misses_on_the_fused_path():
+    summary = summarize(SPECS / "vit_b_16.yaml")
+    attention = [layer for layer in summary.layers if layer.type == "multiheadattention"]
+    # per block: q, k, v and output projections 4·197·768² = 464,781,312, and
+    # Q·Kᵀ plus A·V 2·12·197²·64 = 59,610,624
+    assert [layer.macs for layer in attention] == [464_781_312 + 59_610_624] * 12
+    assert summary.totals.macs - sum(layer.macs for layer in attention) \
+        == VIT_B_16_FUSED_ATTENTION_MACS
 
 
 def test_every_library_spec_states_its_published_figures():

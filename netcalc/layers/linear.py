@@ -38,7 +38,9 @@ class Linear(Layer):
         return (*x[:-1], self.out_features)
 
     def warnings(self, x: Shape, y: Shape) -> list[str]:
-        if len(x) < 4:        # [N, features] and [N, tokens, features] are what linear is for
+        # [N, features] and [N, tokens, features] are what linear is for; a spec that
+        # states in_features (ConvNeXt's MLP on [N, H, W, C]) means the last dim
+        if len(x) < 4 or self.in_features is not None:
             return []
         dims = "·".join(str(d) for d in x[1:])
         return [f"applies to the last dim only ({x[-1]} features) of {list(x)}; flatten first "
