@@ -1,6 +1,7 @@
 """Reference torch models, written here because there is no torchvision on
 the test machines: torchvision's AlexNet, VGG and ResNet as its source builds
 them, and the tutorials' own models (../shared/seeds) as their code reads.
+torchvision's other CNNs are in reference_cnns.py.
 """
 
 from __future__ import annotations
@@ -37,19 +38,31 @@ class TorchvisionAlexNet(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
-VGG16_CONFIG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
-                512, 512, 512, "M"]
+# torchvision's cfgs: conv3-N layers, "M" a 2×2 max pool
+VGG_CONFIGS = {
+    "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+          512, 512, 512, "M"],
+    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+          512, 512, 512, 512, "M"],
+}
 
 
 class TorchvisionVGG(nn.Module):
-    def __init__(self, config=VGG16_CONFIG, num_classes: int = 1000):
+    def __init__(self, config=VGG_CONFIGS["D"], batch_norm: bool = False,
+                 num_classes: int = 1000):
         super().__init__()
         layers, channels = [], 3
         for v in config:
             if v == "M":
                 layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
             else:
-                layers += [nn.Conv2d(channels, v, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+                conv2d = nn.Conv2d(channels, v, kernel_size=3, padding=1)
+                if batch_norm:
+                    layers += [conv2d, nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+                else:
+                    layers += [conv2d, nn.ReLU(inplace=True)]
                 channels = v
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
@@ -64,11 +77,33 @@ class TorchvisionVGG(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
+def vgg11():
+    return TorchvisionVGG(VGG_CONFIGS["A"])
+
+
+def vgg13():
+    return TorchvisionVGG(VGG_CONFIGS["B"])
+
+
+def vgg19():
+    return TorchvisionVGG(VGG_CONFIGS["E"])
+
+
+def vgg11_bn():
+    return TorchvisionVGG(VGG_CONFIGS["A"], batch_norm=True)
+
+
+def vgg16_bn():
+    return TorchvisionVGG(VGG_CONFIGS["D"], batch_norm=True)
+
+
 class BasicBlock(nn.Module):
     expansion = 1
 
-    def __init__(self, inplanes, planes, stride=1, downsample=None):
+    def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64):
         super().__init__()
+        if groups != 1 or base_width != 64:
+            raise ValueError("BasicBlock only supports groups=1 and base_width=64")
         self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
@@ -88,13 +123,15 @@ class BasicBlock(nn.Module):
 class Bottleneck(nn.Module):
     expansion = 4
 
-    def __init__(self, inplanes, planes, stride=1, downsample=None):
+    def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64):
         super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        width = int(planes * (base_width / 64.0)) * groups
+        self.conv1 = nn.Conv2d(inplanes, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, groups=groups,
+                               bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, planes * 4, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(planes * 4)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
@@ -110,9 +147,12 @@ class Bottleneck(nn.Module):
 
 
 class TorchvisionResNet(nn.Module):
-    def __init__(self, block, layers, num_classes: int = 1000):
+    def __init__(self, block, layers, num_classes: int = 1000, groups: int = 1,
+                 width_per_group: int = 64):
         super().__init__()
         self.inplanes = 64
+        self.groups = groups
+        self.base_width = width_per_group
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
@@ -131,9 +171,10 @@ class TorchvisionResNet(nn.Module):
                 nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride=stride, bias=False),
                 nn.BatchNorm2d(planes * block.expansion),
             )
-        layers = [block(self.inplanes, planes, stride, downsample)]
+        layers = [block(self.inplanes, planes, stride, downsample, self.groups, self.base_width)]
         self.inplanes = planes * block.expansion
-        layers += [block(self.inplanes, planes) for _ in range(1, blocks)]
+        layers += [block(self.inplanes, planes, groups=self.groups, base_width=self.base_width)
+                   for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
     def forward(self, x):
@@ -146,8 +187,28 @@ def resnet18():
     return TorchvisionResNet(BasicBlock, [2, 2, 2, 2])
 
 
+def resnet34():
+    return TorchvisionResNet(BasicBlock, [3, 4, 6, 3])
+
+
 def resnet50():
     return TorchvisionResNet(Bottleneck, [3, 4, 6, 3])
+
+
+def resnet101():
+    return TorchvisionResNet(Bottleneck, [3, 4, 23, 3])
+
+
+def resnet152():
+    return TorchvisionResNet(Bottleneck, [3, 8, 36, 3])
+
+
+def resnext50_32x4d():
+    return TorchvisionResNet(Bottleneck, [3, 4, 6, 3], groups=32, width_per_group=4)
+
+
+def wide_resnet50_2():
+    return TorchvisionResNet(Bottleneck, [3, 4, 6, 3], width_per_group=64 * 2)
 
 
 # -- seed 002: the tutorial's code, as written (num_classes=1000) ---------------
