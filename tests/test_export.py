@@ -134,9 +134,10 @@ def same_function(spec_path, model) -> None:
     from netcalc.torch_bridge.model import build_model
 
     torch.manual_seed(0)
-    reference = build_model(load_spec(spec_path), summarize(spec_path)).eval()
+    summary = summarize(spec_path, batch=2)     # the build is for one batch size (expand)
+    reference = build_model(load_spec(spec_path), summary).eval()
     model.eval().load_state_dict(reference.state_dict(), strict=True)
-    inputs = [torch.randn(2, *shape[1:]) for shape in summarize(spec_path).inputs.values()]
+    inputs = [torch.randn(*shape) for shape in summary.inputs.values()]
     with torch.no_grad():
         expected, got = reference(*inputs), model(*inputs)
     expected = expected if isinstance(expected, tuple) else (expected,)

@@ -1,6 +1,8 @@
 """What torch itself says about a module: output shape, parameters, buffers, MACs.
 
-MACs are FlopCounterMode's flops / 2, the convention netcalc reports.
+MACs are FlopCounterMode's flops / 2, the convention netcalc reports, with
+attention on torch's math path, which FlopCounterMode counts (its fused kernels
+count 0: see netcalc.torch_bridge.countable_attention).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+
+from netcalc.torch_bridge import countable_attention
 
 
 @dataclass
@@ -52,7 +56,7 @@ def measure(module, shapes, index_high: int | None = None, orders=None) -> Measu
     xs = make_inputs(shapes, index_high, orders)
     storages = {x.untyped_storage().data_ptr() for x in xs}
     module.eval()
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), countable_attention(torch):
         warnings.simplefilter("ignore")
         with FlopCounterMode(display=False) as counter:
             y = module(*xs)
@@ -86,13 +90,13 @@ def measure_model(model, input_shape) -> ModelFigures:
     hooks = []
     def record(name):
         def hook(module, args, output):      # returns None: a value would replace the output
-            shapes.setdefault(name, tuple(output.shape))
+            first = output[0] if isinstance(output, tuple) else output   # attention's (y, w)
+            shapes.setdefault(name, tuple(first.shape))
         return hook
 
-    for name, module in model.named_modules():
-        if not list(module.children()) and any(True for _ in module.parameters()):
-            hooks.append(module.register_forward_hook(record(name)))
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    for name, module in _layers(model):
+        hooks.append(module.register_forward_hook(record(name)))
+    with torch.no_grad(), countable_attention(torch), FlopCounterMode(display=False) as counter:
         y = model(torch.zeros(input_shape))
     for hook in hooks:
         hook.remove()
@@ -110,3 +114,16 @@ def measure_model(model, input_shape) -> ModelFigures:
         macs=counter.get_total_flops() // 2, layers=layers,
         output_shape=tuple(y.shape) if isinstance(y, torch.Tensor)
         else tuple(tuple(output.shape) for output in y))
+
+
+def _layers(model):
+    """The modules that are layers: leaves with parameters, and nn.MultiheadAttention
+    whole (its out_proj never runs as a module of its own)."""
+    attention = [name for name, m in model.named_modules()
+                 if isinstance(m, torch.nn.MultiheadAttention)]
+    for name, module in model.named_modules():
+        if any(name.startswith(f"{a}.") for a in attention):
+            continue
+        if name in attention or not list(module.children()) and \
+                any(True for _ in module.parameters()):
+            yield name, module

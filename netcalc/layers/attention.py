@@ -109,6 +109,17 @@ class MultiheadAttention(Layer):
         return _output_only(nn)(**self.arguments(x))
 
     @classmethod
+    def arguments_of(cls, module) -> dict:
+        return {"num_heads": module.num_heads, "dropout": module.dropout,
+                "bias": module.in_proj_bias is not None,
+                "add_bias_kv": module.bias_k is not None, "add_zero_attn": module.add_zero_attn,
+                # torch stores kdim = vdim = embed_dim when none were given
+                **{name: None if getattr(module, name) == module.embed_dim
+                   else getattr(module, name) for name in ("kdim", "vdim")},
+                "batch_first": module.batch_first,
+                "embed_dim": module.embed_dim}
+
+    @classmethod
     def torch_call(cls, module: str, xs: list[str]) -> str:
         query, key, value = xs if len(xs) == 3 else xs * 3
         return f"{module}({query}, {key}, {value}, need_weights=False)[0]"
@@ -181,3 +192,15 @@ class TransformerEncoderLayer(Layer):
 
     def inferred(self, x: Shape) -> dict[str, int]:
         return {"d_model": x[-1]}
+
+    @classmethod
+    def arguments_of(cls, module) -> dict:
+        # torch keeps only the sublayers; activation_relu_or_gelu is 1 for relu, 2 for gelu
+        attention = module.self_attn
+        return {"nhead": attention.num_heads, "dim_feedforward": module.linear1.out_features,
+                "dropout": module.dropout.p,
+                "activation": {1: "relu", 2: "gelu"}.get(module.activation_relu_or_gelu,
+                                                         "other"),
+                "layer_norm_eps": module.norm1.eps, "batch_first": attention.batch_first,
+                "norm_first": module.norm_first, "bias": module.linear1.bias is not None,
+                "d_model": attention.embed_dim}

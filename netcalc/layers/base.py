@@ -213,6 +213,12 @@ class Layer:
         return getattr(nn, self.torch_class or type(self).__name__)(**self.arguments(x))
 
     @classmethod
+    def arguments_of(cls, module) -> dict[str, Any] | None:
+        """The arguments a torch module of this type was built with, for `import`,
+        where its attributes do not carry them by name (None: they do)."""
+        return None
+
+    @classmethod
     def torch_call(cls, module: str, xs: list[str]) -> str:
         """How forward calls the module, as export writes it: `self.conv1(x)`."""
         return f"{module}({', '.join(xs)})"

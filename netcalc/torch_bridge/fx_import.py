@@ -23,6 +23,7 @@ from typing import Any
 from ..errors import Location, NetcalcError, SpecError, UsageError, did_you_mean
 from ..inputs import input_overrides
 from ..layers import lookup
+from ..layers.base import BATCH
 from ..spec.build import LayerGraph, Scope, layer_name
 from ..spec.loader import located
 from ..results import SpecWarning
@@ -166,11 +167,15 @@ def import_spec(target: str, input_shapes: tuple[str, ...], kwargs: dict[str, An
 def _uncalled_modules(model, graph, loc: Location) -> list[SpecWarning]:
     """Modules with weights that forward never calls: torch counts them, the graph has
     none of them."""
-    called = {str(node.target) for node in graph.nodes if node.op == "call_module"}
+    called = {str(node.target) for node in graph.nodes if node.op in ("call_module",
+                                                                        "get_attr")}
     warnings = []
     for path, module in model.named_modules():
-        own = sum(p.numel() for p in module.parameters(recurse=False))
-        if own and path not in called:
+        # parameters read directly (get_attr) are the spec's `parameter` layers
+        own = sum(p.numel() for name, p in module.named_parameters(recurse=False)
+                  if (f"{path}.{name}" if path else name) not in called)
+        inside_a_layer = any(path.startswith(f"{c}.") for c in called)
+        if own and path not in called and not inside_a_layer:
             warnings.append(SpecWarning(
                 loc, path, type(module).__name__,
                 f"forward never calls it: its {own:,} parameters are in torch's "
@@ -203,6 +208,11 @@ def _input_names(placeholders, children: set[str]) -> list[str]:
 def _trace(torch, model, target: str):
     class Tracer(torch.fx.Tracer):
         record_stack_traces = True
+
+        def is_leaf_module(self, module, qualified_name: str) -> bool:
+            # torchvision's Permute and StochasticDepth, netcalc's LearnedTensor: layers
+            return super().is_leaf_module(module, qualified_name) or \
+                lookup(type(module).__name__) is not None
 
     try:
         return Tracer().trace(model)
@@ -277,6 +287,14 @@ class _Chunks:
 
 
 @dataclass(frozen=True)
+class _Attribute:
+    """A tensor attribute read (get_attr): a `parameter` layer once a layer takes it as
+    input; F.layer_norm's weight and bias count in the layernorm instead."""
+
+    path: str
+
+
+@dataclass(frozen=True)
 class _Size:
     """An int the graph computed from a tensor's shape; `batch` if it is the batch size."""
 
@@ -295,6 +313,7 @@ class _Converter:
         self.groups: dict[str, Group] = {}     # open and closed containers, by path
         self.open: list[str] = []
         self.outputs: list[str] = []
+        self.attributes: dict[str, str] = {}   # parameter path -> its layer
 
     def run(self, graph) -> None:
         for node in graph.nodes:
@@ -303,10 +322,11 @@ class _Converter:
             if node.op == "output":
                 self._outputs(node)
                 continue
-            if node.op == "get_attr":
-                raise self._refuse(node, f"reads the tensor attribute '{node.target}' directly; "
-                                         "netcalc has no layer for a learned tensor yet")
-            if self._shape_query(node) or self._pass_through(node) or self._chunk(node):
+            if node.op == "get_attr":     # a layer where it is first read as a tensor
+                self.values[node] = _Attribute(str(node.target))
+                continue
+            if self._shape_query(node) or self._pass_through(node) or self._chunk(node) \
+                    or self._assertion(node) or self._first_of_pair(node):
                 continue
             self._layer(node)
         self._close_groups("")
@@ -374,6 +394,34 @@ class _Converter:
             return True
         return False
 
+    def _assertion(self, node) -> bool:
+        """torch._assert(h == 224, ...) and the comparison it checks: nothing to count."""
+        torch = self.torch
+        if node.op == "call_function" and node.target is torch._assert:
+            return True
+        compare = (operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge)
+        if node.op == "call_function" and node.target in compare and \
+                all(isinstance(self.values.get(a), _Size) or isinstance(a, int)
+                    for a in node.args):
+            self.values[node] = _Size(0, False)     # a truth value only _assert reads
+            return True
+        return False
+
+    def _first_of_pair(self, node) -> bool:
+        """attention(...)[0]: the output; [1], the attention weights, must go unused."""
+        if not (node.op == "call_function" and node.target is operator.getitem):
+            return False
+        source = node.args[0]
+        if not (hasattr(source, "op") and source.op == "call_module" and isinstance(
+                self.modules[str(source.target)], self.torch.nn.MultiheadAttention)):
+            return False
+        if node.args[1] == 0:
+            self.values[node] = self.values[source]
+        elif node.users:
+            raise self._refuse(node, "uses the attention weights, which netcalc's "
+                                     "multiheadattention does not return")
+        return True
+
     def _chunk(self, node) -> bool:
         """x.chunk(n, dim) or torch.chunk(x, n, dim): remembered until its pieces are taken."""
         torch = self.torch
@@ -401,7 +449,20 @@ class _Converter:
     # -- layers --
 
     def _layer(self, node) -> None:
-        if node.op == "call_module":
+        if node.op == "get_attr":
+            path = str(node.target)
+            if path in self.attributes:        # read again: the same tensor
+                self.values[node] = self.attributes[path]
+                return
+            self.values.pop(node)
+            tensor = self._attribute(path)
+            if not isinstance(tensor, self.torch.nn.Parameter):
+                raise self._refuse(node, f"reads '{path}', a tensor that is not a parameter "
+                                         "(netcalc's `parameter` layer holds learned ones)")
+            cls, args, inputs = lookup("parameter"), {"shape": list(tensor.shape)}, ()
+            container, _, local = path.rpartition(".")
+            own_name = True
+        elif node.op == "call_module":
             path = str(node.target)
             module = self.modules[path]
             cls = lookup(type(module).__name__)
@@ -410,6 +471,8 @@ class _Converter:
                                          "which netcalc has no layer type for")
             args = module_arguments(cls, module)
             inputs = node.args
+            if isinstance(module, self.torch.nn.MultiheadAttention):
+                inputs = self._attention_inputs(node)
             container, _, local = path.rpartition(".")
             calls = self.module_calls[path] = self.module_calls.get(path, 0) + 1
             own_name = calls == 1
@@ -425,10 +488,11 @@ class _Converter:
                 raise self._refuse(node, f"would be a {type_name}, which netcalc has no layer "
                                          "type for")
             local, own_name = type_name, False
+        # first: a parameter read directly becomes its layer now, just before its reader
+        producers = tuple(self._producer(a, node) for a in inputs)
         self._enter(container, node)
         local = self._unique(container, local, own_name, node)
         name = f"{container}.{local}" if container else local
-        producers = tuple(self._producer(a, node) for a in inputs)
         loc = self._location(node)
         try:     # the spec format's own checks: arguments, inputs, the layer limit
             self.graph.add_layer(cls, args, located(args, loc), _TOP_LEVEL, name, producers,
@@ -436,14 +500,39 @@ class _Converter:
         except SpecError as error:
             raise self._refuse(node, f"cannot be a netcalc layer: {error.message}") from None
         self.values[node] = name
+        if node.op == "get_attr":
+            self.attributes[str(node.target)] = name
+
+    def _attribute(self, path: str):
+        container, _, local = path.rpartition(".")
+        return getattr(self.modules[container], local)
+
+    def _attention_inputs(self, node) -> tuple:
+        """query, key, value; one input where they are the same tensor (self-attention)."""
+        names = ("query", "key", "value")
+        given = dict(zip(names, node.args))
+        given.update({k: v for k, v in node.kwargs.items() if k in names})
+        others = {k: v for k, v in node.kwargs.items() if k not in names
+                  and k not in ("need_weights", "average_attn_weights") and v not in (None, False)}
+        if len(node.args) > 3 or others:
+            raise self._refuse(node, "passes masks or other arguments netcalc's "
+                                     "multiheadattention does not take: "
+                                     f"{', '.join(others) or 'a fourth argument'}")
+        query, key, value = (given[k] for k in names)
+        return (query,) if query is key is value else (query, key, value)
 
     def _trainable(self, node) -> bool:
+        if node.op == "get_attr":
+            return self._attribute(str(node.target)).requires_grad
         if node.op != "call_module":
             return True
         return all(p.requires_grad for p in self.modules[node.target].parameters())
 
     def _producer(self, value, node) -> str:
         produced = self.values.get(value) if not isinstance(value, (int, float, str)) else None
+        if isinstance(produced, _Attribute):
+            self._layer(value)
+            produced = self.values[value]
         if isinstance(produced, str):
             return produced
         raise self._refuse(node, f"takes {value!r}, which is not a tensor netcalc tracks "
@@ -572,6 +661,10 @@ def module_arguments(cls, module) -> dict[str, Any]:
     """A torch module's constructor arguments, read back from its attributes."""
     import dataclasses
 
+    own = cls.arguments_of(module)
+    if own is not None:
+        return own
+
     args = {}
     for f in dataclasses.fields(cls):
         if f.name == "bias" and not isinstance(getattr(module, "bias", None), bool):
@@ -652,6 +745,17 @@ def function_layer(node, constant) -> tuple[str, dict, tuple]:
             (args[0],)
     if tensor_call("contiguous"):
         return "contiguous", {}, (args[0],)
+    if tensor_call("select"):
+        return "select", {k: _int(v) for k, v in bind(["dim", "index"]).items()}, (args[0],)
+    if tensor_call("unsqueeze"):
+        return "unsqueeze", {k: _int(v) for k, v in bind(["dim"]).items()}, (args[0],)
+    if tensor_call("squeeze"):
+        return "squeeze", bind(["dim"]), (args[0],)
+    if tensor_call("expand"):
+        return "expand", {"size": [BATCH if isinstance(s, _Size) and s.batch else _int(s)
+                                   for s in sizes()]}, (args[0],)
+    if target is operator.getitem:
+        return _indexing(node, constant(args[1], node))
     if tensor_call("permute"):
         return "permute", {"dims": [_int(d) for d in sizes()]}, (args[0],)
     if tensor_call("transpose"):
@@ -672,6 +776,18 @@ def function_layer(node, constant) -> tuple[str, dict, tuple]:
         if target is getattr(F, f"avg_pool{rank}d"):
             return f"avgpool{rank}d", bind(["kernel_size", "stride", "padding", "ceil_mode",
                                             "count_include_pad", "divisor_override"]), (args[0],)
+    if target is F.layer_norm:        # torchvision's LayerNorm2d calls it with its weights
+        given = dict(zip(["normalized_shape", "weight", "bias", "eps"], args[1:]))
+        given.update(kwargs)
+        affine = {k: given.get(k) for k in ("weight", "bias")}
+        if any(v is not None and not (hasattr(v, "op") and v.op == "get_attr")
+               for v in affine.values()):
+            raise ImportFailed(f"graph node '{node.name}' ({_describe(node)}) normalizes with "
+                               "computed weights, not parameters", _node_location(node))
+        return "layernorm", {"normalized_shape": list(constant(given["normalized_shape"], node)),
+                             "eps": constant(given.get("eps", 1e-5), node),
+                             "elementwise_affine": affine["weight"] is not None,
+                             "bias": affine["bias"] is not None}, (args[0],)
     if target is F.pad:
         bound = bind(["pad", "mode", "value"])
         pad = bound.pop("pad")
@@ -691,6 +807,30 @@ def function_layer(node, constant) -> tuple[str, dict, tuple]:
         return activation.replace("_", ""), bound, (args[0],)
     raise ImportFailed(f"graph node '{node.name}' ({_describe(node)}) has no netcalc layer "
                        "type", _node_location(node))
+
+
+def _indexing(node, index) -> tuple[str, dict, tuple]:
+    """x[:, 0] and x[..., 2:5]: one dim indexed or sliced, the others whole."""
+    entries = list(index) if isinstance(index, tuple) else [index]
+    from_end = bool(entries) and entries[0] is Ellipsis
+    entries = entries[1:] if from_end else entries
+    whole = slice(None)
+    picked = [i for i, e in enumerate(entries) if e != whole]
+    if len(picked) == 1 and Ellipsis not in entries and not isinstance(entries[picked[0]], bool):
+        at = picked[0]
+        dim = at - len(entries) if from_end else at
+        entry = _int(entries[at])
+        if isinstance(entry, int):
+            return "select", {"dim": dim, "index": entry}, (node.args[0],)
+        if isinstance(entry, slice) and all(isinstance(_int(v), (int, type(None))) for v in
+                                            (entry.start, entry.stop, entry.step)):
+            bounds = {"start": _int(entry.start), "end": _int(entry.stop)}
+            return "slice", {"dim": dim, **{k: v for k, v in bounds.items() if v is not None},
+                             **({"step": _int(entry.step)} if entry.step is not None else {})}, \
+                (node.args[0],)
+    raise ImportFailed(f"graph node '{node.name}' ({_describe(node)}) indexes with "
+                       f"{index!r}: netcalc takes one dim indexed (x[:, 0]) or sliced "
+                       "(x[:, 2:5]), the others whole", _node_location(node))
 
 
 def _operands(node) -> tuple:

@@ -96,7 +96,7 @@ def _entries(children: list[Item], input_names: list[str]) -> list[str]:
             fields["repeat"] = child.copies
         if not child.trainable:
             fields["trainable"] = False
-        if child.inputs != [previous]:
+        if child.inputs != [previous] and child.inputs:    # none: a learned tensor
             fields["inputs"] = child.inputs
         entries.append("{" + ", ".join(f"{_scalar(k)}: {_value(v)}"
                                        for k, v in fields.items()) + "}")
