@@ -1,19 +1,23 @@
 """Each spec in specs/ equals its torch model: totals, output shape, and every
 parametric layer's output shape, parameters and MACs.
 
-The torchvision models are written in tests/reference_models.py and
-tests/reference_cnns.py as torchvision's source builds them; the seed models
-as the tutorials' code reads.
+The torchvision models are written in tests/reference_models.py,
+tests/reference_cnns.py and tests/reference_mobile.py as torchvision's source
+builds them; the seed models as the tutorials' code reads.
 """
 
 from __future__ import annotations
 
 import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 import reference_cnns
 import reference_mobile
 import reference_models as ref
-from helpers import SPECS, summarize
+from helpers import SPECS, VIT_B_16_FUSED_ATTENTION_MACS, summarize
+from netcalc.spec import load_spec
+from netcalc.torch_bridge.model import build_model
 from torch_measure import measure_model
 
 pytestmark = pytest.mark.torch
@@ -77,3 +81,56 @@ def test_spec_equals_its_torch_model_at_batch_4(spec):
     ours = summarize(SPECS / spec, batch=4)
     assert ours.totals.macs == torch_figures.macs
     assert list(ours.outputs.values()) == [torch_figures.output_shape]
+
+
+# Learned tensors are bare nn.Parameters in torchvision and `parameter` layers in a
+# spec, and ConvNeXt's LayerNorm2d a permute/layernorm/permute block: these two
+# compare by running the same weights through both.
+WITH_LEARNED_TENSORS = {"convnext_tiny.yaml": reference_mobile.ConvNeXtTiny,
+                        "vit_b_16.yaml": reference_mobile.vit_b_16}
+
+
+def _our_name(name: str, ours: set[str]) -> str:
+    """torch's `class_token` is our `class_token.weight`; a LayerNorm2d's `0.1.weight`
+    our `0.1.norm.weight`."""
+    container, _, tensor = name.rpartition(".")
+    candidates = [name, f"{name}.weight", f"{container}.norm.{tensor}"]
+    return next(c for c in candidates if c in ours)
+
+
+@pytest.mark.parametrize("spec", sorted(WITH_LEARNED_TENSORS))
+def test_spec_computes_what_its_torch_model_computes(spec):
+    torch.manual_seed(0)
+    reference = WITH_LEARNED_TENSORS[spec]().eval()
+    with torch.no_grad():           # off torchvision's init (ViT's head starts at zero)
+        for tensor in reference.parameters():
+            tensor.add_(torch.randn_like(tensor) * 0.02)
+    summary = summarize(SPECS / spec, batch=2)
+    ours = build_model(load_spec(SPECS / spec), summary).eval()
+    names = set(ours.state_dict())
+    ours.load_state_dict({_our_name(k, names): v for k, v in reference.state_dict().items()},
+                         strict=True)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        expected, got = reference(x), ours(x)
+    assert expected.abs().max() > 0.1
+    assert torch.allclose(expected, got, atol=1e-5), (expected - got).abs().max()
+
+    figures = measure_model(reference, (2, 3, 224, 224))
+    assert (summary.totals.params, summary.totals.macs) == (figures.params, figures.macs)
+    assert list(summary.outputs.values()) == [figures.output_shape]
+    # every torch layer that holds weights has our numbers: a layer's, or (LayerNorm2d)
+    # a block's of the same name
+    ours_by_name = {row.name: row for row in (*summary.layers, *summary.blocks)}
+    for name, (shape, params, macs) in figures.layers.items():
+        row = ours_by_name[name]
+        assert (row.output_shape, row.params, row.macs) == (shape, params, macs), name
+
+
+def test_flop_counter_mode_sees_no_attention_in_vits_fused_kernel():
+    """The issue's 11,271,124,992 for vit_b_16: torch's own count under no_grad, where
+    nn.MultiheadAttention runs one fused op FlopCounterMode has no formula for."""
+    model = reference_mobile.vit_b_16().eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, 224, 224))
+    assert counter.get_total_flops() // 2 == VIT_B_16_FUSED_ATTENTION_MACS
