@@ -394,6 +394,117 @@ def narrow(draw, type_name):
                  "length": draw(st.integers(-1, size + 1))}, [shape])
 
 
+@st.composite
+def squeeze(draw, type_name):
+    shape = tuple(1 if draw(st.booleans()) else s for s in _any_shape(draw))
+    n = len(shape)
+    args = {}
+    maybe(draw, args, "dim", st.one_of(st.integers(-n - 1, n),
+                                       st.lists(st.integers(-n, n - 1), min_size=1,
+                                                max_size=n)))
+    return Case(args, [shape])
+
+
+@st.composite
+def unsqueeze(draw, type_name):
+    shape = _any_shape(draw)
+    return Case({"dim": draw(st.integers(-len(shape) - 2, len(shape) + 1))}, [shape])
+
+
+@st.composite
+def select(draw, type_name):
+    shape = _any_shape(draw, min_rank=2)
+    n = len(shape)
+    dim = draw(st.integers(-n - 1, n))
+    size = shape[dim] if -n <= dim < n else 3
+    return Case({"dim": dim, "index": draw(st.integers(-size - 1, size))}, [shape])
+
+
+@st.composite
+def slice_(draw, type_name):
+    shape = _any_shape(draw)
+    n = len(shape)
+    dim = draw(st.integers(-n, n - 1))
+    size = shape[dim]
+    args = {"dim": dim}
+    maybe(draw, args, "start", st.one_of(st.none(), st.integers(-size - 2, size + 2)))
+    maybe(draw, args, "end", st.one_of(st.none(), st.integers(-size - 2, size + 2)))
+    maybe(draw, args, "step", st.integers(0, 3))
+    return Case(args, [shape])
+
+
+@st.composite
+def expand(draw, type_name):
+    shape = tuple(1 if draw(st.booleans()) else s for s in _any_shape(draw))
+    new = draw(st.lists(st.integers(1, 3), max_size=2))
+    sizes = [*new]
+    for s in shape:
+        if s == 1:
+            sizes.append(draw(st.sampled_from([-1, 1, 2, 3])))
+        else:
+            sizes.append(draw(st.sampled_from([-1, s])))
+    if draw(st.integers(0, 7)) == 0:             # now and then a size that cannot be
+        sizes[draw(st.integers(0, len(sizes) - 1))] = draw(st.sampled_from([-2, 0, 4]))
+    return Case({"size": sizes}, [shape])
+
+
+@st.composite
+def stochastic_depth(draw, type_name):
+    args = {"p": draw(st.floats(0, 1).map(lambda v: round(v, 3)))}
+    maybe(draw, args, "mode", st.sampled_from(["row", "batch"]))
+    return Case(args, [_any_shape(draw)])
+
+
+@st.composite
+def learned_tensor(draw, type_name):
+    """No input: the draw's shape is the parameter's."""
+    return Case({"shape": list(_any_shape(draw, 1, 4))}, [])
+
+
+def _sequence(draw, batch_first: bool, length: int, features: int) -> tuple[int, int, int]:
+    batch = draw(st.integers(1, 2))
+    return (batch, length, features) if batch_first else (length, batch, features)
+
+
+@st.composite
+def attention(draw, type_name):
+    heads, head_dim = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    e = heads * head_dim + (1 if draw(st.integers(0, 9)) == 0 else 0)   # not divisible
+    args = {"num_heads": heads}
+    batch_first = draw(st.booleans())
+    if batch_first:
+        args["batch_first"] = True
+    for name in ("bias", "add_bias_kv", "add_zero_attn"):
+        maybe(draw, args, name, st.booleans())
+    maybe_inferred(draw, args, "embed_dim", e)
+    length = draw(st.integers(1, 4))
+    query = _sequence(draw, batch_first, length, e)
+    if draw(st.booleans()):
+        return Case(args, [query])               # self-attention
+    kdim, vdim = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    maybe_inferred(draw, args, "kdim", kdim)
+    maybe_inferred(draw, args, "vdim", vdim)
+    source = draw(st.integers(1, 4))
+    batch = query[0] if batch_first else query[1]
+    key, value = ((batch, source, d) if batch_first else (source, batch, d)
+                  for d in (kdim, vdim))
+    return Case(args, [query, key, value])
+
+
+@st.composite
+def encoder_layer(draw, type_name):
+    heads, head_dim = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    args = {"nhead": heads, "dim_feedforward": draw(st.integers(1, 8))}
+    batch_first = draw(st.booleans())
+    if batch_first:
+        args["batch_first"] = True
+    maybe(draw, args, "norm_first", st.booleans())
+    maybe(draw, args, "bias", st.booleans())
+    maybe(draw, args, "activation", st.sampled_from(["relu", "gelu"]))
+    maybe_inferred(draw, args, "d_model", heads * head_dim)
+    return Case(args, [_sequence(draw, batch_first, draw(st.integers(1, 4)), heads * head_dim)])
+
+
 def _strategy_for(type_name: str):
     if type_name.startswith(("conv", "convtranspose")):
         return conv
@@ -415,6 +526,9 @@ def _strategy_for(type_name: str):
         "permute": permute, "transpose": transpose, "mean": reduction, "sum": reduction,
         "add": broadcasting, "mul": broadcasting, "sub": broadcasting, "concat": concat,
         "pixelshuffle": pixel_shuffle, "pixelunshuffle": pixel_shuffle,
+        "squeeze": squeeze, "unsqueeze": unsqueeze, "select": select, "slice": slice_,
+        "expand": expand, "stochasticdepth": stochastic_depth, "parameter": learned_tensor,
+        "multiheadattention": attention, "transformerencoderlayer": encoder_layer,
     }.get(type_name, elementwise)
 
 

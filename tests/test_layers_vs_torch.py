@@ -58,6 +58,8 @@ def storage_orders(data, type_name, shapes):
     size-1 dim's stride no meaning, and its kernels read such layouts
     inconsistently), and a batched input (torch unsqueezes unbatched ones).
     """
+    if not shapes:               # a learned tensor reads no input
+        return None
     rank = len(shapes[0])
     spatial_rank = REGISTRY[type_name].rank
     if min(shapes[0]) < 2 or (spatial_rank and rank != spatial_rank + 2):

@@ -22,7 +22,7 @@ class Measured:
     params: dict[str, int]
     buffers: dict[str, int]
     macs: int
-    shares_input_memory: bool     # the output is a view of (or is) an input
+    shares_input_memory: bool     # the output is a view of (or is) an input or a parameter
     input_strides: tuple[tuple[int, ...], ...]
     output_strides: tuple[int, ...]
 
@@ -54,7 +54,8 @@ def make_inputs(shapes, index_high: int | None = None, orders=None):
 
 def measure(module, shapes, index_high: int | None = None, orders=None) -> Measured:
     xs = make_inputs(shapes, index_high, orders)
-    storages = {x.untyped_storage().data_ptr() for x in xs}
+    # memory the output may share without allocating: the inputs', the module's own
+    storages = {x.untyped_storage().data_ptr() for x in (*xs, *module.parameters())}
     module.eval()
     with warnings.catch_warnings(), torch.no_grad(), countable_attention(torch):
         warnings.simplefilter("ignore")

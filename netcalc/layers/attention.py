@@ -13,7 +13,7 @@ from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
-from ..formulas import contiguous_strides
+from ..formulas import contiguous_strides, iterator_strides
 from .base import Layer, LayerNumbers, Shape, Strides
 from .registry import register
 
@@ -100,7 +100,14 @@ class MultiheadAttention(Layer):
         keys = source + self.add_bias_kv + self.add_zero_attn
         macs = projections + attention_macs(n, heads, length, keys, e // heads, e // heads)
         return LayerNumbers(query, self.params(query, key[-1], value[-1]), {}, macs,
-                            prod(query), contiguous_strides(query))
+                            prod(query), self._output_strides(query))
+
+    def _output_strides(self, y: Shape) -> Strides:
+        """torch computes in [L, N, E] and, for batch_first, returns a transposed view."""
+        if not self.batch_first:
+            return contiguous_strides(y)
+        n, length, e = y
+        return (e, n * e, 1)
 
     def inferred(self, x: Shape) -> dict[str, int]:
         return {"embed_dim": x[-1]}
@@ -189,6 +196,14 @@ class TransformerEncoderLayer(Layer):
     def macs(self, x: Shape, y: Shape) -> int:
         mlp = 2 * prod(x) * self.dim_feedforward
         return self._attention().evaluate((x,)).macs + mlp
+
+    def output_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
+        if not self.norm_first:             # the output is norm2's, new
+            return contiguous_strides(y)
+        # x + attention(norm1(x)), then that + mlp(norm2(...)): laid out as additions are
+        attention = self._attention().evaluate((x,)).output_strides
+        first = iterator_strides(y, [(x, x_strides), (y, attention)])
+        return iterator_strides(y, [(y, first), (y, contiguous_strides(y))])
 
     def inferred(self, x: Shape) -> dict[str, int]:
         return {"d_model": x[-1]}

@@ -139,6 +139,8 @@ class Squeeze(TensorOp, _View):
     def _dropped(self, x: Shape) -> set[int]:
         dims = range(len(x)) if self.dim is None else \
             [normalize_dim(d, len(x)) for d in self.dim]
+        if len(set(dims)) != len(dims):
+            raise ShapeError(f"dim={list(self.dim)} repeats a dim", arg="dim")
         return {d for d in dims if x[d] == 1}
 
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:

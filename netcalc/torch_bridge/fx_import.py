@@ -816,6 +816,8 @@ def _indexing(node, index) -> tuple[str, dict, tuple]:
     entries = entries[1:] if from_end else entries
     whole = slice(None)
     picked = [i for i, e in enumerate(entries) if e != whole]
+    if not picked and entries and Ellipsis not in entries:     # x[:] or x[:, :]: all of it
+        picked = [len(entries) - 1]
     if len(picked) == 1 and Ellipsis not in entries and not isinstance(entries[picked[0]], bool):
         at = picked[0]
         dim = at - len(entries) if from_end else at
