@@ -20,7 +20,7 @@ FAMILY_COLOURS = {
     "conv": "#cfe2ff", "linear": "#f8d7da", "norm": "#d1e7dd", "activation": "#fff3cd",
     "pool": "#e2d9f3", "merge": "#ffe5d0", "reshape": "#eeeeee", "dropout": "#f4f4f4",
     "embedding": "#f8d7da", "resize": "#e2d9f3", "pad": "#e2d9f3", "reduce": "#e2d9f3",
-    "block": "#ffffff",
+    "attention": "#d2f4ea", "parameter": "#fce8f3", "block": "#ffffff",
 }
 MERGE_SYMBOLS = {"add": "+", "sub": "−", "mul": "×"}
 SHOWABLE = ("shapes", "params", "macs", "args")
