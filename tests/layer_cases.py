@@ -449,6 +449,29 @@ def expand(draw, type_name):
 
 
 @st.composite
+def pieces(draw, type_name):
+    """One piece of x.chunk(...) or x.split(...) (`piece` given: a layer of one output)."""
+    shape = _any_shape(draw)
+    n = len(shape)
+    given_dim = draw(st.booleans())
+    dim = draw(st.integers(-n, n - 1)) if given_dim else 0     # torch's default: 0
+    size = shape[dim]
+    if type_name == "chunk":
+        args = {"chunks": draw(st.integers(1, 4))}
+    elif draw(st.booleans()):
+        args = {"split_size_or_sections": draw(st.integers(1, 4))}
+    else:
+        sections = draw(st.lists(st.integers(0, 3), min_size=1, max_size=4))
+        if draw(st.integers(0, 4)):          # mostly sections that add up
+            sections[-1] += max(size - sum(sections), -sections[-1])
+        args = {"split_size_or_sections": sections}
+    if given_dim:
+        args["dim"] = dim
+    args["piece"] = draw(st.integers(-3, 3))
+    return Case(args, [shape])
+
+
+@st.composite
 def stochastic_depth(draw, type_name):
     args = {"p": draw(st.floats(0, 1).map(lambda v: round(v, 3)))}
     maybe(draw, args, "mode", st.sampled_from(["row", "batch"]))
@@ -528,6 +551,7 @@ def _strategy_for(type_name: str):
         "pixelshuffle": pixel_shuffle, "pixelunshuffle": pixel_shuffle,
         "squeeze": squeeze, "unsqueeze": unsqueeze, "select": select, "slice": slice_,
         "expand": expand, "stochasticdepth": stochastic_depth, "parameter": learned_tensor,
+        "chunk": pieces, "split": pieces,
         "multiheadattention": attention, "transformerencoderlayer": encoder_layer,
     }.get(type_name, elementwise)
 

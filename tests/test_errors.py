@@ -184,6 +184,37 @@ CASES = {
     "reshape_wrong_count": (
         "input: [3, 8, 8]\nlayers:\n  - {type: reshape, shape: [-1, 100]}\n", "3:28",
         ["cannot hold the 192 elements"]),
+    "chunk_read_whole": (
+        "input: [4, 4]\nlayers:\n  - {type: chunk, name: h, chunks: 2, dim: 1}\n"
+        "  - {type: relu, inputs: [h]}\n", "4:27", ["'h' gives 2 outputs: take one (h.0, h.1)"]),
+    "chunk_then_a_layer_without_inputs": (
+        "input: [4, 4]\nlayers:\n  - {type: chunk, name: h, chunks: 2, dim: 1}\n  - relu\n",
+        "4:5", ["the layer before gives 2 outputs"]),
+    "chunk_piece_past_the_end": (
+        "input: [4, 4]\nlayers:\n  - {type: chunk, name: h, chunks: 3, dim: 1}\n", "3:5",
+        ["layer 'h.2' (chunk): piece 2 does not exist: chunk(3) of dim 1 (size 4) gives 2 "
+         "pieces (2, 2)"]),
+    "split_count_unknown": (
+        "input: [4, 4]\nlayers:\n  - {type: split, name: h, split_size_or_sections: 3, dim: 1}\n",
+        "3:25", ["list their names (`name: [a, b]`) or give the sizes as a list"]),
+    "split_names_miscounted": (
+        "input: [4, 4]\nlayers:\n  - {type: split, name: [a, b], split_size_or_sections: "
+        "[1, 1, 2], dim: 1}\n", "3:25", ["split makes 3 pieces here but `name` lists 2"]),
+    "split_sections_miscounted": (
+        "input: [4, 4]\nlayers:\n  - {type: split, name: h, split_size_or_sections: [3, 3], "
+        "dim: 1}\n", "3:52", ["split_size_or_sections=[3, 3] adds up to 6, but the dim has 4"]),
+    "names_for_one_output": (
+        "input: [4, 4]\nlayers:\n  - {type: relu, name: [a, b]}\n", "3:24",
+        ["a list of names is for the pieces of a chunk or split"]),
+    "parameter_given_inputs": (
+        "input: [4]\nlayers:\n  - {type: parameter, shape: [4], inputs: [input]}\n", "3:43",
+        ["parameter takes no input"]),
+    "attention_heads_do_not_divide": (
+        "input: [5, 6]\nlayers:\n  - {type: multiheadattention, num_heads: 4}\n", "3:43",
+        ["embed_dim=6 does not split into num_heads=4 heads"]),
+    "expand_a_dim_that_is_not_1": (
+        "input: [3, 4]\nlayers:\n  - {type: expand, size: [-1, 5, 4]}\n", "3:26",
+        ["dim 1 of [1, 3, 4] is 3, which expands only to 3"]),
 }
 
 

@@ -254,12 +254,12 @@ def test_names_yaml_or_python_would_misread_round_trip(tmp_path, capsys):
                                                             "yes.parameters"]
 
 
-def test_chunk_pieces_become_narrows_and_the_shuffle_imports(tmp_path, capsys):
+def test_chunk_pieces_become_layers_and_the_shuffle_imports(tmp_path, capsys):
     import import_models
 
     text = import_yaml(capsys, f"{IMPORT_MODELS}:ShuffleUnit", "--input", "8x6x6")
-    assert "- {type: narrow, name: narrow, dim: 1, start: 0, length: 4}" in text
-    assert "- {type: narrow, name: narrow_1, dim: 1, start: 4, length: 4, inputs: [input]}" \
+    assert "- {type: chunk, name: chunk, chunks: 2, dim: 1, piece: 0}" in text
+    assert "- {type: chunk, name: chunk_1, chunks: 2, dim: 1, piece: 1, inputs: [input]}" \
         in text
     assert "- {type: view, name: view, shape: [-1, 2, 4, 6, 6]}" in text
     summary = analyze(parse_spec(text), batch=2)

@@ -326,3 +326,30 @@ def test_a_bug_in_netcalc_is_not_blamed_on_the_spec(tmp_path, monkeypatch):
     monkeypatch.setattr(pyspec, "located", None)     # netcalc's own code fails
     with pytest.raises(TypeError, match="'NoneType' object is not callable"):
         load_spec(write(tmp_path, HEADER))
+
+
+def test_chunk_returns_its_pieces_and_the_next_layer_must_choose(tmp_path, capsys):
+    path = write(tmp_path, """
+        from netcalc import Network
+
+        net = Network("pieces", input=[8, 4, 4])
+        left, right = net.layer("chunk", "halves", chunks=2, dim=1)
+        branch = net.layer("conv2d", "branch", inputs=[right], out_channels=4, kernel_size=1)
+        net.layer("concat", "joined", inputs=[left, branch], dim=1)
+        """)
+    data = summary_json(capsys, path)
+    assert [(layer["name"], layer["output_shape"]) for layer in data["layers"]] == [
+        ("halves.0", [1, 4, 4, 4]), ("halves.1", [1, 4, 4, 4]), ("branch", [1, 4, 4, 4]),
+        ("joined", [1, 8, 4, 4])]
+
+    bad = write(tmp_path, """
+        from netcalc import Network
+
+        net = Network("pieces", input=[8, 4, 4])
+        net.layer("chunk", chunks=2, dim=1)
+        net.layer("relu")
+        """, "bad.py")
+    code, _, err = run_cli(capsys, "summary", bad)
+    assert code == 1
+    assert err.startswith(f"{bad}:6:1: error: layer 'relu_1' (relu): the layer before gives 2 "
+                          "outputs")

@@ -333,3 +333,66 @@ def test_expressions(text, variables, expected):
 def test_expressions_refused(text):
     with pytest.raises(SpecError):
         substitute(text, {"x": 1}, None)
+
+
+def test_chunk_and_split_pieces_are_addressed_by_index_or_by_name():
+    s = summarize_text("""
+input: [8, 4, 4]
+layers:
+  - {type: chunk, name: halves, chunks: 2, dim: 1}
+  - {type: conv2d, name: branch, inputs: [halves.1], out_channels: 4, kernel_size: 1}
+  - {type: concat, name: joined, inputs: [halves.0, branch], dim: 1}
+  - {type: split, name: [a, b, c], split_size_or_sections: 3, dim: 1}
+  - {type: split, name: parts, split_size_or_sections: [1, 1], dim: 1, inputs: [c]}
+  - {type: add, name: sum, inputs: [parts.0, parts.1]}
+""")
+    assert names(s) == ["halves.0", "halves.1", "branch", "joined", "a", "b", "c",
+                        "parts.0", "parts.1", "sum"]
+    # 8 channels in halves of 4; 8 in pieces of 3: 3, 3, 2; then 2 as [1, 1]
+    assert [layer(s, n).output_shape[1] for n in ("halves.0", "halves.1", "a", "b", "c",
+                                                  "parts.0")] == [4, 4, 3, 3, 2, 1]
+    assert [layer(s, n).arguments["piece"] for n in ("a", "b", "c")] == [0, 1, 2]
+    # pieces are views: no memory of their own
+    assert all(layer(s, n).activation_bytes == 0 for n in ("halves.0", "a", "parts.1"))
+    assert [(b.name, b.type) for b in s.blocks] == [("halves", "chunk"), ("parts", "split")]
+    assert s.outputs == {"a": (1, 3, 4, 4), "b": (1, 3, 4, 4), "sum": (1, 1, 4, 4)}
+
+
+def test_a_learned_tensor_reads_no_input_and_expand_meets_the_batch():
+    s = summarize_text("""
+input: [4, 16]
+layers:
+  - {type: parameter, name: class_token, shape: [1, 1, 16]}
+  - {type: expand, name: tokens, size: [batch, -1, -1]}
+  - {type: concat, name: joined, inputs: [tokens, input], dim: 1}
+  - {type: parameter, name: position, shape: [1, 5, 16]}
+  - {type: add, name: embedded, inputs: [joined, position]}
+""", batch=3)
+    assert layer(s, "class_token").inputs == ()
+    assert layer(s, "class_token").params == 16
+    assert layer(s, "class_token").activation_bytes == 0      # the parameter itself
+    assert layer(s, "tokens").output_shape == (3, 1, 16)
+    assert layer(s, "tokens").activation_bytes == 0           # a view, stride 0
+    assert layer(s, "embedded").output_shape == (3, 5, 16)
+    assert s.totals.params == 16 + 5 * 16
+
+
+def test_attention_counts_projections_and_scores():
+    s = summarize_text("""
+inputs: {q: [10, 32], kv: [7, 16]}
+layers:
+  - {type: multiheadattention, name: self, num_heads: 4, batch_first: true, inputs: [q]}
+  - {type: multiheadattention, name: cross, num_heads: 4, batch_first: true, kdim: 16, vdim: 16, inputs: [self, kv, kv]}
+""", batch=2)
+    self_attention, cross = s.layers
+    # 4·32² + 4·32 weights and biases; per image 10·32·32 for each of q, k, v and out,
+    # and 4 heads · 10·10 scores · 8 dims, twice (QKᵀ and A·V)
+    assert self_attention.params == 4 * 32 * 32 + 4 * 32
+    assert self_attention.macs == 2 * (4 * 10 * 32 * 32 + 4 * 10 * 10 * 8 * 2)
+    # separate projections: q 32·32, k and v 32·16 each
+    assert cross.param_tensors == {"q_proj_weight": 1024, "k_proj_weight": 512,
+                                   "v_proj_weight": 512, "in_proj_bias": 96,
+                                   "out_proj.weight": 1024, "out_proj.bias": 32}
+    assert cross.macs == 2 * (10 * 32 * 32 + 2 * 7 * 32 * 16 + 10 * 32 * 32
+                              + 4 * 10 * 7 * 8 * 2)
+    assert cross.output_shape == (2, 10, 32)

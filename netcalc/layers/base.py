@@ -458,6 +458,7 @@ _PARSERS = {
     "SizesOrBatch": lambda v, n, cls: parse_sizes_or_batch(v, n),
     "Dims": lambda v, n, cls: parse_dims(v, n),
     "Dims | None": lambda v, n, cls: _optional(parse_dims)(v, n),
+    "SizeOrList": lambda v, n, cls: _one_or_list(parse_int)(v, n),
     "SizeOrList | None": lambda v, n, cls: _optional(_one_or_list(parse_int))(v, n),
     "Floats | None": lambda v, n, cls: _optional(_one_or_list(parse_float))(v, n),
 }

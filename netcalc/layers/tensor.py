@@ -14,8 +14,8 @@ from typing import ClassVar
 from ..errors import ShapeError
 from ..formulas import (channels_last_strides, contiguous_strides, is_channels_last,
                         is_contiguous, iterator_strides, view_strides)
-from .base import (BATCH, Dims, IntList, Layer, LayerNumbers, Merge, Shape, SizesOrBatch,
-                   Strides, normalize_dim)
+from .base import (BATCH, Dims, IntList, Layer, LayerNumbers, Merge, Shape, SizeOrList,
+                   SizesOrBatch, Strides, normalize_dim)
 from .registry import register
 
 
@@ -300,6 +300,129 @@ class Expand(TensorOp, _View):
     def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
         sizes = args["size"].strip("[]()").replace(repr(BATCH), "batch")
         return f"{xs[0]}.expand({sizes})"
+
+
+class _Piece(TensorOp, _View):
+    """One piece of x.chunk(...) or x.split(...): a slice of one dim, a view.
+
+    A spec entry without `piece` stands for every piece: it expands into one
+    layer per piece, `name.0`, `name.1`, ... (or the names it lists).
+    """
+
+    def piece_count(self) -> int | None:
+        """How many pieces the entry makes, where the arguments alone say (else None)."""
+        raise NotImplementedError
+
+    def bounds(self, size: int) -> list[tuple[int, int]]:
+        """(start, length) of every piece of a dim of `size`, as torch cuts it."""
+        raise NotImplementedError
+
+    def output_shape(self, x: Shape) -> Shape:
+        d = normalize_dim(self.dim, len(x))
+        pieces = self.bounds(x[d])
+        if self.piece is None:
+            raise ShapeError("which piece? (`piece: 0` ...; a spec entry without it "
+                             "makes every piece)", arg="piece")
+        if not -len(pieces) <= self.piece < len(pieces):
+            raise ShapeError(f"piece {self.piece} does not exist: {self.describe()} of dim {d} "
+                             f"(size {x[d]}) gives {len(pieces)} piece"
+                             f"{'s' if len(pieces) != 1 else ''} "
+                             f"({', '.join(str(n) for _, n in pieces)})", arg="piece")
+        return (*x[:d], pieces[self.piece][1], *x[d + 1:])
+
+    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
+        return x_strides
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+@register("chunk")
+@dataclass(frozen=True)
+class Chunk(_Piece):
+    """x.chunk(chunks, dim)[piece]: pieces of ⌈size / chunks⌉, the last one shorter;
+    torch gives fewer than `chunks` when the size runs out first."""
+
+    chunks: int
+    dim: int = 0
+    piece: int | None = None
+
+    positive = ("chunks",)
+
+    def piece_count(self) -> int:
+        return self.chunks
+
+    def bounds(self, size: int) -> list[tuple[int, int]]:
+        step = -(-size // self.chunks)
+        return [(start, min(step, size - start)) for start in range(0, size, step)] \
+            if step else [(0, 0)]
+
+    def describe(self) -> str:
+        return f"chunk({self.chunks})"
+
+    def torch_forward(self, torch, x):
+        return x.chunk(self.chunks, self.dim)[self.piece]
+
+    @classmethod
+    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
+        return f"{xs[0]}.chunk({args['chunks']}, dim={args['dim']})[{args['piece']}]"
+
+    def notation(self) -> str:
+        return f"chunk {self.chunks} on dim {self.dim} [{self.piece}]"
+
+
+@register("split")
+@dataclass(frozen=True)
+class Split(_Piece):
+    """x.split(split_size_or_sections, dim)[piece]: pieces of a size (the last one
+    shorter), or of the listed sizes, which must add up to the dim's."""
+
+    split_size_or_sections: SizeOrList
+    dim: int = 0
+    piece: int | None = None
+
+    def piece_count(self) -> int | None:
+        sections = self.split_size_or_sections
+        return len(sections) if isinstance(sections, tuple) else None
+
+    def check_arguments(self) -> None:
+        sections = self.split_size_or_sections
+        sizes = sections if isinstance(sections, tuple) else (sections,)
+        if any(s < 0 for s in sizes) or sizes == (0,):
+            raise ShapeError(f"split_size_or_sections={_listed(sections)}: sizes must not be "
+                             "negative (nor a single size 0)", arg="split_size_or_sections")
+
+    def bounds(self, size: int) -> list[tuple[int, int]]:
+        sections = self.split_size_or_sections
+        if isinstance(sections, tuple):
+            if sum(sections) != size:
+                raise ShapeError(f"split_size_or_sections={_listed(sections)} adds up to "
+                                 f"{sum(sections)}, but the dim has {size}",
+                                 arg="split_size_or_sections")
+            starts = [sum(sections[:k]) for k in range(len(sections))]
+            return list(zip(starts, sections))
+        return [(start, min(sections, size - start)) for start in range(0, size, sections)] \
+            or [(0, 0)]
+
+    def describe(self) -> str:
+        return f"split({_listed(self.split_size_or_sections)})"
+
+    def torch_forward(self, torch, x):
+        sections = self.split_size_or_sections
+        sections = list(sections) if isinstance(sections, tuple) else sections
+        return x.split(sections, self.dim)[self.piece]
+
+    @classmethod
+    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
+        sections = args["split_size_or_sections"].replace("(", "[").replace(")", "]")
+        return f"{xs[0]}.split({sections}, dim={args['dim']})[{args['piece']}]"
+
+    def notation(self) -> str:
+        return f"split {_listed(self.split_size_or_sections)} on dim {self.dim} [{self.piece}]"
+
+
+def _listed(value) -> str:
+    return str(list(value)) if isinstance(value, tuple) else str(value)
 
 
 @register("flatten")

@@ -70,6 +70,8 @@ class LayerGraph:
         # (a leaf layer, a spec input, or for a skipped layer what it passes on)
         self.resolved: dict[str, str] = {}
         self.defined_at: dict[str, Location] = {}
+        # an entry of several outputs (chunk, split) -> its pieces' qualified names
+        self.pieces: dict[str, list[str]] = {}
 
     # -- names --------------------------------------------------------------
 
@@ -102,7 +104,9 @@ class LayerGraph:
             return scope.inputs[ref]
         qualified = scope.prefix + ref
         if qualified in self.resolved:
-            return self.resolved[qualified]
+            return self.taken_whole(self.resolved[qualified], ref, loc, scope)
+        if qualified in self.pieces:
+            return self.taken_whole(qualified, ref, loc, scope)
         if qualified == own_name:
             raise SpecError(f"a layer cannot take its own output ('{ref}')", loc, scope.trace)
         if defined_later and ref in defined_later:
@@ -112,6 +116,15 @@ class LayerGraph:
                                     if q.startswith(scope.prefix))]
         raise SpecError(f"unknown layer '{ref}' in `inputs`{did_you_mean(ref, visible)}", loc,
                         scope.trace)
+
+    def taken_whole(self, producer: str, ref: str, loc: Location, scope: Scope) -> str:
+        """`producer`, unless it is an entry of several outputs, which no layer takes whole."""
+        if producer in self.pieces:
+            names = self.pieces[producer]
+            shown = [n[len(scope.prefix):] if n.startswith(scope.prefix) else n for n in names]
+            raise SpecError(f"'{ref}' gives {len(names)} outputs: take one "
+                            f"({', '.join(shown)})", loc, scope.trace)
+        return producer
 
     # -- layers and groups --------------------------------------------------------
 
@@ -138,6 +151,41 @@ class LayerGraph:
             raise SpecError(f"the spec expands past the limit of {MAX_LAYERS:,} layers",
                             entry.loc)
         self.resolved[qualified] = qualified
+        return qualified
+
+    def add_pieces(self, cls: type, args: dict[str, Any], entry: LocatedDict, scope: Scope,
+                   qualified: str | tuple[str, ...], inputs: tuple[str, ...], depth: int,
+                   trainable: bool, other_keys: tuple[str, ...]) -> str:
+        """Every piece of a chunk or split: `name.0`, `name.1`, ... in a group `name`, or
+        the names listed. Returns the entry's name, which no layer may take whole."""
+        try:
+            count = cls.from_args(args, other_keys).piece_count()
+        except SpecError as error:
+            name = qualified if isinstance(qualified, str) else ", ".join(qualified)
+            raise _in_layer(error, name, cls.type_name, entry, scope) from None
+        if isinstance(qualified, tuple):               # name: [left, right]
+            if count is not None and count != len(qualified):
+                raise SpecError(f"{cls.type_name} makes {count} pieces here but `name` lists "
+                                f"{len(qualified)}", entry.where("name"), scope.trace)
+            for k, name in enumerate(qualified):
+                self.add_layer(cls, {**args, "piece": k}, entry, scope, name, inputs, depth,
+                               trainable, other_keys)
+            marker = ", ".join(qualified)
+            self.pieces[marker] = list(qualified)
+            return marker
+        if count is None:
+            raise SpecError(f"{cls.type_name} with one size makes as many pieces as the dim "
+                            "holds: list their names (`name: [a, b]`) or give the sizes as a "
+                            "list", entry.where("name") if "name" in entry else entry.loc,
+                            scope.trace)
+        group = self.open_group(qualified, cls.type_name, "block", depth, entry.loc)
+        names = [f"{qualified}.{k}" for k in range(count)]
+        for k, name in enumerate(names):
+            self.add_layer(cls, {**args, "piece": k}, entry, scope, name, inputs, depth + 1,
+                           trainable, other_keys)
+        self.close_group(group, names[-1])
+        self.pieces[qualified] = names
+        self.resolved.pop(qualified)          # taken by piece only
         return qualified
 
     def open_group(self, qualified: str, type_name: str, kind: str, depth: int, loc: Location,

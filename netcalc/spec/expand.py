@@ -385,6 +385,12 @@ class _Expander(LayerGraph):
         type_name = entry["type"]
         indexed_names = "repeat" in entry and has_placeholder(entry.get("name"))
         label = None
+        if isinstance(entry.get("name"), list) and "repeat" not in entry:
+            # `name: [left, right]`: the pieces of a chunk or split
+            names = tuple(layer_name(n, entry.where("name")) for n in
+                          self._value(entry, "name", scope.variables))
+            return self._instance(entry, scope, scope.variables, previous, names, scope.depth,
+                                  names_here, first=True)
         if "name" in entry and not indexed_names:
             label = self._name_value(entry, scope.variables)
         if "repeat" not in entry:
@@ -424,7 +430,9 @@ class _Expander(LayerGraph):
 
     def _instance(self, entry: LocatedDict, scope: _Scope, variables: dict, previous: str | None,
                   name: str, depth: int, names_here: dict, first: bool) -> str:
-        if "repeat" in entry and not has_placeholder(entry.get("name")):
+        if isinstance(name, tuple):
+            qualified = tuple(self.define(n, scope, entry) for n in name)
+        elif "repeat" in entry and not has_placeholder(entry.get("name")):
             qualified = scope.prefix + name        # group member: already unique by index
             self.defined_at[qualified] = entry.loc
         else:
@@ -433,9 +441,14 @@ class _Expander(LayerGraph):
             try:
                 inputs = self._references(entry, scope, variables, names_here, qualified)
             except SpecError as error:
-                raise in_layer(error, qualified, entry["type"], error.loc, scope.trace) from None
+                shown = ", ".join(qualified) if isinstance(qualified, tuple) else qualified
+                raise in_layer(error, shown, entry["type"], error.loc, scope.trace) from None
         elif _reads_no_input(entry["type"]):
             inputs = ()
+        elif previous in self.pieces:
+            raise SpecError(f"the layer before gives {len(self.pieces[previous])} outputs: say "
+                            "which this layer takes with `inputs: [...]`", entry.loc,
+                            scope.trace)
         elif previous is None:
             raise SpecError("this spec has several inputs: say which this layer takes with "
                             "`inputs: [name]`", entry.loc, scope.trace)
@@ -481,6 +494,12 @@ class _Expander(LayerGraph):
                                [b.name for b in self.blocks.values()])
         args = {key: self._value(entry, key, variables) for key in entry
                 if key not in RESERVED_KEYS}
+        if hasattr(cls, "piece_count") and args.get("piece") is None:
+            return self.add_pieces(cls, args, entry, scope, qualified, inputs, depth, trainable,
+                                   RESERVED_KEYS)
+        if isinstance(qualified, tuple):
+            raise SpecError("a list of names is for the pieces of a chunk or split; this "
+                            "layer has one output", entry.where("name"), scope.trace)
         return self.add_layer(cls, args, entry, scope, qualified, inputs, depth, trainable,
                               RESERVED_KEYS)
 

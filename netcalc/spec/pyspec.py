@@ -146,7 +146,7 @@ class Network:
     # -- building -------------------------------------------------------------
 
     def layer(self, type: str, name: str | int | None = None, *, inputs: Any = None,
-              trainable: bool = True, **arguments: Any) -> Output:
+              trainable: bool = True, **arguments: Any) -> Output | tuple[Output, ...]:
         """A layer of `type` (`conv2d`, `add`, ...) with torch's keyword arguments.
 
         Its input is the previous layer's output unless `inputs` lists names
@@ -168,10 +168,16 @@ class Network:
         except SpecError as error:
             raise in_layer(error, qualified, type, error.loc, scope.trace) from None
         trainable = _trainable(trainable, loc, scope)
+        level.child_types.append(type)
+        if hasattr(cls, "piece_count") and arguments.get("piece") is None:
+            # chunk, split: every piece, `name.0`, `name.1`, ..., returned as a tuple
+            level.previous = self._graph.add_pieces(
+                cls, dict(entry), entry, scope, qualified, producers, scope.depth,
+                scope.trainable and trainable, RESERVED_KEYWORDS)
+            return tuple(Output(self, name) for name in self._graph.pieces[level.previous])
         self._graph.add_layer(cls, dict(entry), entry, scope, qualified, producers, scope.depth,
                               scope.trainable and trainable, RESERVED_KEYWORDS)
         level.previous = qualified
-        level.child_types.append(type)
         return Output(self, qualified)
 
     def block(self, name: str | int | None = None, *, type: str, inputs: Any = None,
@@ -266,6 +272,10 @@ class Network:
             if level.previous is None:
                 raise SpecError("there are several inputs here: say which this layer takes "
                                 "with inputs=[...]", loc, scope.trace)
+            if level.previous in self._graph.pieces:
+                raise SpecError(f"the layer before gives {len(self._graph.pieces[level.previous])}"
+                                " outputs: say which this layer takes with inputs=[...]", loc,
+                                scope.trace)
             return (level.previous,)
         if isinstance(refs, (str, int, Output)):
             refs = [refs]

@@ -278,12 +278,12 @@ def _input_dtype(torch, node, modules: dict) -> str | None:
 # -- graph nodes -> layers -------------------------------------------------------------
 
 @dataclass(frozen=True)
-class _Chunks:
-    """x.chunk(n, dim): its pieces become `narrow` layers where they are taken."""
+class _Pieces:
+    """x.chunk(...) or x.split(...): its pieces become layers where they are taken."""
 
-    source: Any          # the fx node chunked
-    dim: int
-    step: int            # ⌈size / n⌉, each piece's start apart
+    source: Any          # the fx node cut
+    type_name: str       # chunk or split
+    args: dict           # the call's arguments but the piece
 
 
 @dataclass(frozen=True)
@@ -423,25 +423,29 @@ class _Converter:
         return True
 
     def _chunk(self, node) -> bool:
-        """x.chunk(n, dim) or torch.chunk(x, n, dim): remembered until its pieces are taken."""
+        """x.chunk(n, dim), x.split(size, dim) or torch.chunk/split(x, ...): remembered
+        until its pieces are taken."""
         torch = self.torch
-        if not (node.op == "call_method" and node.target == "chunk" or node.target is torch.chunk):
-            return False
-        source = node.args[0]
-        pieces = node.args[1] if len(node.args) > 1 else node.kwargs["chunks"]
-        dim = node.args[2] if len(node.args) > 2 else node.kwargs.get("dim", 0)
-        size = self._shape(source)[dim]
-        self.values[node] = _Chunks(source, dim, -(-size // pieces))
-        return True
+        for type_name, count in (("chunk", "chunks"), ("split", "split_size_or_sections")):
+            if node.op == "call_method" and node.target == type_name or \
+                    node.target is getattr(torch, type_name):
+                given = dict(zip(["tensor", count, "dim"], node.args))
+                given.update(node.kwargs)
+                if type_name == "split" and "split_size" in given:     # torch.split's name
+                    given[count] = given.pop("split_size")
+                args = {count: _plain(self._constant(given[count], node)),
+                        "dim": _int(self._constant(given.get("dim", 0), node))}
+                self.values[node] = _Pieces(node.args[0], type_name, args)
+                return True
+        return False
 
     def _chunk_piece(self, node):
-        """chunks[k] as a layer: (type, arguments, inputs), or None for other calls."""
+        """pieces[k] as a layer: (type, arguments, inputs), or None for other calls."""
         if node.target is not operator.getitem or \
-                not isinstance(self.values.get(node.args[0]), _Chunks):
+                not isinstance(self.values.get(node.args[0]), _Pieces):
             return None
-        chunks, k = self.values[node.args[0]], node.args[1]
-        return "narrow", {"dim": chunks.dim, "start": k * chunks.step,
-                          "length": self._shape(node)[chunks.dim]}, (chunks.source,)
+        pieces = self.values[node.args[0]]
+        return pieces.type_name, {**pieces.args, "piece": node.args[1]}, (pieces.source,)
 
     def _shape(self, node) -> tuple[int, ...]:
         return node.meta["shape"]
