@@ -88,7 +88,8 @@ def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, dtype_bytes:
     return LayerResult(
         name=spec_layer.name, type=layer.type_name, family=layer.family, depth=spec_layer.depth,
         inputs=spec_layer.inputs, input_shapes=xs, output_shape=numbers.output_shape,
-        arguments=layer.arguments(xs[0] if xs else ()), notation=layer.notation(),
+        # as the spec says them: `batch` stays a name
+        arguments=spec_layer.layer.arguments(xs[0] if xs else ()), notation=layer.notation(),
         param_tensors=dict(numbers.params), params=params,
         trainable_params=params if spec_layer.trainable else 0,
         weight_params=params - bias, bias_params=bias, buffers=sum(numbers.buffers.values()),

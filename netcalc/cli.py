@@ -131,8 +131,10 @@ def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dt
 
 @cli.command()
 @click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--to", "target", type=click.Choice(("torch",)), default="torch",
-              show_default=True, help="What to write: a PyTorch module.")
+@click.option("--to", "target", type=click.Choice(("torch", "yaml")), default="torch",
+              show_default=True, help="What to write: a PyTorch module, or the spec in "
+                                      "canonical flat form (every layer in one list, with "
+                                      "its torch arguments and inputs).")
 @click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
               help="Override the input shape (channel counts follow from it).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
@@ -140,12 +142,18 @@ def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dt
 @_kwargs_option
 def export(spec: str, target: str, input_shapes: tuple[str, ...], output: str | None,
            kwargs: str | None) -> None:
-    """Write SPEC as a standalone PyTorch module: one class per kind of block,
-    forward with every branch spelled out. Needs no torch to write."""
-    from .torch_bridge.export import export_torch
-
+    """Write SPEC as a standalone PyTorch module (one class per kind of block,
+    forward with every branch spelled out), or as a flat YAML spec. Needs no
+    torch to write."""
     expanded, result = _load_and_analyze(spec, input_shapes, 1, "float32", kwargs=kwargs)
-    _emit(export_torch(expanded, result), None if output == "-" else output)
+    if target == "yaml":
+        from .torch_bridge.spec_yaml import spec_yaml
+        text = spec_yaml(expanded, result, f"{spec} in flat form, by netcalc {__version__}",
+                         flat=True)
+    else:
+        from .torch_bridge.export import export_torch
+        text = export_torch(expanded, result)
+    _emit(text, None if output == "-" else output)
 
 
 @cli.command()
@@ -247,8 +255,11 @@ def docs(specs: tuple[str, ...], directory: str, depth: int | None, repeats: str
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
               help="Batch size of the sample input the module runs on once (the spec itself "
                    "works at any batch).")
+@click.option("--flat", is_flag=True,
+              help="Write every layer in one list with its torch arguments and inputs, "
+                   "instead of blocks.")
 def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batch: int,
-            output: str | None) -> None:
+            output: str | None, flat: bool) -> None:
     """Trace the torch module TARGET with torch.fx and write it as a netcalc YAML spec.
 
     TARGET is path/to/file.py:ClassName or package.module:factory, called with
@@ -266,7 +277,7 @@ def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batc
     _print_warnings(result)
     origin = f"imported from {target} by netcalc {__version__} (torch.fx)"
     output = None if output == "-" else output
-    _emit(spec_yaml(expanded, result, origin), output)
+    _emit(spec_yaml(expanded, result, origin, flat=flat), output)
     if output:
         click.echo(f"wrote {output}: {len(result.layers)} layer"
                    f"{'s' if len(result.layers) != 1 else ''}, "

@@ -318,3 +318,18 @@ def test_vit_counts_the_attention_that_flop_counter_mode_misses_on_the_fused_pat
 def test_every_library_spec_states_its_published_figures():
     """A model in specs/ is there because it equals a published network."""
     assert {path.stem for path in SPECS.glob("*.yaml")} == set(PUBLISHED)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_every_library_spec_exports_to_the_flat_form_with_the_same_numbers(name, capsys,
+                                                                            tmp_path):
+    flat = tmp_path / f"{name}_flat.yaml"
+    code, _, err = run_cli(capsys, "export", str(SPECS / f"{name}.yaml"), "--to", "yaml",
+                           "-o", str(flat))
+    assert code == 0, err
+    ours, again = summarize(SPECS / f"{name}.yaml"), summarize(flat)
+    assert not again.blocks
+    assert [(r.type, r.output_shape, r.params, r.macs) for r in again.layers] == \
+        [(r.type, r.output_shape, r.params, r.macs) for r in ours.layers]
+    assert [r.name for r in again.layers] == [r.name.replace(".", "_") for r in ours.layers]
+    assert (again.totals.params, again.totals.macs) == PUBLISHED[name]

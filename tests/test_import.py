@@ -266,3 +266,26 @@ def test_chunk_pieces_become_layers_and_the_shuffle_imports(tmp_path, capsys):
     torch_figures = measure_model(import_models.ShuffleUnit(), (2, 8, 6, 6))
     assert (summary.totals.params, summary.totals.macs, summary.outputs) == \
         (torch_figures.params, torch_figures.macs, {"view_1": torch_figures.output_shape})
+
+
+# torchvision's models as the tests write them, imported in flat form: every layer in
+# one list with its torch arguments and inputs, no blocks; each gives torchvision's figures
+FLAT_IMPORTS = {
+    "vit_b_16": "tests/reference_mobile.py:vit_b_16",
+    "convnext_tiny": "tests/reference_mobile.py:ConvNeXtTiny",
+    "googlenet": "tests/reference_cnns.py:GoogLeNet",
+    "regnet_y_400mf": "tests/reference_cnns.py:regnet_y_400mf",   # modules named block1-0
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLAT_IMPORTS))
+def test_a_torchvision_model_imports_flat_with_its_figures(name, capsys):
+    text = import_yaml(capsys, FLAT_IMPORTS[name], "--input", "3x224x224", "--flat")
+    assert "blocks:" not in text
+    layer_lines = [line for line in text.splitlines() if line.startswith("  - {")]
+    assert all("inputs: [" in line for line in layer_lines[1:]
+               if "type: parameter" not in line)      # a learned tensor reads none
+    summary = analyze(parse_spec(text))
+    assert not summary.blocks
+    assert len(summary.layers) == len(layer_lines)
+    assert (summary.totals.params, summary.totals.macs) == PUBLISHED[name]

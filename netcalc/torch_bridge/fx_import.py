@@ -161,7 +161,29 @@ def import_spec(target: str, input_shapes: tuple[str, ...], kwargs: dict[str, An
         for name in names])
     _Converter(torch, model, modules, spec, dict(zip(placeholders, names))).run(graph)
     spec.warnings += _uncalled_modules(model, graph, _class_location(model))
+    _spec_names(spec)
     return spec
+
+
+def _spec_names(spec: ExpandedSpec) -> None:
+    """torch takes any module name (torchvision's RegNet has `block1-0`); a spec's are
+    letters, digits and '_': other characters become '_'."""
+    import re
+
+    def fixed(name: str) -> str:
+        return re.sub(r"[^\w.]", "_", name)
+
+    renamed = {layer.name: fixed(layer.name) for layer in spec.layers}
+    renamed.update({group.name: fixed(group.name) for group in spec.groups})
+    if len(set(renamed.values())) != len(renamed):
+        clash = next(n for n in renamed if list(renamed.values()).count(renamed[n]) > 1)
+        raise ImportFailed(f"module '{clash}' would be named '{renamed[clash]}' in a spec, as "
+                           "another module already is", None)
+    for layer in spec.layers:
+        layer.name = renamed[layer.name]
+        layer.inputs = tuple(renamed.get(i, i) for i in layer.inputs)
+    for group in spec.groups:
+        group.name, group.output = renamed[group.name], renamed.get(group.output, group.output)
 
 
 def _uncalled_modules(model, graph, loc: Location) -> list[SpecWarning]:

@@ -1,9 +1,14 @@
-"""A spec as YAML in netcalc's canonical form: what `import` writes.
+"""A spec as YAML in netcalc's canonical forms: what `import` and `export --to yaml`
+write.
 
-Containers built alike become one block (templates.py), with parameters for
-what differs; chains of one block become `repeat`; `inputs` is written only
-where a layer does not read the previous one; arguments netcalc infers from
-the input (in_channels, num_features) are left out.
+Block form: containers built alike become one block (templates.py), with
+parameters for what differs; chains of one block become `repeat`; `inputs` is
+written only where a layer does not read the previous one; arguments netcalc
+infers from the input (in_channels, num_features) are left out.
+
+Flat form: every layer in one list, each with every torch argument that is not
+its default (inferred ones included) and its `inputs`; qualified names become
+`layer1_0_conv1`.
 """
 
 from __future__ import annotations
@@ -25,20 +30,25 @@ _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
 _PLAIN = re.compile(r"^[A-Za-z_][\w.-]*$")
 
 
-def spec_yaml(spec: ExpandedSpec, summary: Summary, origin: str) -> str:
+def spec_yaml(spec: ExpandedSpec, summary: Summary, origin: str, flat: bool = False) -> str:
     """The spec as YAML, checked: read back, it must give every layer's numbers again."""
-    text = _write(spec, summary, origin)
-    _check_round_trip(text, summary)
+    if flat:
+        names = _flat_names(spec)
+        text = _write_flat(spec, summary, origin, names)
+        _check_round_trip(text, summary, names)
+    else:
+        text = _write(spec, summary, origin)
+        _check_round_trip(text, summary)
     return text
 
 
-def _check_round_trip(text: str, summary: Summary) -> None:
+def _check_round_trip(text: str, summary: Summary, names: dict[str, str] | None = None) -> None:
     from ..analyze import analyze
     from ..spec import parse_spec
 
-    def numbers(result: Summary):
-        return [(r.name, r.type, r.inputs, r.output_shape, r.params, r.trainable_params,
-                 r.macs, r.arguments) for r in result.layers]
+    def numbers(result: Summary, rename=lambda name: name):
+        return [(rename(r.name), r.type, tuple(rename(i) for i in r.inputs), r.output_shape,
+                 r.params, r.trainable_params, r.macs, r.arguments) for r in result.layers]
 
     try:
         again = analyze(parse_spec(text, "<written spec>"))
@@ -48,15 +58,15 @@ def _check_round_trip(text: str, summary: Summary) -> None:
     if len(again.layers) != len(summary.layers):
         raise NetcalcError(f"netcalc wrote {len(again.layers)} layers for "
                            f"{len(summary.layers)}; this is a netcalc bug, please report it")
-    for written, traced in zip(numbers(again), numbers(summary)):
+    rename = (lambda name: names.get(name, name)) if names else (lambda name: name)
+    for written, traced in zip(numbers(again), numbers(summary, rename)):
         if written != traced:
             raise NetcalcError(f"netcalc wrote layer '{traced[0]}' as {written}, not "
                                f"{traced}; this is a netcalc bug, please report it")
 
 
-def _write(spec: ExpandedSpec, summary: Summary, origin: str) -> str:
-    root = spec_tree(spec, summary, for_yaml=True)
-    templates = make_templates(root, reserved=lambda name: lookup(name) is not None)
+def _head(spec: ExpandedSpec, summary: Summary, origin: str) -> list[str]:
+    """The comment, name and inputs every form starts with."""
     t = summary.totals
     lines = [f"# {spec.name}: {origin}",
              f"# {units.count(t.params)} parameters, {units.count(t.macs)} MACs for one input "
@@ -70,6 +80,45 @@ def _write(spec: ExpandedSpec, summary: Summary, origin: str) -> str:
             shape = _value(list(i.shape))
             lines.append(f"  {_scalar(i.name)}: "
                          + (f"{{shape: {shape}, dtype: {i.dtype}}}" if i.dtype else shape))
+    return lines
+
+
+def _flat_names(spec: ExpandedSpec) -> dict[str, str]:
+    """Each qualified name as one flat name: `layer1.0.conv1` -> `layer1_0_conv1`,
+    torchvision's `block1-0` -> `block1_0` (suffixed where two would meet)."""
+    taken = {i.name for i in spec.inputs}
+    names = {}
+    for layer in spec.layers:
+        base = name = re.sub(r"\W", "_", layer.name)
+        k = 1
+        while name in taken:
+            name, k = f"{base}_{k}", k + 1
+        taken.add(name)
+        names[layer.name] = name
+    return names
+
+
+def _write_flat(spec: ExpandedSpec, summary: Summary, origin: str,
+                names: dict[str, str]) -> str:
+    lines = [*_head(spec, summary, origin), "", "layers:"]
+    for spec_layer, result in zip(spec.layers, summary.layers):
+        layer = spec_layer.layer
+        implied = layer.inferred(result.input_shapes[0]) if result.input_shapes else {}
+        fields = {"type": layer.type_name, "name": names[spec_layer.name],
+                  **implied, **layer.given_arguments()}
+        if not spec_layer.trainable and result.params:
+            fields["trainable"] = False
+        if spec_layer.inputs:
+            fields["inputs"] = [names.get(i, i) for i in spec_layer.inputs]
+        lines.append("  - {" + ", ".join(f"{_scalar(k)}: {_value(v)}"
+                                         for k, v in fields.items()) + "}")
+    return "\n".join(lines) + "\n"
+
+
+def _write(spec: ExpandedSpec, summary: Summary, origin: str) -> str:
+    root = spec_tree(spec, summary, for_yaml=True)
+    templates = make_templates(root, reserved=lambda name: lookup(name) is not None)
+    lines = _head(spec, summary, origin)
     if templates:
         lines += ["", "blocks:"]
         for template in templates:
