@@ -453,8 +453,7 @@ def pieces(draw, type_name):
     """One piece of x.chunk(...) or x.split(...) (`piece` given: a layer of one output)."""
     shape = _any_shape(draw)
     n = len(shape)
-    given_dim = draw(st.booleans())
-    dim = draw(st.integers(-n, n - 1)) if given_dim else 0     # torch's default: 0
+    dim = draw(st.integers(-n, n - 1))       # required in a spec (torch's 0 is the batch)
     size = shape[dim]
     if type_name == "chunk":
         args = {"chunks": draw(st.integers(1, 4))}
@@ -465,8 +464,7 @@ def pieces(draw, type_name):
         if draw(st.integers(0, 4)):          # mostly sections that add up
             sections[-1] += max(size - sum(sections), -sections[-1])
         args = {"split_size_or_sections": sections}
-    if given_dim:
-        args["dim"] = dim
+    args["dim"] = dim
     args["piece"] = draw(st.integers(-3, 3))
     return Case(args, [shape])
 

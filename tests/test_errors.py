@@ -196,7 +196,12 @@ CASES = {
          "pieces (2, 2)"]),
     "split_count_unknown": (
         "input: [4, 4]\nlayers:\n  - {type: split, name: h, split_size_or_sections: 3, dim: 1}\n",
-        "3:25", ["list their names (`name: [a, b]`) or give the sizes as a list"]),
+        "3:25", ["layer 'h' (split): split by one size makes as many pieces as the dim holds, "
+                 "which only the input shape tells: name them all"]),
+    "split_names_short": (
+        "input: [4, 32]\nlayers:\n  - {type: split, name: [a, b], split_size_or_sections: 8, "
+        "dim: 2}\n", "3:25", ["layer 'a' (split): split(8) of dim 2 (size 32) gives 4 pieces "
+                             "(8, 8, 8, 8), but `name` lists 2"]),
     "split_names_miscounted": (
         "input: [4, 4]\nlayers:\n  - {type: split, name: [a, b], split_size_or_sections: "
         "[1, 1, 2], dim: 1}\n", "3:25", ["split makes 3 pieces here but `name` lists 2"]),
@@ -205,7 +210,8 @@ CASES = {
         "dim: 1}\n", "3:52", ["split_size_or_sections=[3, 3] adds up to 6, but the dim has 4"]),
     "names_for_one_output": (
         "input: [4, 4]\nlayers:\n  - {type: relu, name: [a, b]}\n", "3:24",
-        ["a list of names is for the pieces of a chunk or split"]),
+        ["layer 'a, b' (relu): a list of names is for every piece of a chunk or split; this layer "
+         "has one output"]),
     "parameter_given_inputs": (
         "input: [4]\nlayers:\n  - {type: parameter, shape: [4], inputs: [input]}\n", "3:43",
         ["parameter takes no input"]),

@@ -396,3 +396,34 @@ layers:
     assert cross.macs == 2 * (10 * 32 * 32 + 2 * 7 * 32 * 16 + 10 * 32 * 32
                               + 4 * 10 * 7 * 8 * 2)
     assert cross.output_shape == (2, 10, 32)
+
+
+def test_a_block_may_end_in_pieces_read_from_outside_by_their_full_names():
+    ending_in_pieces = """
+input: [4, 6]
+blocks:
+  halves:
+    layers:
+      - {type: chunk, name: c, chunks: 2, dim: 2}
+layers:
+  - {type: halves, name: h}
+"""
+    s = summarize_text(ending_in_pieces + "  - {type: add, name: s, inputs: [h.c.0, h.c.1]}\n")
+    assert names(s) == ["h.c.0", "h.c.1", "s"]
+    assert layer(s, "s").output_shape == (1, 4, 3)
+    with pytest.raises(SpecError, match="'h' gives 2 outputs: take one"):
+        summarize_text(ending_in_pieces + "  - {type: relu, inputs: [h]}\n")
+
+
+def test_attention_and_expand_warn_where_the_batch_is_likely_misread():
+    s = summarize_text("""
+input: [4, 32]
+layers:
+  - {type: multiheadattention, num_heads: 4}
+  - {type: expand, size: [2, -1, -1]}
+""")
+    assert [w.message for w in s.warnings] == [
+        "batch_first is false (torch's default): the input [1, 4, 32] is read as [L, N, E], "
+        "1 position of a batch of 4; if dim 0 is the batch, write batch_first: true",
+        "size=[2, -1, -1] fixes dim 0 at 2: if that is the batch, write `batch`, which "
+        "follows --batch"]

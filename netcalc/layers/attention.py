@@ -24,6 +24,16 @@ def attention_macs(batch: int, heads: int, query_len: int, key_len: int, head_di
     return batch * heads * query_len * key_len * (head_dim + value_head_dim)
 
 
+def sequence_first_warning(batch_first: bool, x: Shape) -> list[str]:
+    """torch's default reads [L, N, E]; a spec's dim 0 is mostly its batch."""
+    if batch_first:
+        return []
+    return [f"batch_first is false (torch's default): the input {list(x)} is read as "
+            f"[L, N, E], {x[0]} position{'s' if x[0] != 1 else ''} of a batch of {x[1]}; "
+            "if dim 0 is the batch, "
+            "write batch_first: true"]
+
+
 @register("multiheadattention")
 @dataclass(frozen=True)
 class MultiheadAttention(Layer):
@@ -100,7 +110,8 @@ class MultiheadAttention(Layer):
         keys = source + self.add_bias_kv + self.add_zero_attn
         macs = projections + attention_macs(n, heads, length, keys, e // heads, e // heads)
         return LayerNumbers(query, self.params(query, key[-1], value[-1]), {}, macs,
-                            prod(query), self._output_strides(query))
+                            prod(query), self._output_strides(query),
+                            tuple(sequence_first_warning(self.batch_first, query)))
 
     def _output_strides(self, y: Shape) -> Strides:
         """torch computes in [L, N, E] and, for batch_first, returns a transposed view."""
@@ -192,6 +203,9 @@ class TransformerEncoderLayer(Layer):
             if self.bias:
                 tensors[f"{norm}.bias"] = d
         return tensors
+
+    def warnings(self, x: Shape, y: Shape) -> list[str]:
+        return sequence_first_warning(self.batch_first, x)
 
     def macs(self, x: Shape, y: Shape) -> int:
         mlp = 2 * prod(x) * self.dim_feedforward

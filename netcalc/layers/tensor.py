@@ -288,6 +288,13 @@ class Expand(TensorOp, _View):
                 out.append(s)
         return tuple(out)
 
+    def warnings(self, x: Shape, y: Shape) -> list[str]:
+        first = self.size[0] if self.size else -1
+        if first in (-1, BATCH) or len(x) != len(self.size) or x[0] != 1 or first == 1:
+            return []
+        return [f"size={list(self.size)} fixes dim 0 at {first}: if that is the batch, write "
+                "`batch`, which follows --batch"]
+
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
         new = len(y) - len(x)
         return (*(0,) * new, *(0 if x[i] == 1 and y[i + new] != 1 else x_strides[i]
@@ -323,11 +330,14 @@ class _Piece(TensorOp, _View):
         if self.piece is None:
             raise ShapeError("which piece? (`piece: 0` ...; a spec entry without it "
                              "makes every piece)", arg="piece")
+        made = (f"{self.describe()} of dim {d} (size {x[d]}) gives {len(pieces)} piece"
+                f"{'s' if len(pieces) != 1 else ''} ({', '.join(str(n) for _, n in pieces)})")
+        if self.pieces is not None and self.pieces != len(pieces):
+            raise ShapeError(f"{made}, but `name` lists {self.pieces}", arg="name")
         if not -len(pieces) <= self.piece < len(pieces):
-            raise ShapeError(f"piece {self.piece} does not exist: {self.describe()} of dim {d} "
-                             f"(size {x[d]}) gives {len(pieces)} piece"
-                             f"{'s' if len(pieces) != 1 else ''} "
-                             f"({', '.join(str(n) for _, n in pieces)})", arg="piece")
+            fewer = " (torch makes fewer pieces than chunks when the size runs out)" \
+                if isinstance(self, Chunk) else ""
+            raise ShapeError(f"piece {self.piece} does not exist: {made}{fewer}", arg="piece")
         return (*x[:d], pieces[self.piece][1], *x[d + 1:])
 
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
@@ -344,8 +354,9 @@ class Chunk(_Piece):
     torch gives fewer than `chunks` when the size runs out first."""
 
     chunks: int
-    dim: int = 0
+    dim: int                       # required: torch's default, 0, is the batch
     piece: int | None = None
+    pieces: int | None = None      # the count a name list promises
 
     positive = ("chunks",)
 
@@ -378,8 +389,9 @@ class Split(_Piece):
     shorter), or of the listed sizes, which must add up to the dim's."""
 
     split_size_or_sections: SizeOrList
-    dim: int = 0
+    dim: int                       # required: torch's default, 0, is the batch
     piece: int | None = None
+    pieces: int | None = None      # the count a name list promises
 
     def piece_count(self) -> int | None:
         sections = self.split_size_or_sections
@@ -388,9 +400,10 @@ class Split(_Piece):
     def check_arguments(self) -> None:
         sections = self.split_size_or_sections
         sizes = sections if isinstance(sections, tuple) else (sections,)
-        if any(s < 0 for s in sizes) or sizes == (0,):
-            raise ShapeError(f"split_size_or_sections={_listed(sections)}: sizes must not be "
-                             "negative (nor a single size 0)", arg="split_size_or_sections")
+        if any(s < 0 for s in sizes) or sizes in ((0,), ()):
+            raise ShapeError(f"split_size_or_sections={_listed(sections)}: give one size of at "
+                             "least 1, or a list of sizes, none negative",
+                             arg="split_size_or_sections")
 
     def bounds(self, size: int) -> list[tuple[int, int]]:
         sections = self.split_size_or_sections

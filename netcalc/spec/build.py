@@ -158,26 +158,26 @@ class LayerGraph:
                    trainable: bool, other_keys: tuple[str, ...]) -> str:
         """Every piece of a chunk or split: `name.0`, `name.1`, ... in a group `name`, or
         the names listed. Returns the entry's name, which no layer may take whole."""
+        shown = qualified if isinstance(qualified, str) else ", ".join(qualified)
         try:
             count = cls.from_args(args, other_keys).piece_count()
+            if isinstance(qualified, tuple):           # name: [left, right]
+                if count is not None and count != len(qualified):
+                    raise SpecError(f"{cls.type_name} makes {count} pieces here but `name` "
+                                    f"lists {len(qualified)}", arg="name")
+            elif count is None:
+                raise SpecError(f"{cls.type_name} by one size makes as many pieces as the dim "
+                                "holds, which only the input shape tells: name them all "
+                                "(`name: [a, b, ...]`), or give the sizes as a list", arg="name")
         except SpecError as error:
-            name = qualified if isinstance(qualified, str) else ", ".join(qualified)
-            raise _in_layer(error, name, cls.type_name, entry, scope) from None
-        if isinstance(qualified, tuple):               # name: [left, right]
-            if count is not None and count != len(qualified):
-                raise SpecError(f"{cls.type_name} makes {count} pieces here but `name` lists "
-                                f"{len(qualified)}", entry.where("name"), scope.trace)
+            raise _in_layer(error, shown, cls.type_name, entry, scope) from None
+        if isinstance(qualified, tuple):
             for k, name in enumerate(qualified):
-                self.add_layer(cls, {**args, "piece": k}, entry, scope, name, inputs, depth,
-                               trainable, other_keys)
-            marker = ", ".join(qualified)
-            self.pieces[marker] = list(qualified)
-            return marker
-        if count is None:
-            raise SpecError(f"{cls.type_name} with one size makes as many pieces as the dim "
-                            "holds: list their names (`name: [a, b]`) or give the sizes as a "
-                            "list", entry.where("name") if "name" in entry else entry.loc,
-                            scope.trace)
+                # `pieces`: the count the names promise, checked against the input's
+                self.add_layer(cls, {**args, "piece": k, "pieces": len(qualified)}, entry,
+                               scope, name, inputs, depth, trainable, other_keys)
+            self.pieces[shown] = list(qualified)
+            return shown
         group = self.open_group(qualified, cls.type_name, "block", depth, entry.loc)
         names = [f"{qualified}.{k}" for k in range(count)]
         for k, name in enumerate(names):
@@ -197,7 +197,10 @@ class LayerGraph:
         return group
 
     def close_group(self, group: Group, output: str) -> None:
-        group.end, group.output = len(self.spec.layers), output
+        """`output`: what the group gives on; a block ending in pieces gives them all
+        (its row shows the last one)."""
+        group.end = len(self.spec.layers)
+        group.output = self.pieces[output][-1] if output in self.pieces else output
         self.resolved[group.name] = output
 
 

@@ -498,8 +498,11 @@ class _Expander(LayerGraph):
             return self.add_pieces(cls, args, entry, scope, qualified, inputs, depth, trainable,
                                    RESERVED_KEYS)
         if isinstance(qualified, tuple):
-            raise SpecError("a list of names is for the pieces of a chunk or split; this "
-                            "layer has one output", entry.where("name"), scope.trace)
+            one = "with `piece`, the entry is one piece" if hasattr(cls, "piece_count") \
+                else "this layer has one output"
+            raise SpecError(f"layer '{', '.join(qualified)}' ({cls.type_name}): a list of names "
+                            f"is for every piece of a chunk or split; {one}",
+                            entry.where("name"), scope.trace)
         return self.add_layer(cls, args, entry, scope, qualified, inputs, depth, trainable,
                               RESERVED_KEYS)
 
