@@ -203,3 +203,34 @@ class ShuffleUnit(nn.Module):
         b, c, h, w = out.size()
         out = out.view(b, 2, c // 2, h, w).transpose(1, 2).contiguous()
         return out.view(b, -1, h, w)
+
+
+class SharedNormWeight(nn.Module):
+    """One weight for two functional layer norms: shared, which netcalc refuses."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(4))
+
+    def forward(self, x):
+        return F.layer_norm(x, [4], self.w) + F.layer_norm(x, [4], self.w)
+
+
+class Concat(nn.Module):
+    """YOLOv5's own Concat: a user class named like a netcalc type, traced into."""
+
+    def __init__(self, dimension: int = 1):
+        super().__init__()
+        self.d = dimension
+
+    def forward(self, x):
+        return torch.cat(x, self.d)
+
+
+class WithConcat(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.cat = nn.Linear(4, 3), nn.Linear(4, 5), Concat()
+
+    def forward(self, x):
+        return self.cat([self.a(x), self.b(x)])

@@ -156,6 +156,26 @@ def test_the_exported_module_computes_what_the_spec_says(path, tmp_path, capsys)
 # Blocks that differ only in a tensor operation's argument, block inputs named like a
 # layer, class names that collide once CamelCased, a repeated tensor operation.
 TRICKY_SPECS = {
+    # the batch is dim 1 inside the block: it comes down from the model's input
+    "batch_in_blocks": """\
+input: [4, 8]
+blocks:
+  token:
+    layers:
+      - {type: parameter, name: cls, shape: [1, 1, 8]}
+      - {type: expand, name: e, size: [4, batch, -1]}
+      - {type: add, name: a, inputs: [e, input]}
+  outer:
+    layers:
+      - {type: token, name: t}
+      - {type: relu, name: r}
+layers:
+  - {type: permute, name: p, dims: [1, 0, 2]}
+  - {type: outer, name: o}
+  - {type: token, name: again, repeat: 2}
+  - {type: chunk, name: [left, right], chunks: 2, dim: 2}
+  - {type: add, name: sum, inputs: [left, right]}
+""",
     "tensor_op_argument": """\
 input: [8, 4, 4]
 blocks:

@@ -120,6 +120,8 @@ def test_an_embedding_makes_the_input_int64(capsys):
                       "are shared", 71),
     ("Recurrent", "graph node 'rnn' (module rnn) calls torch.nn.GRUCell ('rnn'), which "
                   "netcalc has no layer type for", 80),
+    ("SharedNormWeight", "graph node 'layer_norm_1' (F.layer_norm) uses the parameter 'w' a "
+                         "second time: its weights are shared", 216),
 ])
 def test_what_cannot_be_mapped_is_refused_at_its_source_line(target, message, line, capsys):
     code, out, err = run_cli(capsys, "import", f"{IMPORT_MODELS}:{target}", "--input", "4")
@@ -289,3 +291,12 @@ def test_a_torchvision_model_imports_flat_with_its_figures(name, capsys):
     assert not summary.blocks
     assert len(summary.layers) == len(layer_lines)
     assert (summary.totals.params, summary.totals.macs) == PUBLISHED[name]
+
+
+def test_a_users_class_named_like_a_layer_type_is_traced_into(capsys):
+    text = import_yaml(capsys, f"{IMPORT_MODELS}:WithConcat", "--input", "4")
+    assert "- {type: concat, name: concat, dim: 1, inputs: [input, x1]}" in text
+    assert "- {type: Concat_2, name: cat, inputs: [a, b]}" in text     # a block of its own
+    summary = analyze(parse_spec(text))
+    assert summary.outputs == {"cat.concat": (1, 8)}
+    assert summary.totals.params == 4 * 3 + 3 + 4 * 5 + 5

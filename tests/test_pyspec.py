@@ -353,3 +353,16 @@ def test_chunk_returns_its_pieces_and_the_next_layer_must_choose(tmp_path, capsy
     assert code == 1
     assert err.startswith(f"{bad}:6:1: error: layer 'relu_1' (relu): the layer before gives 2 "
                           "outputs")
+
+
+def test_pieces_may_be_named_by_a_list(tmp_path, capsys):
+    path = write(tmp_path, """
+        from netcalc import Network
+
+        net = Network("named", input=[8, 4])
+        left, right = net.layer("split", ["left", "right"], split_size_or_sections=4, dim=1)
+        net.layer("add", inputs=[left, right])
+        """)
+    data = summary_json(capsys, path)
+    assert [(layer["name"], layer["output_shape"]) for layer in data["layers"]] == [
+        ("left", [1, 4, 4]), ("right", [1, 4, 4]), ("add_1", [1, 4, 4])]

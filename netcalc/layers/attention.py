@@ -24,6 +24,13 @@ def attention_macs(batch: int, heads: int, query_len: int, key_len: int, head_di
     return batch * heads * query_len * key_len * (head_dim + value_head_dim)
 
 
+def check_probability(p: float) -> None:
+    """torch's dropout refuses p outside [0, 1] at every call, in eval too."""
+    if not 0 <= p <= 1:
+        raise ShapeError(f"dropout={p}: a dropout probability is between 0 and 1",
+                         arg="dropout")
+
+
 def sequence_first_warning(batch_first: bool, x: Shape) -> list[str]:
     """torch's default reads [L, N, E]; a spec's dim 0 is mostly its batch."""
     if batch_first:
@@ -59,6 +66,10 @@ class MultiheadAttention(Layer):
 
     def notation(self) -> str:
         return f"attention ×{self.num_heads} heads"
+
+    def check_arguments(self) -> None:
+        super().check_arguments()
+        check_probability(self.dropout)
 
     def _dims(self, inputs: tuple[Shape, ...]) -> tuple[Shape, Shape, Shape]:
         query, key, value = inputs if len(inputs) == 3 else inputs * 3
@@ -184,11 +195,21 @@ class TransformerEncoderLayer(Layer):
     def notation(self) -> str:
         return f"encoder ×{self.nhead} heads, mlp {self.dim_feedforward}"
 
+    def check_arguments(self) -> None:
+        super().check_arguments()
+        check_probability(self.dropout)
+
     def _attention(self) -> MultiheadAttention:
         return MultiheadAttention(num_heads=self.nhead, bias=self.bias,
                                   batch_first=self.batch_first, embed_dim=self.d_model)
 
     def output_shape(self, x: Shape) -> Shape:
+        # checked here in the encoder's own terms; the rest is its attention's rule
+        if len(x) == 3:
+            d = self.check_inferred("d_model", x[-1], "feature", " in its last dim")
+            if d % self.nhead:
+                raise ShapeError(f"d_model={d} does not split into nhead={self.nhead} heads "
+                                 f"({d} / {self.nhead} = {d / self.nhead:g})", arg="nhead")
         return self._attention().evaluate((x,)).output_shape
 
     def params(self, x: Shape) -> dict[str, int]:
@@ -228,8 +249,10 @@ class TransformerEncoderLayer(Layer):
         attention = module.self_attn
         return {"nhead": attention.num_heads, "dim_feedforward": module.linear1.out_features,
                 "dropout": module.dropout.p,
-                "activation": {1: "relu", 2: "gelu"}.get(module.activation_relu_or_gelu,
-                                                         "other"),
+                # anything else (a callable): its name, which the type's choices refuse
+                "activation": {1: "relu", 2: "gelu"}.get(
+                    module.activation_relu_or_gelu,
+                    getattr(module.activation, "__name__", type(module.activation).__name__)),
                 "layer_norm_eps": module.norm1.eps, "batch_first": attention.batch_first,
                 "norm_first": module.norm_first, "bias": module.linear1.bias is not None,
                 "d_model": attention.embed_dim}

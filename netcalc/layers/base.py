@@ -62,8 +62,9 @@ class Layer:
     # conv, linear, pool, norm, activation, dropout, merge, reshape, embedding, pad, resize
     family: ClassVar[str] = ""
     rank: ClassVar[int] = 0                      # spatial dims, for `Ints` arguments
-    arity: ClassVar[int] = 1                     # inputs taken; 0 means two or more,
-                                                 # NO_INPUT none (a learned tensor)
+    arity: ClassVar = 1      # inputs taken: a number, or a tuple of the numbers accepted
+                             # (attention's 1 or 3); 0 means two or more, NO_INPUT none
+    makes_pieces: ClassVar[bool] = False         # chunk, split: an entry makes every piece
     positive: ClassVar[tuple[str, ...]] = ()     # arguments that must be >= 1
     non_negative: ClassVar[tuple[str, ...]] = ()
     choices: ClassVar[Mapping[str, tuple]] = {}  # argument -> accepted strings
@@ -72,7 +73,8 @@ class Layer:
     # "keep" (the input's strides: elementwise ops), or "channels_last" (channels-last
     # when the input is, else contiguous: most 2-d/3-d image kernels)
     layout: ClassVar[str] = "new"
-    # the torch.nn class built for it, when its name is not the layer class's own
+    # the module class built for it, when not torch.nn's of the layer class's name: another
+    # of torch.nn's (StochasticDepth is nn.Identity) or netcalc's own (torch_bridge/build.py)
     torch_class: ClassVar[str] = ""
 
     # -- construction ---------------------------------------------------

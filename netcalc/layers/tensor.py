@@ -38,6 +38,11 @@ class TensorOp:
         """The call on input variables `xs`; `args` are every argument's source text."""
         return f"{xs[0]}.{cls.method}({', '.join(args[a] for a in cls.method_args)})"
 
+    @classmethod
+    def reads_batch(cls, args: dict) -> bool:
+        """Whether torch_code reads a variable `batch` (the run's batch size)."""
+        return False
+
 
 class _View(Layer):
     """Returns a view of its input: no new memory, strides re-sliced.
@@ -257,64 +262,86 @@ class Expand(TensorOp, _View):
     size: SizesOrBatch
 
     def for_batch(self, batch: int) -> "Expand":
-        return replace(self, size=tuple(batch if s == BATCH else s for s in self.size))
+        bound = replace(self)
+        object.__setattr__(bound, "_batch", batch)    # the run's, not an argument
+        return bound
 
-    def output_shape(self, x: Shape) -> Shape:
-        size = self.size
-        if BATCH in size:
+    def _sizes(self) -> tuple[int, ...]:
+        """The sizes, `batch` filled in from the run."""
+        batch = getattr(self, "_batch", None)
+        if BATCH in self.size and batch is None:
             raise ShapeError("size=[batch, ...] needs the batch, which only a run has",
                              arg="size")
+        return tuple(batch if s == BATCH else s for s in self.size)
+
+    def output_shape(self, x: Shape) -> Shape:
+        size, written = self._sizes(), _written(self.size)
         new = len(size) - len(x)
         if new < 0:
-            raise ShapeError(f"size={list(size)} has {len(size)} entries but the input "
+            raise ShapeError(f"size={written} has {len(size)} entries but the input "
                              f"{list(x)} has {len(x)} dims: expand can only add dims",
                              arg="size")
         out = []
         for i, s in enumerate(size):
+            if s < -1:
+                raise ShapeError(f"size={written}: a size is -1 (keep the input's) or at "
+                                 f"least 0, not {s}", arg="size")
             if i < new:
-                if s < 0:
-                    raise ShapeError(f"size={list(size)}: the new dim {i} cannot be -1",
-                                     arg="size")
+                if s == -1:
+                    raise ShapeError(f"size={written}: entry {i} is a new dim, which has no "
+                                     "size to keep (-1)", arg="size")
                 out.append(s)
                 continue
             have = x[i - new]
-            if s == -1:
-                out.append(have)
-            elif s < -1 or (have != 1 and s != have):
-                raise ShapeError(f"size={list(size)}: dim {i} of {list(x)} is {have}, which "
-                                 f"expands only to {have}" + (" (or from 1 to any size)"
-                                                             if have != 1 else ""), arg="size")
-            else:
-                out.append(s)
+            if s != -1 and have != 1 and s != have:
+                raise ShapeError(f"size={written}: entry {i} is {s}, but the input's dim "
+                                 f"{i - new} of {list(x)} is {have}; only a dim of 1 expands",
+                                 arg="size")
+            out.append(have if s == -1 else s)
         return tuple(out)
 
     def warnings(self, x: Shape, y: Shape) -> list[str]:
         first = self.size[0] if self.size else -1
-        if first in (-1, BATCH) or len(x) != len(self.size) or x[0] != 1 or first == 1:
+        if BATCH in self.size or first in (-1, 1) or len(x) != len(self.size) or x[0] != 1:
             return []
-        return [f"size={list(self.size)} fixes dim 0 at {first}: if that is the batch, write "
-                "`batch`, which follows --batch"]
+        return [f"size={_written(self.size)} fixes dim 0 at {first}: if that is the batch, "
+                "write `batch`, which follows --batch"]
 
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
+        """torch's inferExpandGeometry: a dim expanded from 1 (or new) steps 0; a new dim
+        of size 1 steps over what follows it."""
         new = len(y) - len(x)
-        return (*(0,) * new, *(0 if x[i] == 1 and y[i + new] != 1 else x_strides[i]
-                               for i in range(len(x))))
+        strides = [0] * len(y)
+        for i in range(len(y) - 1, -1, -1):
+            if i >= new:
+                size, stride = x[i - new], x_strides[i - new]
+            else:
+                size, stride = 1, y[i + 1] * strides[i + 1] if i + 1 < len(y) else 1
+            strides[i] = 0 if size != y[i] else stride
+        return tuple(strides)
 
     def torch_forward(self, torch, x):
-        return x.expand(*self.size)
+        return x.expand(*self._sizes())
 
     @classmethod
     def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
         sizes = args["size"].strip("[]()").replace(repr(BATCH), "batch")
         return f"{xs[0]}.expand({sizes})"
 
+    @classmethod
+    def reads_batch(cls, args: dict) -> bool:
+        return BATCH in args.get("size", ())
+
 
 class _Piece(TensorOp, _View):
     """One piece of x.chunk(...) or x.split(...): a slice of one dim, a view.
 
     A spec entry without `piece` stands for every piece: it expands into one
-    layer per piece, `name.0`, `name.1`, ... (or the names it lists).
+    layer per piece, `name.0`, `name.1`, ... (or the names it lists, which set
+    `pieces`, the count the input must give).
     """
+
+    makes_pieces = True
 
     def piece_count(self) -> int | None:
         """How many pieces the entry makes, where the arguments alone say (else None)."""
@@ -333,7 +360,8 @@ class _Piece(TensorOp, _View):
         made = (f"{self.describe()} of dim {d} (size {x[d]}) gives {len(pieces)} piece"
                 f"{'s' if len(pieces) != 1 else ''} ({', '.join(str(n) for _, n in pieces)})")
         if self.pieces is not None and self.pieces != len(pieces):
-            raise ShapeError(f"{made}, but `name` lists {self.pieces}", arg="name")
+            raise ShapeError(f"{made}, but {self.pieces} are expected (`pieces`, or the names "
+                             "listed)", arg="name")
         if not -len(pieces) <= self.piece < len(pieces):
             fewer = " (torch makes fewer pieces than chunks when the size runs out)" \
                 if isinstance(self, Chunk) else ""
@@ -366,7 +394,7 @@ class Chunk(_Piece):
     def bounds(self, size: int) -> list[tuple[int, int]]:
         step = -(-size // self.chunks)
         return [(start, min(step, size - start)) for start in range(0, size, step)] \
-            if step else [(0, 0)]
+            if step else [(0, 0)] * self.chunks      # torch: `chunks` empty pieces
 
     def describe(self) -> str:
         return f"chunk({self.chunks})"
@@ -432,6 +460,11 @@ class Split(_Piece):
 
     def notation(self) -> str:
         return f"split {_listed(self.split_size_or_sections)} on dim {self.dim} [{self.piece}]"
+
+
+def _written(sizes: tuple) -> str:
+    """Sizes as the spec writes them: [batch, -1, -1]."""
+    return "[" + ", ".join(str(s) for s in sizes) + "]"
 
 
 def _listed(value) -> str:

@@ -48,6 +48,12 @@ def layer_name(value: Any, loc: Location) -> str:
     return value
 
 
+def usable_name(qualified: str) -> str:
+    """A qualified name as a spec can write it: characters other than letters, digits,
+    '_' and the '.' between levels become '_' (torchvision's RegNet: `block1-0`)."""
+    return re.sub(r"[^\w.]", "_", qualified)
+
+
 def check_input_name(name: Any, loc: Location) -> None:
     if not isinstance(name, str) or not NAME.match(name):
         raise SpecError(f"input name {name!r} must be letters, digits and '_'", loc)

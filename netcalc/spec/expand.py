@@ -398,6 +398,9 @@ class _Expander(LayerGraph):
             return self._instance(entry, scope, scope.variables, previous, name, scope.depth,
                                   names_here, first=True)
 
+        if _reads_no_input(type_name):
+            raise SpecError("a layer that reads no input cannot be repeated: its copies would "
+                            "not chain (write each one)", entry.where("repeat"), scope.trace)
         repeat = self._value(entry, "repeat", scope.variables)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 0:
             raise SpecError(f"repeat must be a whole number of times (0 or more), got "
@@ -494,11 +497,11 @@ class _Expander(LayerGraph):
                                [b.name for b in self.blocks.values()])
         args = {key: self._value(entry, key, variables) for key in entry
                 if key not in RESERVED_KEYS}
-        if hasattr(cls, "piece_count") and args.get("piece") is None:
+        if cls.makes_pieces and args.get("piece") is None:
             return self.add_pieces(cls, args, entry, scope, qualified, inputs, depth, trainable,
                                    RESERVED_KEYS)
         if isinstance(qualified, tuple):
-            one = "with `piece`, the entry is one piece" if hasattr(cls, "piece_count") \
+            one = "with `piece`, the entry is one piece" if cls.makes_pieces \
                 else "this layer has one output"
             raise SpecError(f"layer '{', '.join(qualified)}' ({cls.type_name}): a list of names "
                             f"is for every piece of a chunk or split; {one}",

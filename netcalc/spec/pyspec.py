@@ -145,7 +145,7 @@ class Network:
 
     # -- building -------------------------------------------------------------
 
-    def layer(self, type: str, name: str | int | None = None, *, inputs: Any = None,
+    def layer(self, type: str, name: str | int | list[str] | None = None, *, inputs: Any = None,
               trainable: bool = True, **arguments: Any) -> Output | tuple[Output, ...]:
         """A layer of `type` (`conv2d`, `add`, ...) with torch's keyword arguments.
 
@@ -160,17 +160,27 @@ class Network:
                             scope.trace)
         cls = self._graph.layer_class(type, loc, scope)
         entry = located(arguments, loc)
-        qualified = self._graph.define(self._child_name(level, name, type, loc), scope, entry)
+        if isinstance(name, (list, tuple)):        # the pieces' names: ["left", "right"]
+            if not (cls.makes_pieces and arguments.get("piece") is None):
+                raise SpecError(f"a list of names is for every piece of a chunk or split, not "
+                                f"a {type}", loc, scope.trace)
+            qualified = tuple(self._graph.define(layer_name(n, loc), scope, entry)
+                              for n in name)
+        else:
+            qualified = self._graph.define(self._child_name(level, name, type, loc), scope,
+                                           entry)
         try:
             # a learned tensor reads nothing unless inputs= says otherwise (an error)
             producers = () if inputs is None and cls.arity == NO_INPUT else \
                 self._producers(inputs, level, loc, qualified)
         except SpecError as error:
-            raise in_layer(error, qualified, type, error.loc, scope.trace) from None
+            shown = ", ".join(qualified) if isinstance(qualified, tuple) else qualified
+            raise in_layer(error, shown, type, error.loc, scope.trace) from None
         trainable = _trainable(trainable, loc, scope)
         level.child_types.append(type)
-        if hasattr(cls, "piece_count") and arguments.get("piece") is None:
-            # chunk, split: every piece, `name.0`, `name.1`, ..., returned as a tuple
+        if cls.makes_pieces and arguments.get("piece") is None:
+            # chunk, split: every piece, `name.0`, `name.1`, ... (or the names given),
+            # returned as a tuple
             level.previous = self._graph.add_pieces(
                 cls, dict(entry), entry, scope, qualified, producers, scope.depth,
                 scope.trainable and trainable, RESERVED_KEYWORDS)

@@ -14,7 +14,6 @@ import re
 
 from .. import __version__
 from ..layers import lookup
-from ..layers.base import BATCH
 from ..layers.tensor import TensorOp
 from ..render import units
 from ..results import Summary
@@ -31,7 +30,9 @@ def export_torch(spec: ExpandedSpec, summary: Summary) -> str:
     templates = make_templates(root)
     class_names = _class_names([t.name for t in templates])
     model_class = _unique_class_name(spec.name or "Model", set(class_names.values()))
-    classes = [_class_code(class_names[t.name], t, class_names) for t in templates]
+    batch_readers = _batch_readers(templates)
+    classes = [_class_code(class_names[t.name], t, class_names, batch_readers)
+               for t in templates]
     top = Template(model_class, root.input_names, root.output, root.children, {})
     shapes = ", ".join(f"{name!r}: {tuple(summary.inputs[name][1:])}" for name in summary.inputs)
     dtypes = ", ".join(f"{name!r}: torch.{dtype}" for name, dtype in summary.input_dtypes.items())
@@ -58,7 +59,8 @@ def export_torch(spec: ExpandedSpec, summary: Summary) -> str:
               "        outputs = model(*example_inputs())\n"
               "    print(outputs.shape if isinstance(outputs, torch.Tensor) else\n"
               "          [output.shape for output in outputs])\n")
-    return header + "\n\n\n".join([*own, *classes, _class_code(model_class, top, class_names)]) \
+    top_class = _class_code(model_class, top, class_names, batch_readers, top=True)
+    return header + "\n\n\n".join([*own, *classes, top_class]) \
         + footer
 
 
@@ -149,10 +151,31 @@ def _module_code(item: Item, class_names: dict[str, str]) -> str | None:
     return call
 
 
-def _class_code(class_name: str, template: Template, class_names: dict[str, str]) -> str:
+def _reads_batch(item: Item) -> bool:
+    """A layer whose code reads the run's batch (expand(batch, ...))."""
+    cls = None if item.is_template else lookup(item.type)
+    return cls is not None and issubclass(cls, TensorOp) and cls.reads_batch(item.args)
+
+
+def _batch_readers(templates: list[Template]) -> set[str]:
+    """The templates whose forward needs the batch, directly or through a child's."""
+    readers: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for t in templates:
+            if t.name not in readers and any(
+                    _reads_batch(c) or c.is_template and c.type in readers for c in t.children):
+                readers.add(t.name)
+                changed = True
+    return readers
+
+
+def _class_code(class_name: str, template: Template, class_names: dict[str, str],
+                batch_readers: set[str], top: bool = False) -> str:
     signature = "".join(f", {p}={_source(v)}" for p, v in template.params.items())
     modules = [_module_code(c, class_names) for c in template.children]
-    if _sequential_shaped(template) and all(modules):
+    if _sequential_shaped(template) and all(modules) and template.name not in batch_readers:
         listed = ",\n            ".join(modules)
         return (f"class {class_name}(nn.Sequential):\n"
                     f"    def __init__(self{signature}):\n"
@@ -170,7 +193,7 @@ def _class_code(class_name: str, template: Template, class_names: dict[str, str]
                 holders.add(holder)
                 init.append(f"        {_attribute(holder)} = nn.Module()")
         init.append(f"        {_attribute(child.name)} = {module}")
-    forward = _forward_code(template)
+    forward = _forward_code(template, batch_readers, top)
     return "\n".join(init) + "\n\n" + forward
 
 
@@ -178,7 +201,9 @@ def _class_code(class_name: str, template: Template, class_names: dict[str, str]
 _RESERVED = {"self", "torch", "nn", "x", "batch"}
 
 
-def _forward_code(template: Template) -> str:
+def _forward_code(template: Template, batch_readers: set[str], top: bool) -> str:
+    """forward's source. The batch, where a layer reads it, comes from the model's first
+    input (`batch = x.shape[0]`) and is passed down to the blocks that need it."""
     taken = set(_RESERVED)
     variables = {}
     for name in template.input_names:
@@ -192,7 +217,9 @@ def _forward_code(template: Template) -> str:
     outputs = template.output.split(",")
     for ref in outputs:
         uses[ref] = uses.get(ref, 0) + 1
-    lines = [f"    def forward(self, {', '.join(variables.values())}):"]
+    takes_batch = not top and template.name in batch_readers
+    lines = [f"    def forward(self, {', '.join(variables.values())}"
+             f"{', batch' if takes_batch else ''}):"]
     first_input = variables[template.input_names[0]]
     uses_batch = False
     previous = template.input_names[0] if len(template.input_names) == 1 else None
@@ -207,9 +234,19 @@ def _forward_code(template: Template) -> str:
             args = {k: repr(v) for k, v in cls.defaults().items()}
             args.update({k: _source(v) for k, v in child.args.items()})
             value = cls.torch_code(xs, args)
-            uses_batch = uses_batch or BATCH in child.args.get("size", ())
+            uses_batch = uses_batch or cls.reads_batch(child.args)
         elif cls is not None:
             value = cls.torch_call(_attribute(child.name), xs)
+        elif child.type in batch_readers:
+            uses_batch = True
+            if child.copies:       # nn.Sequential passes one argument: loop instead
+                if target != xs[0]:
+                    lines.append(f"        {target} = {xs[0]}")
+                lines += [f"        for block in {_attribute(child.name)}:",
+                          f"            {target} = block({target}, batch)"]
+                variables[child.name], previous = target, child.name
+                continue
+            value = f"{_attribute(child.name)}({', '.join(xs)}, batch)"
         else:
             value = f"{_attribute(child.name)}({', '.join(xs)})"
         lines.append(f"        {target} = {value}")
@@ -217,6 +254,6 @@ def _forward_code(template: Template) -> str:
         previous = child.name
     returned = ", ".join(variables[ref] for ref in outputs)
     lines.append(f"        return {returned}")
-    if uses_batch:        # expand(batch, ...) reads the batch from the first input
+    if uses_batch and not takes_batch:
         lines.insert(1, f"        batch = {first_input}.shape[0]")
     return "\n".join(lines)

@@ -24,11 +24,12 @@ from ..errors import Location, NetcalcError, SpecError, UsageError, did_you_mean
 from ..inputs import input_overrides
 from ..layers import lookup
 from ..layers.base import BATCH
-from ..spec.build import LayerGraph, Scope, layer_name
+from ..spec.build import LayerGraph, Scope, layer_name, usable_name
 from ..spec.loader import located
 from ..results import SpecWarning
 from ..spec.model import ExpandedSpec, Group, InputSpec
 from . import available_ram, first_line, import_torch
+from .build import OWN_MODULES
 
 # Layers are added with their qualified names; blocks are the importer's own groups.
 _TOP_LEVEL = Scope(prefix="", inputs={}, depth=0, trace=(), trainable=True)
@@ -167,14 +168,9 @@ def import_spec(target: str, input_shapes: tuple[str, ...], kwargs: dict[str, An
 
 def _spec_names(spec: ExpandedSpec) -> None:
     """torch takes any module name (torchvision's RegNet has `block1-0`); a spec's are
-    letters, digits and '_': other characters become '_'."""
-    import re
-
-    def fixed(name: str) -> str:
-        return re.sub(r"[^\w.]", "_", name)
-
-    renamed = {layer.name: fixed(layer.name) for layer in spec.layers}
-    renamed.update({group.name: fixed(group.name) for group in spec.groups})
+    letters, digits and '_'."""
+    renamed = {layer.name: usable_name(layer.name) for layer in spec.layers}
+    renamed.update({group.name: usable_name(group.name) for group in spec.groups})
     if len(set(renamed.values())) != len(renamed):
         clash = next(n for n in renamed if list(renamed.values()).count(renamed[n]) > 1)
         raise ImportFailed(f"module '{clash}' would be named '{renamed[clash]}' in a spec, as "
@@ -232,9 +228,14 @@ def _trace(torch, model, target: str):
         record_stack_traces = True
 
         def is_leaf_module(self, module, qualified_name: str) -> bool:
-            # torchvision's Permute and StochasticDepth, netcalc's LearnedTensor: layers
+            # torchvision's Permute and StochasticDepth, netcalc's LearnedTensor: layers.
+            # A user's own class named like a layer type (a home-made MultiheadAttention)
+            # is traced into like any other.
+            cls = type(module)
+            ours = cls.__name__ in OWN_MODULES or \
+                cls.__module__.split(".")[0] in ("torch", "torchvision", "netcalc")
             return super().is_leaf_module(module, qualified_name) or \
-                lookup(type(module).__name__) is not None
+                ours and lookup(cls.__name__) is not None
 
     try:
         return Tracer().trace(model)
@@ -335,7 +336,8 @@ class _Converter:
         self.groups: dict[str, Group] = {}     # open and closed containers, by path
         self.open: list[str] = []
         self.outputs: list[str] = []
-        self.attributes: dict[str, str] = {}   # parameter path -> its layer
+        self.attributes: dict[str, str] = {}   # parameter path -> its `parameter` layer
+        self.weights_taken: set[str] = set()   # parameters a functional layer counts
 
     def run(self, graph) -> None:
         for node in graph.nodes:
@@ -481,6 +483,8 @@ class _Converter:
                 self.values[node] = self.attributes[path]
                 return
             self.values.pop(node)
+            if path in self.weights_taken:
+                self._take_weight(path, node)      # refused: a functional layer's weight
             tensor = self._attribute(path)
             if not isinstance(tensor, self.torch.nn.Parameter):
                 raise self._refuse(node, f"reads '{path}', a tensor that is not a parameter "
@@ -529,6 +533,13 @@ class _Converter:
         if node.op == "get_attr":
             self.attributes[str(node.target)] = name
 
+    def _take_weight(self, path: str, node) -> None:
+        """A parameter becomes one layer's: a second user shares it, which netcalc refuses."""
+        if path in self.attributes or path in self.weights_taken:
+            raise self._refuse(node, f"uses the parameter '{path}' a second time: its weights "
+                                     "are shared, and netcalc counts each layer's own")
+        self.weights_taken.add(path)
+
     def _attribute(self, path: str):
         container, _, local = path.rpartition(".")
         return getattr(self.modules[container], local)
@@ -565,12 +576,17 @@ class _Converter:
                                  "(netcalc layers take tensors, not Python numbers)")
 
     def _constant(self, value, node):
-        """An argument's value: numbers and the graph's shape arithmetic; tensors refused."""
+        """An argument's value: numbers and the graph's shape arithmetic; tensors refused,
+        but a parameter a functional layer takes as its weight (F.layer_norm's), which
+        becomes that layer's own: once."""
         if isinstance(value, (list, tuple)):
             return type(value)(self._constant(v, node) for v in value)
         if hasattr(value, "op"):               # an fx node
             known = self.values.get(value)
             if isinstance(known, (_Size, tuple)):
+                return known
+            if isinstance(known, _Attribute):
+                self._take_weight(known.path, node)
                 return known
             raise self._refuse(node, "uses a tensor as an argument where netcalc expects a "
                                      "number")
@@ -810,6 +826,9 @@ def function_layer(node, constant) -> tuple[str, dict, tuple]:
                for v in affine.values()):
             raise ImportFailed(f"graph node '{node.name}' ({_describe(node)}) normalizes with "
                                "computed weights, not parameters", _node_location(node))
+        for tensor in affine.values():
+            if tensor is not None:
+                constant(tensor, node)         # counted here: the importer marks it taken
         return "layernorm", {"normalized_shape": list(constant(given["normalized_shape"], node)),
                              "eps": constant(given.get("eps", 1e-5), node),
                              "elementwise_affine": affine["weight"] is not None,

@@ -22,6 +22,7 @@ from ..layers import lookup
 from ..layers.base import yaml_float
 from ..render import units
 from ..results import Summary
+from ..spec.build import usable_name
 from ..spec.model import ExpandedSpec
 from .templates import Item, Param, make_templates, spec_tree
 
@@ -89,7 +90,7 @@ def _flat_names(spec: ExpandedSpec) -> dict[str, str]:
     taken = {i.name for i in spec.inputs}
     names = {}
     for layer in spec.layers:
-        base = name = re.sub(r"\W", "_", layer.name)
+        base = name = usable_name(layer.name).replace(".", "_")
         k = 1
         while name in taken:
             name, k = f"{base}_{k}", k + 1
