@@ -201,7 +201,7 @@ CASES = {
     "split_names_short": (
         "input: [4, 32]\nlayers:\n  - {type: split, name: [a, b], split_size_or_sections: 8, "
         "dim: 2}\n", "3:25", ["layer 'a' (split): split(8) of dim 2 (size 32) gives 4 pieces "
-                             "(8, 8, 8, 8), but `name` lists 2"]),
+                             "(8, 8, 8, 8), but the entry expects 2 (its names, or `pieces`)"]),
     "split_names_miscounted": (
         "input: [4, 4]\nlayers:\n  - {type: split, name: [a, b], split_size_or_sections: "
         "[1, 1, 2], dim: 1}\n", "3:25", ["split makes 3 pieces here but `name` lists 2"]),
@@ -220,7 +220,8 @@ CASES = {
         ["embed_dim=6 does not split into num_heads=4 heads"]),
     "expand_a_dim_that_is_not_1": (
         "input: [3, 4]\nlayers:\n  - {type: expand, size: [-1, 5, 4]}\n", "3:26",
-        ["dim 1 of [1, 3, 4] is 3, which expands only to 3"]),
+        ["size=[-1, 5, 4]: entry 1 is 5, but the input's dim 1 of [1, 3, 4] is 3; only a dim "
+         "of 1 expands"]),
 }
 
 

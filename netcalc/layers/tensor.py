@@ -360,8 +360,8 @@ class _Piece(TensorOp, _View):
         made = (f"{self.describe()} of dim {d} (size {x[d]}) gives {len(pieces)} piece"
                 f"{'s' if len(pieces) != 1 else ''} ({', '.join(str(n) for _, n in pieces)})")
         if self.pieces is not None and self.pieces != len(pieces):
-            raise ShapeError(f"{made}, but {self.pieces} are expected (`pieces`, or the names "
-                             "listed)", arg="name")
+            raise ShapeError(f"{made}, but the entry expects {self.pieces} (its names, or "
+                             "`pieces`)", arg="name")
         if not -len(pieces) <= self.piece < len(pieces):
             fewer = " (torch makes fewer pieces than chunks when the size runs out)" \
                 if isinstance(self, Chunk) else ""
