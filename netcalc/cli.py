@@ -14,6 +14,7 @@ import click
 
 from . import __version__
 from .dtypes import MODEL_DTYPES
+from .i18n import LANGUAGES
 from .errors import NetcalcError, UsageError
 
 FORMATS = ("table", "json", "markdown", "csv")
@@ -282,6 +283,36 @@ def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batc
         click.echo(f"wrote {output}: {len(result.layers)} layer"
                    f"{'s' if len(result.layers) != 1 else ''}, "
                    f"{result.totals.params:,} parameters, {result.totals.macs:,} MACs", err=True)
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--layer", "names", multiple=True, metavar="NAME",
+              help="Only this layer, or the layers of this block (repeatable).")
+@click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default=None,
+              help="Language of the words (default: from LANG, else en).")
+@click.option("--format", "fmt", type=click.Choice(("text", "markdown", "json")),
+              default="text", show_default=True, help="Output format.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch size N.")
+@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
+              help="Override the input shape: 3x224x224 (name=SHAPE for a named input).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Write to this file (atomically); '-' is standard output.")
+def explain(spec: str, names: tuple[str, ...], lang: str | None, fmt: str, batch: int,
+            input_shapes: tuple[str, ...], output: str | None) -> None:
+    """Work out each layer's numbers with the spec's own values: the output size's
+    formula (where it rounds, and what that leaves uncovered), parameters, MACs."""
+    from .i18n import language
+    from .render import explain as render_explain
+    from .working import explain_layers
+
+    expanded, result = _load_and_analyze(spec, input_shapes, batch, "float32")
+    workings = explain_layers(expanded, result, names)
+    lang = language(lang)
+    render = {"text": render_explain.plain_text, "markdown": render_explain.markdown,
+              "json": render_explain.render_json}[fmt]
+    _emit(render(workings, lang), None if output == "-" else output)
 
 
 @cli.command()

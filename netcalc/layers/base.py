@@ -162,6 +162,12 @@ class Layer:
         """The layer as a textbook or a diagram writes it: `conv 11×11/4, 64`."""
         return self.type_name
 
+    def explain(self, xs: tuple[Shape, ...], y: Shape) -> list:
+        """The worked computation (working.Step), with these numbers: the output size's
+        formula, the parameters', the MACs'. None of them for a layer whose numbers
+        need no working (an activation keeps its input's shape)."""
+        return []
+
     def evaluate(self, inputs: tuple[Shape, ...],
                  strides: tuple[Strides, ...] | None = None) -> LayerNumbers:
         """All the rules for these inputs (of these layouts; contiguous by default)."""

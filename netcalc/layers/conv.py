@@ -10,6 +10,8 @@ from ..errors import ShapeError
 from ..formulas import contiguous_strides, conv_out, conv_transpose_out, same_padding
 from .base import DIMS_BY_RANK, Ints, Layer, Padding, Shape, Strides, per_dim, window
 from .registry import register_ranked
+from ..working import (Remark, Step, count_step, dim_names, kernel_symbols, out_symbols,
+                       product, same_steps, transposed_steps, window_steps)
 
 
 
@@ -46,6 +48,19 @@ class _ConvBase(Layer):
         # weight: C_out · C_in/g · ∏K (transposed: C_in · C_out/g · ∏K, the same count)
         weight = self.out_channels * (x[1] // self.groups) * prod(self.kernel_size)
         return {"weight": weight, "bias": self.out_channels} if self.bias else {"weight": weight}
+
+    def params_step(self, x: Shape) -> Step:
+        """params = (K_h·K_w·C_in/g + 1)·C_out: one weight per kernel tap and input
+        channel of the group, one bias, for each output channel."""
+        per_group = "C_in/g" if self.groups != 1 else "C_in"
+        channels = f"({x[1]}/{self.groups})" if self.groups != 1 else f"{x[1]}"
+        taps = f"{product(self.kernel_size)}·{channels}"
+        total = sum(self.params(x).values())
+        if self.bias:
+            return count_step("params", f"({kernel_symbols(self.rank)}·{per_group} + 1)·C_out",
+                              f"({taps} + 1)·{self.out_channels}", total)
+        return count_step("params", f"{kernel_symbols(self.rank)}·{per_group}·C_out",
+                          f"{taps}·{self.out_channels}", total, (Remark("no_bias"),))
 
 
 @dataclass(frozen=True)
@@ -110,6 +125,23 @@ class ConvNd(_ConvBase):
         # each output element: C_in/g · ∏K multiply-accumulates (bias adds are not counted)
         return prod(y) * (x[1] // self.groups) * prod(self.kernel_size)
 
+    def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
+        (x,) = xs
+        if self.padding == "same":
+            sizes = same_steps(self.rank, x[2:], self.kernel_size, self.dilation)
+        else:
+            sizes = window_steps(self.rank, x[2:], self.kernel_size, self.stride,
+                                 [left for left, _ in self.padding_pairs()], self.dilation)
+        per_group = "C_in/g" if self.groups != 1 else "C_in"
+        batch = "N·" if y[0] != 1 else ""
+        macs = count_step(
+            "MACs", f"{batch}{out_symbols(self.rank)}·C_out · ({kernel_symbols(self.rank)}·"
+                    f"{per_group})",
+            f"{product([*y[:1] * (y[0] != 1), *y[2:], y[1]])} · "
+            f"({product(self.kernel_size)}·{x[1] // self.groups})",
+            self.macs(x, y), (Remark("bias_not_counted"),) if self.bias else ())
+        return [*sizes, self.params_step(x), macs]
+
 
 @dataclass(frozen=True)
 class ConvTransposeNd(_ConvBase):
@@ -139,6 +171,20 @@ class ConvTransposeNd(_ConvBase):
     def macs(self, x: Shape, y: Shape) -> int:
         # the transpose of a conv: each INPUT element meets C_out/g · ∏K weights
         return prod(x) * (self.out_channels // self.groups) * prod(self.kernel_size)
+
+    def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
+        (x,) = xs
+        sizes = transposed_steps(self.rank, x[2:], self.kernel_size, self.stride,
+                                 self.padding, self.dilation, self.output_padding)
+        per_group = "C_out/g" if self.groups != 1 else "C_out"
+        batch = "N·" if x[0] != 1 else ""
+        ins = "·".join(f"{d}_in" for d in dim_names(self.rank))
+        macs = count_step(
+            "MACs", f"{batch}C_in·{ins} · ({per_group}·{kernel_symbols(self.rank)})",
+            f"{product([*x[:1] * (x[0] != 1), x[1], *x[2:]])} · "
+            f"({self.out_channels // self.groups}·"
+            f"{product(self.kernel_size)})", self.macs(x, y))
+        return [*sizes, self.params_step(x), macs]
 
 
 # torch's 2-d and 3-d kernels keep a channels-last input's layout; the 1-d ones do not

@@ -9,6 +9,7 @@ from typing import ClassVar
 from ..errors import ShapeError
 from .base import Layer, Shape
 from .registry import register
+from ..working import Remark, Step, count_step, product
 
 
 @register("linear")
@@ -56,6 +57,22 @@ class Linear(Layer):
 
     def inferred(self, x: Shape) -> dict[str, int]:
         return {"in_features": x[-1]}
+
+    def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
+        (x,) = xs
+        c_in, c_out = x[-1], self.out_features
+        params = sum(self.params(x).values())
+        if self.bias:
+            weights = count_step("params", "(in_features + 1)·out_features",
+                                 f"({c_in} + 1)·{c_out}", params)
+        else:
+            weights = count_step("params", "in_features·out_features", f"{c_in}·{c_out}",
+                                 params, (Remark("no_bias"),))
+        rows = prod(x[:-1])
+        lead = f"{product(x[:-1])}·" if rows != 1 else ""
+        macs = count_step("MACs", f"{'rows·' if rows != 1 else ''}in_features·out_features",
+                          f"{lead}{c_in}·{c_out}", self.macs(x, y))
+        return [weights, macs]
 
 
 @register("embedding")

@@ -13,6 +13,7 @@ from typing import ClassVar
 from ..errors import ShapeError
 from .base import Dims, Layer, Shape
 from .registry import register
+from ..working import Remark, Step, count_step
 
 
 class _Norm(Layer):
@@ -49,6 +50,18 @@ class _RunningStatsNorm(_Norm):
 
     def inferred(self, x: Shape) -> dict:
         return {"num_features": x[1]}
+
+    def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
+        """params = 2·C (a scale γ and a shift β per channel); buffers 2·C + 1 (the
+        running mean and variance, and the count of batches seen)."""
+        c = xs[0][1]
+        steps = []
+        if self.affine:
+            steps.append(count_step("params", "2·C", f"2·{c}", 2 * c))
+        if self.track_running_stats:
+            steps.append(count_step("buffers", "2·C + 1", f"2·{c} + 1", 2 * c + 1,
+                                    (Remark("buffers_not_params"),)))
+        return steps
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from ..errors import ShapeError
 from ..formulas import pool_out
 from .base import DIMS_BY_RANK, Ints, Layer, OutputSize, Shape, per_dim, window
 from .registry import register_ranked
+from ..working import Remark, Step, dim_names, window_steps
 
 
 
@@ -56,6 +57,11 @@ class _WindowPool(_Pool):
                                      self.dilations)
         )
         return (*lead, *out)
+
+    def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
+        _, spatial = self.spatial(xs[0])
+        return window_steps(self.rank, spatial, self.kernel_size, self.strides, self.padding,
+                            self.dilations, self.ceil_mode)
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,19 @@ class _AdaptivePool(_Pool):
         # output_size None keeps that input dim; bins may overlap when I % O != 0
         lead, spatial = self.spatial(x)
         return (*lead, *(i if o is None else o for i, o in zip(spatial, self.output_size)))
+
+    def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
+        """Bin j of O covers ⌊j·I/O⌋ to ⌈(j + 1)·I/O⌉: I/O each when O divides I."""
+        _, spatial = self.spatial(xs[0])
+        steps = []
+        for name, i, o in zip(dim_names(self.rank), spatial, self.output_size):
+            o = i if o is None else o
+            sizes = sorted({-(-(j + 1) * i // o) - j * i // o for j in range(o)})
+            remark = Remark("adaptive_exact", {"input": i, "output": o, "size": i // o}) \
+                if i % o == 0 else Remark("adaptive_uneven", {"input": i, "output": o,
+                                                              "sizes": sizes})
+            steps.append(Step(f"{name}_out", "output_size", f"{o}", o, (remark,)))
+        return steps
 
 
 class AdaptiveAvgPoolNd(_AdaptivePool):

@@ -17,6 +17,7 @@ from ..formulas import (channels_last_strides, contiguous_strides, is_channels_l
 from .base import (BATCH, Dims, IntList, Layer, LayerNumbers, Merge, Shape, SizeOrList,
                    SizesOrBatch, Strides, normalize_dim)
 from .registry import register
+from ..working import Remark, Step, count_step, product, shape_text
 
 
 class TensorOp:
@@ -492,6 +493,14 @@ class Flatten(_View):
             return x_strides          # torch.flatten returns its input itself
         return super().view_strides(x, x_strides, y)
 
+    def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
+        (x,) = xs
+        start = normalize_dim(self.start_dim, len(x), "start_dim")
+        end = normalize_dim(self.end_dim, len(x), "end_dim")
+        merged = x[start:end + 1]
+        return [count_step("features", "·".join(f"d{i}" for i in range(start, end + 1)),
+                           product(merged), prod(merged))]
+
 
 def _fill_unknown(sizes: tuple[int, ...], total: int, name: str, what: str) -> tuple[int, ...]:
     """Resolve one -1 so the sizes multiply to `total`, as torch's view does."""
@@ -685,6 +694,12 @@ class _Elementwise(TensorOp, Merge):
     def torch_forward(self, torch, *xs):
         return functools.reduce(getattr(torch, self.type_name), xs)
 
+    def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
+        same = len(set(xs)) == 1
+        return [Step("output", f" {self.operator} ".join(f"x_{i + 1}" for i in range(len(xs))),
+                     f" {self.operator} ".join(shape_text(x) for x in xs) + f" → {shape_text(y)}",
+                     y, (Remark("elementwise_same" if same else "broadcast"),))]
+
     @classmethod
     def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
         return f" {cls.operator} ".join(xs)
@@ -736,6 +751,13 @@ class Concat(TensorOp, Merge):
 
     def torch_forward(self, torch, *xs):
         return torch.cat(xs, dim=self.dim)
+
+    def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
+        d = normalize_dim(self.dim, len(xs[0]))
+        sizes = [x[d] for x in xs]
+        return [Step(f"dim {d}", " + ".join(f"C_{i + 1}" for i in range(len(xs))),
+                     f"{' + '.join(str(s) for s in sizes)} = {sum(sizes)}", sum(sizes),
+                     (Remark("concat_others_equal"),))]
 
     @classmethod
     def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:

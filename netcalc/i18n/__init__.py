@@ -1,0 +1,32 @@
+"""The words netcalc's explanations use, one catalogue per language.
+
+A catalogue (en.py, zh.py) maps a key to a format string or to a function of
+the message's arguments (for plurals). A third language is one more file
+here, added to LANGUAGES.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import en, zh
+
+LANGUAGES = {"en": en.MESSAGES, "zh": zh.MESSAGES}
+
+
+def language(chosen: str | None = None) -> str:
+    """`--lang`, else the environment's (LC_ALL, LC_MESSAGES, LANG, LANGUAGE), else en."""
+    if chosen:
+        return chosen
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        value = os.environ.get(variable, "")
+        if value:
+            code = value.split("_")[0].split(".")[0].split(":")[0].lower()
+            return code if code in LANGUAGES else "en"
+    return "en"
+
+
+def message(lang: str, key: str, **args: Any) -> str:
+    entry = LANGUAGES[lang].get(key) or LANGUAGES["en"][key]
+    return entry(**args) if callable(entry) else entry.format(**args)

@@ -1,0 +1,44 @@
+"""English."""
+
+_UNITS = {"H": ("row", "rows"), "W": ("column", "columns")}
+
+
+def _unit(dim: str, count: int) -> str:
+    one, many = _UNITS.get(dim, ("position", "positions"))
+    return one if count == 1 else many
+
+
+MESSAGES = {
+    # remarks on a worked step
+    "floor_drops": lambda numerator, stride, quotient, rounded, uncovered, dim: (
+        f"{numerator} / {stride} = {quotient} is not whole: rounded down to {rounded}, so the "
+        f"last {uncovered} {_unit(dim, uncovered)} of the padded input "
+        f"{'is' if uncovered == 1 else 'are'} never covered by a window"),
+    "ceil_rounds_up": lambda numerator, stride, quotient, rounded, uncovered, dim: (
+        f"{numerator} / {stride} = {quotient} is not whole: ceil_mode rounds it up to "
+        f"{rounded}, so the last window hangs over the edge"),
+    "ceil_last_window": "torch drops the last window: it would start at {start}, beyond the "
+                        "input and its left padding ({input} + {padding}), leaving {out}",
+    "divides_exactly": "{numerator} / {stride} = {quotient} exactly: the windows cover the "
+                       "padded input to its last position",
+    "same_padding": "padding='same' adds {dilation}·({kernel} − 1) = {total} in all: {left} "
+                    "before and {right} after",
+    "no_bias": "no bias (bias: false)",
+    "bias_not_counted": "adding the bias is not counted (FlopCounterMode counts the "
+                        "multiply-accumulates of the product only)",
+    "adaptive_exact": "{output} bins of {input}/{output} = {size} each",
+    "adaptive_uneven": lambda input, output, sizes: (
+        f"{input} does not divide into {output} bins: torch's bins (from ⌊j·{input}/{output}⌋ "
+        f"to ⌈(j + 1)·{input}/{output}⌉) are {' or '.join(str(s) for s in sizes)} wide, and "
+        "overlap"),
+    "buffers_not_params": "the running mean and variance, and the batch count, are buffers, "
+                          "not parameters",
+    "concat_others_equal": "the other dims must be equal, and stay as they are",
+    "elementwise_same": "elementwise: the shapes are equal, the output too",
+    "broadcast": "elementwise with broadcasting: each dim is equal, or 1",
+    # headings and words
+    "params": "params", "MACs": "MACs", "buffers": "buffers", "features": "features",
+    "output": "output", "no_working": "(its numbers need no working: the shape is its "
+                                     "input's)",
+    "total": "total",
+}

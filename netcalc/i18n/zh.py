@@ -1,0 +1,31 @@
+"""中文 (Chinese), in the tutorials' own terms."""
+
+_UNITS = {"H": "行", "W": "列"}
+
+MESSAGES = {
+    "floor_drops": lambda numerator, stride, quotient, rounded, uncovered, dim: (
+        f"{numerator} / {stride} = {quotient} 不是整数：向下取整为 {rounded}，"
+        f"所以填充后输入的最后 {uncovered} {_UNITS.get(dim, '个位置')}不会被任何窗口覆盖"),
+    "ceil_rounds_up": lambda numerator, stride, quotient, rounded, uncovered, dim: (
+        f"{numerator} / {stride} = {quotient} 不是整数：ceil_mode 向上取整为 {rounded}，"
+        "最后一个窗口越过边缘"),
+    "ceil_last_window": "torch 去掉最后一个窗口：它将从 {start} 开始，超出了输入和左侧填充"
+                        "（{input} + {padding}），剩下 {out} 个",
+    "divides_exactly": "{numerator} / {stride} = {quotient}，正好整除：窗口覆盖到填充后输入的最后"
+                       "一个位置",
+    "same_padding": "padding='same' 共填充 {dilation}·({kernel} − 1) = {total}：前面 {left}，"
+                    "后面 {right}",
+    "no_bias": "没有偏置（bias: false）",
+    "bias_not_counted": "加偏置不计入 MACs（FlopCounterMode 只计乘积的乘加次数）",
+    "adaptive_exact": "{output} 个区域，每个 {input}/{output} = {size}",
+    "adaptive_uneven": lambda input, output, sizes: (
+        f"{input} 不能整除为 {output} 个区域：torch 的区域（从 ⌊j·{input}/{output}⌋ 到 "
+        f"⌈(j + 1)·{input}/{output}⌉）宽 {' 或 '.join(str(s) for s in sizes)}，彼此重叠"),
+    "buffers_not_params": "滑动均值、滑动方差和批次计数是缓冲区（buffer），不是参数",
+    "concat_others_equal": "其余维度必须相等，保持不变",
+    "elementwise_same": "逐元素运算：形状相同，输出也相同",
+    "broadcast": "带广播的逐元素运算：每一维相等或为 1",
+    "params": "参数量", "MACs": "MACs（乘加次数）", "buffers": "缓冲区", "features": "特征数",
+    "output": "输出", "no_working": "（无需计算：形状与输入相同）",
+    "total": "合计",
+}

@@ -1,0 +1,79 @@
+"""`netcalc explain`: each layer's worked computation, as text, markdown or JSON,
+in the reader's language. Renders working.LayerWorking; computes nothing."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+from ..i18n import message
+from ..working import LayerWorking, Step, shape_text
+
+
+def display_width(text: str) -> int:
+    """Columns a terminal gives `text`: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def remark_text(lang: str, remark) -> str:
+    return message(lang, remark.key, **remark.args)
+
+
+def quantity(lang: str, step: Step) -> str:
+    """`params` in the reader's words; H_out and such stay symbols."""
+    return message(lang, step.quantity) if step.quantity in ("params", "MACs", "buffers",
+                                                             "features", "output") \
+        else step.quantity
+
+
+def _arrow(working: LayerWorking) -> str:
+    ins = ", ".join(shape_text(s) for s in working.input_shapes) or "∅"
+    return f"{ins} → {shape_text(working.output_shape)}"
+
+
+def step_lines(lang: str, step: Step, indent: str = "  ") -> list[str]:
+    """`H_out = formula` then `      = working`, then the remarks."""
+    label = quantity(lang, step)
+    pad = " " * display_width(label)
+    lines = [f"{indent}{label} = {step.formula}", f"{indent}{pad} = {step.working}"]
+    lines += [f"{indent}{pad}   {remark_text(lang, r)}" for r in step.remarks]
+    return lines
+
+
+def plain_text(workings: list[LayerWorking], lang: str) -> str:
+    blocks = []
+    for w in workings:
+        lines = [f"{w.name} · {w.type} · {w.notation}", f"  {_arrow(w)}"]
+        for step in w.steps:
+            lines += step_lines(lang, step)
+        if not w.steps:
+            lines.append(f"  {message(lang, 'no_working')}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+def markdown(workings: list[LayerWorking], lang: str) -> str:
+    parts = []
+    for w in workings:
+        lines = [f"### {w.name} ({w.type}: {w.notation})", "", f"`{_arrow(w)}`", ""]
+        for step in w.steps:
+            label = quantity(lang, step)
+            lines.append(f"- `{label} = {step.formula} = {step.working}`")
+            lines += [f"  - {remark_text(lang, r)}" for r in step.remarks]
+        if not w.steps:
+            lines.append(message(lang, "no_working"))
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def render_json(workings: list[LayerWorking], lang: str) -> str:
+    data = {"language": lang, "layers": [{
+        "name": w.name, "type": w.type, "notation": w.notation,
+        "input_shapes": [list(s) for s in w.input_shapes],
+        "output_shape": list(w.output_shape), "params": w.params, "macs": w.macs,
+        "steps": [{"quantity": s.quantity, "formula": s.formula, "working": s.working,
+                   "value": list(s.value) if isinstance(s.value, tuple) else s.value,
+                   "remarks": [{"key": r.key, "args": r.args, "text": remark_text(lang, r)}
+                               for r in s.remarks]} for s in w.steps]}
+        for w in workings]}
+    return json.dumps(data, ensure_ascii=False, indent=1) + "\n"

@@ -1,0 +1,148 @@
+"""`netcalc explain`: the worked computation, with the spec's numbers, in English
+and Chinese; every step's value is the number the summary reports."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpers import PUBLISHED, SPECS, run_cli
+from netcalc.analyze import analyze
+from netcalc.spec import load_spec, parse_spec
+from netcalc.working import explain_layers
+
+
+def workings(text: str, **options):
+    spec = parse_spec(text, "t.yaml")
+    return explain_layers(spec, analyze(spec, **options))
+
+
+def steps_of(text: str, **options) -> dict[str, list]:
+    return {w.name: w.steps for w in workings(text, **options)}
+
+
+def test_alexnets_first_convolution_as_the_tutorial_works_it(capsys):
+    code, out, _ = run_cli(capsys, "explain", str(SPECS / "alexnet.yaml"), "--layer",
+                           "conv1.conv", "--lang", "en")
+    assert code == 0
+    assert out == """\
+conv1.conv · conv2d · conv 11×11/4, 64
+  [1, 3, 224, 224] → [1, 64, 55, 55]
+  H_out = ⌊(H_in + 2P − D·(K − 1) − 1) / S⌋ + 1
+        = ⌊(224 + 2·2 − 1·(11 − 1) − 1) / 4⌋ + 1 = ⌊217 / 4⌋ + 1 = 55
+          217 / 4 = 54.25 is not whole: rounded down to 54, so the last 1 row of the \
+padded input is never covered by a window
+  W_out = ⌊(W_in + 2P − D·(K − 1) − 1) / S⌋ + 1
+        = ⌊(224 + 2·2 − 1·(11 − 1) − 1) / 4⌋ + 1 = ⌊217 / 4⌋ + 1 = 55
+          217 / 4 = 54.25 is not whole: rounded down to 54, so the last 1 column of the \
+padded input is never covered by a window
+  params = (K_h·K_w·C_in + 1)·C_out
+         = (11·11·3 + 1)·64 = 23,296
+  MACs = H_out·W_out·C_out · (K_h·K_w·C_in)
+       = 55·55·64 · (11·11·3) = 70,276,800
+         adding the bias is not counted (FlopCounterMode counts the multiply-accumulates \
+of the product only)
+"""
+
+
+def test_the_same_in_chinese_from_the_environment(capsys, monkeypatch):
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    code, out, _ = run_cli(capsys, "explain", str(SPECS / "alexnet.yaml"), "--layer",
+                           "conv1.conv")
+    assert code == 0
+    assert "217 / 4 = 54.25 不是整数：向下取整为 54，所以填充后输入的最后 1 列不会被任何窗口覆盖" in out
+    assert "  参数量 = (K_h·K_w·C_in + 1)·C_out\n         = (11·11·3 + 1)·64 = 23,296\n" in out
+
+
+def test_exact_and_inexact_divisions_say_which():
+    # the original AlexNet's 227 divides; 224 leaves the last column out
+    exact, inexact = (steps_of(f"input: [3, {side}, {side}]\nlayers:\n"
+                               "  - {type: conv2d, name: c, out_channels: 96, kernel_size: 11, "
+                               "stride: 4}\n")["c"][1] for side in (227, 224))
+    assert exact.working == "⌊(227 + 2·0 − 1·(11 − 1) − 1) / 4⌋ + 1 = ⌊216 / 4⌋ + 1 = 55"
+    assert [r.key for r in exact.remarks] == ["divides_exactly"]
+    assert inexact.value == 54
+    assert inexact.remarks[0].key == "floor_drops"
+    assert inexact.remarks[0].args == {"numerator": 213, "stride": 4, "quotient": "53.25",
+                                       "rounded": 53, "uncovered": 1, "dim": "W"}
+
+
+def test_ceil_mode_and_torchs_last_window_rule():
+    (h,) = steps_of("input: [1, 5]\nlayers:\n  - {type: maxpool1d, name: p, kernel_size: 3, "
+                    "stride: 3, padding: 1, ceil_mode: true}\n")["p"]
+    # ⌈4 / 3⌉ + 1 = 3, but the third window would start at 6 = 5 + 1: torch drops it
+    assert h.value == 2
+    assert [r.key for r in h.remarks] == ["ceil_rounds_up", "ceil_last_window"]
+    assert h.remarks[1].args == {"start": 6, "input": 5, "padding": 1, "out": 2}
+
+
+def test_adaptive_pooling_bins():
+    steps = steps_of("input: [512, 224, 10]\nlayers:\n"
+                     "  - {type: adaptiveavgpool2d, name: p, output_size: [7, 3]}\n")["p"]
+    assert [(s.value, s.remarks[0].key, s.remarks[0].args) for s in steps] == [
+        (7, "adaptive_exact", {"input": 224, "output": 7, "size": 32}),
+        (3, "adaptive_uneven", {"input": 10, "output": 3, "sizes": [4]})]
+
+
+def test_transposed_same_padding_batch_norm_concat_and_flatten():
+    steps = steps_of("""
+input: [16, 8, 8]
+layers:
+  - {type: convtranspose2d, name: up, out_channels: 8, kernel_size: 4, stride: 2, padding: 1}
+  - {type: conv2d, name: same, out_channels: 8, kernel_size: 4, padding: same, bias: false}
+  - {type: batchnorm2d, name: bn}
+  - {type: concat, name: cat, inputs: [up, same, bn], dim: 1}
+  - {type: flatten, name: flat}
+""", batch=2)
+    h_up = steps["up"][0]
+    assert h_up.working == "(8 − 1)·2 − 2·1 + 1·(4 − 1) + 0 + 1 = 16"
+    assert steps["up"][-1].working == "2·16·8·8 · (8·4·4) = 262,144"
+    assert steps["same"][0].remarks[0].args == {"total": 3, "left": 1, "right": 2,
+                                                "dilation": 1, "kernel": 4}
+    assert steps["same"][2].working == "4·4·8·8 = 1,024"          # params, no bias
+    assert [(s.quantity, s.working) for s in steps["bn"]] == [("params", "2·8 = 16"),
+                                                              ("buffers", "2·8 + 1 = 17")]
+    assert steps["cat"][0].working == "8 + 8 + 8 = 24"
+    assert steps["flat"][0].working == "24·16·16 = 6,144"
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_every_steps_value_is_the_summarys_number(name):
+    spec = load_spec(SPECS / f"{name}.yaml")
+    summary = analyze(spec)
+    results = {r.name: r for r in summary.layers}
+    for working in explain_layers(spec, summary):
+        result = results[working.name]
+        for step in working.steps:
+            if step.quantity == "params":
+                assert step.value == result.params, working.name
+            elif step.quantity == "MACs":
+                assert step.value == result.macs, working.name
+            elif step.quantity.endswith("_out"):
+                rank = len([s for s in working.steps if s.quantity.endswith("_out")])
+                spatial = result.output_shape[-rank:]
+                index = [s.quantity for s in working.steps].index(step.quantity)
+                assert step.value == spatial[index], working.name
+
+
+def test_json_and_markdown(capsys):
+    code, out, _ = run_cli(capsys, "explain", str(SPECS / "lenet5.yaml"), "--format", "json",
+                           "--lang", "zh")
+    data = json.loads(out)
+    assert code == 0 and data["language"] == "zh"
+    first = data["layers"][0]
+    assert first["steps"][0]["quantity"] == "H_out"
+    assert first["steps"][0]["value"] == 28
+    code, out, _ = run_cli(capsys, "explain", str(SPECS / "lenet5.yaml"), "--format",
+                           "markdown", "--layer", "c1")
+    assert out.startswith("### c1")
+    assert "- `params = (K_h·K_w·C_in + 1)·C_out = (5·5·1 + 1)·6 = 156`" in out
+
+
+def test_an_unknown_layer_is_a_usage_error(capsys):
+    code, _, err = run_cli(capsys, "explain", str(SPECS / "alexnet.yaml"), "--layer", "conv9")
+    assert code == 2
+    assert "no layer or block of that name in alexnet; did you mean" in err
