@@ -316,6 +316,34 @@ def explain(spec: str, names: tuple[str, ...], lang: str | None, fmt: str, batch
 
 
 @cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("answers", type=click.Path(dir_okay=False))
+@click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default=None,
+              help="Language of the words (default: from LANG, else en).")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
+              show_default=True, help="Output format (json for autograders).")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch size N the answers are for.")
+@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
+              help="Override the input shape: 3x224x224 (name=SHAPE for a named input).")
+def check(spec: str, answers: str, lang: str | None, fmt: str, batch: int,
+          input_shapes: tuple[str, ...]) -> None:
+    """Grade ANSWERS (a YAML file: `conv1: {output: [64, 55, 55], params: 23296}`,
+    `total_params: ...`) against SPEC's numbers. Exit 0 when all are right."""
+    from .grading import grade, read_answers
+    from .i18n import language
+    from .render import check as render_check
+
+    expanded, result = _load_and_analyze(spec, input_shapes, batch, "float32")
+    items = grade(expanded, result, read_answers(answers))
+    lang = language(lang)
+    _emit(render_check.render_json(items, lang) if fmt == "json"
+          else render_check.plain_text(result.name, items, lang), None)
+    if not all(item.correct for item in items):
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True, help="Output format.")
 def layers(fmt: str) -> None:

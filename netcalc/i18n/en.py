@@ -36,6 +36,24 @@ MESSAGES = {
     "concat_others_equal": "the other dims must be equal, and stay as they are",
     "elementwise_same": "elementwise: the shapes are equal, the output too",
     "broadcast": "elementwise with broadcasting: each dim is equal, or 1",
+    # check: the usual mistakes
+    "forgot_bias": "that is the weights alone: the {bias:,} biases (one per output channel) "
+                   "are parameters too",
+    "counted_buffers": "that counts the {buffers:,} running statistics, which are buffers, "
+                       "not parameters",
+    "flops_not_macs": "that is FLOPs, 2 × MACs (a multiply-accumulate is two operations); "
+                      "the MACs are {macs:,}",
+    "macs_not_flops": "that is MACs; FLOPs are 2 × MACs = {flops:,}",
+    "counted_batch": "that is {factor} × the answer: counted for a batch of {factor}? The "
+                     "question is for one input",
+    "channels_last_order": "torch orders a feature map [C, H, W] (channels first), not "
+                           "[H, W, C]",
+    "used_unpadded": "that is the size without the padding: the input grows by 2P first",
+    "ceil_not_floor": "that rounds up; the division rounds down (⌊…⌋) unless ceil_mode is set",
+    "floor_not_ceil": "that rounds down; this layer has ceil_mode: true, which rounds up",
+    "forgot_plus_one": "that leaves out the + 1: the first window's position counts too",
+    "forgot_stride": "that ignores the stride: the windows move S at a time",
+    "expected": "expected", "score": "score", "correct": "correct",
     # headings and words
     "params": "params", "MACs": "MACs", "buffers": "buffers", "features": "features",
     "output": "output", "no_working": "(its numbers need no working: the shape is its "
