@@ -343,6 +343,170 @@ def check(spec: str, answers: str, lang: str | None, fmt: str, batch: int,
         raise click.exceptions.Exit(1)
 
 
+# -- the quick calculators ------------------------------------------------------------
+
+def _calculator_options(command):
+    """--explain, --lang, --batch, --format: what every calculator takes."""
+    for option in reversed([
+        click.option("--explain", "show_working", is_flag=True,
+                     help="Show the working: each formula with these numbers."),
+        click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default=None,
+                     help="Language of the working's words (default: from LANG, else en)."),
+        click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Batch size N."),
+        click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
+                     show_default=True, help="Output format."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _sizes(text: str | None, name: str):
+    """'3' -> 3, '3x5' -> [3, 5], 'same' -> 'same' (per-dim values as the spec writes them)."""
+    from .inputs import parse_shape
+
+    if text is None or text in ("same", "valid"):
+        return text
+    try:
+        sizes = parse_shape(text) if not text.strip().lstrip("-").isdigit() else (int(text),)
+    except UsageError:
+        raise UsageError(f"{name} {text!r}: write a number, or one per dim like 3x5") from None
+    return sizes[0] if len(sizes) == 1 else list(sizes)
+
+
+def _calculate(kind: str, input_shape: str, args: dict, show_working: bool, lang: str | None,
+               batch: int, fmt: str) -> None:
+    from .calc import layer_type, one_layer
+    from .i18n import language
+    from .inputs import parse_shape
+    from .render import explain as render_explain
+
+    shape = parse_shape(input_shape)
+    type_name = layer_type(kind, shape)
+    calculation = one_layer(type_name, {k: v for k, v in args.items() if v is not None}, shape,
+                            batch)
+    lang = language(lang)
+    _emit(render_explain.calculation_json(calculation, lang, show_working) if fmt == "json"
+          else render_explain.calculation_text(calculation, lang, show_working), None)
+
+
+@cli.command()
+@click.option("--input", "input_shape", required=True, metavar="SHAPE",
+              help="The input without the batch: 3x224x224 (C×H×W; C×L and C×D×H×W too).")
+@click.option("--out", "out_channels", required=True, type=int, help="Output channels (kernels).")
+@click.option("-k", "--kernel-size", "kernel_size", required=True, help="Kernel size: 11, or 3x5.")
+@click.option("-s", "--stride", default=None, help="Stride (1).")
+@click.option("-p", "--padding", default=None, help="Padding (0), or same, valid.")
+@click.option("-d", "--dilation", default=None, help="Dilation (1).")
+@click.option("-g", "--groups", type=int, default=None, help="Groups (1).")
+@click.option("--no-bias", is_flag=True, help="No bias.")
+@_calculator_options
+def conv(input_shape, out_channels, kernel_size, stride, padding, dilation, groups, no_bias,
+         show_working, lang, batch, fmt) -> None:
+    """One convolution: output shape, parameters, MACs (no spec file).
+
+    netcalc conv --input 3x224x224 --out 64 -k 11 -s 4 -p 2 --explain
+    """
+    _calculate("conv", input_shape, {
+        "out_channels": out_channels, "kernel_size": _sizes(kernel_size, "-k"),
+        "stride": _sizes(stride, "-s"), "padding": _sizes(padding, "-p"),
+        "dilation": _sizes(dilation, "-d"), "groups": groups,
+        "bias": False if no_bias else None}, show_working, lang, batch, fmt)
+
+
+@cli.command()
+@click.option("--input", "input_shape", required=True, metavar="SHAPE",
+              help="The input without the batch: 64x28x28.")
+@click.option("--out", "out_channels", required=True, type=int, help="Output channels.")
+@click.option("-k", "--kernel-size", "kernel_size", required=True, help="Kernel size.")
+@click.option("-s", "--stride", default=None, help="Stride (1).")
+@click.option("-p", "--padding", default=None, help="Padding (0).")
+@click.option("--output-padding", default=None, help="Output padding (0).")
+@click.option("-d", "--dilation", default=None, help="Dilation (1).")
+@click.option("-g", "--groups", type=int, default=None, help="Groups (1).")
+@click.option("--no-bias", is_flag=True, help="No bias.")
+@_calculator_options
+def convtranspose(input_shape, out_channels, kernel_size, stride, padding, output_padding,
+                  dilation, groups, no_bias, show_working, lang, batch, fmt) -> None:
+    """One transposed convolution: output shape, parameters, MACs (no spec file)."""
+    _calculate("convtranspose", input_shape, {
+        "out_channels": out_channels, "kernel_size": _sizes(kernel_size, "-k"),
+        "stride": _sizes(stride, "-s"), "padding": _sizes(padding, "-p"),
+        "output_padding": _sizes(output_padding, "--output-padding"),
+        "dilation": _sizes(dilation, "-d"), "groups": groups,
+        "bias": False if no_bias else None}, show_working, lang, batch, fmt)
+
+
+@cli.command()
+@click.option("--input", "input_shape", required=True, metavar="SHAPE",
+              help="The input without the batch: 64x55x55.")
+@click.option("-k", "--kernel-size", "kernel_size", required=True, help="Window size.")
+@click.option("-s", "--stride", default=None, help="Stride (the window size).")
+@click.option("-p", "--padding", default=None, help="Padding (0).")
+@click.option("-d", "--dilation", default=None, help="Dilation (1; max pooling only).")
+@click.option("--ceil", "ceil_mode", is_flag=True, help="ceil_mode: round up.")
+@click.option("--avg", is_flag=True, help="Average pooling (default: max).")
+@_calculator_options
+def pool(input_shape, kernel_size, stride, padding, dilation, ceil_mode, avg, show_working,
+         lang, batch, fmt) -> None:
+    """One pooling layer: output shape (no spec file)."""
+    if avg and dilation is not None:
+        raise UsageError("-d: average pooling has no dilation")
+    _calculate("avgpool" if avg else "maxpool", input_shape, {
+        "kernel_size": _sizes(kernel_size, "-k"), "stride": _sizes(stride, "-s"),
+        "padding": _sizes(padding, "-p"), "dilation": _sizes(dilation, "-d"),
+        "ceil_mode": True if ceil_mode else None}, show_working, lang, batch, fmt)
+
+
+@cli.command()
+@click.option("--input", "input_shape", required=True, metavar="SHAPE",
+              help="The features (and any leading dims) without the batch: 9216, or 197x768.")
+@click.option("--out", "out_features", required=True, type=int, help="Output features.")
+@click.option("--no-bias", is_flag=True, help="No bias.")
+@_calculator_options
+def linear(input_shape, out_features, no_bias, show_working, lang, batch, fmt) -> None:
+    """One fully connected layer: output shape, parameters, MACs (no spec file)."""
+    _calculate("linear", input_shape, {"out_features": out_features,
+                                       "bias": False if no_bias else None},
+               show_working, lang, batch, fmt)
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(("conv", "pool")))
+@click.option("--input", "input_size", required=True, type=click.IntRange(min=1),
+              help="The input size along one dim: 224.")
+@click.option("--output", "output_size", required=True, type=click.IntRange(min=1),
+              help="The output size wanted: 112.")
+@click.option("-k", "--kernel-size", "kernel_size", type=int, default=None)
+@click.option("-s", "--stride", type=int, default=None)
+@click.option("-p", "--padding", type=int, default=None)
+@click.option("-d", "--dilation", type=int, default=None)
+@click.option("--ceil", "ceil_mode", is_flag=True, help="ceil_mode (pool).")
+def solve(kind, input_size, output_size, kernel_size, stride, padding, dilation,
+          ceil_mode) -> None:
+    """Find the hyper-parameter left out: every value that turns INPUT into OUTPUT.
+
+    netcalc solve conv --input 224 --output 112 -k 7 -s 2   ->   padding = 3
+    """
+    from .calc import solve as find
+
+    known = {k: v for k, v in (("kernel_size", kernel_size), ("stride", stride),
+                               ("padding", padding), ("dilation", dilation)) if v is not None}
+    if kind == "conv":
+        known["out_channels"] = 1
+    elif ceil_mode:
+        known["ceil_mode"] = True
+    unknown, values, assumed = find("conv1d" if kind == "conv" else "maxpool1d", known,
+                                    input_size, output_size)
+    given = ", ".join(f"{k}={v}" for k, v in {**known, **assumed}.items()
+                      if k not in ("out_channels", "ceil_mode"))
+    if not values:
+        raise NetcalcError(f"no {unknown} turns {input_size} into {output_size} with {given}")
+    unstated = f"  ({', '.join(f'{k} {v}' for k, v in assumed.items())} assumed)" \
+        if assumed else ""
+    click.echo(f"{unknown} = {' or '.join(str(v) for v in values)}{unstated}")
+
+
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True, help="Output format.")

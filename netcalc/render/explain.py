@@ -77,3 +77,33 @@ def render_json(workings: list[LayerWorking], lang: str) -> str:
                                for r in s.remarks]} for s in w.steps]}
         for w in workings]}
     return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+
+
+def calculation_text(calculation, lang: str, show_working: bool) -> str:
+    """A calculator's answer: the layer, its output, params, MACs; the working if asked."""
+    result, working = calculation.result, calculation.working
+    batched = result.output_shape[0] != 1
+
+    def shown(shape):
+        return shape_text(shape if batched else shape[1:])
+
+    lines = [f"{working.notation} ({result.type}) on {shown(result.input_shapes[0])}",
+             f"{message(lang, 'output')}: {shown(result.output_shape)}",
+             f"{message(lang, 'params')}: {result.params:,}",
+             f"{message(lang, 'MACs')}: {result.macs:,} (FLOPs {result.flops:,})"]
+    if show_working:
+        lines.append("")
+        for step in working.steps:
+            lines += step_lines(lang, step)
+    return "\n".join(lines) + "\n"
+
+
+def calculation_json(calculation, lang: str, show_working: bool) -> str:
+    result = calculation.result
+    data = {"type": result.type, "notation": result.notation,
+            "arguments": result.arguments, "input_shape": list(result.input_shapes[0]),
+            "output_shape": list(result.output_shape), "params": result.params,
+            "macs": result.macs, "flops": result.flops}
+    if show_working:
+        data["steps"] = json.loads(render_json([calculation.working], lang))["layers"][0]["steps"]
+    return json.dumps(data, ensure_ascii=False, indent=1) + "\n"

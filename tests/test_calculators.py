@@ -1,0 +1,93 @@
+"""The quick calculators (conv, convtranspose, pool, linear) and `solve`: no spec file,
+the same rules; each checked against torch's numbers for the same layer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpers import run_cli
+
+
+def calc(capsys, *args):
+    code, out, err = run_cli(capsys, *args, "--format", "json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_conv_is_the_tutorials_first_question(capsys):
+    data = calc(capsys, "conv", "--input", "3x224x224", "--out", "64", "-k", "11", "-s", "4",
+                "-p", "2")
+    assert (data["type"], data["output_shape"], data["params"], data["macs"]) == \
+        ("conv2d", [1, 64, 55, 55], 23_296, 70_276_800)
+
+
+def test_conv_text_with_the_working(capsys):
+    code, out, _ = run_cli(capsys, "conv", "--input", "3x224x224", "--out", "64", "-k", "11",
+                           "-s", "4", "-p", "2", "--explain", "--lang", "en")
+    assert code == 0
+    assert out.startswith("conv 11×11/4, 64 (conv2d) on [3, 224, 224]\noutput: [64, 55, 55]\n"
+                          "params: 23,296\nMACs: 70,276,800 (FLOPs 140,553,600)\n")
+    assert "        = ⌊(224 + 2·2 − 1·(11 − 1) − 1) / 4⌋ + 1 = ⌊217 / 4⌋ + 1 = 55\n" in out
+
+
+@pytest.mark.parametrize("args,expected", [
+    # depthwise 3×3, stride 2, same-style padding, no bias: MobileNet's
+    (["conv", "--input", "32x112x112", "--out", "32", "-k", "3", "-s", "2", "-p", "1", "-g",
+      "32", "--no-bias"], ("conv2d", [1, 32, 56, 56], 288, 903_168)),
+    (["conv", "--input", "16x100", "--out", "8", "-k", "5", "-d", "2"],
+     ("conv1d", [1, 8, 92], 648, 58_880)),
+    (["conv", "--input", "8x8x8", "--out", "4", "-k", "3x5", "-p", "same", "--batch", "2"],
+     ("conv2d", [2, 4, 8, 8], 484, 61_440)),
+    (["convtranspose", "--input", "64x28x28", "--out", "32", "-k", "4", "-s", "2", "-p", "1"],
+     ("convtranspose2d", [1, 32, 56, 56], 32_800, 25_690_112)),
+    (["pool", "--input", "64x55x55", "-k", "3", "-s", "2"], ("maxpool2d", [1, 64, 27, 27], 0, 0)),
+    (["pool", "--input", "64x56x56", "-k", "3", "-s", "2", "--ceil", "--avg"],
+     ("avgpool2d", [1, 64, 28, 28], 0, 0)),
+    (["linear", "--input", "9216", "--out", "4096"], ("linear", [1, 4096], 37_752_832,
+                                                       37_748_736)),
+    (["linear", "--input", "197x768", "--out", "3072", "--no-bias"],
+     ("linear", [1, 197, 3072], 2_359_296, 464_781_312)),
+])
+def test_calculators(args, expected, capsys):
+    data = calc(capsys, *args)
+    assert (data["type"], data["output_shape"], data["params"], data["macs"]) == expected
+
+
+def test_a_calculator_refuses_what_torch_refuses(capsys):
+    code, out, err = run_cli(capsys, "conv", "--input", "3x8x8", "--out", "4", "-k", "11")
+    assert (code, out) == (1, "")
+    assert err == "error: layer 'conv2d' (conv2d): kernel 11 is larger than the padded " \
+                  "input 8 (8 + 2·0)\n"
+    code, _, err = run_cli(capsys, "conv", "--input", "3x8x8x8x8", "--out", "4", "-k", "3")
+    assert code == 2 and "a conv takes [C, L], [C, H, W] or [C, D, H, W]" in err
+
+
+@pytest.mark.parametrize("args,answer", [
+    (["conv", "--input", "224", "--output", "112", "-k", "7", "-s", "2"],
+     "padding = 3  (dilation 1 assumed)"),
+    (["conv", "--input", "224", "--output", "55", "-k", "11", "-s", "4"],
+     "padding = 2 or 3  (dilation 1 assumed)"),                  # both round to 55
+    (["conv", "--input", "224", "--output", "112", "-k", "7", "-p", "3"],
+     "stride = 2  (dilation 1 assumed)"),
+    (["conv", "--input", "32", "--output", "28", "-s", "1"],
+     "kernel_size = 5  (dilation 1, padding 0 assumed)"),
+    (["conv", "--input", "32", "--output", "28", "-k", "3", "-s", "1", "-p", "0"],
+     "dilation = 2"),
+    (["pool", "--input", "55", "--output", "27", "-k", "3"],
+     "stride = 2  (dilation 1, padding 0 assumed)"),
+])
+def test_solve_finds_every_value(args, answer, capsys):
+    code, out, _ = run_cli(capsys, "solve", *args)
+    assert (code, out) == (0, answer + "\n")
+
+
+def test_solve_says_when_there_is_none_or_too_much_is_unknown(capsys):
+    code, _, err = run_cli(capsys, "solve", "conv", "--input", "10", "--output", "50", "-k",
+                           "3", "-s", "1")
+    assert code == 1
+    assert err == "error: no padding turns 10 into 50 with kernel_size=3, stride=1, " \
+                  "dilation=1\n"
+    code, _, err = run_cli(capsys, "solve", "conv", "--input", "10", "--output", "5")
+    assert code == 2 and "leave out one of -k, -s, -p" in err
