@@ -390,51 +390,58 @@ def _calculate(kind: str, input_shape: str, args: dict, show_working: bool, lang
           else render_explain.calculation_text(calculation, lang, show_working), None)
 
 
+def _convolution_options(command):
+    """The options conv and convtranspose share."""
+    command = _calculator_options(command)
+    for option in reversed([
+        click.option("--input", "input_shape", required=True, metavar="SHAPE",
+                     help="The input without the batch: 3x224x224 (C×H×W; C×L and C×D×H×W "
+                          "too)."),
+        click.option("--out", "out_channels", required=True, type=int,
+                     help="Output channels (kernels)."),
+        click.option("-k", "--kernel-size", "kernel_size", required=True,
+                     help="Kernel size: 11, or 3x5."),
+        click.option("-s", "--stride", default=None, help="Stride (1)."),
+        click.option("-p", "--padding", default=None, help="Padding (0); conv: same, valid."),
+        click.option("-d", "--dilation", default=None, help="Dilation (1)."),
+        click.option("-g", "--groups", type=int, default=None, help="Groups (1)."),
+        click.option("--no-bias", is_flag=True, help="No bias."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _convolution_args(out_channels, kernel_size, stride, padding, dilation, groups,
+                      no_bias) -> dict:
+    return {"out_channels": out_channels, "kernel_size": _sizes(kernel_size, "-k"),
+            "stride": _sizes(stride, "-s"), "padding": _sizes(padding, "-p"),
+            "dilation": _sizes(dilation, "-d"), "groups": groups,
+            "bias": False if no_bias else None}
+
+
 @cli.command()
-@click.option("--input", "input_shape", required=True, metavar="SHAPE",
-              help="The input without the batch: 3x224x224 (C×H×W; C×L and C×D×H×W too).")
-@click.option("--out", "out_channels", required=True, type=int, help="Output channels (kernels).")
-@click.option("-k", "--kernel-size", "kernel_size", required=True, help="Kernel size: 11, or 3x5.")
-@click.option("-s", "--stride", default=None, help="Stride (1).")
-@click.option("-p", "--padding", default=None, help="Padding (0), or same, valid.")
-@click.option("-d", "--dilation", default=None, help="Dilation (1).")
-@click.option("-g", "--groups", type=int, default=None, help="Groups (1).")
-@click.option("--no-bias", is_flag=True, help="No bias.")
-@_calculator_options
+@_convolution_options
 def conv(input_shape, out_channels, kernel_size, stride, padding, dilation, groups, no_bias,
          show_working, lang, batch, fmt) -> None:
     """One convolution: output shape, parameters, MACs (no spec file).
 
     netcalc conv --input 3x224x224 --out 64 -k 11 -s 4 -p 2 --explain
     """
-    _calculate("conv", input_shape, {
-        "out_channels": out_channels, "kernel_size": _sizes(kernel_size, "-k"),
-        "stride": _sizes(stride, "-s"), "padding": _sizes(padding, "-p"),
-        "dilation": _sizes(dilation, "-d"), "groups": groups,
-        "bias": False if no_bias else None}, show_working, lang, batch, fmt)
+    _calculate("conv", input_shape, _convolution_args(
+        out_channels, kernel_size, stride, padding, dilation, groups, no_bias),
+        show_working, lang, batch, fmt)
 
 
 @cli.command()
-@click.option("--input", "input_shape", required=True, metavar="SHAPE",
-              help="The input without the batch: 64x28x28.")
-@click.option("--out", "out_channels", required=True, type=int, help="Output channels.")
-@click.option("-k", "--kernel-size", "kernel_size", required=True, help="Kernel size.")
-@click.option("-s", "--stride", default=None, help="Stride (1).")
-@click.option("-p", "--padding", default=None, help="Padding (0).")
 @click.option("--output-padding", default=None, help="Output padding (0).")
-@click.option("-d", "--dilation", default=None, help="Dilation (1).")
-@click.option("-g", "--groups", type=int, default=None, help="Groups (1).")
-@click.option("--no-bias", is_flag=True, help="No bias.")
-@_calculator_options
-def convtranspose(input_shape, out_channels, kernel_size, stride, padding, output_padding,
+@_convolution_options
+def convtranspose(output_padding, input_shape, out_channels, kernel_size, stride, padding,
                   dilation, groups, no_bias, show_working, lang, batch, fmt) -> None:
     """One transposed convolution: output shape, parameters, MACs (no spec file)."""
-    _calculate("convtranspose", input_shape, {
-        "out_channels": out_channels, "kernel_size": _sizes(kernel_size, "-k"),
-        "stride": _sizes(stride, "-s"), "padding": _sizes(padding, "-p"),
-        "output_padding": _sizes(output_padding, "--output-padding"),
-        "dilation": _sizes(dilation, "-d"), "groups": groups,
-        "bias": False if no_bias else None}, show_working, lang, batch, fmt)
+    args = _convolution_args(out_channels, kernel_size, stride, padding, dilation, groups,
+                             no_bias)
+    args["output_padding"] = _sizes(output_padding, "--output-padding")
+    _calculate("convtranspose", input_shape, args, show_working, lang, batch, fmt)
 
 
 @cli.command()
