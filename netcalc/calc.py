@@ -35,6 +35,7 @@ def layer_type(kind: str, input_shape: tuple[int, ...]) -> str:
 class Calculation:
     result: LayerResult
     working: LayerWorking
+    warnings: tuple                  # results.SpecWarning: what torch accepts but is unlikely
 
 
 def one_layer(type_name: str, args: dict[str, Any], input_shape: tuple[int, ...],
@@ -47,7 +48,7 @@ def one_layer(type_name: str, args: dict[str, Any], input_shape: tuple[int, ...]
     spec.layers.append(LayerSpec(type_name, layer, ("input",), None, {}, 0))
     summary = analyze(spec, batch=batch)
     (working,) = explain_layers(spec, summary)
-    return Calculation(summary.layers[0], working)
+    return Calculation(summary.layers[0], working, summary.warnings)
 
 
 # -- solve ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import Location, SpecError, UsageError, did_you_mean
+from .errors import Location, SpecError, UsageError, closest, did_you_mean
 from .results import Summary
 from .spec.loader import LocatedDict, load_yaml
 from .spec.model import ExpandedSpec
@@ -51,6 +51,9 @@ def read_answers(path: str) -> list[Answer]:
         raise UsageError(f"no such answers file: {path}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read {path}: {error}") from None
+    if not text.strip():
+        raise SpecError("the answers file is empty: list answers like `conv1: {params: 23296}`",
+                        Location(path, 1, 1))
     doc = load_yaml(text, path)
     if not isinstance(doc, LocatedDict):
         raise SpecError("answers are a mapping: `conv1: {output: [64, 55, 55], params: 23296}`"
@@ -104,9 +107,13 @@ def grade(spec: ExpandedSpec, summary: Summary, answers: list[Answer]) -> list[G
     for answer in answers:
         if answer.layer is not None and answer.layer not in layers and \
                 answer.layer not in blocks:
-            raise SpecError(f"no layer or block '{answer.layer}' in {summary.name}"
-                            f"{did_you_mean(answer.layer, [*layers, *blocks])}",
-                            answer.layer_loc)
+            # wrong, and said so; the other answers are graded all the same
+            graded.append(Graded(answer.layer, answer.quantity, answer.given, None, False,
+                                 Remark("unknown_layer", {
+                                     "name": answer.layer, "spec": summary.name,
+                                     "closest": closest(answer.layer, [*layers, *blocks])}),
+                                 (), answer.layer_loc))
+            continue
         if answer.layer is None:
             row = summary.totals
         else:
@@ -190,6 +197,12 @@ def _block_sum(summary: Summary, block: str, attr: str) -> int:
 
 
 def _shape_mistake(given, expected, layer, result) -> Remark | None:
+    batched = result is not None and len(given) == len(result.output_shape) or \
+        len(given) == len(expected) and len(expected) == 4
+    if batched and len(given) == len(expected) and given[1:] == expected[1:]:
+        return Remark("batch_differs", {"batch": expected[0]})
+    if batched:                                        # compare what follows the batch
+        given, expected = given[1:], expected[1:]
     if len(expected) >= 3 and tuple(given) == (*expected[-2:], expected[-3]):
         return Remark("channels_last_order")          # (224, 224, 3) for [3, 224, 224]
     if layer is None or result is None or not hasattr(layer, "kernel_size"):

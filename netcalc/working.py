@@ -85,14 +85,18 @@ def window_steps(rank: int, inputs, kernels, strides, paddings, dilations,
         formula = f"{round_open}({name}_in + 2P − D·(K − 1) − 1) / S{round_close} + 1"
         rounded = -(-numerator // s) if ceil_mode else numerator // s
         out = rounded + 1
+        working = (f"{round_open}({i} + 2·{p} − {d}·({k} − 1) − 1) / {s}{round_close} + 1"
+                   f" = {round_open}{numerator} / {s}{round_close} + 1 = {out}")
         remarks = []
         if ceil_mode and (out - 1) * s >= i + p:
             # torch: the last window must start inside the input or its left padding
             remarks.append(Remark("ceil_last_window", {"start": (out - 1) * s, "input": i,
                                                        "padding": p, "out": out - 1}))
             out -= 1
-        working = (f"{round_open}({i} + 2·{p} − {d}·({k} − 1) − 1) / {s}{round_close} + 1"
-                   f" = {round_open}{numerator} / {s}{round_close} + 1 = {out}")
+            working += f" − 1 = {out}"
+        if s > d * (k - 1) + 1:
+            remarks.append(Remark("stride_skips", {"stride": s, "window": d * (k - 1) + 1,
+                                                   "skipped": s - d * (k - 1) - 1}))
         if numerator % s:
             remarks.insert(0, Remark("ceil_rounds_up" if ceil_mode else "floor_drops", {
                 "numerator": numerator, "stride": s, "quotient": f"{numerator / s:g}",

@@ -55,11 +55,13 @@ def test_calculators(args, expected, capsys):
     assert (data["type"], data["output_shape"], data["params"], data["macs"]) == expected
 
 
-def test_a_calculator_refuses_what_torch_refuses(capsys):
+def test_a_calculator_refuses_what_torch_refuses_and_warns_as_summary_does(capsys):
     code, out, err = run_cli(capsys, "conv", "--input", "3x8x8", "--out", "4", "-k", "11")
     assert (code, out) == (1, "")
-    assert err == "error: layer 'conv2d' (conv2d): kernel 11 is larger than the padded " \
-                  "input 8 (8 + 2·0)\n"
+    assert err == "error: kernel 11 is larger than the padded input 8 (8 + 2·0)\n"
+    code, out, err = run_cli(capsys, "linear", "--input", "256x6x6", "--out", "10")
+    assert code == 0 and "output: [256, 6, 10]" in out
+    assert err.startswith("warning: applies to the last dim only (6 features)")
     code, _, err = run_cli(capsys, "conv", "--input", "3x8x8x8x8", "--out", "4", "-k", "3")
     assert code == 2 and "a conv takes [C, L], [C, H, W] or [C, D, H, W]" in err
 
@@ -77,6 +79,9 @@ def test_a_calculator_refuses_what_torch_refuses(capsys):
      "dilation = 2"),
     (["pool", "--input", "55", "--output", "27", "-k", "3"],
      "stride = 2  (dilation 1, padding 0 assumed)"),
+    # a window as large as the input: one output whatever the stride
+    (["conv", "--input", "5", "--output", "1", "-k", "3", "-p", "0"],
+     "stride = 3 or more  (dilation 1 assumed)"),
 ])
 def test_solve_finds_every_value(args, answer, capsys):
     code, out, _ = run_cli(capsys, "solve", *args)
@@ -87,7 +92,9 @@ def test_solve_says_when_there_is_none_or_too_much_is_unknown(capsys):
     code, _, err = run_cli(capsys, "solve", "conv", "--input", "10", "--output", "50", "-k",
                            "3", "-s", "1")
     assert code == 1
-    assert err == "error: no padding turns 10 into 50 with kernel_size=3, stride=1, " \
-                  "dilation=1\n"
+    assert err == "error: no padding turns 10 into 50 with kernel_size=3, stride=1 " \
+                  "(dilation 1 assumed: give -p or -d if they differ)\n"
+    code, _, err = run_cli(capsys, "solve", "conv", "--input", "10", "--output", "5", "-s", "0")
+    assert code == 2 and "0 is not in the range x>=1" in err
     code, _, err = run_cli(capsys, "solve", "conv", "--input", "10", "--output", "5")
     assert code == 2 and "leave out one of -k, -s, -p" in err

@@ -36,8 +36,8 @@ total_macs: 714188480
 # (answers, the wrong item's line, its hint)
 MISTAKES = {
     "forgot_bias": ("conv1: {params: 23232}\n", "✗ conv1 params  23,232  (expected 23,296)",
-                    "that is the weights alone: the 64 biases (one per output channel) are "
-                    "parameters too"),
+                    "that is the weights alone: the 64 biases (one per output channel or "
+                    "feature) are parameters too"),
     "flops_not_macs": ("conv1: {macs: 140553600}\n",
                        "✗ conv1 macs  140,553,600  (expected 70,276,800)",
                        "that is FLOPs, 2 × MACs"),
@@ -101,11 +101,11 @@ def test_json_for_autograders_has_one_item_per_value(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("answers,position,message", [
-    ("conv9: {params: 1}\n", "1:1", "no layer or block 'conv9' in alexnet; did you mean"),
     ("conv1: {weights: 1}\n", "1:9", "'weights' is not something netcalc checks"),
     ("conv1: {output: big}\n", "1:17", "an output shape is a list like [64, 55, 55]"),
     ("conv1: 5\n", "1:8", "answers for 'conv1' are a mapping"),
     ("- conv1\n", "1:1", "answers are a mapping"),
+    ("\n", "1:1", "the answers file is empty"),
 ])
 def test_a_bad_answers_file_gets_a_located_error(answers, position, message, capsys,
                                                  tmp_path):
@@ -113,6 +113,25 @@ def test_a_bad_answers_file_gets_a_located_error(answers, position, message, cap
     assert (code, out) == (1, "")
     assert err.startswith(f"{path}:{position}: error: "), err
     assert message in err
+
+
+def test_a_misspelt_layer_is_one_wrong_answer_and_the_rest_are_graded(capsys, tmp_path):
+    code, out, _, _ = check(capsys, tmp_path, ALEXNET,
+                            "Conv1: {params: 23296}\nconv2: {params: 307392}\n", "--lang", "zh")
+    assert code == 1
+    assert out.splitlines() == [
+        "✗ Conv1 参数量  23,296",
+        "    alexnet 中没有名为 'Conv1' 的层或模块；是不是 'conv1'？",
+        "✓ conv2 参数量  307,392",
+        "得分：1 / 2（alexnet）"]
+
+
+def test_a_shape_with_another_batch_or_channels_last_with_the_batch(capsys, tmp_path):
+    code, out, _, _ = check(capsys, tmp_path, ALEXNET, "conv1: {output: [32, 64, 55, 55]}\n"
+                            "conv3: {output: [1, 13, 13, 384]}\n", "--lang", "en")
+    assert code == 1
+    assert "    the batch is 1 here (--batch): the rest is right" in out
+    assert "    torch orders a feature map [C, H, W] (channels first), not [H, W, C]" in out
 
 
 # -- the tutorials' worked examples ------------------------------------------------
@@ -126,7 +145,7 @@ SEED_EXAMPLES = {
         "conv: {params: 23232}\n",
         ["= ⌊(224 + 2·2 − 1·(11 − 1) − 1) / 4⌋ + 1 = ⌊217 / 4⌋ + 1 = 55",
          "= (11·11·3 + 1)·64 = 23,296", "= 55·55·64 · (11·11·3) = 70,276,800"],
-        ("the last 1 column of the padded input is never covered", "最后 1 列不会被任何窗口覆盖"),
+        ("the last column of the padded input is never covered", "最后 1 列不会被任何窗口覆盖"),
         ("the 64 biases", "64 个偏置")),
     # 002: "卷出来的特征图的大小=特征图大小-卷积核大小+1 ... 零填充后图片大小为原大小加上2倍的padding"
     "4x4_image": (

@@ -31,11 +31,11 @@ conv1.conv · conv2d · conv 11×11/4, 64
   [1, 3, 224, 224] → [1, 64, 55, 55]
   H_out = ⌊(H_in + 2P − D·(K − 1) − 1) / S⌋ + 1
         = ⌊(224 + 2·2 − 1·(11 − 1) − 1) / 4⌋ + 1 = ⌊217 / 4⌋ + 1 = 55
-          217 / 4 = 54.25 is not whole: rounded down to 54, so the last 1 row of the \
+          217 / 4 = 54.25 is not whole: rounded down to 54, so the last row of the \
 padded input is never covered by a window
   W_out = ⌊(W_in + 2P − D·(K − 1) − 1) / S⌋ + 1
         = ⌊(224 + 2·2 − 1·(11 − 1) − 1) / 4⌋ + 1 = ⌊217 / 4⌋ + 1 = 55
-          217 / 4 = 54.25 is not whole: rounded down to 54, so the last 1 column of the \
+          217 / 4 = 54.25 is not whole: rounded down to 54, so the last column of the \
 padded input is never covered by a window
   params = (K_h·K_w·C_in + 1)·C_out
          = (11·11·3 + 1)·64 = 23,296

@@ -3,17 +3,20 @@
 _UNITS = {"H": ("row", "rows"), "W": ("column", "columns")}
 
 
-def _unit(dim: str, count: int) -> str:
+def _last(dim: str, count: int) -> str:
+    """'the last row of the padded input is', 'the last 3 rows of the padded input are'."""
     one, many = _UNITS.get(dim, ("position", "positions"))
-    return one if count == 1 else many
+    return f"the last {one} of the padded input is" if count == 1 else \
+        f"the last {count} {many} of the padded input are"
 
 
 MESSAGES = {
     # remarks on a worked step
     "floor_drops": lambda numerator, stride, quotient, rounded, uncovered, dim: (
-        f"{numerator} / {stride} = {quotient} is not whole: rounded down to {rounded}, so the "
-        f"last {uncovered} {_unit(dim, uncovered)} of the padded input "
-        f"{'is' if uncovered == 1 else 'are'} never covered by a window"),
+        f"{numerator} / {stride} = {quotient} is not whole: rounded down to {rounded}, so "
+        f"{_last(dim, uncovered)} never covered by a window"),
+    "stride_skips": "the stride {stride} is longer than the window {window}: {skipped} of "
+                    "every {stride} positions between windows are never read",
     "ceil_rounds_up": lambda numerator, stride, quotient, rounded, uncovered, dim: (
         f"{numerator} / {stride} = {quotient} is not whole: ceil_mode rounds it up to "
         f"{rounded}, so the last window hangs over the edge"),
@@ -37,8 +40,8 @@ MESSAGES = {
     "elementwise_same": "elementwise: the shapes are equal, the output too",
     "broadcast": "elementwise with broadcasting: each dim is equal, or 1",
     # check: the usual mistakes
-    "forgot_bias": "that is the weights alone: the {bias:,} biases (one per output channel) "
-                   "are parameters too",
+    "forgot_bias": "that is the weights alone: the {bias:,} biases (one per output channel or "
+                   "feature) are parameters too",
     "counted_buffers": "that counts the {buffers:,} running statistics, which are buffers, "
                        "not parameters",
     "flops_not_macs": "that is FLOPs, 2 × MACs (a multiply-accumulate is two operations); "
@@ -48,15 +51,21 @@ MESSAGES = {
                      "question is for one input",
     "channels_last_order": "torch orders a feature map [C, H, W] (channels first), not "
                            "[H, W, C]",
+    "batch_differs": "the batch is {batch} here (--batch): the rest is right",
+    "empty_answers": "the answers file is empty",
     "used_unpadded": "that is the size without the padding: the input grows by 2P first",
     "ceil_not_floor": "that rounds up; the division rounds down (⌊…⌋) unless ceil_mode is set",
     "floor_not_ceil": "that rounds down; this layer has ceil_mode: true, which rounds up",
     "forgot_plus_one": "that leaves out the + 1: the first window's position counts too",
     "forgot_stride": "that ignores the stride: the windows move S at a time",
-    "expected": "expected", "score": "score", "correct": "correct",
+    "expected_value": "(expected {value})", "score_line": "Score: {correct} / {total} ({name})",
+    "unknown_layer": lambda name, spec, closest: (
+        f"no layer or block '{name}' in {spec}"
+        + (f"; did you mean '{closest}'?" if closest else "")),
+    "dim": "dim {dim}", "output_q": "output", "params_q": "params", "macs_q": "macs",
+    "flops_q": "flops", "total": "total",
     # headings and words
     "params": "params", "MACs": "MACs", "buffers": "buffers", "features": "features",
     "output": "output", "no_working": "(its numbers need no working: the shape is its "
                                      "input's)",
-    "total": "total",
 }

@@ -3,6 +3,8 @@
 _UNITS = {"H": "行", "W": "列"}
 
 MESSAGES = {
+    "stride_skips": "步长 {stride} 大于窗口 {window}：窗口之间每 {stride} 个位置有 {skipped} 个"
+                    "从未被读取",
     "floor_drops": lambda numerator, stride, quotient, rounded, uncovered, dim: (
         f"{numerator} / {stride} = {quotient} 不是整数：向下取整为 {rounded}，"
         f"所以填充后输入的最后 {uncovered} {_UNITS.get(dim, '个位置')}不会被任何窗口覆盖"),
@@ -25,18 +27,24 @@ MESSAGES = {
     "concat_others_equal": "其余维度必须相等，保持不变",
     "elementwise_same": "逐元素运算：形状相同，输出也相同",
     "broadcast": "带广播的逐元素运算：每一维相等或为 1",
-    "forgot_bias": "这只是权重：{bias:,} 个偏置（每个输出通道一个）也是参数",
+    "forgot_bias": "这只是权重：{bias:,} 个偏置（每个输出通道或输出单元一个）也是参数",
     "counted_buffers": "这把 {buffers:,} 个滑动统计量也算进去了，它们是缓冲区，不是参数",
     "flops_not_macs": "这是 FLOPs，即 2 × MACs（一次乘加是两次运算）；MACs 是 {macs:,}",
     "macs_not_flops": "这是 MACs；FLOPs 是 2 × MACs = {flops:,}",
     "counted_batch": "这是答案的 {factor} 倍：按批大小 {factor} 算了？题目问的是一个输入",
     "channels_last_order": "torch 中特征图的顺序是 [C, H, W]（通道在前），不是 [H, W, C]",
+    "batch_differs": "这里的批大小是 {batch}（--batch）：其余都对",
+    "empty_answers": "答案文件是空的",
     "used_unpadded": "这是没有填充时的大小：输入先要加上 2P",
     "ceil_not_floor": "这是向上取整；除非设置了 ceil_mode，否则除法向下取整（⌊…⌋）",
     "floor_not_ceil": "这是向下取整；这一层设置了 ceil_mode: true，应向上取整",
     "forgot_plus_one": "少了 + 1：第一个窗口的位置也要算上",
     "forgot_stride": "忽略了步长：窗口每次移动 S",
-    "expected": "应为", "score": "得分", "correct": "正确",
+    "expected_value": "（应为 {value}）", "score_line": "得分：{correct} / {total}（{name}）",
+    "unknown_layer": lambda name, spec, closest: (
+        f"{spec} 中没有名为 '{name}' 的层或模块" + (f"；是不是 '{closest}'？" if closest else "")),
+    "dim": "第 {dim} 维", "output_q": "输出", "params_q": "参数量", "macs_q": "MACs",
+    "flops_q": "FLOPs",
     "params": "参数量", "MACs": "MACs（乘加次数）", "buffers": "缓冲区", "features": "特征数",
     "output": "输出", "no_working": "（无需计算：形状与输入相同）",
     "total": "合计",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from ..i18n import message
-from .explain import remark_text, step_lines
+from .explain import display_width, remark_text, step_lines
 
 
 def _value(value) -> str:
@@ -15,19 +15,20 @@ def _value(value) -> str:
     return f"{value:,}"
 
 
-def _what(item) -> str:
-    label = "total" if item.layer is None else item.layer
-    return f"{label} {item.quantity}"
+def _what(item, lang: str) -> str:
+    label = message(lang, "total") if item.layer is None else item.layer
+    return f"{label} {message(lang, item.quantity + '_q')}"
 
 
 def plain_text(name: str, items: list, lang: str) -> str:
-    width = max((len(_what(i)) for i in items), default=0)
+    width = max((display_width(_what(i, lang)) for i in items), default=0)
     lines = []
     for item in items:
         mark = "✓" if item.correct else "✗"
-        line = f"{mark} {_what(item).ljust(width)}  {_value(item.given)}"
-        if not item.correct:
-            line += f"  ({message(lang, 'expected')} {_value(item.expected)})"
+        what = _what(item, lang)
+        line = f"{mark} {what}{' ' * (width - display_width(what))}  {_value(item.given)}"
+        if not item.correct and item.expected is not None:
+            line += f"  {message(lang, 'expected_value', value=_value(item.expected))}"
         lines.append(line)
         if item.correct:
             continue
@@ -35,8 +36,8 @@ def plain_text(name: str, items: list, lang: str) -> str:
             lines.append(f"    {remark_text(lang, item.hint)}")
         for step in item.working:
             lines += step_lines(lang, step, indent="    ")
-    correct = sum(i.correct for i in items)
-    lines.append(f"{message(lang, 'score').capitalize()}: {correct} / {len(items)} ({name})")
+    lines.append(message(lang, "score_line", correct=sum(i.correct for i in items),
+                         total=len(items), name=name))
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,8 @@ def remark_text(lang: str, remark) -> str:
 
 def quantity(lang: str, step: Step) -> str:
     """`params` in the reader's words; H_out and such stay symbols."""
+    if step.quantity.startswith("dim "):
+        return message(lang, "dim", dim=step.quantity[4:])
     return message(lang, step.quantity) if step.quantity in ("params", "MACs", "buffers",
                                                              "features", "output") \
         else step.quantity
