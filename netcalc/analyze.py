@@ -15,7 +15,8 @@ from .dtypes import INPUT_DTYPES, INT64_BYTES, MODEL_DTYPES
 from .errors import Note, ShapeError, SpecError, UsageError, in_layer
 from .formulas import contiguous_strides
 from .layers.base import too_many_elements
-from .results import LayerResult, Row, SpecWarning, Summary, Totals
+from .layers.field import LOCAL, Field
+from .results import LayerResult, ReceptiveField, Row, SpecWarning, Summary, Totals
 from .spec.model import ExpandedSpec, Group
 
 
@@ -46,25 +47,26 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
     input_bytes = sum(prod(inputs[name]) * INPUT_DTYPES[kind]
                       for name, kind in input_dtypes.items())
     layouts = {name: contiguous_strides(shape) for name, shape in shapes.items()}
+    fields = {name: _from(Field.of_input(shape), name) for name, shape in shapes.items()}
     # an error downstream of a --input shape says where the shape came from
     notes = tuple(Note(None, f"input '{name}' is {list(inputs[name])}, from --input")
                   for name in overrides)
 
     warnings: list[SpecWarning] = list(spec.warnings)
-    layers = [_run_layer(spec_layer, batch, shapes, layouts, size, notes, warnings)
+    layers = [_run_layer(spec_layer, batch, shapes, layouts, fields, size, notes, warnings)
               for spec_layer in spec.layers]
 
     consumed = {name for layer in spec.layers for name in layer.inputs}
     outputs = {layer.name: layer.output_shape for layer in layers if layer.name not in consumed}
     totals = _totals(layers, input_bytes)
-    tree = _tree(spec.groups, layers, shapes, totals)
+    tree = _tree(spec.groups, layers, shapes, fields, totals)
     return Summary(spec.name, spec.file, batch, dtype, size, depth, inputs, input_dtypes,
                    tuple(layers), tuple(_fold(tree, depth)),
                    tuple(r for r in tree if r.kind != "layer"), totals, outputs, tuple(warnings))
 
 
-def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, dtype_bytes: int,
-               notes: tuple[Note, ...], warnings: list) -> LayerResult:
+def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict,
+               dtype_bytes: int, notes: tuple[Note, ...], warnings: list) -> LayerResult:
     layer = spec_layer.layer.for_batch(batch)
     xs = tuple(shapes[name] for name in spec_layer.inputs)
     try:
@@ -81,6 +83,9 @@ def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, dtype_bytes:
                        spec_layer.loc, (*spec_layer.trace, *notes))
     shapes[spec_layer.name] = numbers.output_shape
     layouts[spec_layer.name] = numbers.output_strides
+    field = layer.evaluate_field(xs, numbers.output_shape,
+                                 tuple(fields[name] for name in spec_layer.inputs))
+    fields[spec_layer.name] = field = _from(field, spec_layer.name)
     params = sum(numbers.params.values())
     bias = sum(n for tensor, n in numbers.params.items() if tensor.endswith("bias"))
     buffer_bytes = sum(n * (INT64_BYTES if name in layer.int64_buffers else dtype_bytes)
@@ -95,7 +100,18 @@ def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, dtype_bytes:
         weight_params=params - bias, bias_params=bias, buffers=sum(numbers.buffers.values()),
         macs=numbers.macs, flops=flops_of(numbers.macs), param_bytes=params * dtype_bytes,
         buffer_bytes=buffer_bytes, activation_bytes=numbers.activation_elements * dtype_bytes,
+        receptive_field=_receptive_field(field),
     )
+
+
+def _from(field: Field, name: str) -> Field:
+    """A field that stops being local here remembers where."""
+    return replace(field, origin=name) if field.kind != LOCAL and not field.origin else field
+
+
+def _receptive_field(field: Field) -> ReceptiveField:
+    return ReceptiveField(field.kind, field.dims, field.size, field.jump, field.start,
+                          field.note, field.origin)
 
 
 def _totals(layers: list[LayerResult], input_bytes: int) -> Totals:
@@ -125,7 +141,7 @@ def _fold(tree: list[Row], depth: int | None) -> list[Row]:
             for row in tree if row.depth < depth]
 
 
-def _tree(groups: list[Group], layers: list[LayerResult], shapes: dict,
+def _tree(groups: list[Group], layers: list[LayerResult], shapes: dict, fields: dict,
           totals: Totals) -> list[Row]:
     """Every layer, each group (block or repeat) just before its members, with its sums."""
     def running(attr):
@@ -152,12 +168,14 @@ def _tree(groups: list[Group], layers: list[LayerResult], shapes: dict,
                 trainable_params=total["trainable_params"], macs=total["macs"],
                 flops=flops_of(total["macs"]), activation_bytes=total["activation_bytes"],
                 params_percent=percent(total["params"], totals.params),
-                macs_percent=percent(total["macs"], totals.macs), collapsed=False))
+                macs_percent=percent(total["macs"], totals.macs), collapsed=False,
+                receptive_field=_receptive_field(fields[group.output])))
         rows.append(Row(
             name=layer.name, type=layer.type, kind="layer", copies=0, family=layer.family,
             depth=layer.depth, output_shape=layer.output_shape, params=layer.params,
             trainable_params=layer.trainable_params, macs=layer.macs, flops=layer.flops,
             activation_bytes=layer.activation_bytes,
             params_percent=percent(layer.params, totals.params),
-            macs_percent=percent(layer.macs, totals.macs), collapsed=False))
+            macs_percent=percent(layer.macs, totals.macs), collapsed=False,
+            receptive_field=layer.receptive_field))
     return rows

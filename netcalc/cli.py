@@ -18,6 +18,7 @@ from .i18n import LANGUAGES
 from .errors import NetcalcError, UsageError
 
 FORMATS = ("table", "json", "markdown", "csv")
+SUMMARY_SHOWABLE = ("rf",)     # summary --show: extra table and markdown columns
 
 _kwargs_option = click.option(
     "--kwargs", default=None, metavar="JSON",
@@ -56,11 +57,14 @@ def cli(debug: bool) -> None:
 @click.option("--depth", type=click.IntRange(min=1), default=None,
               help="Table and markdown: show this many levels of blocks; deeper layers fold "
                    "into their block's row.")
+@click.option("--show", default="", metavar="rf",
+              help="Table and markdown: extra columns, comma-separated; rf: each layer's "
+                   "receptive field, jump and start (JSON and CSV always carry them).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Write to this file (atomically); '-' is standard output.")
 @_kwargs_option
 def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
-            depth: int | None, output: str | None, kwargs: str | None) -> None:
+            depth: int | None, show: str, output: str | None, kwargs: str | None) -> None:
     """Per-layer output shapes, parameters and MACs of SPEC, with totals.
 
     SPEC is a YAML file ('-' reads standard input), a Python spec (model.py),
@@ -68,6 +72,11 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
     PyTorch).
     """
     output = None if output == "-" else output
+    shown = tuple(part.strip() for part in show.split(",") if part.strip())
+    unknown = [part for part in shown if part not in SUMMARY_SHOWABLE]
+    if unknown:
+        raise UsageError(f"--show {','.join(unknown)}: choose from "
+                         f"{', '.join(SUMMARY_SHOWABLE)}")
     _, result = _load_and_analyze(spec, input_shapes, batch, dtype, depth, kwargs)
     if fmt == "table":
         from .render import table
@@ -75,18 +84,20 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
             from rich.console import Console
             from .render.console import natural_width
             console = Console(highlight=False)
-            target = table.renderable(result)
+            target = table.renderable(result, shown)
             natural = natural_width(target)
             if natural > console.width:     # the terminal wraps lines; nothing is cut
                 console = Console(highlight=False, width=natural)
             console.print(target)
         else:
-            _emit(table.plain_text(result), output)
+            _emit(table.plain_text(result, shown), output)
+        return
+    if fmt == "markdown":
+        from .render.markdown import render as render_markdown
+        _emit(render_markdown(result, shown), output)
         return
     if fmt == "json":
         from .render.json import render
-    elif fmt == "markdown":
-        from .render.markdown import render
     else:
         from .render.csv import render
     _emit(render(result), output)

@@ -6,6 +6,8 @@ message are the user's own.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from .errors import ShapeError
 
 
@@ -58,6 +60,23 @@ def pool_out(i: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
         raise ShapeError(f"window {d * (k - 1) + 1} is larger than the padded input "
                          f"{i + 2 * p} ({i} + 2·{p}): output size {out}", arg="kernel_size")
     return out
+
+
+def receptive_field_out(r: int, j: int, start: int | Fraction, k: int, s: int, p: int, d: int
+                        ) -> tuple[int, int, int | Fraction]:
+    """A sliding window (conv, pool) seen from the network's input, per spatial dim:
+
+    r_out = r_in + (K − 1)·D·j_in                 the field grows by the window's reach
+    j_out = j_in·S                                neighbouring units are S inputs apart
+    start_out = start_in + ((K − 1)·D/2 − P)·j_in  the first unit's centre: its window's
+                                                  middle, the padding P before it
+    """
+    return r + (k - 1) * d * j, j * s, start + half(((k - 1) * d - 2 * p) * j)
+
+
+def half(n: int) -> int | Fraction:
+    """n / 2 exactly: an int when n is even (centres of fields are whole or half pixels)."""
+    return n // 2 if n % 2 == 0 else Fraction(n, 2)
 
 
 

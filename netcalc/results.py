@@ -6,11 +6,25 @@ Renderers select and format these; they never compute.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 Shape = tuple[int, ...]
 
 MACS_CONVENTION = ("MACs as torch.utils.flop_counter.FlopCounterMode counts them (its flops / 2): "
                    "convolutions and matrix products only; flops = 2 × macs")
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """What one unit of a tensor sees of the network's input (README, "Receptive field")."""
+
+    kind: str                       # "local", "flattened", "whole", "undefined" or "none"
+    dims: tuple[int, ...]           # the tensor dims that hold positions
+    size: tuple[int, ...]           # r, input pixels per spatial dim (local, flattened)
+    jump: tuple[int, ...]           # j, input pixels between neighbouring units (local)
+    start: tuple[int | Fraction, ...]   # centre of the first unit's field: whole or half pixels
+    note: str                       # why it is not local
+    origin: str                     # the layer (or input) where it stopped being local
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,7 @@ class LayerResult:
     param_bytes: int
     buffer_bytes: int
     activation_bytes: int           # new memory for the output (0 for views, in-place ops)
+    receptive_field: ReceptiveField | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,7 @@ class Row:
     params_percent: float
     macs_percent: float
     collapsed: bool                 # a group whose members `--depth` hides
+    receptive_field: ReceptiveField | None = None    # its output's
 
 
 @dataclass(frozen=True)

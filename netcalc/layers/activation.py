@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from ..errors import ShapeError
 from .base import Layer, Shape, normalize_dim
+from .field import Field
 from .registry import register
 
 _ANNOTATION = {bool: "bool", float: "float", int: "int", str: "str", type(None): "int | None"}
@@ -28,6 +29,10 @@ class Elementwise(Layer):
 
     def activation_elements(self, x: Shape, y: Shape) -> int:
         return 0 if getattr(self, "inplace", False) else super().activation_elements(x, y)
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """Each output sees what its own input unit sees."""
+        return field
 
 def _declare(base: type, torch_class: str, class_vars: dict | None = None, **defaults: Any):
     """One registered dataclass for `torch.nn.<torch_class>` with these keywords."""
@@ -97,6 +102,12 @@ class _SoftmaxLike(Elementwise):
         if self.dim is not None:
             normalize_dim(self.dim, len(x))
         return x
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """Each output sees every entry of `dim` (torch's implicit dim: 0 for 0-, 1- and
+        3-D inputs, else 1)."""
+        dim = self.dim if self.dim is not None else 0 if len(x) in (0, 1, 3) else 1
+        return field.mixed((normalize_dim(dim, len(x)),), f"{self.type_name} over dim {dim}")
 
 
 for _name in ("Softmax", "LogSoftmax", "Softmin"):

@@ -15,6 +15,7 @@ from typing import ClassVar
 from ..errors import ShapeError
 from ..formulas import contiguous_strides, iterator_strides
 from .base import Layer, LayerNumbers, Shape, Strides
+from .field import Field, merged
 from .registry import register
 
 
@@ -29,6 +30,12 @@ def check_probability(p: float) -> None:
     if not 0 <= p <= 1:
         raise ShapeError(f"dropout={p}: a dropout probability is between 0 and 1",
                          arg="dropout")
+
+
+def attended(field: Field, x: Shape, batch_first: bool) -> Field:
+    """What attention over x sees: everything but the batch dim is mixed."""
+    batch = 0 if batch_first else 1
+    return field.mixed([d for d in range(len(x)) if d != batch], "attention")
 
 
 def sequence_first_warning(batch_first: bool, x: Shape) -> list[str]:
@@ -123,6 +130,12 @@ class MultiheadAttention(Layer):
         return LayerNumbers(query, self.params(query, key[-1], value[-1]), {}, macs,
                             prod(query), self._output_strides(query),
                             tuple(sequence_first_warning(self.batch_first, query)))
+
+    def evaluate_field(self, inputs: tuple[Shape, ...], y: Shape,
+                       fields: tuple[Field, ...]) -> Field:
+        """Each output sees every position its query, key and value hold."""
+        return merged(tuple(attended(f, x, self.batch_first) for f, x in zip(fields, inputs)),
+                      inputs, y)
 
     def _output_strides(self, y: Shape) -> Strides:
         """torch computes in [L, N, E] and, for batch_first, returns a transposed view."""
@@ -239,6 +252,10 @@ class TransformerEncoderLayer(Layer):
         attention = self._attention().evaluate((x,)).output_strides
         first = iterator_strides(y, [(x, x_strides), (y, attention)])
         return iterator_strides(y, [(y, first), (y, contiguous_strides(y))])
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """Each output sees every position of the sequence (its self-attention's)."""
+        return attended(field, x, self.batch_first)
 
     def inferred(self, x: Shape) -> dict[str, int]:
         return {"d_model": x[-1]}

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Mapping
 
 from ..errors import ShapeError, SpecError, UnknownArgumentError, did_you_mean, shorten
 from ..formulas import channels_last_strides, contiguous_strides, is_channels_last
+from .field import Field, merged
 
 Shape = tuple[int, ...]
 Strides = tuple[int, ...]
@@ -162,6 +163,17 @@ class Layer:
         """The layer as a textbook or a diagram writes it: `conv 11×11/4, 64`."""
         return self.type_name
 
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """What one output unit sees of the network's input, from what one input unit
+        sees (layers/field.py). A type without a rule says so; it never guesses."""
+        return field.lost(f"netcalc has no receptive-field rule for {self.type_name}")
+
+    def evaluate_field(self, inputs: tuple[Shape, ...], y: Shape,
+                       fields: tuple[Field, ...]) -> Field:
+        """`receptive_field` for these inputs (merges and attention take several)."""
+        (x,), (field,) = inputs, fields
+        return self.receptive_field(x, y, field)
+
     def explain(self, xs: tuple[Shape, ...], y: Shape) -> list:
         """The worked computation (working.Step), with these numbers: the output size's
         formula, the parameters', the MACs'. None of them for a layer whose numbers
@@ -273,6 +285,11 @@ class Merge(Layer):
         y = self.merge_shape(inputs)
         strides = strides or tuple(contiguous_strides(x) for x in inputs)
         return LayerNumbers(y, {}, {}, 0, prod(y), self.merge_strides(inputs, strides, y))
+
+    def evaluate_field(self, inputs: tuple[Shape, ...], y: Shape,
+                       fields: tuple[Field, ...]) -> Field:
+        """Each output unit sees what its inputs' units see, together."""
+        return merged(fields, inputs, y)
 
 
 def window(sizes: tuple[int, ...]) -> str:

@@ -9,6 +9,7 @@ from typing import ClassVar
 from ..errors import ShapeError
 from ..formulas import contiguous_strides, conv_out, conv_transpose_out, same_padding
 from .base import DIMS_BY_RANK, Ints, Layer, Padding, Shape, Strides, per_dim, window
+from .field import Field
 from .registry import register_ranked
 from ..working import (Remark, Step, count_step, dim_names, kernel_symbols, out_symbols,
                        product, same_steps, transposed_steps, window_steps)
@@ -125,6 +126,15 @@ class ConvNd(_ConvBase):
         # each output element: C_in/g · ∏K multiply-accumulates (bias adds are not counted)
         return prod(y) * (x[1] // self.groups) * prod(self.kernel_size)
 
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """Per spatial dim, P the left padding (padding_mode's values count as positions
+        outside the input, as zeros do):
+        r_out = r_in + (K − 1)·D·j_in;  j_out = j_in·S;
+        start_out = start_in + ((K − 1)·D/2 − P)·j_in
+        """
+        left = tuple(left for left, _ in self.padding_pairs())
+        return field.window(x, self.kernel_size, self.stride, left, self.dilation)
+
     def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
         (x,) = xs
         if self.padding == "same":
@@ -171,6 +181,20 @@ class ConvTransposeNd(_ConvBase):
     def macs(self, x: Shape, y: Shape) -> int:
         # the transpose of a conv: each INPUT element meets C_out/g · ∏K weights
         return prod(x) * (self.out_channels // self.groups) * prod(self.kernel_size)
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """With stride 1, the convolution padded D(K − 1) − P:
+        r_out = r_in + (K − 1)·D·j_in;  start_out = start_in + (P − (K − 1)·D/2)·j_in.
+        With a stride S > 1, outputs are 1/S of an input unit apart and neighbours see
+        different numbers of inputs: no one field describes them (not defined).
+        """
+        if any(s != 1 for s in self.stride):
+            return field.lost(f"a transposed convolution with stride {per_dim(self.stride)} "
+                              "puts its outputs a fraction of an input unit apart, and "
+                              "neighbouring outputs see different numbers of inputs")
+        padding = tuple(d * (k - 1) - p
+                        for k, p, d in zip(self.kernel_size, self.padding, self.dilation))
+        return field.window(x, self.kernel_size, self.stride, padding, self.dilation)
 
     def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
         (x,) = xs

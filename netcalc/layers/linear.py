@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from ..errors import ShapeError
 from .base import Layer, Shape
+from .field import Field
 from .registry import register
 from ..working import Remark, Step, count_step, product
 
@@ -37,6 +38,11 @@ class Linear(Layer):
                              f"{self.in_features}", arg="in_features")
         self.check_inferred("in_features", x[-1], "feature", " in its last dim")
         return (*x[:-1], self.out_features)
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """Each output sees every entry of the last dim: all positions after a flatten
+        (the whole input), none on [N, H, W, C] (a 1×1 convolution)."""
+        return field.mixed((len(x) - 1,), f"a linear layer over dim {len(x) - 1}")
 
     def warnings(self, x: Shape, y: Shape) -> list[str]:
         # [N, features] and [N, tokens, features] are what linear is for; a spec that
@@ -103,6 +109,10 @@ class Embedding(Layer):
 
     def output_shape(self, x: Shape) -> Shape:
         return (*x, self.embedding_dim)
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """Each token's vector sees what its token sees."""
+        return field
 
     def params(self, x: Shape) -> dict[str, int]:
         return {"weight": self.num_embeddings * self.embedding_dim}

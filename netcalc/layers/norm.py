@@ -12,12 +12,19 @@ from typing import ClassVar
 
 from ..errors import ShapeError
 from .base import Dims, Layer, Shape
+from .field import Field
 from .registry import register
 from ..working import Remark, Step, count_step
 
 
 class _Norm(Layer):
     family: ClassVar[str] = "norm"
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """Each output sees what its own input unit sees: statistics over positions
+        (instance, group, layer norm) do not widen the field, as the textbook arithmetic
+        has it (batch norm's, at inference, are constants)."""
+        return field
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import ClassVar
 from ..errors import ShapeError
 from ..formulas import contiguous_strides
 from .base import NO_INPUT, IntList, Layer, LayerNumbers, Shape, Strides, window
+from .field import NONE, Field
 from .registry import register
 
 
@@ -40,3 +41,8 @@ class Parameter(Layer):
         # the tensor is the parameter itself: no activation memory of its own
         return LayerNumbers(self.shape, {"weight": prod(self.shape)}, {}, 0, 0,
                             contiguous_strides(self.shape))
+
+    def evaluate_field(self, inputs: tuple[Shape, ...], y: Shape,
+                       fields: tuple[Field, ...]) -> Field:
+        """A learned tensor sees no input: merges ignore it."""
+        return Field(NONE, note="a learned tensor: it sees no input")

@@ -12,6 +12,7 @@ from typing import ClassVar
 from ..errors import ShapeError
 from ..formulas import pool_out
 from .base import DIMS_BY_RANK, Ints, Layer, OutputSize, Shape, per_dim, window
+from .field import Field
 from .registry import register_ranked
 from ..working import Remark, Step, dim_names, window_steps
 
@@ -57,6 +58,14 @@ class _WindowPool(_Pool):
                                      self.dilations)
         )
         return (*lead, *out)
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """A convolution's window, per spatial dim (ceil_mode only adds a last window at
+        the right edge: the first unit and the spacing stay):
+        r_out = r_in + (K − 1)·D·j_in;  j_out = j_in·S;
+        start_out = start_in + ((K − 1)·D/2 − P)·j_in
+        """
+        return field.window(x, self.kernel_size, self.strides, self.padding, self.dilations)
 
     def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
         _, spatial = self.spatial(xs[0])
@@ -126,6 +135,19 @@ class _AdaptivePool(_Pool):
         # output_size None keeps that input dim; bins may overlap when I % O != 0
         lead, spatial = self.spatial(x)
         return (*lead, *(i if o is None else o for i, o in zip(spatial, self.output_size)))
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """O bins over I inputs: when O divides I, the window K = S = I/O (O = I passes the
+        field on). Global pooling (O = 1 in every dim) sees the whole input; bins of
+        unequal size and spacing (O does not divide I) have no one field (not defined)."""
+        spatial, out = x[len(x) - self.rank:], y[len(y) - self.rank:]
+        if all(o == 1 for o in out) and any(i > 1 for i in spatial):
+            return field.mixed(range(len(x) - self.rank, len(x)), "global pooling")
+        if any(i % o for i, o in zip(spatial, out)):
+            return field.lost(f"adaptive pooling of {window(spatial)} into {window(out)} "
+                              "makes bins of unequal size and spacing")
+        bins = tuple(i // o for i, o in zip(spatial, out))
+        return field.window(x, bins, bins, (0,) * self.rank, (1,) * self.rank)
 
     def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
         """Bin j of O covers ⌊j·I/O⌋ to ⌈(j + 1)·I/O⌉: I/O each when O divides I."""

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from ..errors import ShapeError, SpecError
 from ..formulas import iterator_strides
 from .base import Floats, IntList, Layer, Shape, SizeOrList, Strides, parse_int
+from .field import Field
 from .registry import register, register_ranked
 
 # F.interpolate's modes and the input ranks each accepts
@@ -61,6 +62,18 @@ class Upsample(Layer):
                              "least 1 in every dim", arg="size" if self.size else "scale_factor")
         return (*x[:2], *out)
 
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        return resized(field, x, y)
+
+
+def resized(field: Field, x: Shape, y: Shape) -> Field:
+    """Interpolation to the same size passes the field on; to another, output positions
+    fall between input units and neighbours share inputs: not defined."""
+    if x[2:] == y[2:]:
+        return field
+    return field.lost(f"resizing {'×'.join(map(str, x[2:]))} to {'×'.join(map(str, y[2:]))} "
+                      "puts outputs between input units")
+
 
 def _per_dim(value: Any, rank: int, name: str) -> tuple:
     if isinstance(value, tuple):
@@ -94,6 +107,9 @@ class _FixedModeUpsample(Layer):
         self.expect_rank(x, (4,), "[N, C, H, W]")
         return self.as_upsample().output_shape(x)
 
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        return resized(field, x, y)
+
 
 @register("upsamplingnearest2d")
 class UpsamplingNearest2d(_FixedModeUpsample):
@@ -124,6 +140,14 @@ class PixelShuffle(Layer):
                              f"= {r * r}", arg="upscale_factor")
         return (*lead, c // (r * r), h * r, w * r)
 
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """Each output pixel is one input unit's entry, r outputs to an input unit: not
+        defined (r = 1 passes the field on)."""
+        if self.upscale_factor == 1:
+            return field
+        return field.lost(f"pixel shuffle by {self.upscale_factor} puts outputs a fraction "
+                          "of an input unit apart")
+
 
 @register("pixelunshuffle")
 @dataclass(frozen=True)
@@ -143,6 +167,11 @@ class PixelUnshuffle(Layer):
             raise ShapeError(f"height {h} and width {w} must be divisible by "
                              f"downscale_factor {r}", arg="downscale_factor")
         return (*lead, c * r * r, h // r, w // r)
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """r × r input units to one output position: the window K = S = r."""
+        r = self.downscale_factor
+        return field.window(x, (r, r), (r, r), (0, 0), (1, 1))
 
 
 def _parse_pads(value: Any, rank: int) -> tuple[int, ...]:
@@ -186,6 +215,14 @@ class _Pad(Layer):
                 raise ShapeError(f"padding ({left}, {right}) leaves dim {dim} of size {x[dim]} "
                                  f"with {min(cropped, y[dim])} elements", arg="padding")
         return tuple(y)
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """P more units before the first: start_out = start_in − P·j_in (what they hold,
+        zeros or copies, counts as positions outside the input, as a convolution's
+        padding does; negative padding crops)."""
+        for k in range(self.rank):
+            field = field.sliced(len(x) - 1 - k, -self.padding[2 * k])
+        return field
 
     def check_side(self, size: int, left: int, right: int, k: int) -> None:
         """Mode-specific limits for dim k (0 is the last dim)."""

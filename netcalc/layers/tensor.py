@@ -16,6 +16,7 @@ from ..formulas import (channels_last_strides, contiguous_strides, is_channels_l
                         is_contiguous, iterator_strides, view_strides)
 from .base import (BATCH, Dims, IntList, Layer, LayerNumbers, Merge, Shape, SizeOrList,
                    SizesOrBatch, Strides, normalize_dim)
+from .field import Field, merged
 from .registry import register
 from ..working import Remark, Step, count_step, product, shape_text
 
@@ -79,6 +80,9 @@ class Identity(_View):
     def output_shape(self, x: Shape) -> Shape:
         return x
 
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        return field
+
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
         return x_strides
 
@@ -93,6 +97,9 @@ class Contiguous(TensorOp, _View):
         return x
 
     method = "contiguous"
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        return field
 
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides | None:
         return x_strides if is_contiguous(x, x_strides) else None
@@ -124,6 +131,11 @@ class Narrow(TensorOp, _View):
                              f"{size}", arg="length")
         return (*x[:d], self.length, *x[d + 1:])
 
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """Units from `start` on: start_out = start_in + start·j_in on that dim."""
+        d = normalize_dim(self.dim, len(x))
+        return field.sliced(d, self.start % x[d] if self.start < 0 else self.start)
+
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
         return x_strides          # a slice: the same steps through memory
 
@@ -153,6 +165,9 @@ class Squeeze(TensorOp, _View):
         dropped = self._dropped(x)
         return tuple(s for i, s in enumerate(x_strides) if i not in dropped)
 
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        return field.moved(_without(len(x), self._dropped(x)), "squeeze")
+
     def torch_forward(self, torch, x):
         return x.squeeze() if self.dim is None else x.squeeze(self.dim)
 
@@ -174,6 +189,10 @@ class Unsqueeze(TensorOp, _View):
     def output_shape(self, x: Shape) -> Shape:
         d = normalize_dim(self.dim, len(x) + 1)
         return (*x[:d], 1, *x[d:])
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        d = normalize_dim(self.dim, len(x) + 1)
+        return field.moved({i: i if i < d else i + 1 for i in range(len(x))})
 
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
         d = normalize_dim(self.dim, len(x) + 1)
@@ -200,6 +219,9 @@ class Select(TensorOp, _View):
             raise ShapeError(f"index={self.index} is outside dim {d} of size {x[d]}",
                              arg="index")
         return (*x[:d], *x[d + 1:])
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        return field.moved(_without(len(x), {normalize_dim(self.dim, len(x))}), "select")
 
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
         d = normalize_dim(self.dim, len(x))
@@ -230,6 +252,12 @@ class Slice(TensorOp, _View):
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
         d = normalize_dim(self.dim, len(x))
         return (*x_strides[:d], x_strides[d] * self.step, *x_strides[d + 1:])
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """Units first, first + step, ...: start_out = start_in + first·j_in, j_out = j_in·step."""
+        d = normalize_dim(self.dim, len(x))
+        first, _, _ = slice(self.start, self.end, self.step).indices(x[d])
+        return field.sliced(d, first, self.step)
 
     def torch_forward(self, torch, x):
         return x[self._index(x.dim())]
@@ -308,6 +336,11 @@ class Expand(TensorOp, _View):
         return [f"size={_written(self.size)} fixes dim 0 at {first}: if that is the batch, "
                 "write `batch`, which follows --batch"]
 
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """Broadcasting, as in a merge: new dims in front; one position repeated across a
+        map is no grid."""
+        return merged((field,), (x,), y)
+
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
         """torch's inferExpandGeometry: a dim expanded from 1 (or new) steps 0; a new dim
         of size 1 steps over what follows it."""
@@ -368,6 +401,11 @@ class _Piece(TensorOp, _View):
                 if isinstance(self, Chunk) else ""
             raise ShapeError(f"piece {self.piece} does not exist: {made}{fewer}", arg="piece")
         return (*x[:d], pieces[self.piece][1], *x[d + 1:])
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """The piece's units from its first on: start_out = start_in + first·j_in."""
+        d = normalize_dim(self.dim, len(x))
+        return field.sliced(d, self.bounds(x[d])[self.piece][0])
 
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
         return x_strides
@@ -463,6 +501,12 @@ class Split(_Piece):
         return f"split {_listed(self.split_size_or_sections)} on dim {self.dim} [{self.piece}]"
 
 
+def _without(ndim: int, dropped: set[int]) -> dict[int, int | None]:
+    """Where each of ndim dims goes when `dropped` go (None for those)."""
+    kept = [d for d in range(ndim) if d not in dropped]
+    return {d: kept.index(d) if d in kept else None for d in range(ndim)}
+
+
 def _written(sizes: tuple) -> str:
     """Sizes as the spec writes them: [batch, -1, -1]."""
     return "[" + ", ".join(str(s) for s in sizes) + "]"
@@ -487,6 +531,9 @@ class Flatten(_View):
             raise ShapeError(f"start_dim={self.start_dim} comes after end_dim={self.end_dim} "
                              f"for a {len(x)}-D input", arg="start_dim")
         return (*x[:start], prod(x[start:end + 1]), *x[end + 1:])
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        return field.reshaped(x, y, "flatten")
 
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides | None:
         if self.start_dim % len(x) == self.end_dim % len(x):
@@ -532,6 +579,9 @@ class Unflatten(_View):
         sizes = _fill_unknown(self.unflattened_size, x[d], "unflattened_size", f"dim {d}")
         return (*x[:d], *sizes, *x[d + 1:])
 
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        return field.reshaped(x, y, "unflatten")
+
 
 @register("reshape")
 @dataclass(frozen=True)
@@ -545,6 +595,9 @@ class Reshape(TensorOp, _View):
 
     def output_shape(self, x: Shape) -> Shape:
         return _fill_unknown(self.shape, prod(x), "shape", f"the input {list(x)}")
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        return field.reshaped(x, y, self.type_name)
 
     def warnings(self, x: Shape, y: Shape) -> list[str]:
         if len(x) < 2:
@@ -588,6 +641,10 @@ class Permute(TensorOp, _View):
             raise ShapeError(f"dims={list(self.dims)} repeats a dim", arg="dims")
         return tuple(x[d] for d in order)
 
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        order = [d % len(x) for d in self.dims]
+        return field.moved({d: order.index(d) for d in range(len(x))})
+
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
         return tuple(x_strides[d % len(x)] for d in self.dims)
 
@@ -608,6 +665,10 @@ class Transpose(TensorOp, _View):
         y = list(x)
         y[a], y[b] = y[b], y[a]
         return tuple(y)
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        a, b = self.dim0 % len(x), self.dim1 % len(x)
+        return field.moved({d: b if d == a else a if d == b else d for d in range(len(x))})
 
     def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
         strides = list(x_strides)
@@ -635,6 +696,13 @@ class _Reduction(TensorOp, Layer):
         if self.keepdim:
             return tuple(1 if i in reduced else s for i, s in enumerate(x))
         return tuple(s for i, s in enumerate(x) if i not in reduced)
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        """Each output sees every entry of the reduced dims (all of them: the whole input
+        for a mean over H and W); the other dims keep their positions."""
+        reduced = {normalize_dim(d, len(x)) for d in self.dim} if self.dim else set(range(len(x)))
+        field = field.mixed(reduced, f"{self.torch_name} over dims {sorted(reduced)}")
+        return field if self.keepdim else field.moved(_without(len(x), reduced))
 
     def torch_forward(self, torch, x):
         fn = getattr(torch, self.torch_name)
@@ -748,6 +816,12 @@ class Concat(TensorOp, Merge):
         if len(y) in (4, 5) and all(is_channels_last(x, s) for x, s in zip(xs, strides)):
             return channels_last_strides(y)
         return contiguous_strides(y)
+
+    def evaluate_field(self, inputs: tuple[Shape, ...], y: Shape,
+                       fields: tuple[Field, ...]) -> Field:
+        """Each output sees what the unit it comes from sees; along a dim of positions
+        the grid breaks."""
+        return merged(fields, inputs, y, concat_dim=normalize_dim(self.dim, len(y)))
 
     def torch_forward(self, torch, *xs):
         return torch.cat(xs, dim=self.dim)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from ..results import MACS_CONVENTION, LayerResult, Row, Summary, Totals
+from ..results import MACS_CONVENTION, LayerResult, ReceptiveField, Row, Summary, Totals
+from .units import number
 
 _LAYER_FIELDS = [f.name for f in dataclasses.fields(LayerResult)]
 _ROW_FIELDS = [f.name for f in dataclasses.fields(Row)]
@@ -17,7 +18,16 @@ _TOTAL_FIELDS = [f.name for f in dataclasses.fields(Totals)]
 
 
 def _fields(obj, names) -> dict:
-    return {name: getattr(obj, name) for name in names}
+    return {name: _plain(getattr(obj, name)) for name in names}
+
+
+def _plain(value):
+    """A receptive field as JSON: its fields, starts as whole or half pixels."""
+    if not isinstance(value, ReceptiveField):
+        return value
+    return {"kind": value.kind, "dims": list(value.dims), "size": list(value.size),
+            "jump": list(value.jump), "start": [number(s) for s in value.start],
+            "note": value.note, "origin": value.origin}
 
 
 def as_dict(summary: Summary) -> dict:

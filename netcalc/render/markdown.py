@@ -10,26 +10,31 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render(summary: Summary) -> str:
+def render(summary: Summary, show: tuple[str, ...] = ()) -> str:
+    """`show` may hold "rf": the receptive field's columns (`--show rf`)."""
     t = summary.totals
+    rf = "rf" in show
+    extra = units.RF_HEADERS if rf else ()
     lines = [
         f"### {_cell(summary.name)}",
         "",
         f"Batch {summary.batch}, {summary.dtype}.",
         "",
-        "| Layer | Type | Output shape | Params | MACs |",
-        "|---|---|---|---:|---:|",
+        "| " + " | ".join(("Layer", "Type", "Output shape", "Params", "MACs", *extra)) + " |",
+        "|---|---|---|---:|---:|" + "---:|" * len(extra),
     ]
     for name, shape in summary.inputs.items():
-        lines.append(f"| *{_cell(name)}* | input | {units.shape(shape)} | | |")
+        lines.append(f"| *{_cell(name)}* | input | {units.shape(shape)} | | |" + " |" * len(extra))
     for row in summary.rows:
         indent = "&nbsp;&nbsp;" * row.depth
         name = f"**{_cell(row.name)}**" if row.kind != "layer" else _cell(row.name)
         kind = _cell(row.type) + (f" ×{row.copies}" if row.kind == "repeat" else "")
         params = units.count(row.params) if row.params else "-"
         macs = units.count(row.macs) if row.macs else "-"
+        cells = "".join(f" {_cell(c)} |" for c in units.rf_cells(row.receptive_field)) \
+            if rf else ""
         lines.append(f"| {indent}{name} | {kind} | {units.shape(row.output_shape)} | "
-                     f"{params} | {macs} |")
+                     f"{params} | {macs} |{cells}")
     lines += [
         "",
         f"- **Params:** {units.count_and_si(t.params)}; trainable "
@@ -42,6 +47,9 @@ def render(summary: Summary) -> str:
         f"{units.size(t.buffer_bytes)}; total {units.size(t.total_bytes)}",
         "- **Output:** " + ", ".join(f"{_cell(name)} {units.shape(shape)}"
                                      for name, shape in summary.outputs.items()),
-        "",
     ]
+    if rf:
+        notes = units.rf_notes([row.receptive_field for row in summary.rows])
+        lines += [f"- **RF:** {units.RF_LEGEND}", *(f"  - {_cell(note)}" for note in notes)]
+    lines.append("")
     return "\n".join(lines)

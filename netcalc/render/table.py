@@ -24,24 +24,36 @@ def title(summary: Summary) -> str:
     return f"{summary.name} ({summary.file}) · batch {summary.batch} · {summary.dtype}"
 
 
-def rows(summary: Summary) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+def headers(show: tuple[str, ...] = ()) -> tuple[tuple[str, ...], tuple[bool, ...]]:
+    """The columns and which are right-aligned; `--show rf` adds the receptive field's."""
+    if "rf" not in show:
+        return HEADERS, RIGHT_ALIGNED
+    return HEADERS + units.RF_HEADERS, RIGHT_ALIGNED + (True,) * len(units.RF_HEADERS)
+
+
+def rows(summary: Summary, show: tuple[str, ...] = ()
+         ) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """Each row's cell texts and rich styles: the inputs, then layers and blocks."""
+    rf = "rf" in show
     table = []
     for name, shape in summary.inputs.items():
-        table.append(((name, "input", units.shape(shape), "", ""),
-                      ("italic", "dim", "", "", "")))
+        blank = ("",) * len(units.RF_HEADERS) if rf else ()
+        table.append(((name, "input", units.shape(shape), "", "", *blank),
+                      ("italic", "dim", "", "", "", *blank)))
     for row in summary.rows:
         bold = "bold" if row.kind != "layer" else ""
         label = "  " * row.depth + row.name + (" …" if row.collapsed else "")
         kind = row.type + (f" ×{row.copies}" if row.kind == "repeat" else "")
+        extra = units.rf_cells(row.receptive_field) if rf else ()
         table.append(((label, kind, units.shape(row.output_shape),
                        units.count(row.params) if row.params else _NONE,
-                       units.count(row.macs) if row.macs else _NONE),
-                      (bold, FAMILY_STYLE.get(row.family, ""), "", bold, bold)))
+                       units.count(row.macs) if row.macs else _NONE, *extra),
+                      (bold, FAMILY_STYLE.get(row.family, ""), "", bold, bold,
+                       *("",) * len(extra))))
     return table
 
 
-def footer(summary: Summary) -> list[tuple[str, str]]:
+def footer(summary: Summary, show: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     t = summary.totals
     outputs = ", ".join(f"{name} {units.shape(shape)}" for name, shape in summary.outputs.items())
     return [
@@ -57,7 +69,14 @@ def footer(summary: Summary) -> list[tuple[str, str]]:
                    f"{units.size(t.activation_bytes)} + params {units.size(t.param_bytes)} + "
                    f"buffers {units.size(t.buffer_bytes)} = {units.size(t.total_bytes)}"),
         ("Output", outputs),
+        *(rf_footer(summary) if "rf" in show else []),
     ]
+
+
+def rf_footer(summary: Summary) -> list[tuple[str, str]]:
+    """What the RF columns mean, and why some rows have no grid."""
+    notes = units.rf_notes([row.receptive_field for row in summary.rows])
+    return [("RF", units.RF_LEGEND), *(("", note) for note in notes)]
 
 
 def column_widths(cells: list[tuple[str, ...]], headers: tuple[str, ...] = HEADERS) -> list[int]:
@@ -66,17 +85,18 @@ def column_widths(cells: list[tuple[str, ...]], headers: tuple[str, ...] = HEADE
             for i, h in enumerate(headers)]
 
 
-def renderable(summary: Summary):
+def renderable(summary: Summary, show: tuple[str, ...] = ()):
     """A rich renderable for a terminal: numbers and shapes are never cut."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    cells = rows(summary)
-    widths = column_widths([texts for texts, _ in cells])
+    cells = rows(summary, show)
+    names, right_aligned = headers(show)
+    widths = column_widths([texts for texts, _ in cells], names)
     table = Table(title=title(summary), title_justify="left", title_style="bold",
                   header_style="bold")
-    for index, (header, right) in enumerate(zip(HEADERS, RIGHT_ALIGNED)):
+    for index, (header, right) in enumerate(zip(names, right_aligned)):
         keep = index >= 2      # shapes and counts keep their width; names give way
         table.add_column(header, justify="right" if right else "left", no_wrap=True,
                          min_width=widths[index] if keep else None,
@@ -86,15 +106,15 @@ def renderable(summary: Summary):
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    for label, value in footer(summary):
+    for label, value in footer(summary, show):
         grid.add_row(label, value)
     return Group(table, grid)
 
 
-def plain_text(summary: Summary) -> str:
+def plain_text(summary: Summary, show: tuple[str, ...] = ()) -> str:
     """The table drawn with rich's default box characters, without rich (fast)."""
-    return box_table(title(summary), HEADERS, RIGHT_ALIGNED,
-                     [texts for texts, _ in rows(summary)], footer(summary))
+    return box_table(title(summary), *headers(show),
+                     [texts for texts, _ in rows(summary, show)], footer(summary, show))
 
 
 def box_table(caption: str, headers: tuple[str, ...], right_aligned: tuple[bool, ...],

@@ -39,6 +39,56 @@ def shape(dims) -> str:
     return "[" + ", ".join(str(d) for d in dims) + "]"
 
 
+def pixels(value) -> str:
+    """A whole or half pixel: 3 -> '3', Fraction(31, 2) -> '15.5', Fraction(-3, 2) -> '-1.5'."""
+    return str(value) if isinstance(value, int) else f"{float(value):g}"
+
+
+def per_dim(values) -> str:
+    """One value per spatial dim, one number when all agree: (11, 11) -> '11',
+    (11, 7) -> '11×7'."""
+    texts = [pixels(v) for v in values]
+    return texts[0] if len(set(texts)) == 1 else "×".join(texts)
+
+
+def number(value) -> int | float:
+    """A whole or half pixel for JSON: an int, or a float that ends in .5 (exact)."""
+    return value if isinstance(value, int) else float(value)
+
+
+RF_HEADERS = ("RF", "Jump", "Start")
+RF_LEGEND = ("receptive field per spatial dim, in input pixels; Jump: input pixels between "
+             "neighbouring units; Start: centre of the first unit's field (pixel 0's centre "
+             "is 0)")
+_RF_KINDS = {"whole": "whole input", "undefined": "n/a", "none": "none"}
+
+
+def rf_cells(rf) -> tuple[str, str, str]:
+    """A receptive field's RF, Jump and Start cells: '11', '4', '3'; 'whole input', '-', '-'."""
+    if rf is None:
+        return "", "", ""
+    if rf.kind == "local":
+        return per_dim(rf.size), per_dim(rf.jump), per_dim(rf.start)
+    if rf.kind == "flattened":
+        return f"{per_dim(rf.size)} (flattened)", "-", "-"
+    return _RF_KINDS.get(rf.kind, rf.kind), "-", "-"
+
+
+def rf_notes(fields) -> list[str]:
+    """Why the fields shown are not local, once per reason, at the first layer it began."""
+    origins: dict[tuple[str, str], list[str]] = {}
+    for rf in fields:
+        if rf is not None and rf.kind != "local":
+            seen = origins.setdefault((rf.kind, rf.note), [])
+            if rf.origin not in seen:
+                seen.append(rf.origin)
+    notes = []
+    for (kind, note), where in origins.items():
+        more = f" (and {len(where) - 1} more)" if len(where) > 1 else ""
+        notes.append(f"{_RF_KINDS.get(kind, kind)} from {where[0]}{more}: {note}")
+    return notes
+
+
 def width(text: str) -> int:
     """Terminal columns `text` takes: East Asian wide characters take two."""
     import unicodedata
