@@ -15,7 +15,7 @@ import click
 from . import __version__
 from .dtypes import MODEL_DTYPES
 from .i18n import LANGUAGES
-from .errors import NetcalcError, UsageError
+from .errors import NetcalcError, SpecError, UsageError
 
 FORMATS = ("table", "json", "markdown", "csv")
 SUMMARY_SHOWABLE = ("rf",)     # summary --show: extra table and markdown columns
@@ -394,8 +394,14 @@ def _calculate(kind: str, input_shape: str, args: dict, show_working: bool, lang
 
     shape = parse_shape(input_shape)
     type_name = layer_type(kind, shape)
-    calculation = one_layer(type_name, {k: v for k, v in args.items() if v is not None}, shape,
-                            batch)
+    try:
+        calculation = one_layer(type_name, {k: v for k, v in args.items() if v is not None},
+                                shape, batch)
+    except SpecError as error:        # no spec, no layer name: the message alone
+        raise SpecError(error.message.removeprefix(f"layer '{type_name}' ({type_name}): ")) \
+            from None
+    for warning in calculation.warnings:
+        click.echo(f"warning: {warning.message}", err=True)
     lang = language(lang)
     _emit(render_explain.calculation_json(calculation, lang, show_working) if fmt == "json"
           else render_explain.calculation_text(calculation, lang, show_working), None)
@@ -495,10 +501,10 @@ def linear(input_shape, out_features, no_bias, show_working, lang, batch, fmt) -
               help="The input size along one dim: 224.")
 @click.option("--output", "output_size", required=True, type=click.IntRange(min=1),
               help="The output size wanted: 112.")
-@click.option("-k", "--kernel-size", "kernel_size", type=int, default=None)
-@click.option("-s", "--stride", type=int, default=None)
-@click.option("-p", "--padding", type=int, default=None)
-@click.option("-d", "--dilation", type=int, default=None)
+@click.option("-k", "--kernel-size", "kernel_size", type=click.IntRange(min=1), default=None)
+@click.option("-s", "--stride", type=click.IntRange(min=1), default=None)
+@click.option("-p", "--padding", type=click.IntRange(min=0), default=None)
+@click.option("-d", "--dilation", type=click.IntRange(min=1), default=None)
 @click.option("--ceil", "ceil_mode", is_flag=True, help="ceil_mode (pool).")
 def solve(kind, input_size, output_size, kernel_size, stride, padding, dilation,
           ceil_mode) -> None:
@@ -516,13 +522,24 @@ def solve(kind, input_size, output_size, kernel_size, stride, padding, dilation,
         known["ceil_mode"] = True
     unknown, values, assumed = find("conv1d" if kind == "conv" else "maxpool1d", known,
                                     input_size, output_size)
-    given = ", ".join(f"{k}={v}" for k, v in {**known, **assumed}.items()
+    given = ", ".join(f"{k}={v}" for k, v in known.items()
                       if k not in ("out_channels", "ceil_mode"))
+    unstated = f"{', '.join(f'{k} {v}' for k, v in assumed.items())} assumed" if assumed else ""
     if not values:
-        raise NetcalcError(f"no {unknown} turns {input_size} into {output_size} with {given}")
-    unstated = f"  ({', '.join(f'{k} {v}' for k, v in assumed.items())} assumed)" \
-        if assumed else ""
-    click.echo(f"{unknown} = {' or '.join(str(v) for v in values)}{unstated}")
+        raise NetcalcError(f"no {unknown} turns {input_size} into {output_size} with {given}"
+                           + (f" ({unstated}: give -p or -d if they differ)" if unstated else ""))
+    click.echo(f"{unknown} = {_alternatives(values, input_size + 2)}"
+               + (f"  ({unstated})" if unstated else ""))
+
+
+def _alternatives(values: list[int], last_tried: int) -> str:
+    """3 -> '3'; [2, 3] -> '2 or 3'; a run to the end of the search -> '7 or more'."""
+    if values[-1] == last_tried:              # every larger one works too
+        start = len(values) - 1
+        while start and values[start - 1] == values[start] - 1:
+            start -= 1
+        return " or ".join([*map(str, values[:start]), f"{values[start]} or more"])
+    return " or ".join(map(str, values))
 
 
 @cli.command()
