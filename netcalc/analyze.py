@@ -18,6 +18,7 @@ from .layers.base import too_many_elements
 from .layers.field import LOCAL, Field
 from .results import LayerResult, ReceptiveField, Row, SpecWarning, Summary, Totals
 from .spec.model import ExpandedSpec, Group
+from .symbolic import conditions, is_symbolic
 
 
 
@@ -53,8 +54,9 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
                   for name in overrides)
 
     warnings: list[SpecWarning] = list(spec.warnings)
-    layers = [_run_layer(spec_layer, batch, shapes, layouts, fields, size, notes, warnings)
-              for spec_layer in spec.layers]
+    with conditions() as assumed:      # sizes written as letters: what the formulas assume
+        layers = [_run_layer(spec_layer, batch, shapes, layouts, fields, size, notes, warnings)
+                  for spec_layer in spec.layers]
 
     consumed = {name for layer in spec.layers for name in layer.inputs}
     outputs = {layer.name: layer.output_shape for layer in layers if layer.name not in consumed}
@@ -62,7 +64,8 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
     tree = _tree(spec.groups, layers, shapes, fields, totals)
     return Summary(spec.name, spec.file, batch, dtype, size, depth, inputs, input_dtypes,
                    tuple(layers), tuple(_fold(tree, depth)),
-                   tuple(r for r in tree if r.kind != "layer"), totals, outputs, tuple(warnings))
+                   tuple(r for r in tree if r.kind != "layer"), totals, outputs, tuple(warnings),
+                   tuple(assumed.texts()))
 
 
 def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict,
@@ -83,8 +86,15 @@ def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict
                        spec_layer.loc, (*spec_layer.trace, *notes))
     shapes[spec_layer.name] = numbers.output_shape
     layouts[spec_layer.name] = numbers.output_strides
-    field = layer.evaluate_field(xs, numbers.output_shape,
-                                 tuple(fields[name] for name in spec_layer.inputs))
+    try:
+        with conditions():      # what a field asks of the sizes is no condition on the layer
+            field = layer.evaluate_field(xs, numbers.output_shape,
+                                         tuple(fields[name] for name in spec_layer.inputs))
+    except SpecError:
+        if not any(is_symbolic(d) for x in xs for d in x):
+            raise
+        # a rule that needs the size as a number (adaptive pooling's bins)
+        field = fields[spec_layer.inputs[0]].lost("depends on the sizes written as letters")
     fields[spec_layer.name] = field = _from(field, spec_layer.name)
     params = sum(numbers.params.values())
     bias = sum(n for tensor, n in numbers.params.items() if tensor.endswith("bias"))
@@ -151,6 +161,8 @@ def _tree(groups: list[Group], layers: list[LayerResult], shapes: dict, fields: 
             ("params", "trainable_params", "macs", "activation_bytes")}
 
     def percent(part: int, whole: int) -> float:
+        if is_symbolic(part) or is_symbolic(whole):
+            return 0.0                   # a share of a formula: not a number
         return 100.0 * part / whole if whole else 0.0
 
     starts: dict[int, list[Group]] = {}

@@ -77,7 +77,8 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
     if unknown:
         raise UsageError(f"--show {','.join(unknown)}: choose from "
                          f"{', '.join(SUMMARY_SHOWABLE)}")
-    _, result = _load_and_analyze(spec, input_shapes, batch, dtype, depth, kwargs)
+    # summary alone takes sizes as letters (3xHxW): it needs no number to write a formula
+    _, result = _load_and_analyze(spec, input_shapes, batch, dtype, depth, kwargs, letters=True)
     if fmt == "table":
         from .render import table
         if output is None and sys.stdout.isatty() and len(result.rows) <= RICH_TABLE_ROWS:
@@ -560,7 +561,8 @@ def layers(fmt: str) -> None:
 # -- helpers -------------------------------------------------------------------
 
 def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtype: str,
-                      depth: int | None = None, kwargs: str | None = None):
+                      depth: int | None = None, kwargs: str | None = None,
+                      letters: bool = False):
     """The expanded spec and its Summary; warnings go to stderr.
 
     SPEC is a spec file (YAML or Python), or a torch module to import
@@ -578,7 +580,7 @@ def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtyp
         if kwargs is not None:
             raise UsageError("--kwargs is for a torch module given as file.py:ClassName")
         expanded = load_spec(spec)
-    overrides = input_overrides(input_shapes, [i.name for i in expanded.inputs])
+    overrides = input_overrides(input_shapes, [i.name for i in expanded.inputs], letters)
     result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides, depth=depth)
     _print_warnings(result)
     return expanded, result

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .errors import ShapeError
+from .symbolic import not_a_condition
 
 
 def conv_out(i: int, k: int, s: int, p: int, d: int) -> int:
@@ -51,7 +52,7 @@ def pool_out(i: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
                          f"(⌊{k}/2⌋ = {k // 2})", arg="padding")
     numerator = i + 2 * p - d * (k - 1) - 1
     if ceil_mode:
-        out = -(-numerator // s) + 1
+        out = (numerator + s - 1) // s + 1      # ⌈numerator / s⌉ + 1 (sizes as letters too)
         if (out - 1) * s >= i + p:
             out -= 1
     else:
@@ -82,6 +83,7 @@ def half(n: int) -> int | Fraction:
 
 # -- memory layout: torch's strides, for views ----------------------------------
 
+@not_a_condition
 def contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     """Row-major strides: the last dim is 1 apart, each earlier one spans the rest."""
     strides, step = [], 1
@@ -91,6 +93,7 @@ def contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(reversed(strides))
 
 
+@not_a_condition
 def is_contiguous(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
     """torch's is_contiguous: row-major wherever it matters (size-1 dims never do)."""
     if 0 in shape:
@@ -104,6 +107,7 @@ def is_contiguous(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
     return True
 
 
+@not_a_condition
 def view_strides(shape: tuple[int, ...], strides: tuple[int, ...],
                  new_shape: tuple[int, ...]) -> tuple[int, ...] | None:
     """Strides of `new_shape` as a view of a tensor laid out (shape, strides), or None.
@@ -138,6 +142,7 @@ def view_strides(shape: tuple[int, ...], strides: tuple[int, ...],
 _CHANNELS_LAST_ORDER = {4: (1, 3, 2, 0), 5: (1, 4, 3, 2, 0)}
 
 
+@not_a_condition
 def is_channels_last(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
     """torch's suggest_memory_format: are these strides channels-last (C fastest)?
 
@@ -157,6 +162,7 @@ def is_channels_last(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
     return True
 
 
+@not_a_condition
 def channels_last_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     """Strides of [N, C, *spatial] stored as [N, *spatial, C]."""
     n, c, *spatial = shape
@@ -164,6 +170,7 @@ def channels_last_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     return (inner[0] * max(spatial[0], 1), inner[-1], *inner[:-1])
 
 
+@not_a_condition
 def iterator_strides(shape: tuple[int, ...],
                      operands: list[tuple[tuple[int, ...], tuple[int, ...]]]) -> tuple[int, ...]:
     """The output strides torch's TensorIterator gives an elementwise op.

@@ -7,10 +7,11 @@ import re
 from .errors import UsageError
 
 _SHAPE = re.compile(r"^\s*\[?\s*(\d+(?:\s*[x×,\s]\s*\d+)*)\s*\]?\s*$")
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """'3x224x224', '3,224,224' or '[3, 224, 224]' -> (3, 224, 224)."""
+def parse_shape(text: str, letters: bool = False) -> tuple:
+    """'3x224x224', '3,224,224' or '[3, 224, 224]' -> (3, 224, 224); with `letters`,
+    '3xHxW' -> (3, Size('H'), Size('W'))."""
+    if letters and any(c.isalpha() and c != "x" for c in text):     # x separates sizes
+        return _lettered(text)
     match = _SHAPE.match(text)
     if not match:
         raise UsageError(f"--input {text!r}: write a shape like 3x224x224")
@@ -23,7 +24,8 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return dims
 
 
-def input_overrides(values: tuple[str, ...], names: list[str]) -> dict[str, tuple[int, ...]]:
+def input_overrides(values: tuple[str, ...], names: list[str],
+                    letters: bool = False) -> dict[str, tuple]:
     overrides = {}
     for value in values:
         name, _, shape = value.rpartition("=")
@@ -37,5 +39,22 @@ def input_overrides(values: tuple[str, ...], names: list[str]) -> dict[str, tupl
                              f"(its inputs: {', '.join(names)})")
         if name in overrides:
             raise UsageError(f"--input gives input '{name}' twice")
-        overrides[name] = parse_shape(shape)
+        overrides[name] = parse_shape(shape, letters)
     return overrides
+
+
+def _lettered(text: str) -> tuple:
+    """'3xHxW' -> (3, Size('H'), Size('W')): x separates; any other letter is a size."""
+    from .symbolic import Size
+
+    parts = [p for p in re.split(r"[×,\s\[\]]+|(?<=[0-9A-Za-z])x(?=[0-9A-Za-z])", text) if p]
+    dims = []
+    for part in parts:
+        if part.isdigit() and int(part) >= 1:
+            dims.append(int(part))
+        elif len(part) == 1 and part.isalpha():
+            dims.append(Size(part))
+        else:
+            raise UsageError(f"--input {text!r}: write a shape like 3x224x224, or with a "
+                             "single letter for a size left open, like 3xHxW")
+    return tuple(dims)

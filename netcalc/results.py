@@ -118,6 +118,8 @@ class Summary:
     totals: Totals
     outputs: dict                   # graph outputs: layer name -> shape
     warnings: tuple[SpecWarning, ...] = ()
+    # for sizes written as letters (`--input 3xHxW`): what the shapes' formulas assume
+    conditions: tuple[str, ...] = ()
 
 
 # -- verify: netcalc's numbers beside torch's ---------------------------------

@@ -37,6 +37,8 @@ NO_INPUT = -1
 
 def too_many_elements(shape: Shape) -> str | None:
     """Why torch could not hold a tensor of this shape (its sizes are int64), or None."""
+    if any(not isinstance(size, int) for size in shape):
+        return None                      # a size written as a letter: no number to weigh
     if any(size > MAX_INT for size in shape) or prod(shape) > MAX_INT:
         return (f"{list(shape) if len(str(list(shape))) < 80 else 'the shape'} has "
                 f"{shorten(prod(shape))} elements, more than a torch tensor can hold (2⁶³ − 1)")

@@ -45,6 +45,8 @@ def as_dict(summary: Summary) -> dict:
         "totals": _fields(summary.totals, _TOTAL_FIELDS),
         "outputs": summary.outputs,
         "warnings": warning_dicts(summary.warnings),
+        # sizes written as letters: shapes hold formulas as text, valid under these
+        **({"conditions": list(summary.conditions)} if summary.conditions else {}),
     }
 
 
@@ -68,4 +70,5 @@ def render(summary: Summary) -> str:
 
 
 def _dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    # default=str: a size written as a letter is its formula, as text
+    return json.dumps(value, ensure_ascii=False, default=str)

@@ -69,6 +69,7 @@ def footer(summary: Summary, show: tuple[str, ...] = ()) -> list[tuple[str, str]
                    f"{units.size(t.activation_bytes)} + params {units.size(t.param_bytes)} + "
                    f"buffers {units.size(t.buffer_bytes)} = {units.size(t.total_bytes)}"),
         ("Output", outputs),
+        *([("Valid", "for " + ", ".join(summary.conditions))] if summary.conditions else []),
         *(rf_footer(summary) if "rf" in show else []),
     ]
 

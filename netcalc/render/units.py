@@ -15,6 +15,8 @@ def count(n: int) -> str:
 
 def si(n: int) -> str:
     """714188480 -> '714.19 M' (decimal prefixes, as papers quote MACs and params)."""
+    if not isinstance(n, int):
+        return str(n)                    # a formula in sizes written as letters
     for scale, prefix in _SI:
         if abs(n) >= scale:
             return f"{n / scale:.2f} {prefix}"
@@ -23,11 +25,15 @@ def si(n: int) -> str:
 
 def count_and_si(n: int) -> str:
     """61100840 -> '61,100,840 (61.10 M)'; 10 -> '10' (a prefix adds nothing there)."""
+    if not isinstance(n, int):
+        return str(n)
     return count(n) if abs(n) < 1000 else f"{count(n)} ({si(n)})"
 
 
 def size(n_bytes: int) -> str:
     """244403360 -> '233.08 MiB' (binary prefixes, as memory is sized)."""
+    if not isinstance(n_bytes, int):
+        return f"{n_bytes} bytes"
     for scale, unit in _IEC:
         if n_bytes >= scale:
             return f"{n_bytes / scale:.2f} {unit}"
