@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from ..i18n import message
-from .explain import display_width, remark_text, step_lines
+from .explain import remark_text, step_lines
+from .units import width as display_width
 
 
 def _value(value) -> str:

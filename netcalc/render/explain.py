@@ -4,15 +4,10 @@ in the reader's language. Renders working.LayerWorking; computes nothing."""
 from __future__ import annotations
 
 import json
-import unicodedata
 
 from ..i18n import message
 from ..working import LayerWorking, Step, shape_text
-
-
-def display_width(text: str) -> int:
-    """Columns a terminal gives `text`: CJK characters take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+from .units import width
 
 
 def remark_text(lang: str, remark) -> str:
@@ -36,7 +31,7 @@ def _arrow(working: LayerWorking) -> str:
 def step_lines(lang: str, step: Step, indent: str = "  ") -> list[str]:
     """`H_out = formula` then `      = working`, then the remarks."""
     label = quantity(lang, step)
-    pad = " " * display_width(label)
+    pad = " " * width(label)
     lines = [f"{indent}{label} = {step.formula}", f"{indent}{pad} = {step.working}"]
     lines += [f"{indent}{pad}   {remark_text(lang, r)}" for r in step.remarks]
     return lines
