@@ -18,6 +18,7 @@ from .layers.base import too_many_elements
 from .layers.field import LOCAL, Field
 from .results import LayerResult, ReceptiveField, Row, SpecWarning, Summary, Totals
 from .spec.model import ExpandedSpec, Group
+from .memory import OPTIMIZER_STATES, memory
 from .symbolic import conditions, is_symbolic
 
 
@@ -29,13 +30,16 @@ def flops_of(macs: int) -> int:
 
 def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
             input_shapes: dict[str, tuple[int, ...]] | None = None,
-            depth: int | None = None) -> Summary:
+            depth: int | None = None, optimizer: str = "adam", amp: bool = False) -> Summary:
     if batch < 1:
         raise UsageError(f"--batch must be at least 1, got {batch}")
     if dtype not in MODEL_DTYPES:
         raise UsageError(f"--dtype must be one of {', '.join(MODEL_DTYPES)}, got {dtype!r}")
     if depth is not None and depth < 1:
         raise UsageError(f"--depth must be at least 1, got {depth}")
+    if optimizer not in OPTIMIZER_STATES:
+        raise UsageError(f"--optimizer must be one of {', '.join(OPTIMIZER_STATES)}, got "
+                         f"{optimizer!r}")
     size = MODEL_DTYPES[dtype]
     overrides = input_shapes or {}
     shapes = {i.name: (batch, *overrides.get(i.name, i.shape)) for i in spec.inputs}
@@ -45,8 +49,9 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
         if problem:
             raise UsageError(f"input '{name}' at batch {batch}: {problem}")
     input_dtypes = {i.name: i.dtype or dtype for i in spec.inputs}
-    input_bytes = sum(prod(inputs[name]) * INPUT_DTYPES[kind]
-                      for name, kind in input_dtypes.items())
+    bytes_of_input = {name: prod(inputs[name]) * INPUT_DTYPES[kind]
+                      for name, kind in input_dtypes.items()}
+    input_bytes = sum(bytes_of_input.values())
     layouts = {name: contiguous_strides(shape) for name, shape in shapes.items()}
     fields = {name: _from(Field.of_input(shape), name) for name, shape in shapes.items()}
     # an error downstream of a --input shape says where the shape came from
@@ -61,11 +66,14 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
     consumed = {name for layer in spec.layers for name in layer.inputs}
     outputs = {layer.name: layer.output_shape for layer in layers if layer.name not in consumed}
     totals = _totals(layers, input_bytes)
+    symbolic = any(is_symbolic(d) for shape in inputs.values() for d in shape)
+    held = None if symbolic else memory(spec, layers, bytes_of_input, set(outputs), size,
+                                        optimizer, amp)
     tree = _tree(spec.groups, layers, shapes, fields, totals)
     return Summary(spec.name, spec.file, batch, dtype, size, depth, inputs, input_dtypes,
                    tuple(layers), tuple(_fold(tree, depth)),
                    tuple(r for r in tree if r.kind != "layer"), totals, outputs, tuple(warnings),
-                   tuple(assumed.texts()))
+                   tuple(assumed.texts()), held)
 
 
 def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict,

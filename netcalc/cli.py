@@ -60,11 +60,18 @@ def cli(debug: bool) -> None:
 @click.option("--show", default="", metavar="rf",
               help="Table and markdown: extra columns, comma-separated; rf: each layer's "
                    "receptive field, jump and start (JSON and CSV always carry them).")
+@click.option("--optimizer", type=click.Choice(("sgd", "momentum", "adam", "adamw")),
+              default="adam", show_default=True,
+              help="Training memory: the optimizer whose state it holds.")
+@click.option("--amp", is_flag=True,
+              help="Training memory with mixed precision: float16/bfloat16 activations, "
+                   "float32 master weights.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Write to this file (atomically); '-' is standard output.")
 @_kwargs_option
 def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
-            depth: int | None, show: str, output: str | None, kwargs: str | None) -> None:
+            depth: int | None, show: str, optimizer: str, amp: bool, output: str | None,
+            kwargs: str | None) -> None:
     """Per-layer output shapes, parameters and MACs of SPEC, with totals.
 
     SPEC is a YAML file ('-' reads standard input), a Python spec (model.py),
@@ -78,7 +85,8 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
         raise UsageError(f"--show {','.join(unknown)}: choose from "
                          f"{', '.join(SUMMARY_SHOWABLE)}")
     # summary alone takes sizes as letters (3xHxW): it needs no number to write a formula
-    _, result = _load_and_analyze(spec, input_shapes, batch, dtype, depth, kwargs, letters=True)
+    _, result = _load_and_analyze(spec, input_shapes, batch, dtype, depth, kwargs, letters=True,
+                                  training=(optimizer, amp))
     if fmt == "table":
         from .render import table
         if output is None and sys.stdout.isatty() and len(result.rows) <= RICH_TABLE_ROWS:
@@ -562,7 +570,7 @@ def layers(fmt: str) -> None:
 
 def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtype: str,
                       depth: int | None = None, kwargs: str | None = None,
-                      letters: bool = False):
+                      letters: bool = False, training: tuple[str, bool] = ("adam", False)):
     """The expanded spec and its Summary; warnings go to stderr.
 
     SPEC is a spec file (YAML or Python), or a torch module to import
@@ -581,7 +589,8 @@ def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtyp
             raise UsageError("--kwargs is for a torch module given as file.py:ClassName")
         expanded = load_spec(spec)
     overrides = input_overrides(input_shapes, [i.name for i in expanded.inputs], letters)
-    result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides, depth=depth)
+    result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides, depth=depth,
+                     optimizer=training[0], amp=training[1])
     _print_warnings(result)
     return expanded, result
 

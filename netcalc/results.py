@@ -93,6 +93,21 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class Memory:
+    """What a forward pass and a training step hold (memory.py says how)."""
+
+    peak_activation_bytes: int      # inference: the most alive at once, the inputs included
+    inference_bytes: int            # that, with the parameters and buffers
+    optimizer: str
+    amp: bool                       # float16/bfloat16 activations, float32 master weights
+    weight_bytes: int
+    gradient_bytes: int
+    optimizer_bytes: int
+    saved_activation_bytes: int     # what autograd keeps for backward, each storage once
+    training_bytes: int             # all of it, with the buffers, when backward begins
+
+
+@dataclass(frozen=True)
 class SpecWarning:
     """Valid for torch, but likely not what was meant (a batch dim fixed in a reshape...)."""
 
@@ -120,6 +135,7 @@ class Summary:
     warnings: tuple[SpecWarning, ...] = ()
     # for sizes written as letters (`--input 3xHxW`): what the shapes' formulas assume
     conditions: tuple[str, ...] = ()
+    memory: Memory | None = None    # None where sizes are letters
 
 
 # -- verify: netcalc's numbers beside torch's ---------------------------------

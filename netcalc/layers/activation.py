@@ -8,10 +8,11 @@ table, as a registry).
 from __future__ import annotations
 
 from dataclasses import dataclass, make_dataclass
+from math import prod
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
-from .base import Layer, Shape, normalize_dim
+from .base import Layer, Saved, Shape, normalize_dim
 from .field import Field
 from .registry import register
 
@@ -23,6 +24,14 @@ class Elementwise(Layer):
 
     family: ClassVar[str] = "activation"
     layout: ClassVar[str] = "keep"       # elementwise: the output is laid out like the input
+    saves: ClassVar[str] = "input"       # most derivatives need x
+    # in place, torch keeps a copy of x for these (x itself is overwritten)
+    copies_in_place: ClassVar[bool] = True
+
+    def saved_for_backward(self, xs: tuple[Shape, ...], y: Shape) -> list[Saved]:
+        if getattr(self, "inplace", False) and self.saves == "input" and self.copies_in_place:
+            return [Saved("new", elements=prod(xs[0]))]
+        return super().saved_for_backward(xs, y)
 
     def output_shape(self, x: Shape) -> Shape:
         return x
@@ -42,6 +51,11 @@ def _declare(base: type, torch_class: str, class_vars: dict | None = None, **def
     return register(torch_class.lower())(cls)
 
 
+# what their derivatives keep, where it is not x (a copy of it when in place)
+_SAVES = {"ReLU": {"saves": "output"}, "Sigmoid": {"saves": "output"},
+          "Tanh": {"saves": "output"}, "LeakyReLU": {"copies_in_place": False},
+          "ELU": {"saves": "output"}}
+
 for _name, _defaults in {
     "ReLU": {"inplace": False},
     "ReLU6": {"inplace": False},
@@ -58,7 +72,7 @@ for _name, _defaults in {
     "Softsign": {},
     "Tanhshrink": {},
 }.items():
-    _declare(Elementwise, _name, **_defaults)
+    _declare(Elementwise, _name, _SAVES.get(_name), **_defaults)
 
 _declare(Elementwise, "GELU", {"choices": {"approximate": ("none", "tanh")}}, approximate="none")
 _declare(Elementwise, "LogSigmoid", {"layout": "new"})      # its kernel writes a new buffer
@@ -97,6 +111,7 @@ _declare(_NonZeroAlpha, "CELU", alpha=1.0, inplace=False)
 
 class _SoftmaxLike(Elementwise):
     layout: ClassVar[str] = "new"        # softmax kernels write a contiguous result
+    saves: ClassVar[str] = "output"
 
     def output_shape(self, x: Shape) -> Shape:
         if self.dim is not None:
@@ -157,6 +172,10 @@ class Dropout(Elementwise):
     def activation_elements(self, x: Shape, y: Shape) -> int:
         return 0
 
+    def saved_for_backward(self, xs: tuple[Shape, ...], y: Shape) -> list[Saved]:
+        """In training it keeps its mask, of x's size and dtype (and writes a new output)."""
+        return [Saved("new", elements=prod(xs[0]))] if self.p > 0 else []
+
 
 for _name, _ranks in {
     "Dropout": (), "AlphaDropout": (), "FeatureAlphaDropout": (),
@@ -178,3 +197,10 @@ class StochasticDepth(Dropout):
 
     choices: ClassVar = {"mode": ("row", "batch")}
     torch_class: ClassVar[str] = "Identity"    # torch.nn has none; eval makes it one
+
+    def saved_for_backward(self, xs: tuple[Shape, ...], y: Shape) -> list[Saved]:
+        """Training multiplies by a noise of one value per sample (or one): x's gradient
+        needs the noise; the noise needs none, so x is not kept."""
+        if self.p == 0:
+            return []
+        return [Saved("new", elements=xs[0][0] if self.mode == "row" else 1)]

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import contiguous_strides, iterator_strides
-from .base import Layer, LayerNumbers, Shape, Strides
+from .base import Layer, LayerNumbers, Saved, Shape, Strides
 from .field import Field, merged
 from .registry import register
 
@@ -147,6 +147,23 @@ class MultiheadAttention(Layer):
     def inferred(self, x: Shape) -> dict[str, int]:
         return {"embed_dim": x[-1]}
 
+    def saved_for_backward(self, xs: tuple[Shape, ...], y: Shape) -> list[Saved]:
+        """On the math path: the inputs as the projections read them ([L·N, E] copies),
+        the scaled q and kᵀ, v (in self-attention a view that keeps the whole packed
+        q-k-v projection, 3·N·L·E), the attention weights (N·heads·L·S), and the
+        output before out_proj."""
+        query, key, value = self._dims(xs)
+        e = query[-1]
+        n, length = (query[0], query[1]) if self.batch_first else (query[1], query[0])
+        source = (key[1] if self.batch_first else key[0]) + self.add_bias_kv \
+            + self.add_zero_attn
+        weights = n * self.num_heads * length * source
+        if len(xs) == 1:
+            return [Saved("new", elements=7 * n * length * e + weights)]
+        inputs = prod(query) + prod(key) + prod(value)
+        return [Saved("new", elements=inputs + n * length * e + 2 * n * source * e + weights
+                      + n * length * e)]
+
     def torch_module(self, nn, x: Shape):
         return _output_only(nn)(**self.arguments(x))
 
@@ -259,6 +276,18 @@ class TransformerEncoderLayer(Layer):
 
     def inferred(self, x: Shape) -> dict[str, int]:
         return {"d_model": x[-1]}
+
+    def saved_for_backward(self, xs: tuple[Shape, ...], y: Shape) -> list[Saved]:
+        """Its attention's; the sum after it, the two norms' inputs and statistics (as
+        their outputs are the next layers'), the MLP's hidden activation; dropout masks
+        when dropout is on."""
+        (x,) = xs
+        tokens = prod(x[:-1])
+        attention = self._attention().saved_for_backward(xs, y)
+        masks = (2 * prod(x) + tokens * self.dim_feedforward) if self.dropout else 0
+        return [*attention, Saved("new", elements=3 * prod(x) + tokens * self.dim_feedforward
+                                  + masks),
+                Saved("new", elements=4 * tokens, dtype="float32")]
 
     @classmethod
     def arguments_of(cls, module) -> dict:

@@ -58,6 +58,18 @@ class LayerNumbers:
     warnings: tuple[str, ...] = ()     # valid, but likely not what was meant
 
 
+@dataclass(frozen=True)
+class Saved:
+    """A tensor autograd keeps of a layer for the backward pass (in training): one of
+    its inputs (by index), its output, or a new one of `elements` (of the model's
+    dtype, or float32 or int64 whatever the model's)."""
+
+    what: str                  # "input", "output" or "new"
+    index: int = 0             # which input
+    elements: int = 0          # a new one's size
+    dtype: str = "model"       # a new one's: "model", "float32" or "int64"
+
+
 class Layer:
     """Base of every layer type; subclasses are frozen dataclasses."""
 
@@ -76,6 +88,9 @@ class Layer:
     # "keep" (the input's strides: elementwise ops), or "channels_last" (channels-last
     # when the input is, else contiguous: most 2-d/3-d image kernels)
     layout: ClassVar[str] = "new"
+    # what autograd keeps for backward in training (torch's derivatives.yaml, checked with
+    # saved_tensors_hooks): "input", "inputs", "output", or "" for nothing
+    saves: ClassVar[str] = ""
     # the module class built for it, when not torch.nn's of the layer class's name: another
     # of torch.nn's (StochasticDepth is nn.Identity) or netcalc's own (torch_bridge/build.py)
     torch_class: ClassVar[str] = ""
@@ -175,6 +190,17 @@ class Layer:
         """`receptive_field` for these inputs (merges and attention take several)."""
         (x,), (field,) = inputs, fields
         return self.receptive_field(x, y, field)
+
+    def saved_for_backward(self, xs: tuple[Shape, ...], y: Shape) -> list[Saved]:
+        """The tensors autograd keeps of this layer until the backward pass: by `saves`;
+        types that keep more (statistics, indices, masks) add them."""
+        if self.saves == "input":
+            return [Saved("input")]
+        if self.saves == "inputs":
+            return [Saved("input", i) for i in range(len(xs))]
+        if self.saves == "output":
+            return [Saved("output")]
+        return []
 
     def explain(self, xs: tuple[Shape, ...], y: Shape) -> list:
         """The worked computation (working.Step), with these numbers: the output size's

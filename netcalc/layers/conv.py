@@ -19,6 +19,7 @@ from ..working import (Remark, Step, count_step, dim_names, kernel_symbols, out_
 @dataclass(frozen=True)
 class _ConvBase(Layer):
     family: ClassVar[str] = "conv"
+    saves: ClassVar[str] = "input"
     positive: ClassVar[tuple[str, ...]] = ("out_channels", "kernel_size", "stride", "dilation",
                                            "groups")
     choices: ClassVar = {"padding_mode": ("zeros", "reflect", "replicate", "circular")}

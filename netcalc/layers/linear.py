@@ -23,6 +23,7 @@ class Linear(Layer):
     in_features: int | None = None
 
     family: ClassVar[str] = "linear"
+    saves: ClassVar[str] = "input"
     positive: ClassVar[tuple[str, ...]] = ("out_features",)
 
     def notation(self) -> str:
@@ -95,6 +96,7 @@ class Embedding(Layer):
     sparse: bool = False
 
     family: ClassVar[str] = "embedding"
+    saves: ClassVar[str] = "input"              # the indices
     positive: ClassVar[tuple[str, ...]] = ("num_embeddings", "embedding_dim")
 
     def notation(self) -> str:

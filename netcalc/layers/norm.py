@@ -11,7 +11,7 @@ from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
-from .base import Dims, Layer, Shape
+from .base import Dims, Layer, Saved, Shape
 from .field import Field
 from .registry import register
 from ..working import Remark, Step, count_step
@@ -19,6 +19,17 @@ from ..working import Remark, Step, count_step
 
 class _Norm(Layer):
     family: ClassVar[str] = "norm"
+    saves: ClassVar[str] = "input"
+
+    def statistics(self, x: Shape) -> int:
+        """How many means (and as many inverse deviations) training keeps, in float32."""
+        return 0
+
+    def saved_for_backward(self, xs: tuple[Shape, ...], y: Shape) -> list[Saved]:
+        """x, and each statistic's mean and 1/σ."""
+        stats = self.statistics(xs[0])
+        return [Saved("input"), *([Saved("new", elements=2 * stats, dtype="float32")]
+                                  if stats else [])]
 
     def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
         """Each output sees what its own input unit sees: statistics over positions
@@ -82,6 +93,9 @@ class BatchNormNd(_RunningStatsNorm):
     def values_per_statistic(self, x: Shape) -> int:
         return x[0] * prod(x[2:])     # per channel, over the batch and space
 
+    def statistics(self, x: Shape) -> int:
+        return x[1]
+
 
 @dataclass(frozen=True)
 class InstanceNormNd(_RunningStatsNorm):
@@ -93,6 +107,9 @@ class InstanceNormNd(_RunningStatsNorm):
 
     def values_per_statistic(self, x: Shape) -> int:
         return prod(x[2:])            # per sample and channel, over space
+
+    def statistics(self, x: Shape) -> int:
+        return x[0] * x[1]
 
 
 @register("batchnorm1d")
@@ -151,6 +168,9 @@ class LayerNorm(_Norm):
                              arg="normalized_shape")
         return x
 
+    def statistics(self, x: Shape) -> int:
+        return prod(x[:len(x) - len(self.normalized_shape)])
+
     def params(self, x: Shape) -> dict[str, int]:
         if not self.elementwise_affine:
             return {}
@@ -179,6 +199,9 @@ class GroupNorm(_Norm):
 
     def params(self, x: Shape) -> dict[str, int]:
         return {"weight": x[1], "bias": x[1]} if self.affine else {}
+
+    def statistics(self, x: Shape) -> int:
+        return x[0] * self.num_groups
 
     def inferred(self, x: Shape) -> dict:
         return {"num_channels": x[1]}

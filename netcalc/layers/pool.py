@@ -7,11 +7,12 @@ matrix products and convolutions).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import pool_out
-from .base import DIMS_BY_RANK, Ints, Layer, OutputSize, Shape, per_dim, window
+from .base import DIMS_BY_RANK, Ints, Layer, OutputSize, Saved, Shape, per_dim, window
 from .field import Field
 from .registry import register_ranked
 from ..working import Remark, Step, dim_names, window_steps
@@ -20,6 +21,13 @@ from ..working import Remark, Step, dim_names, window_steps
 
 class _Pool(Layer):
     family: ClassVar[str] = "pool"
+    saves: ClassVar[str] = "input"
+    keeps_indices: ClassVar[bool] = False     # max pools: where each maximum was, int64
+
+    def saved_for_backward(self, xs: tuple[Shape, ...], y: Shape) -> list[Saved]:
+        if self.keeps_indices:
+            return [Saved("input"), Saved("new", elements=prod(y), dtype="int64")]
+        return super().saved_for_backward(xs, y)
 
     def spatial(self, x: Shape) -> tuple[Shape, Shape]:
         """(leading dims, spatial dims); torch also takes inputs without the channel dim."""
@@ -78,6 +86,8 @@ class MaxPoolNd(_WindowPool):
     dilation: Ints = 1
     return_indices: bool = False
     ceil_mode: bool = False
+
+    keeps_indices: ClassVar[bool] = True
 
     positive: ClassVar[tuple[str, ...]] = ("kernel_size", "stride", "dilation")
 
@@ -164,12 +174,18 @@ class _AdaptivePool(_Pool):
 
 
 class AdaptiveAvgPoolNd(_AdaptivePool):
-    pass
+    def saved_for_backward(self, xs: tuple[Shape, ...], y: Shape) -> list[Saved]:
+        """To one value per channel torch takes a mean, which keeps nothing."""
+        if all(o == 1 for o in y[len(y) - self.rank:]):
+            return []
+        return super().saved_for_backward(xs, y)
 
 
 @dataclass(frozen=True)
 class AdaptiveMaxPoolNd(_AdaptivePool):
     return_indices: bool = False
+
+    keeps_indices: ClassVar[bool] = True
 
     def check_arguments(self) -> None:
         super().check_arguments()

@@ -252,10 +252,16 @@ class _ZeroPad(_PadOnly):
 
 
 class _ReflectionPad(_PadOnly):
+    saves = "input"            # its backward folds the gradient back onto x's positions
+
     def check_side(self, size: int, left: int, right: int, k: int) -> None:
         if left >= size or right >= size:
             raise ShapeError(f"reflection padding ({left}, {right}) must be smaller than the "
                              f"padded dim's size {size}", arg="padding")
+
+
+class _ReplicationPad(_PadOnly):
+    saves = "input"
 
 
 class _CircularPad(_PadOnly):
@@ -269,7 +275,7 @@ class _CircularPad(_PadOnly):
 
 
 for _kind, _base in (("Zero", _ZeroPad), ("Constant", _PadWithValue),
-                     ("Reflection", _ReflectionPad), ("Replication", _PadOnly),
+                     ("Reflection", _ReflectionPad), ("Replication", _ReplicationPad),
                      ("Circular", _CircularPad)):
     for _rank in (1, 2, 3):
         _name = f"{_kind}Pad{_rank}d"

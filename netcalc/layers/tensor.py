@@ -781,6 +781,7 @@ class Add(_Elementwise):
 @register("mul")
 class Mul(_Elementwise):
     operator = "*"
+    saves = "inputs"          # each factor's gradient is the other factor
 
 
 @register("sub")

@@ -9,12 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from ..results import MACS_CONVENTION, LayerResult, ReceptiveField, Row, Summary, Totals
+from ..results import Memory, MACS_CONVENTION, LayerResult, ReceptiveField, Row, Summary, Totals
 from .units import number
 
 _LAYER_FIELDS = [f.name for f in dataclasses.fields(LayerResult)]
 _ROW_FIELDS = [f.name for f in dataclasses.fields(Row)]
 _TOTAL_FIELDS = [f.name for f in dataclasses.fields(Totals)]
+_MEMORY_FIELDS = [f.name for f in dataclasses.fields(Memory)]
 
 
 def _fields(obj, names) -> dict:
@@ -45,6 +46,7 @@ def as_dict(summary: Summary) -> dict:
         "totals": _fields(summary.totals, _TOTAL_FIELDS),
         "outputs": summary.outputs,
         "warnings": warning_dicts(summary.warnings),
+        "memory": _fields(summary.memory, _MEMORY_FIELDS) if summary.memory else None,
         # sizes written as letters: shapes hold formulas as text, valid under these
         **({"conditions": list(summary.conditions)} if summary.conditions else {}),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..results import Summary
 from . import units
+from .table import memory_footer
 
 
 def _cell(text: str) -> str:
@@ -42,9 +43,8 @@ def render(summary: Summary, show: tuple[str, ...] = ()) -> str:
         f"- **Buffers:** {units.count(t.buffers)}",
         f"- **MACs:** {units.count_and_si(t.macs)}; FLOPs "
         f"{units.count_and_si(t.flops)} = 2 × MACs",
-        f"- **Memory:** input {units.size(t.input_bytes)}, activations "
-        f"{units.size(t.activation_bytes)}, params {units.size(t.param_bytes)}, buffers "
-        f"{units.size(t.buffer_bytes)}; total {units.size(t.total_bytes)}",
+        *(f"- **{'Memory' if not label else label}:** {text}"
+          for label, text in memory_footer(summary)),
         "- **Output:** " + ", ".join(f"{_cell(name)} {units.shape(shape)}"
                                      for name, shape in summary.outputs.items()),
     ]

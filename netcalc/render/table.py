@@ -65,12 +65,33 @@ def footer(summary: Summary, show: tuple[str, ...] = ()) -> list[tuple[str, str]
         ("MACs", f"{units.count_and_si(t.macs)}"),
         ("FLOPs", f"{units.count_and_si(t.flops)} = 2 × MACs, "
                   "as torch's FlopCounterMode counts"),
-        ("Memory", f"input {units.size(t.input_bytes)} + activations "
-                   f"{units.size(t.activation_bytes)} + params {units.size(t.param_bytes)} + "
-                   f"buffers {units.size(t.buffer_bytes)} = {units.size(t.total_bytes)}"),
+        *memory_footer(summary),
         ("Output", outputs),
         *([("Valid", "for " + ", ".join(summary.conditions))] if summary.conditions else []),
         *(rf_footer(summary) if "rf" in show else []),
+    ]
+
+
+def memory_footer(summary: Summary) -> list[tuple[str, str]]:
+    """Inference's peak and training's hold; the sum of all outputs where sizes are
+    letters (no peak is known there)."""
+    t, m = summary.totals, summary.memory
+    if m is None:
+        return [("Memory", f"input {units.size(t.input_bytes)} + activations "
+                           f"{units.size(t.activation_bytes)} + params "
+                           f"{units.size(t.param_bytes)} + buffers {units.size(t.buffer_bytes)}"
+                           f" = {units.size(t.total_bytes)}")]
+    kind = f"{m.optimizer}{', amp' if m.amp else ''}"
+    return [
+        ("Memory", f"inference {units.size(m.inference_bytes)}: params "
+                   f"{units.size(t.param_bytes)} + buffers {units.size(t.buffer_bytes)} + "
+                   f"activations {units.size(m.peak_activation_bytes)} at the peak (input "
+                   f"included; each freed after its last use)"),
+        ("", f"training ({kind}) {units.size(m.training_bytes)}: weights "
+             f"{units.size(m.weight_bytes)} + gradients {units.size(m.gradient_bytes)} + "
+             f"optimizer state {units.size(m.optimizer_bytes)} + buffers "
+             f"{units.size(t.buffer_bytes)} + kept for backward "
+             f"{units.size(m.saved_activation_bytes)}"),
     ]
 
 

@@ -1,0 +1,110 @@
+"""Memory as torch spends it: the peak of a forward pass at inference, and what
+training holds when the backward pass begins.
+
+Tensors share storage: a view, an in-place op or dropout at inference returns
+its input's. A storage lives from the layer that makes it to its last reader;
+the spec's inputs (held by the caller) and outputs live throughout.
+
+Training keeps, per layer, what its derivative needs (the layer type's
+`saved_for_backward` rule: an input, the output, statistics, indices, masks),
+each storage once; with the weights, their gradients and the optimizer's state.
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+from .dtypes import INT64_BYTES
+from .results import LayerResult, Memory
+
+# The optimizer's state per trainable parameter, in its own float32 copies.
+OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
+AMP_BYTES = 2             # --amp: activations in float16 / bfloat16
+FLOAT32_BYTES = 4
+
+
+def memory(spec, layers: list[LayerResult], input_bytes: dict, outputs: set[str],
+           dtype_bytes: int, optimizer: str, amp: bool) -> Memory:
+    """`input_bytes`: each spec input's bytes; `outputs`: the graph's output names."""
+    inference = _peak(spec, layers, input_bytes, outputs, dtype_bytes)
+    saved = _saved_bytes(spec, layers, input_bytes, dtype_bytes, amp)
+    params = sum(r.params for r in layers)
+    trainable = sum(r.trainable_params for r in layers)
+    buffer_bytes = sum(r.buffer_bytes for r in layers)
+    weight_bytes = params * dtype_bytes
+    if amp:                 # float32 master weights, and autocast's half copies of them
+        weight_bytes = params * (FLOAT32_BYTES + AMP_BYTES)
+    grad_bytes = trainable * (FLOAT32_BYTES if amp else dtype_bytes)
+    state_bytes = trainable * OPTIMIZER_STATES[optimizer] * FLOAT32_BYTES
+    return Memory(
+        peak_activation_bytes=inference,
+        inference_bytes=params * dtype_bytes + buffer_bytes + inference,
+        optimizer=optimizer, amp=amp, weight_bytes=weight_bytes, gradient_bytes=grad_bytes,
+        optimizer_bytes=state_bytes, saved_activation_bytes=saved,
+        training_bytes=weight_bytes + grad_bytes + state_bytes + buffer_bytes + saved)
+
+
+def _storages(spec, layers: list[LayerResult], input_bytes: dict, dtype_bytes: int,
+              training: bool):
+    """Each tensor's storage (the name that made it) and each storage's bytes."""
+    owner = {name: name for name in input_bytes}
+    size = dict(input_bytes)
+    for spec_layer, result in zip(spec.layers, layers):
+        # in training, dropout and stochastic depth write a new output
+        writes = training and result.family == "dropout" and spec_layer.layer.p > 0
+        if result.activation_bytes or writes:
+            owner[result.name] = result.name
+            size[result.name] = result.activation_bytes or \
+                prod(result.output_shape) * dtype_bytes
+        elif not result.inputs:        # a learned tensor: the parameter itself
+            owner[result.name] = result.name
+            size[result.name] = 0
+        else:
+            owner[result.name] = owner[result.inputs[0]]
+    return owner, size
+
+
+def _peak(spec, layers: list[LayerResult], input_bytes: dict, outputs: set[str],
+          dtype_bytes: int) -> int:
+    owner, size = _storages(spec, layers, input_bytes, dtype_bytes, training=False)
+    last: dict[str, int] = {}
+    for index, result in enumerate(layers):
+        for name in result.inputs:
+            last[owner[name]] = index
+    kept = set(input_bytes) | {owner[name] for name in outputs}
+    live = peak = sum(input_bytes.values())
+    for index, result in enumerate(layers):
+        if owner[result.name] == result.name:
+            live += size[result.name]
+            peak = max(peak, live)
+        for storage, at in last.items():
+            if at == index and storage not in kept:
+                live -= size[storage]
+    return peak
+
+
+def _saved_bytes(spec, layers: list[LayerResult], input_bytes: dict, dtype_bytes: int,
+                 amp: bool) -> int:
+    owner, size = _storages(spec, layers, input_bytes, dtype_bytes, training=True)
+    element = AMP_BYTES if amp else dtype_bytes
+
+    def scaled(n_bytes: int) -> int:
+        return n_bytes * AMP_BYTES // dtype_bytes if amp else n_bytes
+
+    storages: set[str] = set()
+    new = 0
+    for spec_layer, result in zip(spec.layers, layers):
+        for saved in spec_layer.layer.saved_for_backward(result.input_shapes,
+                                                         result.output_shape):
+            if saved.what == "new":
+                new += saved.elements * {"model": element, "float32": FLOAT32_BYTES,
+                                         "int64": INT64_BYTES}[saved.dtype]
+                continue
+            name = result.inputs[saved.index] if saved.what == "input" else result.name
+            storage = owner[name]
+            if storage in size and size[storage]:       # a parameter's is no activation
+                storages.add(storage)
+    total = new
+    for storage in storages:
+        total += size[storage] if storage in input_bytes else scaled(size[storage])
+    return total
