@@ -58,9 +58,11 @@ def verify(spec: ExpandedSpec, summary: Summary, device: str = "auto",
         params=Quantity(totals.params, sum(p.numel() for p in model.parameters())),
         buffers=Quantity(totals.buffers, sum(b.numel() for b in model.buffers())),
         macs=Quantity(totals.macs, sum(counts.get("Global", {}).values()) // 2),
-        estimated_bytes=totals.total_bytes, latency_ms=latency, timed_runs=runs,
+        # inference's hold (parameters, buffers, the activations' peak): what
+        # max_memory_allocated measures of a forward pass
+        estimated_bytes=summary.memory.inference_bytes, latency_ms=latency, timed_runs=runs,
         peak_bytes=peak, failed_layers=sum(not check.ok for check in checks),
-        estimate_to_peak=totals.total_bytes / peak if peak else None,
+        estimate_to_peak=summary.memory.inference_bytes / peak if peak else None,
         warnings=summary.warnings)
 
 
