@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import yaml
 
-from ..errors import Location, Note, SpecError
+from ..errors import Location, Note, SpecError, shorten
 
 # PyYAML reads about 0.3 MB a second: a bigger spec is refused rather than read.
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -71,7 +71,22 @@ class _Loader(yaml.SafeLoader):
     def _loc(self, node) -> Location:
         return location(self.file, node.start_mark)
 
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError):
+            # PyYAML's constructors fail so on a value that its explicit tag does not fit
+            # (`!!bool maybe`, `!!timestamp 2020-13-45`, `!!float`)
+            value = shorten(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
+            raise SpecError(f"{value} cannot be read as YAML's {_tag(node)}",
+                            self._loc(node)) from None
+
+    def _check_kind(self, node, kind, what: str) -> None:
+        if not isinstance(node, kind):       # `!!map [1]`, `!!seq x`
+            raise SpecError(f"YAML tag '{_tag(node)}' is for {what}", self._loc(node))
+
     def construct_located_map(self, node):
+        self._check_kind(node, yaml.MappingNode, "a mapping")
         data = LocatedDict()
         data.loc, data.key_loc, data.value_loc = self._loc(node), {}, {}
         yield data
@@ -96,6 +111,7 @@ class _Loader(yaml.SafeLoader):
             data.value_loc[key] = self._loc(value_node)
 
     def construct_located_seq(self, node):
+        self._check_kind(node, yaml.SequenceNode, "a list")
         data = LocatedList()
         data.loc = self._loc(node)
         data.item_loc = [self._loc(child) for child in node.value]
@@ -105,13 +121,19 @@ class _Loader(yaml.SafeLoader):
     def construct_yaml_int(self, node):
         try:
             return super().construct_yaml_int(node)
-        except ValueError:  # Python refuses to parse integers of thousands of digits
+        except ValueError:
+            if not node.value.lstrip("+-").replace("_", "").isdigit():
+                raise            # `!!int abc`: construct_object says so
+            # Python refuses to parse integers of thousands of digits
             raise SpecError("integer literal too large", self._loc(node)) from None
 
     def construct_unknown(self, node):
-        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-        raise SpecError(f"YAML tag '{tag}' is not allowed: a spec is plain data "
+        raise SpecError(f"YAML tag '{_tag(node)}' is not allowed: a spec is plain data "
                         "(mappings, lists, numbers and strings)", self._loc(node))
+
+
+def _tag(node) -> str:
+    return node.tag.replace("tag:yaml.org,2002:", "!!")
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_located_map)
@@ -143,12 +165,22 @@ def _expanded_size(node, file: str) -> int:
     return size(node)
 
 
+def _offset_location(text: str, offset: int, file: str) -> Location:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return Location(file, text.count("\n", 0, offset) + 1, offset - line_start + 1)
+
+
 def load_yaml(text: str, file: str):
     """Parse one YAML document into Located containers, or raise SpecError."""
     if len(text) > MAX_FILE_BYTES:
         raise SpecError(f"the spec is {len(text):,} characters; the limit is "
                         f"{MAX_FILE_BYTES:,} (use blocks and repeat)", Location(file, 1, 1))
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)      # checks every character before reading any
+    except yaml.reader.ReaderError as e:
+        raise SpecError(f"YAML does not allow the character U+{e.character:04X}: a spec "
+                        "holds printable characters, tabs and line breaks only",
+                        _offset_location(text, e.position, file)) from None
     loader.file = file
     try:
         node = loader.get_single_node()
