@@ -14,6 +14,7 @@ import functools
 import math
 import operator
 import re
+import warnings
 from typing import Any, Mapping
 
 from ..errors import Location, SpecError, did_you_mean, shorten
@@ -91,7 +92,10 @@ def _size(text: str) -> int:
 def _parse(text: str):
     """The expression's tree, or the syntax error's message (repeats parse once)."""
     try:
-        return ast.parse(text, mode="eval").body
+        with warnings.catch_warnings():
+            # `1if x else 2` parses, with a SyntaxWarning Python would print unlocated
+            warnings.simplefilter("ignore", SyntaxWarning)
+            return ast.parse(text, mode="eval").body
     except SyntaxError as e:
         return e.msg
 
