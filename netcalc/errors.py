@@ -6,6 +6,7 @@ exits with `error.exit_code`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -46,7 +47,13 @@ class NetcalcError(Exception):
         return "\n".join(lines)
 
 
+# Line breaks and control characters that a message quotes from the spec (a key
+# written "a\nb") would break its one line, or drive the terminal: shown escaped.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _line(loc: Location | None, kind: str, message: str) -> str:
+    message = _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], message)
     return f"{loc}: {kind}: {message}" if loc else f"{kind}: {message}"
 
 
