@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from helpers import ROOT, SPECS
@@ -560,42 +560,26 @@ def _convnext_block_named_by_a_list() -> bytes:
     return _encode(_dump(doc, {}, False, False))
 
 
-# Fuzz report, bug 1: a block used with a list for its name (a list is for the pieces
-# of chunk and split) is an internal error, "TypeError: can only concatenate tuple (not
-# "str") to tuple" from netcalc/spec/expand.py (_expand_block), in every command.
-BLOCK_NAMED_BY_A_LIST = "fuzz report, bug 1: a block entry's `name` is a list"
-# Fuzz report, bug 2: an input's `dtype` written as a mapping or a list is an internal
-# error, "TypeError: unhashable type: 'LocatedDict'" from netcalc/spec/expand.py (_input:
-# `dtype not in INPUT_DTYPES`).
-DTYPE_NOT_A_NAME = "fuzz report, bug 2: an input's `dtype` is a mapping or a list"
-KNOWN_BUGS: dict[bytes, str] = {
-    b"input: [3, 8, 8]\nblocks:\n  b:\n    layers: [relu]\nlayers:\n  - {type: b, name: []}\n":
-        BLOCK_NAMED_BY_A_LIST,
-    _convnext_block_named_by_a_list(): BLOCK_NAMED_BY_A_LIST,
-    b"inputs:\n  x: {shape: [3, 8, 8], dtype: {a: 1}}\nlayers: [relu]\n": DTYPE_NOT_A_NAME,
-    b"inputs:\n  x: {shape: [3, 8, 8], dtype: [int64]}\nlayers: [relu]\n": DTYPE_NOT_A_NAME,
-    # as the fuzzer found it
-    b'name: g_1\nparams:\n  width: 2\ninputs:\n  input:\n    shape:\n    - 2\n    - 4\n    - 4\n'
-    b'    dtype:\n      "\\x8E": {}\nlayers:\n- type: elu\n  alpha: 1.0e-05\n  name: l0\n'
-    b'- type: embedding\n  num_embeddings: 3\n  embedding_dim: 0\n  max_norm: 0.1\n  name: l1\n'
-    b'- type: conv2d\n  out_channels: ${width}\n  kernel_size: 1\n': DTYPE_NOT_A_NAME,
-}
-
-
-def excluding_known_bugs(data: bytes) -> bytes:
-    assume(data not in KNOWN_BUGS)
-    return data
+# Bugs the fuzzer found and that were fixed: a block used with a list for its name (a
+# list is for the pieces of chunk and split), and an input's `dtype` written as a
+# mapping or a list, were internal errors (TypeError in netcalc/spec/expand.py).
+FIXED_BUGS = [
+    b"input: [3, 8, 8]\nblocks:\n  b:\n    layers: [relu]\nlayers:\n  - {type: b, name: []}\n",
+    _convnext_block_named_by_a_list(),
+    b"inputs:\n  x: {shape: [3, 8, 8], dtype: {a: 1}}\nlayers: [relu]\n",
+    b"inputs:\n  x: {shape: [3, 8, 8], dtype: [int64]}\nlayers: [relu]\n",
+]
 
 
 def _check(data: bytes, command) -> None:
-    _in_process(excluding_known_bugs(data), command)
+    _in_process(data, command)
 
 
 # -- the tests ------------------------------------------------------------------------------
 
 commands = st.sampled_from(COMMANDS)
 # The default profile tries the same cases on every run, so that a red run means a
-# change broke something (not a luckier draw) and KNOWN_BUGS keeps its inputs out;
+# change broke something (not a luckier draw);
 # HYPOTHESIS_PROFILE=thorough draws new ones each time, to hunt.
 FUZZ = settings(derandomize=os.environ.get("HYPOTHESIS_PROFILE", "default") == "default",
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -650,7 +634,6 @@ PROCESS_EXAMPLES = max(settings().max_examples // 10, 3)
 @settings(FUZZ, max_examples=PROCESS_EXAMPLES)
 @given(case=any_case, command=commands, stdin=st.booleans())
 def test_real_process(case, command, stdin):
-    excluding_known_bugs(case)
     with tempfile.TemporaryDirectory() as tmp:
         spec, out_dir = Path(tmp) / "spec.yaml", Path(tmp) / "out_dir"
         spec.write_bytes(case)
@@ -664,9 +647,7 @@ def test_real_process(case, command, stdin):
                "<stdin>" if stdin else str(spec), out_dir)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="a bug the fuzzer found, not fixed yet")
-@pytest.mark.parametrize("case", sorted(KNOWN_BUGS), ids=range(len(KNOWN_BUGS)))
-def test_known_bugs_still_fail(case):
-    """Each input of KNOWN_BUGS still fails; once it passes, take it out of the list."""
-    _in_process(case, COMMANDS[0])
+@pytest.mark.parametrize("case", FIXED_BUGS, ids=range(len(FIXED_BUGS)))
+@pytest.mark.parametrize("command", COMMANDS, ids=range(len(COMMANDS)))
+def test_the_bugs_it_found_stay_fixed(case, command):
+    _in_process(case, command)

@@ -122,7 +122,7 @@ def _input(name: str, value: Any, loc: Location, what: str, variables: dict) -> 
     if isinstance(value, LocatedDict):
         _check_keys(value, ("shape", "dtype"), what)
         dtype = value.get("dtype")
-        if dtype is not None and dtype not in INPUT_DTYPES:
+        if dtype is not None and (not isinstance(dtype, str) or dtype not in INPUT_DTYPES):
             raise SpecError(f"{what}: dtype {dtype!r} is not one of {', '.join(INPUT_DTYPES)}",
                             value.where("dtype"))
         if "shape" not in value:
@@ -485,6 +485,10 @@ class _Expander(LayerGraph):
         type_name = entry["type"]
         block = self.blocks.get(type_name.lower())
         if block is not None:
+            if isinstance(qualified, tuple):
+                raise SpecError(f"block '{block.name}' has one name; a list of names is for "
+                                "every piece of a chunk or split", entry.where("name"),
+                                scope.trace)
             return self._expand_block(block, entry, scope, variables, qualified, inputs, depth,
                                       trainable)
         return self._leaf(entry, scope, variables, qualified, inputs, depth, trainable)
