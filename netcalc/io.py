@@ -16,6 +16,14 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
     file keeps its permissions.
     """
     target = Path(os.path.realpath(path))
+    if target.exists() and not target.is_file():
+        # a device or a pipe (-o /dev/null, a FIFO): written to, never replaced
+        try:
+            with open(target, "wb" if isinstance(text, bytes) else "w") as f:
+                f.write(text)
+            return
+        except OSError as e:
+            raise UsageError(f"cannot write {path}: {e.strerror}") from None
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise UsageError(f"cannot write {path}: no such directory {directory}")

@@ -72,14 +72,16 @@ def _peak(spec, layers: list[LayerResult], input_bytes: dict, outputs: set[str],
         for name in result.inputs:
             last[owner[name]] = index
     kept = set(input_bytes) | {owner[name] for name in outputs}
+    freed_after: dict[int, list[str]] = {}          # one pass: storages by last reader
+    for storage, at in last.items():
+        if storage not in kept:
+            freed_after.setdefault(at, []).append(storage)
     live = peak = sum(input_bytes.values())
     for index, result in enumerate(layers):
         if owner[result.name] == result.name:
             live += size[result.name]
             peak = max(peak, live)
-        for storage, at in last.items():
-            if at == index and storage not in kept:
-                live -= size[storage]
+        live -= sum(size[storage] for storage in freed_after.get(index, ()))
     return peak
 
 

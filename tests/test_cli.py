@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -333,3 +334,10 @@ def test_every_library_spec_exports_to_the_flat_form_with_the_same_numbers(name,
         [(r.type, r.output_shape, r.params, r.macs) for r in ours.layers]
     assert [r.name for r in again.layers] == [r.name.replace(".", "_") for r in ours.layers]
     assert (again.totals.params, again.totals.macs) == PUBLISHED[name]
+
+
+def test_output_to_a_device_writes_to_it_and_leaves_it_a_device(capsys):
+    # -o /dev/null must not be replaced by a regular file (the atomic rename would do that)
+    code, _, _ = run_cli(capsys, "summary", str(SPECS / "lenet5.yaml"), "-o", "/dev/null")
+    assert code == 0
+    assert Path("/dev/null").is_char_device()
