@@ -19,7 +19,7 @@ from .layers.field import LOCAL, Field
 from .results import LayerResult, ReceptiveField, Row, SpecWarning, Summary, Totals
 from .spec.model import ExpandedSpec, Group
 from .memory import OPTIMIZER_STATES, memory
-from .symbolic import conditions, is_symbolic
+from .symbolic import conditions, is_symbolic, unrecorded
 
 
 
@@ -95,7 +95,7 @@ def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict
     shapes[spec_layer.name] = numbers.output_shape
     layouts[spec_layer.name] = numbers.output_strides
     try:
-        with conditions():      # what a field asks of the sizes is no condition on the layer
+        with unrecorded:        # what a field asks of the sizes is no condition on the layer
             field = layer.evaluate_field(xs, numbers.output_shape,
                                          tuple(fields[name] for name in spec_layer.inputs))
     except SpecError:

@@ -103,6 +103,7 @@ def _shape(value: Any, loc: Location) -> tuple[int, ...]:
 def grade(spec: ExpandedSpec, summary: Summary, answers: list[Answer]) -> list[Graded]:
     layers = {r.name: r for r in summary.layers}
     blocks = {b.name: b for b in summary.blocks}
+    steps = {w.name: w.steps for w in explain_layers(spec, summary)}     # once for all
     graded = []
     for answer in answers:
         if answer.layer is not None and answer.layer not in layers and \
@@ -122,10 +123,10 @@ def grade(spec: ExpandedSpec, summary: Summary, answers: list[Answer]) -> list[G
         correct = answer.given == expected
         hint = None
         if not correct:
-            hint = _mistake(answer, expected, row, _geometry_layer(spec, answer.layer),
+            hint = _mistake(answer, expected, row, _geometry_layer(spec, layers, answer.layer),
                             summary)
         graded.append(Graded(answer.layer, answer.quantity, answer.given, expected, correct,
-                             hint, _working(spec, summary, answer), answer.loc))
+                             hint, _working(steps, answer), answer.loc))
     return graded
 
 
@@ -137,12 +138,14 @@ def _expected(row, answer: Answer):
     return getattr(row, answer.quantity)
 
 
-def _working(spec: ExpandedSpec, summary: Summary, answer: Answer) -> tuple[Step, ...]:
+def _working(all_steps: dict[str, tuple[Step, ...]], answer: Answer) -> tuple[Step, ...]:
+    """explain's steps for the answer: its layer's, or those of the block's members."""
     if answer.layer is None:
         return ()
     wanted = {"params": ("params",), "macs": ("MACs",), "flops": ("MACs",)}
-    steps = [step for working in explain_layers(spec, summary, (answer.layer,))
-             for step in working.steps]
+    steps = [step for name, layer_steps in all_steps.items()
+             if name == answer.layer or name.startswith(f"{answer.layer}.")
+             for step in layer_steps]
     if answer.quantity == "output":
         return tuple(s for s in steps if s.quantity.endswith("_out")
                      or s.quantity.startswith("dim ") or s.quantity == "features")
@@ -152,15 +155,14 @@ def _working(spec: ExpandedSpec, summary: Summary, answer: Answer) -> tuple[Step
 
 # -- the usual mistakes -------------------------------------------------------
 
-def _mistake(answer: Answer, expected, row, spec_layer, summary: Summary) -> Remark | None:
+def _mistake(answer: Answer, expected, row, geometry, summary: Summary) -> Remark | None:
     """The usual slip that gives exactly the number given, if one does."""
     given = answer.given
     if answer.quantity == "params":
+        # a layer's and the totals' own; a block's, its members'
         bias = getattr(row, "bias_params", None)
-        if bias is None and answer.layer is not None:
+        if bias is None:
             bias = _block_sum(summary, answer.layer, "bias_params")
-        if bias is None and answer.layer is None:
-            bias = summary.totals.bias_params
         if bias and given == expected - bias:
             return Remark("forgot_bias", {"bias": bias})
         buffers = getattr(row, "buffers", 0)
@@ -176,37 +178,35 @@ def _mistake(answer: Answer, expected, row, spec_layer, summary: Summary) -> Rem
         if macs and given % expected == 0 and given // expected > 2 and summary.batch == 1:
             return Remark("counted_batch", {"factor": given // expected})
         return None
-    if spec_layer is None:
-        return _shape_mistake(given, expected, None, None)
-    result = next(r for r in summary.layers if r.name == spec_layer.name)
-    return _shape_mistake(given, expected, spec_layer.layer, result)
+    return _shape_mistake(given, expected, len(given) == len(row.output_shape), geometry)
 
 
-def _geometry_layer(spec: ExpandedSpec, name: str | None):
-    """The layer whose window sets the output size: the layer itself, or a block's last
-    member with a kernel (conv1 = conv, relu: the conv)."""
+def _geometry_layer(spec: ExpandedSpec, layers: dict, name: str | None):
+    """The layer whose window sets the output size, with its result: the layer itself, or
+    a block's last member with a kernel (conv1 = conv, relu: the conv)."""
     if name is None:
         return None
-    members = [s for s in spec.layers if s.name == name or s.name.startswith(f"{name}.")]
-    windowed = [s for s in members if hasattr(s.layer, "kernel_size")]
-    return windowed[-1] if windowed else None
+    windowed = [s for s in spec.layers if (s.name == name or s.name.startswith(f"{name}."))
+                and hasattr(s.layer, "kernel_size")]
+    return (windowed[-1].layer, layers[windowed[-1].name]) if windowed else None
 
 
 def _block_sum(summary: Summary, block: str, attr: str) -> int:
     return sum(getattr(r, attr) for r in summary.layers if r.name.startswith(f"{block}."))
 
 
-def _shape_mistake(given, expected, layer, result) -> Remark | None:
-    batched = result is not None and len(given) == len(result.output_shape) or \
-        len(given) == len(expected) and len(expected) == 4
-    if batched and len(given) == len(expected) and given[1:] == expected[1:]:
+def _shape_mistake(given, expected, batched: bool, geometry) -> Remark | None:
+    """`batched`: the answer includes the batch; `geometry`: (layer, result) whose window
+    sets the size, if one does."""
+    if batched and given[1:] == expected[1:]:
         return Remark("batch_differs", {"batch": expected[0]})
     if batched:                                        # compare what follows the batch
         given, expected = given[1:], expected[1:]
     if len(expected) >= 3 and tuple(given) == (*expected[-2:], expected[-3]):
         return Remark("channels_last_order")          # (224, 224, 3) for [3, 224, 224]
-    if layer is None or result is None or not hasattr(layer, "kernel_size"):
+    if geometry is None:
         return None
+    layer, result = geometry
     x = result.input_shapes[0]
     rank = len(layer.kernel_size)
     for key, sizes in _window_mistakes(layer, x[-rank:]):

@@ -20,19 +20,17 @@ from dataclasses import dataclass
 from .errors import ShapeError
 
 class Conditions:
-    """What the rules assumed of the letters: the least each must be (`H ≥ 32`), and
-    conditions that are no simple bound."""
+    """What the rules assumed of the letters: the least each must be (`H ≥ 32`)."""
 
     def __init__(self):
         self.least: dict[str, int] = {}
-        self.others: list[str] = []
 
     def texts(self) -> list[str]:
-        bounds = [f"{var} ≥ {n}" for var, n in sorted(self.least.items()) if n > 1]
-        return bounds + self.others
+        return [f"{var} ≥ {n}" for var, n in sorted(self.least.items()) if n > 1]
 
 
-_ACTIVE: list[Conditions] = []
+# The innermost collector; None where comparisons assume nothing (layout rules).
+_ACTIVE: list[Conditions | None] = []
 
 
 @contextlib.contextmanager
@@ -46,26 +44,35 @@ def conditions():
         _ACTIVE.pop()
 
 
+class _Unrecorded:
+    """While it is entered, comparisons of sizes record nothing. A plain class, not a
+    generator: layout rules enter it on every call."""
+
+    def __enter__(self) -> None:
+        _ACTIVE.append(None)
+
+    def __exit__(self, *exc) -> None:
+        _ACTIVE.pop()
+
+
+unrecorded = _Unrecorded()
+
+
 def not_a_condition(rule):
     """For a layout rule: its comparisons of sizes order strides, they do not ask whether
     a layer is valid, so they assume nothing of the letters."""
     import functools
 
     @functools.wraps(rule)
-    def unrecorded(*args, **kwargs):
-        with conditions():
+    def without_conditions(*args, **kwargs):
+        with unrecorded:
             return rule(*args, **kwargs)
-    return unrecorded
+    return without_conditions
 
 
 def _assume_at_least(var: str, n: int) -> None:
-    if _ACTIVE:
+    if _ACTIVE and _ACTIVE[-1] is not None:
         _ACTIVE[-1].least[var] = max(n, _ACTIVE[-1].least.get(var, 1))
-
-
-def _assume(text: str) -> None:
-    if _ACTIVE and text not in _ACTIVE[-1].others:
-        _ACTIVE[-1].others.append(text)
 
 
 @dataclass(frozen=True)
