@@ -7,12 +7,12 @@ each value against those rules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from .analyze import analyze
 from .errors import ShapeError, SpecError, UsageError
 from .layers import lookup
+from .record import Record
 from .results import LayerResult
 from .spec.model import ExpandedSpec, InputSpec, LayerSpec
 from .working import LayerWorking, explain_layers
@@ -31,8 +31,7 @@ def layer_type(kind: str, input_shape: tuple[int, ...]) -> str:
     return f"{kind}{_RANKS[len(input_shape)]}d"
 
 
-@dataclass(frozen=True)
-class Calculation:
+class Calculation(Record):
     result: LayerResult
     working: LayerWorking
     warnings: tuple                  # results.SpecWarning: what torch accepts but is unlikely

@@ -7,11 +7,11 @@ exits with `error.exit_code`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from .record import Record
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(Record):
     """A 1-based position in a spec file."""
 
     file: str
@@ -22,8 +22,7 @@ class Location:
         return f"{self.file}:{self.line}:{self.col}"
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(Record):
     """A secondary location that explains an error (gcc's `note:` lines)."""
 
     loc: Location | None

@@ -9,11 +9,11 @@ where one fits, the usual mistake that gives that exact number.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import Location, SpecError, UsageError, closest, did_you_mean
+from .record import Record
 from .results import Summary
 from .spec.loader import LocatedDict, load_yaml
 from .spec.model import ExpandedSpec
@@ -23,8 +23,7 @@ QUANTITIES = ("output", "params", "macs", "flops")
 TOTALS = {"total_params": "params", "total_macs": "macs", "total_flops": "flops"}
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(Record):
     layer: str | None           # None for a total
     quantity: str               # output, params, macs, flops
     given: Any                  # an int, or a shape (a tuple)
@@ -32,8 +31,7 @@ class Answer:
     layer_loc: Location         # the layer name's
 
 
-@dataclass(frozen=True)
-class Graded:
+class Graded(Record):
     layer: str | None
     quantity: str
     given: Any

@@ -5,8 +5,9 @@ Renderers select and format these; they never compute.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
+
+from .record import Record
 
 Shape = tuple[int, ...]
 
@@ -14,8 +15,7 @@ MACS_CONVENTION = ("MACs as torch.utils.flop_counter.FlopCounterMode counts them
                    "convolutions and matrix products only; flops = 2 × macs")
 
 
-@dataclass(frozen=True)
-class ReceptiveField:
+class ReceptiveField(Record):
     """What one unit of a tensor sees of the network's input (README, "Receptive field")."""
 
     kind: str                       # "local", "flattened", "whole", "undefined" or "none"
@@ -27,8 +27,7 @@ class ReceptiveField:
     origin: str                     # the layer (or input) where it stopped being local
 
 
-@dataclass(frozen=True)
-class LayerResult:
+class LayerResult(Record):
     name: str                       # qualified, torch-style
     type: str
     family: str
@@ -52,8 +51,7 @@ class LayerResult:
     receptive_field: ReceptiveField | None = None
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(Record):
     """One line of the table: a layer, or a block/repeat (collapsed or not)."""
 
     name: str
@@ -74,8 +72,7 @@ class Row:
     receptive_field: ReceptiveField | None = None    # its output's
 
 
-@dataclass(frozen=True)
-class Totals:
+class Totals(Record):
     layers: int
     params: int
     trainable_params: int
@@ -92,8 +89,7 @@ class Totals:
     total_bytes: int
 
 
-@dataclass(frozen=True)
-class Memory:
+class Memory(Record):
     """What a forward pass and a training step hold (memory.py says how)."""
 
     peak_activation_bytes: int      # inference: the most alive at once, the inputs included
@@ -107,8 +103,7 @@ class Memory:
     training_bytes: int             # all of it, with the buffers, when backward begins
 
 
-@dataclass(frozen=True)
-class SpecWarning:
+class SpecWarning(Record):
     """Valid for torch, but likely not what was meant (a batch dim fixed in a reshape...)."""
 
     loc: object                     # errors.Location of the layer
@@ -117,8 +112,7 @@ class SpecWarning:
     message: str
 
 
-@dataclass(frozen=True)
-class Summary:
+class Summary(Record):
     name: str
     file: str
     batch: int
@@ -140,8 +134,7 @@ class Summary:
 
 # -- verify: netcalc's numbers beside torch's ---------------------------------
 
-@dataclass(frozen=True)
-class Quantity:
+class Quantity(Record):
     """One number both ways: what netcalc computed and what torch measured."""
 
     netcalc: object
@@ -152,8 +145,7 @@ class Quantity:
         return self.netcalc == self.torch
 
 
-@dataclass(frozen=True)
-class LayerCheck:
+class LayerCheck(Record):
     name: str
     type: str
     output_shape: Quantity
@@ -166,8 +158,7 @@ class LayerCheck:
         return all(q.ok for q in (self.output_shape, self.params, self.buffers, self.macs))
 
 
-@dataclass(frozen=True)
-class Verification:
+class Verification(Record):
     name: str
     file: str
     device: str                      # "cpu", or "cuda (NVIDIA H100 80GB HBM3)"

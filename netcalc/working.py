@@ -9,23 +9,23 @@ filled in by the renderer in the reader's language.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from .record import Record
 
 # Spatial dims by rank: what the formulas call them.
 SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
-@dataclass(frozen=True)
-class Remark:
+class Remark(Record):
     """A sentence for the reader: a catalogue key and its numbers."""
 
     key: str
     args: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Record):
     """One quantity worked out: `H_out = ⌊(224 + 2·2 − 1·(11 − 1) − 1) / 4⌋ + 1 = ...`."""
 
     quantity: str            # what is computed: "H_out", "params", "MACs", "C_out", ...
@@ -35,8 +35,7 @@ class Step:
     remarks: tuple[Remark, ...] = ()
 
 
-@dataclass(frozen=True)
-class LayerWorking:
+class LayerWorking(Record):
     """A layer's steps, with what it takes and gives."""
 
     name: str

@@ -7,7 +7,6 @@ table, as a registry).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, make_dataclass
 from math import prod
 from typing import Any, ClassVar
 
@@ -43,11 +42,13 @@ class Elementwise(Layer):
         """Each output sees what its own input unit sees."""
         return field
 
+
 def _declare(base: type, torch_class: str, class_vars: dict | None = None, **defaults: Any):
-    """One registered dataclass for `torch.nn.<torch_class>` with these keywords."""
-    fields = [(name, _ANNOTATION[type(value)], value) for name, value in defaults.items()]
-    namespace = {"__module__": __name__, **(class_vars or {})}
-    cls = make_dataclass(torch_class, fields, bases=(base,), frozen=True, namespace=namespace)
+    """One registered layer type for `torch.nn.<torch_class>` with these keywords."""
+    annotations = {name: _ANNOTATION[type(value)] for name, value in defaults.items()}
+    namespace = {"__module__": __name__, "__annotations__": annotations, **defaults,
+                 **(class_vars or {})}
+    cls = type(torch_class, (base,), namespace)
     return register(torch_class.lower())(cls)
 
 
@@ -90,7 +91,6 @@ _declare(_Clamp, "Hardtanh", min_val=-1.0, max_val=1.0, inplace=False)
 
 
 @register("threshold")
-@dataclass(frozen=True)
 class Threshold(Elementwise):
     """y = x if x > threshold else value; both required, as in torch."""
 
@@ -130,7 +130,6 @@ for _name in ("Softmax", "LogSoftmax", "Softmin"):
 
 
 @register("prelu")
-@dataclass(frozen=True)
 class PReLU(Elementwise):
     """One learned slope, or one per channel (dim 1)."""
 
@@ -186,7 +185,6 @@ for _name, _ranks in {
 
 
 @register("stochasticdepth", "droppath")
-@dataclass(frozen=True)
 class StochasticDepth(Dropout):
     """torchvision.ops.StochasticDepth (timm's DropPath): while training it drops a
     residual branch for whole samples (`row`) or the whole batch; at inference

@@ -8,7 +8,6 @@ FlopCounterMode; `verify` runs attention on the math path, which it counts.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import ClassVar
 
@@ -49,7 +48,6 @@ def sequence_first_warning(batch_first: bool, x: Shape) -> list[str]:
 
 
 @register("multiheadattention")
-@dataclass(frozen=True)
 class MultiheadAttention(Layer):
     """softmax(Q·Kᵀ/√d)·V over `num_heads` heads of embed_dim/num_heads each, between
     linear projections in and out. One input is self-attention (query = key =
@@ -202,7 +200,6 @@ def _output_only(nn):
 
 
 @register("transformerencoderlayer")
-@dataclass(frozen=True)
 class TransformerEncoderLayer(Layer):
     """nn.TransformerEncoderLayer: self-attention, then a two-layer MLP of
     dim_feedforward, each added back to its input, with a LayerNorm after each

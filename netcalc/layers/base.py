@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
 from math import prod
 from typing import Any, ClassVar, Mapping
 
 from ..errors import ShapeError, SpecError, UnknownArgumentError, did_you_mean, shorten
 from ..formulas import channels_last_strides, contiguous_strides, is_channels_last
+from ..record import Record
 from .field import Field, merged
 
 Shape = tuple[int, ...]
@@ -45,8 +45,7 @@ def too_many_elements(shape: Shape) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class LayerNumbers:
+class LayerNumbers(Record):
     """What one layer contributes, computed by its own rules."""
 
     output_shape: Shape
@@ -58,8 +57,7 @@ class LayerNumbers:
     warnings: tuple[str, ...] = ()     # valid, but likely not what was meant
 
 
-@dataclass(frozen=True)
-class Saved:
+class Saved(Record):
     """A tensor autograd keeps of a layer for the backward pass (in training): one of
     its inputs (by index), its output, or a new one of `elements` (of the model's
     dtype, or float32 or int64 whatever the model's)."""
@@ -70,7 +68,7 @@ class Saved:
     dtype: str = "model"       # a new one's: "model", "float32" or "int64"
 
 
-class Layer:
+class Layer(Record):
     """Base of every layer type; subclasses are frozen dataclasses."""
 
     type_name: ClassVar[str] = ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import ClassVar
 
@@ -15,8 +14,6 @@ from ..working import (Remark, Step, count_step, dim_names, kernel_symbols, out_
                        product, same_steps, transposed_steps, window_steps)
 
 
-
-@dataclass(frozen=True)
 class _ConvBase(Layer):
     family: ClassVar[str] = "conv"
     saves: ClassVar[str] = "input"
@@ -65,7 +62,6 @@ class _ConvBase(Layer):
                           f"{taps}·{self.out_channels}", total, (Remark("no_bias"),))
 
 
-@dataclass(frozen=True)
 class ConvNd(_ConvBase):
     out_channels: int
     kernel_size: Ints
@@ -154,7 +150,6 @@ class ConvNd(_ConvBase):
         return [*sizes, self.params_step(x), macs]
 
 
-@dataclass(frozen=True)
 class ConvTransposeNd(_ConvBase):
     out_channels: int
     kernel_size: Ints

@@ -21,19 +21,19 @@ Kinds:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from fractions import Fraction
 from math import prod
 
 from ..formulas import half, receptive_field_out
+from ..record import Record
 
 LOCAL, FLATTENED, WHOLE, UNDEFINED, NONE = "local", "flattened", "whole", "undefined", "none"
 
 Shape = tuple[int, ...]
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(Record):
     kind: str
     dims: tuple[int, ...] = ()           # the tensor dims holding positions
     size: tuple[int, ...] = ()           # r per spatial dim (local, flattened)

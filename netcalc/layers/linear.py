@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import ClassVar
 
@@ -14,7 +13,6 @@ from ..working import Remark, Step, count_step, product
 
 
 @register("linear")
-@dataclass(frozen=True)
 class Linear(Layer):
     """y = x·Wᵀ + b over the last dim; any leading dims are kept (like torch)."""
 
@@ -83,7 +81,6 @@ class Linear(Layer):
 
 
 @register("embedding")
-@dataclass(frozen=True)
 class Embedding(Layer):
     """A lookup table: integer indices of any shape -> one row of embedding_dim each."""
 

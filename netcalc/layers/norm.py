@@ -6,7 +6,6 @@ are parameters; running statistics are buffers, reported apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import ClassVar
 
@@ -38,7 +37,6 @@ class _Norm(Layer):
         return field
 
 
-@dataclass(frozen=True)
 class _RunningStatsNorm(_Norm):
     """Shared by batch and instance norm: C-sized weight/bias and running stats."""
 
@@ -82,7 +80,6 @@ class _RunningStatsNorm(_Norm):
         return steps
 
 
-@dataclass(frozen=True)
 class BatchNormNd(_RunningStatsNorm):
     num_features: int | None = None
     eps: float = 1e-5
@@ -97,7 +94,6 @@ class BatchNormNd(_RunningStatsNorm):
         return x[1]
 
 
-@dataclass(frozen=True)
 class InstanceNormNd(_RunningStatsNorm):
     num_features: int | None = None
     eps: float = 1e-5
@@ -143,7 +139,6 @@ class InstanceNorm3d(InstanceNormNd):
 
 
 @register("layernorm")
-@dataclass(frozen=True)
 class LayerNorm(_Norm):
     """Normalizes over the last dims, which must equal normalized_shape."""
 
@@ -179,7 +174,6 @@ class LayerNorm(_Norm):
 
 
 @register("groupnorm")
-@dataclass(frozen=True)
 class GroupNorm(_Norm):
     num_groups: int
     num_channels: int | None = None
@@ -208,7 +202,6 @@ class GroupNorm(_Norm):
 
 
 @register("localresponsenorm")
-@dataclass(frozen=True)
 class LocalResponseNorm(_Norm):
     """AlexNet's LRN: across `size` neighbouring channels; no parameters."""
 

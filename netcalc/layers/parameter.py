@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import ClassVar
 
@@ -14,7 +13,6 @@ from .registry import register
 
 
 @register("parameter", "learnedtensor")
-@dataclass(frozen=True)
 class Parameter(Layer):
     """A tensor of parameters of the given shape: ViT's class token [1, 1, 768] and
     position embedding [1, 197, 768], ConvNeXt's layer scale [96, 1, 1]. It takes

@@ -6,7 +6,6 @@ matrix products and convolutions).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import ClassVar
 
@@ -16,7 +15,6 @@ from .base import DIMS_BY_RANK, Ints, Layer, OutputSize, Saved, Shape, per_dim, 
 from .field import Field
 from .registry import register_ranked
 from ..working import Remark, Step, dim_names, window_steps
-
 
 
 class _Pool(Layer):
@@ -35,7 +33,6 @@ class _Pool(Layer):
         return x[: len(x) - self.rank], x[len(x) - self.rank:]
 
 
-@dataclass(frozen=True)
 class _WindowPool(_Pool):
     kernel_size: Ints
     stride: Ints | None = None      # torch: defaults to kernel_size
@@ -81,7 +78,6 @@ class _WindowPool(_Pool):
                             self.dilations, self.ceil_mode)
 
 
-@dataclass(frozen=True)
 class MaxPoolNd(_WindowPool):
     dilation: Ints = 1
     return_indices: bool = False
@@ -100,13 +96,11 @@ class MaxPoolNd(_WindowPool):
         _reject_indices(self)
 
 
-@dataclass(frozen=True)
 class AvgPoolNd(_WindowPool):
     ceil_mode: bool = False
     count_include_pad: bool = True
 
 
-@dataclass(frozen=True)
 class AvgPoolWithDivisor(AvgPoolNd):
     divisor_override: int | None = None
 
@@ -123,7 +117,6 @@ class _AvgPool3dInputCheck(AvgPoolWithDivisor):
         return super().output_shape(x)
 
 
-@dataclass(frozen=True)
 class _AdaptivePool(_Pool):
     output_size: OutputSize
 
@@ -181,7 +174,6 @@ class AdaptiveAvgPoolNd(_AdaptivePool):
         return super().saved_for_backward(xs, y)
 
 
-@dataclass(frozen=True)
 class AdaptiveMaxPoolNd(_AdaptivePool):
     return_indices: bool = False
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..errors import ShapeError, SpecError
@@ -20,7 +19,6 @@ _MODE_RANKS = {
 
 
 @register("upsample")
-@dataclass(frozen=True)
 class Upsample(Layer):
     """Output size = size, or ⌊input · scale_factor⌋ per spatial dim (F.interpolate)."""
 
@@ -84,7 +82,6 @@ def _per_dim(value: Any, rank: int, name: str) -> tuple:
     return (value,) * rank
 
 
-@dataclass(frozen=True)
 class _FixedModeUpsample(Layer):
     """UpsamplingNearest2d / UpsamplingBilinear2d: Upsample with the mode fixed."""
 
@@ -122,7 +119,6 @@ class UpsamplingBilinear2d(_FixedModeUpsample):
 
 
 @register("pixelshuffle")
-@dataclass(frozen=True)
 class PixelShuffle(Layer):
     """[.., C·r², H, W] -> [.., C, H·r, W·r]"""
 
@@ -150,7 +146,6 @@ class PixelShuffle(Layer):
 
 
 @register("pixelunshuffle")
-@dataclass(frozen=True)
 class PixelUnshuffle(Layer):
     """[.., C, H·r, W·r] -> [.., C·r², H, W]"""
 
@@ -234,7 +229,6 @@ class _Pad(Layer):
         return super().output_strides(x, x_strides, y)
 
 
-@dataclass(frozen=True)
 class _PadWithValue(_Pad):
     padding: IntList
     value: float          # required, as in torch
@@ -242,7 +236,6 @@ class _PadWithValue(_Pad):
     crops_first = True
 
 
-@dataclass(frozen=True)
 class _PadOnly(_Pad):
     padding: IntList
 

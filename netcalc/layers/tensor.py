@@ -7,7 +7,7 @@ counts MACs. Views (flatten, reshape, permute, ...) allocate no new memory.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from math import prod
 from typing import ClassVar
 
@@ -75,7 +75,6 @@ class _View(Layer):
 
 
 @register("identity")
-@dataclass(frozen=True)
 class Identity(_View):
     def output_shape(self, x: Shape) -> Shape:
         return x
@@ -88,7 +87,6 @@ class Identity(_View):
 
 
 @register("contiguous")
-@dataclass(frozen=True)
 class Contiguous(TensorOp, _View):
     """x.contiguous(): the input itself when it is laid out row-major, else a copy
     that is (after a permute or transpose, so that a `view` can follow)."""
@@ -106,7 +104,6 @@ class Contiguous(TensorOp, _View):
 
 
 @register("narrow")
-@dataclass(frozen=True)
 class Narrow(TensorOp, _View):
     """x.narrow(dim, start, length): `length` entries of one dim from `start` (negative
     counts from the end), a view. x.chunk(2, dim=1)'s halves are two of these."""
@@ -144,7 +141,6 @@ class Narrow(TensorOp, _View):
 
 
 @register("squeeze")
-@dataclass(frozen=True)
 class Squeeze(TensorOp, _View):
     """x.squeeze(dim): drops the given dims (every dim when none is given) that have
     size 1; a dim of another size stays, as torch keeps it."""
@@ -177,7 +173,6 @@ class Squeeze(TensorOp, _View):
 
 
 @register("unsqueeze")
-@dataclass(frozen=True)
 class Unsqueeze(TensorOp, _View):
     """x.unsqueeze(dim): a new dim of size 1 at `dim` (-1 appends one)."""
 
@@ -202,7 +197,6 @@ class Unsqueeze(TensorOp, _View):
 
 
 @register("select")
-@dataclass(frozen=True)
 class Select(TensorOp, _View):
     """x.select(dim, index), which is x[:, index] for dim 1: one entry of a dim,
     the dim dropped (ViT's class token, `x[:, 0]`)."""
@@ -232,7 +226,6 @@ class Select(TensorOp, _View):
 
 
 @register("slice")
-@dataclass(frozen=True)
 class Slice(TensorOp, _View):
     """x[..., start:end:step] on one dim, as Python slices it: bounds past the
     ends are clipped, negative ones count from the end; a view."""
@@ -282,7 +275,6 @@ class Slice(TensorOp, _View):
 
 
 @register("expand")
-@dataclass(frozen=True)
 class Expand(TensorOp, _View):
     """x.expand(*size): dims of size 1 repeated without copying (stride 0), new
     dims in front; -1 keeps a dim. `batch` stands for the batch size, as torch
@@ -415,7 +407,6 @@ class _Piece(TensorOp, _View):
 
 
 @register("chunk")
-@dataclass(frozen=True)
 class Chunk(_Piece):
     """x.chunk(chunks, dim)[piece]: pieces of ⌈size / chunks⌉, the last one shorter;
     torch gives fewer than `chunks` when the size runs out first."""
@@ -450,7 +441,6 @@ class Chunk(_Piece):
 
 
 @register("split")
-@dataclass(frozen=True)
 class Split(_Piece):
     """x.split(split_size_or_sections, dim)[piece]: pieces of a size (the last one
     shorter), or of the listed sizes, which must add up to the dim's."""
@@ -517,7 +507,6 @@ def _listed(value) -> str:
 
 
 @register("flatten")
-@dataclass(frozen=True)
 class Flatten(_View):
     """nn.Flatten: dims start_dim..end_dim become one (the batch dim stays by default)."""
 
@@ -569,7 +558,6 @@ def _fill_unknown(sizes: tuple[int, ...], total: int, name: str, what: str) -> t
 
 
 @register("unflatten")
-@dataclass(frozen=True)
 class Unflatten(_View):
     dim: int
     unflattened_size: IntList
@@ -584,7 +572,6 @@ class Unflatten(_View):
 
 
 @register("reshape")
-@dataclass(frozen=True)
 class Reshape(TensorOp, _View):
     """x.reshape(shape): the shape includes the batch dim; one entry may be -1."""
 
@@ -613,7 +600,6 @@ class Reshape(TensorOp, _View):
         return []
 
 
-
 @register("view")
 class View(Reshape):
     method = "view"
@@ -625,7 +611,6 @@ class View(Reshape):
 
 
 @register("permute")
-@dataclass(frozen=True)
 class Permute(TensorOp, _View):
     dims: IntList
 
@@ -649,9 +634,7 @@ class Permute(TensorOp, _View):
         return tuple(x_strides[d % len(x)] for d in self.dims)
 
 
-
 @register("transpose")
-@dataclass(frozen=True)
 class Transpose(TensorOp, _View):
     dim0: int
     dim1: int
@@ -677,8 +660,6 @@ class Transpose(TensorOp, _View):
         return tuple(strides)
 
 
-
-@dataclass(frozen=True)
 class _Reduction(TensorOp, Layer):
     dim: Dims | None = None
     keepdim: bool = False
@@ -742,7 +723,6 @@ def broadcast(shapes: tuple[Shape, ...], op: str) -> Shape:
     return tuple(out)
 
 
-@dataclass(frozen=True)
 class _Elementwise(TensorOp, Merge):
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         return broadcast(xs, self.type_name)
@@ -791,7 +771,6 @@ class Sub(_Elementwise):
 
 
 @register("concat", "cat")
-@dataclass(frozen=True)
 class Concat(TensorOp, Merge):
     """torch.cat along `dim` (required: torch's default 0 is the batch dim)."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html import escape
 
+from ..record import Record
 from ..results import LayerResult, Row, Summary
 from . import units
 
@@ -26,8 +27,7 @@ MERGE_SYMBOLS = {"add": "+", "sub": "−", "mul": "×"}
 SHOWABLE = ("shapes", "params", "macs", "args")
 
 
-@dataclass(frozen=True)
-class DiagramOptions:
+class DiagramOptions(Record):
     """How to draw: presentation only."""
 
     rankdir: str = "TB"
@@ -43,8 +43,8 @@ class _Cluster:
     items: list = field(default_factory=list)  # node ids and sub-clusters, in order
 
 
-def render(summary: Summary, options: DiagramOptions = DiagramOptions()) -> str:
-    drawing = _Drawing(summary, options)
+def render(summary: Summary, options: DiagramOptions | None = None) -> str:
+    drawing = _Drawing(summary, options or DiagramOptions())
     return drawing.dot()
 
 

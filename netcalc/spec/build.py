@@ -10,13 +10,13 @@ arguments and number of inputs are checked; every error says where.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import (Location, Note, SpecError, UnknownArgumentError, did_you_mean, in_layer,
                       shorten)
 from ..layers import lookup, unknown_type
 from ..layers.base import NO_INPUT
+from ..record import Record
 from .loader import LocatedDict
 from .model import ExpandedSpec, Group, LayerSpec
 
@@ -27,8 +27,7 @@ MAX_LAYERS = 250_000
 NAME = re.compile(r"^\w+$")
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(Record):
     """Where names are defined and looked up: the top level, or inside a block."""
 
     prefix: str                      # "" at top level, "layer1.0." inside a block

@@ -8,7 +8,6 @@ shape rules run later, in `analyze`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from .build import (MAX_LAYERS, NAME, LayerGraph, Scope, check_block_name, check
 from .expr import cost, has_placeholder, substitute
 from .loader import LocatedDict, LocatedList, located
 from .model import ExpandedSpec, InputSpec
+from ..record import Record
 
 # Keys of a layer entry that are netcalc's own; every other key is an argument.
 RESERVED_KEYS = ("type", "name", "inputs", "repeat", "if", "trainable")
@@ -36,8 +36,7 @@ MAX_STEPS = 4_000_000
 MAX_BLOCK_DEPTH = 64
 
 
-@dataclass(frozen=True)
-class BlockDef:
+class BlockDef(Record):
     name: str
     params: dict[str, Any]
     input_names: tuple[str, ...]
@@ -45,7 +44,6 @@ class BlockDef:
     loc: Location
 
 
-@dataclass(frozen=True)
 class _Scope(Scope):
     variables: dict[str, Any]        # block parameters (and `i` in a repeat)
     stack: tuple[str, ...]           # blocks being expanded, for recursion errors

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 from ..errors import Location, Note
 from ..layers import Layer
+from ..record import Record
 
 
-@dataclass(frozen=True)
-class InputSpec:
+class InputSpec(Record):
     name: str
     shape: tuple[int, ...]      # without the batch dim
     loc: Location

@@ -16,7 +16,6 @@ import importlib.util
 import operator
 import sys
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from ..errors import Location, NetcalcError, SpecError, UsageError, did_you_mean
 from ..inputs import input_overrides
 from ..layers import lookup
 from ..layers.base import BATCH
+from ..record import Record
 from ..spec.build import LayerGraph, Scope, layer_name, usable_name
 from ..spec.loader import located
 from ..results import SpecWarning
@@ -300,8 +300,7 @@ def _input_dtype(torch, node, modules: dict) -> str | None:
 
 # -- graph nodes -> layers -------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Pieces:
+class _Pieces(Record):
     """x.chunk(...) or x.split(...): its pieces become layers where they are taken."""
 
     source: Any          # the fx node cut
@@ -309,16 +308,14 @@ class _Pieces:
     args: dict           # the call's arguments but the piece
 
 
-@dataclass(frozen=True)
-class _Attribute:
+class _Attribute(Record):
     """A tensor attribute read (get_attr): a `parameter` layer once a layer takes it as
     input; F.layer_norm's weight and bias count in the layernorm instead."""
 
     path: str
 
 
-@dataclass(frozen=True)
-class _Size:
+class _Size(Record):
     """An int the graph computed from a tensor's shape; `batch` if it is the batch size."""
 
     value: int

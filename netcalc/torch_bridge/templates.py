@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import SpecError, in_layer
+from ..record import Record
 from ..results import Summary
 from ..spec.model import ExpandedSpec
 
@@ -53,8 +54,7 @@ class Template:
     params: dict[str, Any]             # parameter -> the first instance's value
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(Record):
     """An argument that is the template's parameter `name`."""
 
     name: str
