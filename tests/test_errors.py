@@ -276,6 +276,32 @@ def test_deeply_nested_yaml_is_an_error_not_a_crash(tmp_path, capsys):
     assert "nested too deeply" in capsys.readouterr().err
 
 
+def test_nesting_too_deep_for_libyaml_is_read_by_python_and_refused(tmp_path):
+    # libyaml composes recursively in C: 300,000 levels would kill the process with
+    # a segfault. A real process, so that a crash shows as one.
+    spec = tmp_path / "deeper.yaml"
+    spec.write_text("input: " + "[" * 300_000 + "]" * 300_000 + "\nlayers: [relu]\n")
+    run = subprocess.run([sys.executable, "-m", "netcalc", "summary", str(spec)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.startswith(f"{spec}:1:1: error: the spec is nested too deeply to read")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a: *nope\n", "1:4: error: YAML syntax: found undefined alias 'nope'"),
+    ("input: [3]\nlayers: [@relu]\n", "2:10: error: YAML syntax: found character '@' that "
+     "cannot start any token"),
+    ("input: [3]\nlayers: [relu\n", "3:1: error: YAML syntax: expected ',' or ']', but got "
+     "'<stream end>'"),
+])
+def test_yaml_errors_are_worded_by_pyyaml_whichever_parser_read_first(text, message, tmp_path,
+                                                                     capsys):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(text)
+    assert main(["summary", str(spec)]) == 1
+    assert capsys.readouterr().err.startswith(f"{spec}:{message}")
+
+
 def test_not_utf8(tmp_path, capsys):
     spec = tmp_path / "latin1.yaml"
     spec.write_bytes(b"input: [3]\nname: caf\xe9\nlayers: [relu]\n")

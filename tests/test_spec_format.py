@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import summarize_text
+from helpers import ROOT, summarize_text
 from netcalc.errors import SpecError
+from netcalc.spec import loader
 from netcalc.spec.expr import substitute
 
 
@@ -427,3 +428,21 @@ layers:
         "1 position of a batch of 4; if dim 0 is the batch, write batch_first: true",
         "size=[2, -1, -1] fixes dim 0 at 2: if that is the batch, write `batch`, which "
         "follows --batch"]
+
+
+def _located(data):
+    """The data with every recorded location, for comparing two readings."""
+    if isinstance(data, dict):
+        return (data.loc, {key: (data.key_loc[key], data.value_loc[key], _located(value))
+                           for key, value in data.items()})
+    if isinstance(data, list):
+        return (data.loc, [(loc, _located(item)) for loc, item in zip(data.item_loc, data)])
+    return data
+
+
+@pytest.mark.skipif(loader._LibyamlLoader is None, reason="PyYAML built without libyaml")
+@pytest.mark.parametrize("path", sorted((ROOT / "specs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_libyaml_and_pyyaml_read_a_spec_alike(path):
+    text = path.read_text()
+    assert _located(loader._read(loader._LibyamlLoader, text, "s.yaml")) == \
+        _located(loader._read(loader._PythonLoader, text, "s.yaml"))

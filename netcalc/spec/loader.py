@@ -56,17 +56,10 @@ def location(file: str, mark) -> Location:
     return Location(file, mark.line + 1, mark.column + 1)
 
 
-class _Loader(yaml.SafeLoader):
-    file = "<spec>"
-    nodes = 0
+class _Constructor:
+    """Located containers and plain values only, whichever parser composed the nodes."""
 
-    def compose_node(self, parent, index):
-        self.nodes += 1
-        if self.nodes > MAX_EXPANDED_NODES:
-            raise SpecError(f"the spec has more than {MAX_EXPANDED_NODES:,} YAML nodes; "
-                            "refusing to read it",
-                            location(self.file, self.peek_event().start_mark))
-        return super().compose_node(parent, index)
+    file = "<spec>"
 
     def _loc(self, node) -> Location:
         return location(self.file, node.start_mark)
@@ -136,10 +129,33 @@ def _tag(node) -> str:
     return node.tag.replace("tag:yaml.org,2002:", "!!")
 
 
-_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_located_map)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_located_seq)
-_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
-_Loader.add_constructor(None, _Loader.construct_unknown)
+class _PythonLoader(_Constructor, yaml.SafeLoader):
+    nodes = 0
+
+    def compose_node(self, parent, index):
+        self.nodes += 1
+        if self.nodes > MAX_EXPANDED_NODES:
+            raise SpecError(f"the spec has more than {MAX_EXPANDED_NODES:,} YAML nodes; "
+                            "refusing to read it",
+                            location(self.file, self.peek_event().start_mark))
+        return super().compose_node(parent, index)
+
+
+# libyaml parses a spec about ten times faster than PyYAML's Python parser, but
+# composes recursively in C: nesting deep enough overflows the stack and kills
+# the process (at about 100,000 levels) where Python raises RecursionError. A
+# level needs one of these characters, so a text with fewer than
+# MAX_LIBYAML_NESTING of them goes to libyaml, any other to Python.
+MAX_LIBYAML_NESTING = 10_000
+_NESTING_CHARACTERS = "[{-:?"
+_LibyamlLoader = type("_LibyamlLoader", (_Constructor, yaml.CSafeLoader), {}) \
+    if yaml.__with_libyaml__ else None
+
+for _loader in filter(None, (_PythonLoader, _LibyamlLoader)):
+    _loader.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_located_map)
+    _loader.add_constructor("tag:yaml.org,2002:seq", _Constructor.construct_located_seq)
+    _loader.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
+    _loader.add_constructor(None, _Constructor.construct_unknown)
 
 
 def _expanded_size(node, file: str) -> int:
@@ -175,19 +191,19 @@ def load_yaml(text: str, file: str):
     if len(text) > MAX_FILE_BYTES:
         raise SpecError(f"the spec is {len(text):,} characters; the limit is "
                         f"{MAX_FILE_BYTES:,} (use blocks and repeat)", Location(file, 1, 1))
+    unprintable = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if unprintable:
+        raise SpecError(f"YAML does not allow the character U+{ord(unprintable.group()):04X}: "
+                        "a spec holds printable characters, tabs and line breaks only",
+                        _offset_location(text, unprintable.start(), file))
     try:
-        loader = _Loader(text)      # checks every character before reading any
-    except yaml.reader.ReaderError as e:
-        raise SpecError(f"YAML does not allow the character U+{e.character:04X}: a spec "
-                        "holds printable characters, tabs and line breaks only",
-                        _offset_location(text, e.position, file)) from None
-    loader.file = file
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise SpecError("the spec is empty", Location(file, 1, 1))
-        _expanded_size(node, file)
-        return loader.construct_document(node)
+        if _LibyamlLoader is not None and \
+                sum(text.count(c) for c in _NESTING_CHARACTERS) < MAX_LIBYAML_NESTING:
+            try:
+                return _read(_LibyamlLoader, text, file)
+            except yaml.YAMLError:
+                pass   # read again: PyYAML's parser words it better ("found undefined alias 'x'")
+        return _read(_PythonLoader, text, file)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or e.context or "invalid YAML"
@@ -204,5 +220,16 @@ def load_yaml(text: str, file: str):
         raise SpecError(f"YAML: {e}", Location(file, 1, 1)) from None
     except RecursionError:
         raise SpecError("the spec is nested too deeply to read", Location(file, 1, 1)) from None
+
+
+def _read(loader_class, text: str, file: str):
+    loader = loader_class(text)
+    loader.file = file
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise SpecError("the spec is empty", Location(file, 1, 1))
+        _expanded_size(node, file)
+        return loader.construct_document(node)
     finally:
         loader.dispose()
