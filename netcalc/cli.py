@@ -10,9 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
-
 from . import __version__
+from .command_line import Commands, argument, at_least, file_path, option, usage_exit_code
 from .dtypes import MODEL_DTYPES
 from .i18n import LANGUAGES
 from .errors import NetcalcError, SpecError, UsageError
@@ -20,54 +19,42 @@ from .errors import NetcalcError, SpecError, UsageError
 FORMATS = ("table", "json", "markdown", "csv")
 SUMMARY_SHOWABLE = ("rf",)     # summary --show: extra table and markdown columns
 
-_kwargs_option = click.option(
+_kwargs_option = option(
     "--kwargs", default=None, metavar="JSON",
     help="For a torch module (file.py:ClassName): constructor arguments, as a JSON object.")
 EXIT_INTERNAL = 3
 # rich lays out about a thousand rows a second; longer tables are written directly
 RICH_TABLE_ROWS = 5_000
 
-
-class _Group(click.Group):
-    """Lists commands in the order they are defined, not alphabetically."""
-
-    def list_commands(self, ctx):
-        return list(self.commands)
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="netcalc")
-@click.option("--debug", is_flag=True, help="Show Python tracebacks for internal errors.")
-def cli(debug: bool) -> None:
-    """netcalc: shapes, parameters, MACs and memory of a neural network spec,
-    computed exactly and without torch."""
+cli = Commands("netcalc", "netcalc: shapes, parameters, MACs and memory of a neural network "
+               "spec,\ncomputed exactly and without torch.", __version__)
 
 
 @cli.command()
-@click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="Output format.")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Batch size N (shapes in the spec leave it out).")
-@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
-              help="Override the input shape: 3x224x224, or name=3x224x224 for a named input.")
-@click.option("--dtype", type=click.Choice(list(MODEL_DTYPES)), default="float32",
-              show_default=True,
-              help="Element type for the memory figures.")
-@click.option("--depth", type=click.IntRange(min=1), default=None,
-              help="Table and markdown: show this many levels of blocks; deeper layers fold "
-                   "into their block's row.")
-@click.option("--show", default="", metavar="rf",
-              help="Table and markdown: extra columns, comma-separated; rf: each layer's "
-                   "receptive field, jump and start (JSON and CSV always carry them).")
-@click.option("--optimizer", type=click.Choice(("sgd", "momentum", "adam", "adamw")),
-              default="adam", show_default=True,
-              help="Training memory: the optimizer whose state it holds.")
-@click.option("--amp", is_flag=True,
-              help="Training memory with mixed precision: float16/bfloat16 activations, "
-                   "float32 master weights.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-              help="Write to this file (atomically); '-' is standard output.")
+@argument("spec", type=file_path)
+@option("--format", dest="fmt", choices=FORMATS, default="table", show_default=True,
+        help="Output format.")
+@option("--batch", type=at_least(1), default=1, show_default=True,
+        help="Batch size N (shapes in the spec leave it out).")
+@option("--input", dest="input_shapes", multiple=True, metavar="SHAPE",
+        help="Override the input shape: 3x224x224, or name=3x224x224 for a named input.")
+@option("--dtype", choices=list(MODEL_DTYPES), default="float32",
+        show_default=True,
+        help="Element type for the memory figures.")
+@option("--depth", type=at_least(1), default=None,
+        help="Table and markdown: show this many levels of blocks; deeper layers fold "
+             "into their block's row.")
+@option("--show", default="", metavar="rf",
+        help="Table and markdown: extra columns, comma-separated; rf: each layer's "
+             "receptive field, jump and start (JSON and CSV always carry them).")
+@option("--optimizer", choices=("sgd", "momentum", "adam", "adamw"),
+        default="adam", show_default=True,
+        help="Training memory: the optimizer whose state it holds.")
+@option("--amp", flag=True,
+        help="Training memory with mixed precision: float16/bfloat16 activations, "
+             "float32 master weights.")
+@option("-o", "--output", type=file_path, default=None,
+        help="Write to this file (atomically); '-' is standard output.")
 @_kwargs_option
 def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
             depth: int | None, show: str, optimizer: str, amp: bool, output: str | None,
@@ -113,23 +100,23 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
 
 
 @cli.command()
-@click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--device", type=click.Choice(("auto", "cpu", "cuda")), default="auto",
-              show_default=True, help="Where torch runs the model; auto picks CUDA if torch "
-                                      "sees a GPU.")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Batch size N.")
-@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
-              help="Override the input shape, as for summary.")
-@click.option("--dtype", type=click.Choice([d for d in MODEL_DTYPES if d != "int8"]),
-              default="float32", show_default=True, help="Element type of the model and inputs.")
-@click.option("--runs", type=click.IntRange(min=0), default=None,
-              help="Timed forward passes for the latency figure (default 10 on a GPU, 3 on "
-                   "the CPU; 0 skips timing).")
-@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
-              show_default=True, help="Output format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-              help="Write to this file (atomically); '-' is standard output.")
+@argument("spec", type=file_path)
+@option("--device", choices=("auto", "cpu", "cuda"), default="auto",
+        show_default=True, help="Where torch runs the model; auto picks CUDA if torch "
+                                "sees a GPU.")
+@option("--batch", type=at_least(1), default=1, show_default=True,
+        help="Batch size N.")
+@option("--input", dest="input_shapes", multiple=True, metavar="SHAPE",
+        help="Override the input shape, as for summary.")
+@option("--dtype", choices=[d for d in MODEL_DTYPES if d != "int8"],
+        default="float32", show_default=True, help="Element type of the model and inputs.")
+@option("--runs", type=at_least(0), default=None,
+        help="Timed forward passes for the latency figure (default 10 on a GPU, 3 on "
+             "the CPU; 0 skips timing).")
+@option("--format", dest="fmt", choices=("table", "json"), default="table",
+        show_default=True, help="Output format.")
+@option("-o", "--output", type=file_path, default=None,
+        help="Write to this file (atomically); '-' is standard output.")
 @_kwargs_option
 def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
            runs: int | None, fmt: str, output: str | None, kwargs: str | None) -> None:
@@ -147,19 +134,19 @@ def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dt
     _emit(render_verify.render_json(checked) if fmt == "json"
           else render_verify.plain_text(checked), output)
     if not checked.ok:
-        raise click.exceptions.Exit(1)
+        return 1
 
 
 @cli.command()
-@click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--to", "target", type=click.Choice(("torch", "yaml")), default="torch",
-              show_default=True, help="What to write: a PyTorch module, or the spec in "
-                                      "canonical flat form (every layer in one list, with "
-                                      "its torch arguments and inputs).")
-@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
-              help="Override the input shape (channel counts follow from it).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-              help="Write to this file (atomically); '-' is standard output.")
+@argument("spec", type=file_path)
+@option("--to", dest="target", choices=("torch", "yaml"), default="torch",
+        show_default=True, help="What to write: a PyTorch module, or the spec in "
+                                "canonical flat form (every layer in one list, with "
+                                "its torch arguments and inputs).")
+@option("--input", dest="input_shapes", multiple=True, metavar="SHAPE",
+        help="Override the input shape (channel counts follow from it).")
+@option("-o", "--output", type=file_path, default=None,
+        help="Write to this file (atomically); '-' is standard output.")
 @_kwargs_option
 def export(spec: str, target: str, input_shapes: tuple[str, ...], output: str | None,
            kwargs: str | None) -> None:
@@ -178,25 +165,25 @@ def export(spec: str, target: str, input_shapes: tuple[str, ...], output: str | 
 
 
 @cli.command()
-@click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-              help="Write the picture to this file (atomically); its suffix sets the format.")
-@click.option("--format", "fmt", type=click.Choice(("svg", "png", "pdf", "dot")), default=None,
-              help="svg, png, pdf (drawn by Graphviz's dot) or dot (the DOT text, no Graphviz "
-                   "needed). Default: from -o's suffix, else dot.")
-@click.option("--rankdir", type=click.Choice(("TB", "LR", "BT", "RL")), default="TB",
-              show_default=True, help="Direction the graph flows: top to bottom, left to right.")
-@click.option("--depth", type=click.IntRange(min=1), default=None,
-              help="Draw this many levels of blocks; deeper layers fold into one node each.")
-@click.option("--show", default="shapes,args", show_default=True,
-              help="What to write: shapes (on edges), args (each layer's notation), params, "
-                   "macs; comma-separated.")
-@click.option("--repeats", type=click.Choice(("all", "once")), default="all",
-              show_default=True,
-              help="once: draw a repeated block's first copy, marked ×N.")
-@click.option("--title", default=None, help="The title above the graph (default: its name).")
-@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
-              help="Override the input shape, as for summary.")
+@argument("spec", type=file_path)
+@option("-o", "--output", type=file_path, default=None,
+        help="Write the picture to this file (atomically); its suffix sets the format.")
+@option("--format", dest="fmt", choices=("svg", "png", "pdf", "dot"), default=None,
+        help="svg, png, pdf (drawn by Graphviz's dot) or dot (the DOT text, no Graphviz "
+             "needed). Default: from -o's suffix, else dot.")
+@option("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB",
+        show_default=True, help="Direction the graph flows: top to bottom, left to right.")
+@option("--depth", type=at_least(1), default=None,
+        help="Draw this many levels of blocks; deeper layers fold into one node each.")
+@option("--show", default="shapes,args", show_default=True,
+        help="What to write: shapes (on edges), args (each layer's notation), params, "
+             "macs; comma-separated.")
+@option("--repeats", choices=("all", "once"), default="all",
+        show_default=True,
+        help="once: draw a repeated block's first copy, marked ×N.")
+@option("--title", default=None, help="The title above the graph (default: its name).")
+@option("--input", dest="input_shapes", multiple=True, metavar="SHAPE",
+        help="Override the input shape, as for summary.")
 @_kwargs_option
 def diagram(spec: str, output: str | None, fmt: str | None, rankdir: str, depth: int | None,
             show: str, repeats: str, title: str | None, input_shapes: tuple[str, ...],
@@ -229,15 +216,13 @@ def diagram(spec: str, output: str | None, fmt: str | None, rankdir: str, depth:
 
 
 @cli.command()
-@click.argument("specs", nargs=-1, required=True,
-                type=click.Path(dir_okay=False, exists=False))
-@click.option("-o", "--output", "directory", required=True,
-              type=click.Path(file_okay=False),
-              help="The directory for the pages (made if missing).")
-@click.option("--depth", type=click.IntRange(min=1), default=None,
-              help="Tables and diagrams show this many levels of blocks.")
-@click.option("--repeats", type=click.Choice(("all", "once")), default="all",
-              show_default=True, help="Diagrams: draw a repeated block's first copy only.")
+@argument("specs", nargs="+", type=file_path)
+@option("-o", "--output", dest="directory", required=True,
+        help="The directory for the pages (made if missing).")
+@option("--depth", type=at_least(1), default=None,
+        help="Tables and diagrams show this many levels of blocks.")
+@option("--repeats", choices=("all", "once"), default="all",
+        show_default=True, help="Diagrams: draw a repeated block's first copy only.")
 def docs(specs: tuple[str, ...], directory: str, depth: int | None, repeats: str) -> None:
     """A markdown page per SPEC (its summary table, totals and SVG diagram) and an
     index.md listing every model, in DIRECTORY, ready for mkdocs."""
@@ -261,24 +246,24 @@ def docs(specs: tuple[str, ...], directory: str, depth: int | None, repeats: str
     files = site.files(pages)
     for name, content in files.items():
         write_atomic(target / name, content)
-    click.echo(f"wrote {len(files)} files to {directory}: index.md and "
-               f"{len(pages)} page{'s' if len(pages) != 1 else ''}", err=True)
+    print(f"wrote {len(files)} files to {directory}: index.md and "
+          f"{len(pages)} page{'s' if len(pages) != 1 else ''}", file=sys.stderr)
 
 
 @cli.command("import")
-@click.argument("target")
-@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE", required=True,
-              help="The input shape without the batch dim: 3x224x224 (name=SHAPE for each "
-                   "input of a model that takes several).")
+@argument("target")
+@option("--input", dest="input_shapes", multiple=True, metavar="SHAPE", required=True,
+        help="The input shape without the batch dim: 3x224x224 (name=SHAPE for each "
+             "input of a model that takes several).")
 @_kwargs_option
-@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-              help="Write the spec to this file (atomically); '-' is standard output.")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Batch size of the sample input the module runs on once (the spec itself "
-                   "works at any batch).")
-@click.option("--flat", is_flag=True,
-              help="Write every layer in one list with its torch arguments and inputs, "
-                   "instead of blocks.")
+@option("-o", "--output", type=file_path, default=None,
+        help="Write the spec to this file (atomically); '-' is standard output.")
+@option("--batch", type=at_least(1), default=1, show_default=True,
+        help="Batch size of the sample input the module runs on once (the spec itself "
+             "works at any batch).")
+@option("--flat", flag=True,
+        help="Write every layer in one list with its torch arguments and inputs, "
+             "instead of blocks.")
 def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batch: int,
             output: str | None, flat: bool) -> None:
     """Trace the torch module TARGET with torch.fx and write it as a netcalc YAML spec.
@@ -300,25 +285,26 @@ def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batc
     output = None if output == "-" else output
     _emit(spec_yaml(expanded, result, origin, flat=flat), output)
     if output:
-        click.echo(f"wrote {output}: {len(result.layers)} layer"
-                   f"{'s' if len(result.layers) != 1 else ''}, "
-                   f"{result.totals.params:,} parameters, {result.totals.macs:,} MACs", err=True)
+        print(f"wrote {output}: {len(result.layers)} layer"
+              f"{'s' if len(result.layers) != 1 else ''}, "
+              f"{result.totals.params:,} parameters, {result.totals.macs:,} MACs",
+              file=sys.stderr)
 
 
 @cli.command()
-@click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--layer", "names", multiple=True, metavar="NAME",
-              help="Only this layer, or the layers of this block (repeatable).")
-@click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default=None,
-              help="Language of the words (default: from LANG, else en).")
-@click.option("--format", "fmt", type=click.Choice(("text", "markdown", "json")),
-              default="text", show_default=True, help="Output format.")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Batch size N.")
-@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
-              help="Override the input shape: 3x224x224 (name=SHAPE for a named input).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-              help="Write to this file (atomically); '-' is standard output.")
+@argument("spec", type=file_path)
+@option("--layer", dest="names", multiple=True, metavar="NAME",
+        help="Only this layer, or the layers of this block (repeatable).")
+@option("--lang", choices=sorted(LANGUAGES), default=None,
+        help="Language of the words (default: from LANG, else en).")
+@option("--format", dest="fmt", choices=("text", "markdown", "json"),
+        default="text", show_default=True, help="Output format.")
+@option("--batch", type=at_least(1), default=1, show_default=True,
+        help="Batch size N.")
+@option("--input", dest="input_shapes", multiple=True, metavar="SHAPE",
+        help="Override the input shape: 3x224x224 (name=SHAPE for a named input).")
+@option("-o", "--output", type=file_path, default=None,
+        help="Write to this file (atomically); '-' is standard output.")
 def explain(spec: str, names: tuple[str, ...], lang: str | None, fmt: str, batch: int,
             input_shapes: tuple[str, ...], output: str | None) -> None:
     """Work out each layer's numbers with the spec's own values: the output size's
@@ -336,16 +322,16 @@ def explain(spec: str, names: tuple[str, ...], lang: str | None, fmt: str, batch
 
 
 @cli.command()
-@click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
-@click.argument("answers", type=click.Path(dir_okay=False))
-@click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default=None,
-              help="Language of the words (default: from LANG, else en).")
-@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
-              show_default=True, help="Output format (json for autograders).")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Batch size N the answers are for.")
-@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
-              help="Override the input shape: 3x224x224 (name=SHAPE for a named input).")
+@argument("spec", type=file_path)
+@argument("answers", type=file_path)
+@option("--lang", choices=sorted(LANGUAGES), default=None,
+        help="Language of the words (default: from LANG, else en).")
+@option("--format", dest="fmt", choices=("text", "json"), default="text",
+        show_default=True, help="Output format (json for autograders).")
+@option("--batch", type=at_least(1), default=1, show_default=True,
+        help="Batch size N the answers are for.")
+@option("--input", dest="input_shapes", multiple=True, metavar="SHAPE",
+        help="Override the input shape: 3x224x224 (name=SHAPE for a named input).")
 def check(spec: str, answers: str, lang: str | None, fmt: str, batch: int,
           input_shapes: tuple[str, ...]) -> None:
     """Grade ANSWERS (a YAML file: `conv1: {output: [64, 55, 55], params: 23296}`,
@@ -360,24 +346,24 @@ def check(spec: str, answers: str, lang: str | None, fmt: str, batch: int,
     _emit(render_check.render_json(items, lang) if fmt == "json"
           else render_check.plain_text(result.name, items, lang), None)
     if not all(item.correct for item in items):
-        raise click.exceptions.Exit(1)
+        return 1
 
 
 # -- the quick calculators ------------------------------------------------------------
 
 def _calculator_options(command):
     """--explain, --lang, --batch, --format: what every calculator takes."""
-    for option in reversed([
-        click.option("--explain", "show_working", is_flag=True,
-                     help="Show the working: each formula with these numbers."),
-        click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default=None,
-                     help="Language of the working's words (default: from LANG, else en)."),
-        click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Batch size N."),
-        click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
-                     show_default=True, help="Output format."),
+    for declare in reversed([
+        option("--explain", dest="show_working", flag=True,
+               help="Show the working: each formula with these numbers."),
+        option("--lang", choices=sorted(LANGUAGES), default=None,
+               help="Language of the working's words (default: from LANG, else en)."),
+        option("--batch", type=at_least(1), default=1, show_default=True,
+               help="Batch size N."),
+        option("--format", dest="fmt", choices=("text", "json"), default="text",
+               show_default=True, help="Output format."),
     ]):
-        command = option(command)
+        command = declare(command)
     return command
 
 
@@ -410,7 +396,7 @@ def _calculate(kind: str, input_shape: str, args: dict, show_working: bool, lang
         raise SpecError(error.message.removeprefix(f"layer '{type_name}' ({type_name}): ")) \
             from None
     for warning in calculation.warnings:
-        click.echo(f"warning: {warning.message}", err=True)
+        print(f"warning: {warning.message}", file=sys.stderr)
     lang = language(lang)
     _emit(render_explain.calculation_json(calculation, lang, show_working) if fmt == "json"
           else render_explain.calculation_text(calculation, lang, show_working), None)
@@ -419,21 +405,21 @@ def _calculate(kind: str, input_shape: str, args: dict, show_working: bool, lang
 def _convolution_options(command):
     """The options conv and convtranspose share."""
     command = _calculator_options(command)
-    for option in reversed([
-        click.option("--input", "input_shape", required=True, metavar="SHAPE",
-                     help="The input without the batch: 3x224x224 (C×H×W; C×L and C×D×H×W "
-                          "too)."),
-        click.option("--out", "out_channels", required=True, type=int,
-                     help="Output channels (kernels)."),
-        click.option("-k", "--kernel-size", "kernel_size", required=True,
-                     help="Kernel size: 11, or 3x5."),
-        click.option("-s", "--stride", default=None, help="Stride (1)."),
-        click.option("-p", "--padding", default=None, help="Padding (0); conv: same, valid."),
-        click.option("-d", "--dilation", default=None, help="Dilation (1)."),
-        click.option("-g", "--groups", type=int, default=None, help="Groups (1)."),
-        click.option("--no-bias", is_flag=True, help="No bias."),
+    for declare in reversed([
+        option("--input", dest="input_shape", required=True, metavar="SHAPE",
+               help="The input without the batch: 3x224x224 (C×H×W; C×L and C×D×H×W "
+                    "too)."),
+        option("--out", dest="out_channels", required=True, type=int,
+               help="Output channels (kernels)."),
+        option("-k", "--kernel-size", dest="kernel_size", required=True,
+               help="Kernel size: 11, or 3x5."),
+        option("-s", "--stride", default=None, help="Stride (1)."),
+        option("-p", "--padding", default=None, help="Padding (0); conv: same, valid."),
+        option("-d", "--dilation", default=None, help="Dilation (1)."),
+        option("-g", "--groups", type=int, default=None, help="Groups (1)."),
+        option("--no-bias", flag=True, help="No bias."),
     ]):
-        command = option(command)
+        command = declare(command)
     return command
 
 
@@ -459,7 +445,7 @@ def conv(input_shape, out_channels, kernel_size, stride, padding, dilation, grou
 
 
 @cli.command()
-@click.option("--output-padding", default=None, help="Output padding (0).")
+@option("--output-padding", default=None, help="Output padding (0).")
 @_convolution_options
 def convtranspose(output_padding, input_shape, out_channels, kernel_size, stride, padding,
                   dilation, groups, no_bias, show_working, lang, batch, fmt) -> None:
@@ -471,14 +457,14 @@ def convtranspose(output_padding, input_shape, out_channels, kernel_size, stride
 
 
 @cli.command()
-@click.option("--input", "input_shape", required=True, metavar="SHAPE",
-              help="The input without the batch: 64x55x55.")
-@click.option("-k", "--kernel-size", "kernel_size", required=True, help="Window size.")
-@click.option("-s", "--stride", default=None, help="Stride (the window size).")
-@click.option("-p", "--padding", default=None, help="Padding (0).")
-@click.option("-d", "--dilation", default=None, help="Dilation (1; max pooling only).")
-@click.option("--ceil", "ceil_mode", is_flag=True, help="ceil_mode: round up.")
-@click.option("--avg", is_flag=True, help="Average pooling (default: max).")
+@option("--input", dest="input_shape", required=True, metavar="SHAPE",
+        help="The input without the batch: 64x55x55.")
+@option("-k", "--kernel-size", dest="kernel_size", required=True, help="Window size.")
+@option("-s", "--stride", default=None, help="Stride (the window size).")
+@option("-p", "--padding", default=None, help="Padding (0).")
+@option("-d", "--dilation", default=None, help="Dilation (1; max pooling only).")
+@option("--ceil", dest="ceil_mode", flag=True, help="ceil_mode: round up.")
+@option("--avg", flag=True, help="Average pooling (default: max).")
 @_calculator_options
 def pool(input_shape, kernel_size, stride, padding, dilation, ceil_mode, avg, show_working,
          lang, batch, fmt) -> None:
@@ -492,10 +478,10 @@ def pool(input_shape, kernel_size, stride, padding, dilation, ceil_mode, avg, sh
 
 
 @cli.command()
-@click.option("--input", "input_shape", required=True, metavar="SHAPE",
-              help="The features (and any leading dims) without the batch: 9216, or 197x768.")
-@click.option("--out", "out_features", required=True, type=int, help="Output features.")
-@click.option("--no-bias", is_flag=True, help="No bias.")
+@option("--input", dest="input_shape", required=True, metavar="SHAPE",
+        help="The features (and any leading dims) without the batch: 9216, or 197x768.")
+@option("--out", dest="out_features", required=True, type=int, help="Output features.")
+@option("--no-bias", flag=True, help="No bias.")
 @_calculator_options
 def linear(input_shape, out_features, no_bias, show_working, lang, batch, fmt) -> None:
     """One fully connected layer: output shape, parameters, MACs (no spec file)."""
@@ -505,16 +491,16 @@ def linear(input_shape, out_features, no_bias, show_working, lang, batch, fmt) -
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(("conv", "pool")))
-@click.option("--input", "input_size", required=True, type=click.IntRange(min=1),
-              help="The input size along one dim: 224.")
-@click.option("--output", "output_size", required=True, type=click.IntRange(min=1),
-              help="The output size wanted: 112.")
-@click.option("-k", "--kernel-size", "kernel_size", type=click.IntRange(min=1), default=None)
-@click.option("-s", "--stride", type=click.IntRange(min=1), default=None)
-@click.option("-p", "--padding", type=click.IntRange(min=0), default=None)
-@click.option("-d", "--dilation", type=click.IntRange(min=1), default=None)
-@click.option("--ceil", "ceil_mode", is_flag=True, help="ceil_mode (pool).")
+@argument("kind", choices=("conv", "pool"))
+@option("--input", dest="input_size", required=True, type=at_least(1),
+        help="The input size along one dim: 224.")
+@option("--output", dest="output_size", required=True, type=at_least(1),
+        help="The output size wanted: 112.")
+@option("-k", "--kernel-size", dest="kernel_size", type=at_least(1), default=None)
+@option("-s", "--stride", type=at_least(1), default=None)
+@option("-p", "--padding", type=at_least(0), default=None)
+@option("-d", "--dilation", type=at_least(1), default=None)
+@option("--ceil", dest="ceil_mode", flag=True, help="ceil_mode (pool).")
 def solve(kind, input_size, output_size, kernel_size, stride, padding, dilation,
           ceil_mode) -> None:
     """Find the hyper-parameter left out: every value that turns INPUT into OUTPUT.
@@ -537,8 +523,8 @@ def solve(kind, input_size, output_size, kernel_size, stride, padding, dilation,
     if not values:
         raise NetcalcError(f"no {unknown} turns {input_size} into {output_size} with {given}"
                            + (f" ({unstated}: give -p or -d if they differ)" if unstated else ""))
-    click.echo(f"{unknown} = {_alternatives(values, input_size + 2)}"
-               + (f"  ({unstated})" if unstated else ""))
+    print(f"{unknown} = {_alternatives(values, input_size + 2)}"
+          + (f"  ({unstated})" if unstated else ""))
 
 
 def _alternatives(values: list[int], last_tried: int) -> str:
@@ -552,8 +538,8 @@ def _alternatives(values: list[int], last_tried: int) -> str:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
-              show_default=True, help="Output format.")
+@option("--format", dest="fmt", choices=("table", "json"), default="table",
+        show_default=True, help="Output format.")
 def layers(fmt: str) -> None:
     """The layer types a spec can use, with their arguments and defaults."""
     from .layers.registry import catalog
@@ -597,8 +583,8 @@ def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtyp
 
 def _print_warnings(result) -> None:
     for warning in result.warnings:
-        click.echo(f"{warning.loc}: warning: layer '{warning.layer}' ({warning.type}): "
-                   f"{warning.message}", err=True)
+        print(f"{warning.loc}: warning: layer '{warning.layer}' ({warning.type}): "
+                   f"{warning.message}", file=sys.stderr)
 
 
 def _is_torch_target(text: str) -> bool:
@@ -662,24 +648,17 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args     # accepted anywhere on the line, not only before the command
     args = [a for a in args if a != "--debug"]
     try:
-        # a command's own verdict (verify: 1 when numbers differ) comes back as
-        # click's Exit, which click returns as the exit code here
-        code = cli.main(args=args, prog_name="netcalc", standalone_mode=False)
+        # a command's own verdict (verify: 1 when numbers differ) is its return value
+        code = cli.run(args)
         return code if isinstance(code, int) else 0
+    except SystemExit as done:          # argparse: help, the version, a usage error
+        return usage_exit_code(done)
     except NetcalcError as error:
         if _Interrupts.seen:
             print("netcalc: interrupted", file=sys.stderr)
             return 130
         print(error, file=sys.stderr)
         return error.exit_code
-    except click.exceptions.Exit as done:
-        return done.exit_code
-    except click.ClickException as error:
-        error.show()
-        return error.exit_code
-    except click.exceptions.Abort:
-        print("netcalc: interrupted", file=sys.stderr)
-        return 130
     except KeyboardInterrupt:
         print("netcalc: interrupted", file=sys.stderr)
         return 130

@@ -20,6 +20,7 @@ class Record:
 
     __slots__ = ()
     _names: tuple[str, ...] = ()
+    _name_set: frozenset = frozenset()
     _defaults: dict = {}
     _factories: tuple = ()            # (name, default_factory) pairs
 
@@ -30,6 +31,7 @@ class Record:
         dataclasses.dataclass(cls, init=False, repr=False, eq=False)
         fields = dataclasses.fields(cls)
         cls._names = tuple(f.name for f in fields)
+        cls._name_set = frozenset(cls._names)
         cls._defaults = {f.name: f.default for f in fields if f.default is not _MISSING}
         cls._factories = tuple((f.name, f.default_factory) for f in fields
                                if f.default_factory is not _MISSING)
@@ -38,26 +40,22 @@ class Record:
 
     def __init__(self, *args, **kwargs):
         names = self._names
-        if len(args) > len(names):
-            raise TypeError(f"{type(self).__name__}() takes {len(names)} arguments, "
-                            f"{len(args)} given")
         values = dict(self._defaults)
         for name, factory in self._factories:
             if name not in kwargs:
                 values[name] = factory()
-        values.update(zip(names, args))
-        if kwargs:
-            given = set(kwargs)
-            twice = given.intersection(names[:len(args)])
-            unknown = given.difference(names)
-            if twice or unknown:
-                raise TypeError(f"{type(self).__name__}() got "
-                                + (f"an unexpected argument {sorted(unknown)[0]!r}" if unknown
-                                   else f"two values for {sorted(twice)[0]!r}"))
-            values.update(kwargs)
-        if len(values) != len(names):
+        if args:
+            if len(args) > len(names) or not kwargs.keys().isdisjoint(names[:len(args)]):
+                raise TypeError(f"{type(self).__name__}() takes {len(names)} arguments, "
+                                f"each once: {args}, {kwargs}")
+            values.update(zip(names, args))
+        values.update(kwargs)
+        if len(values) != len(names) or not self._name_set.issuperset(kwargs):
+            unknown = sorted(set(kwargs).difference(names))
             missing = [name for name in names if name not in values]
-            raise TypeError(f"{type(self).__name__}() is missing {', '.join(missing)}")
+            raise TypeError(f"{type(self).__name__}() got " + (
+                f"an unexpected argument {unknown[0]!r}" if unknown
+                else f"no value for {', '.join(missing)}"))
         self.__dict__.update(values)
         post_init = getattr(self, "__post_init__", None)
         if post_init is not None:
