@@ -1,42 +1,99 @@
-"""Frozen records, declared like dataclasses and made without generated code.
+"""Records: classes declared like dataclasses, made without generated code.
 
-`@dataclass(frozen=True)` writes __init__, __repr__, __eq__, __hash__,
-__setattr__ and __delattr__ for each class by compiling generated source:
-about 0.5 ms a class. netcalc declares over a hundred (one per layer type,
-and the results), which cost start-up more than summarizing ResNet-50 does.
-A `Record` subclass is still a dataclass (`dataclasses.fields`, `replace` and
-`asdict` work on it); its methods are these, shared by every record.
+`@dataclass(frozen=True)` compiles __init__, __repr__, __eq__, __hash__,
+__setattr__ and __delattr__ from generated source for each class, about
+0.5 ms a class, and importing `dataclasses` brings `inspect` (~8 ms). netcalc
+declares over a hundred classes (one per layer type, and the results); made
+that way they cost start-up more than summarizing ResNet-50 does. A Record
+subclass lists its fields as annotations with defaults, as a dataclass does;
+its methods are these, shared by every record.
+
+    class Step(Record):
+        symbol: str
+        remarks: list = field(default_factory=list)
+
+Frozen by default; `class Group(Record, frozen=False)` may be assigned to.
 """
 
 from __future__ import annotations
 
-import dataclasses
 
-_MISSING = dataclasses.MISSING
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()    # a field without a default
+
+
+class FrozenInstanceError(AttributeError):
+    """An assignment to a frozen record's field."""
+
+
+class Field:
+    """One field: its name, annotation (as written) and default or default factory."""
+
+    __slots__ = ("name", "type", "default", "default_factory")
+
+    def __init__(self, name: str, type: str, default=MISSING, default_factory=MISSING):
+        self.name, self.type = name, type
+        self.default, self.default_factory = default, default_factory
+
+    def __repr__(self) -> str:
+        return f"Field({self.name!r}, {self.type!r}, default={self.default!r})"
+
+
+def field(*, default_factory):
+    """A field whose default is made anew for each record (a list, a dict)."""
+    return Field("", "", default_factory=default_factory)
+
+
+def fields(record_or_class) -> tuple[Field, ...]:
+    return record_or_class._fields
+
+
+def replace(record, **changes):
+    """A copy of the record with these fields changed."""
+    return type(record)(**{**{name: getattr(record, name) for name in record._names}, **changes})
+
+
+def _is_class_var(annotation) -> bool:
+    return isinstance(annotation, str) and \
+        annotation.startswith(("ClassVar", "typing.ClassVar"))
 
 
 class Record:
-    """Base of a frozen record: subclass it and annotate the fields, as for a dataclass."""
+    """Base of a record: subclass it and annotate the fields."""
 
     __slots__ = ()
+    _fields: tuple[Field, ...] = ()
     _names: tuple[str, ...] = ()
     _name_set: frozenset = frozenset()
     _defaults: dict = {}
     _factories: tuple = ()            # (name, default_factory) pairs
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, frozen: bool = True, **kwargs):
         super().__init_subclass__(**kwargs)
-        own_doc = cls.__dict__.get("__doc__")
-        cls.__doc__ = own_doc or cls.__name__  # dataclass would compute a signature for it
-        dataclasses.dataclass(cls, init=False, repr=False, eq=False)
-        fields = dataclasses.fields(cls)
-        cls._names = tuple(f.name for f in fields)
-        cls._name_set = frozenset(cls._names)
-        cls._defaults = {f.name: f.default for f in fields if f.default is not _MISSING}
-        cls._factories = tuple((f.name, f.default_factory) for f in fields
-                               if f.default_factory is not _MISSING)
-        if not own_doc:
-            cls.__doc__ = f"{cls.__name__}({', '.join(cls._names)})"
+        declared = {f.name: f for f in cls._fields}      # the bases' fields come first
+        for name, annotation in cls.__dict__.get("__annotations__", {}).items():
+            if _is_class_var(annotation):
+                continue
+            default = cls.__dict__.get(name, MISSING)
+            if isinstance(default, Field):             # field(default_factory=...)
+                declared[name] = Field(name, annotation, default_factory=default.default_factory)
+                delattr(cls, name)
+            else:
+                declared[name] = Field(name, annotation, default)
+        cls._fields = tuple(declared.values())
+        cls._names = tuple(declared)
+        cls._name_set = frozenset(declared)
+        cls._defaults = {f.name: f.default for f in cls._fields if f.default is not MISSING}
+        cls._factories = tuple((f.name, f.default_factory) for f in cls._fields
+                               if f.default_factory is not MISSING)
+        if not frozen:
+            cls.__setattr__ = object.__setattr__
+            cls.__delattr__ = object.__delattr__
+            cls.__hash__ = None        # equal by value and changeable: not hashable
 
     def __init__(self, *args, **kwargs):
         names = self._names
@@ -77,7 +134,7 @@ class Record:
         return hash(self._values())
 
     def __setattr__(self, name, value):
-        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
 
     def __delattr__(self, name):
-        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+        raise FrozenInstanceError(f"cannot delete field {name!r}")

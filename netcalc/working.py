@@ -9,10 +9,9 @@ filled in by the renderer in the reader's language.
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Any
 
-from .record import Record
+from .record import Record, field
 
 # Spatial dims by rank: what the formulas call them.
 SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}

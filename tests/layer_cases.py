@@ -10,13 +10,13 @@ inferred arguments given only with their true value).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from math import prod
 
 import hypothesis.strategies as st
 
 from netcalc.layers import REGISTRY
+from netcalc.record import MISSING, fields
 
 
 @dataclass
@@ -176,8 +176,8 @@ def elementwise(draw, type_name):
     cls = REGISTRY[type_name]
     args = {}
     numbers = st.floats(-3, 3, allow_nan=False).map(lambda v: round(v, 3))
-    for f in dataclasses.fields(cls):
-        if f.default is dataclasses.MISSING and f.type == "float":
+    for f in fields(cls):
+        if f.default is MISSING and f.type == "float":
             args[f.name] = draw(numbers)        # required (threshold's threshold and value)
         elif isinstance(f.default, bool):
             maybe(draw, args, f.name, st.booleans())
@@ -188,7 +188,7 @@ def elementwise(draw, type_name):
     if type_name == "dropout" or "dropout" in type_name:
         maybe(draw, args, "p", st.floats(0, 1))
     shape = _any_shape(draw)
-    if "dim" in {f.name for f in dataclasses.fields(cls)}:
+    if "dim" in {f.name for f in fields(cls)}:
         maybe(draw, args, "dim", st.one_of(st.none(), st.integers(-len(shape) - 1, len(shape))))
     return Case(args, [shape])
 

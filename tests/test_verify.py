@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
 
 import pytest
 
 from helpers import PUBLISHED, SPECS, run_cli, summarize
 from netcalc.layers import lookup
+from netcalc.record import replace
 from netcalc.spec import load_spec
 from netcalc.torch_bridge import verify as verify_module
 

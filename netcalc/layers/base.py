@@ -1,6 +1,6 @@
 """The unit of extension: one layer type.
 
-A layer type is a frozen dataclass whose fields are torch's constructor
+A layer type is a frozen record (record.py) whose fields are torch's constructor
 keywords with torch's defaults. It owns every rule about itself: argument
 checks, output shape, parameters, buffers, MACs, the memory its output takes
 and how to build the torch module. Rules raise `ShapeError(msg, arg=...)`
@@ -9,14 +9,13 @@ without a location; `analyze` adds the layer's name and position.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from math import prod
 from typing import Any, ClassVar, Mapping
 
 from ..errors import ShapeError, SpecError, UnknownArgumentError, did_you_mean, shorten
 from ..formulas import channels_last_strides, contiguous_strides, is_channels_last
-from ..record import Record
+from ..record import MISSING, Record, fields
 from .field import Field, merged
 
 Shape = tuple[int, ...]
@@ -69,7 +68,7 @@ class Saved(Record):
 
 
 class Layer(Record):
-    """Base of every layer type; subclasses are frozen dataclasses."""
+    """Base of every layer type; subclasses are frozen records."""
 
     type_name: ClassVar[str] = ""
     # conv, linear, pool, norm, activation, dropout, merge, reshape, embedding, pad, resize
@@ -97,7 +96,7 @@ class Layer(Record):
 
     @classmethod
     def argument_names(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)]
+        return [f.name for f in fields(cls)]
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any], other_keys: tuple[str, ...] = ()) -> "Layer":
@@ -113,13 +112,13 @@ class Layer(Record):
     @classmethod
     def parse_args(cls, args: Mapping[str, Any], other_keys: tuple[str, ...] = ()) -> "Layer":
         """Check names and types of the spec's arguments and normalize them (3 -> (3, 3))."""
-        fields = {f.name: f for f in dataclasses.fields(cls)}
+        declared = {f.name: f for f in fields(cls)}
         for key in args:
-            if key not in fields:
+            if key not in declared:
                 raise UnknownArgumentError(_unknown_argument(cls, key, other_keys), arg=key)
         values = {}
-        for name, f in fields.items():
-            if name not in args and f.default is dataclasses.MISSING:
+        for name, f in declared.items():
+            if name not in args and f.default is MISSING:
                 raise SpecError(f"missing argument '{name}'", arg="type")
             # defaults are in the spec's own form (`stride: 1`) and normalize the same way
             values[name] = _parse(f.type, args.get(name, f.default), name, cls)
@@ -224,22 +223,22 @@ class Layer(Record):
 
     def arguments(self, x: Shape) -> dict[str, Any]:
         """Every argument, inferred ones filled in: torch's keywords for this input."""
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(self.inferred(x))
         return values
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
         """Each optional argument's default, normalized as a spec's value would be."""
-        return {f.name: _parse(f.type, f.default, f.name, cls) for f in dataclasses.fields(cls)
-                if f.default is not dataclasses.MISSING}
+        return {f.name: _parse(f.type, f.default, f.name, cls) for f in fields(cls)
+                if f.default is not MISSING}
 
     def given_arguments(self) -> dict[str, Any]:
         """The arguments that differ from their defaults, as a person writes them
         (`kernel_size: 3` for (3, 3)): what a spec or torch call needs to say."""
         defaults = self.defaults()
         given = {}
-        for f in dataclasses.fields(self):
+        for f in fields(self):
             value = getattr(self, f.name)
             if f.name in defaults and value == defaults[f.name]:
                 continue

@@ -21,12 +21,11 @@ Kinds:
 
 from __future__ import annotations
 
-from dataclasses import replace
 from fractions import Fraction
 from math import prod
 
 from ..formulas import half, receptive_field_out
-from ..record import Record
+from ..record import Record, replace
 
 LOCAL, FLATTENED, WHOLE, UNDEFINED, NONE = "local", "flattened", "whole", "undefined", "none"
 

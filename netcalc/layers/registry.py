@@ -70,15 +70,15 @@ def unknown_type(type_name: str, block_names: list[str] = ()) -> SpecError:
 
 def catalog() -> list[dict]:
     """Every layer type with its family, aliases and arguments (for `netcalc layers`)."""
-    import dataclasses
+    from ..record import MISSING, fields
 
     entries: dict[type, dict] = {}
     for name, cls in REGISTRY.items():
         entry = entries.get(cls)
         if entry is None:
             arguments = []
-            for f in dataclasses.fields(cls):
-                required = f.default is dataclasses.MISSING
+            for f in fields(cls):
+                required = f.default is MISSING
                 arguments.append({"name": f.name, "kind": str(f.type), "required": required,
                                   "default": None if required else f.default})
             entries[cls] = entry = {"type": cls.type_name, "family": cls.family,

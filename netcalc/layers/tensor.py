@@ -7,7 +7,6 @@ counts MACs. Views (flatten, reshape, permute, ...) allocate no new memory.
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
 from math import prod
 from typing import ClassVar
 
@@ -18,6 +17,7 @@ from .base import (BATCH, Dims, IntList, Layer, LayerNumbers, Merge, Shape, Size
                    SizesOrBatch, Strides, normalize_dim)
 from .field import Field, merged
 from .registry import register
+from ..record import replace
 from ..working import Remark, Step, count_step, product, shape_text
 
 

@@ -9,10 +9,9 @@ table. The text is deterministic: the same spec gives the same bytes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from html import escape
 
-from ..record import Record
+from ..record import Record, field
 from ..results import LayerResult, Row, Summary
 from . import units
 
@@ -37,8 +36,7 @@ class DiagramOptions(Record):
     repeats: str = "all"                      # "once": a repeat's first copy, marked ×N
 
 
-@dataclass
-class _Cluster:
+class _Cluster(Record, frozen=False):
     row: Row
     items: list = field(default_factory=list)  # node ids and sub-clusters, in order
 

@@ -6,16 +6,16 @@ One layer per line keeps large outputs fast to write and easy to grep.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
+from ..record import fields
 from ..results import Memory, MACS_CONVENTION, LayerResult, ReceptiveField, Row, Summary, Totals
 from .units import number
 
-_LAYER_FIELDS = [f.name for f in dataclasses.fields(LayerResult)]
-_ROW_FIELDS = [f.name for f in dataclasses.fields(Row)]
-_TOTAL_FIELDS = [f.name for f in dataclasses.fields(Totals)]
-_MEMORY_FIELDS = [f.name for f in dataclasses.fields(Memory)]
+_LAYER_FIELDS = [f.name for f in fields(LayerResult)]
+_ROW_FIELDS = [f.name for f in fields(Row)]
+_TOTAL_FIELDS = [f.name for f in fields(Totals)]
+_MEMORY_FIELDS = [f.name for f in fields(Memory)]
 
 
 def _fields(obj, names) -> dict:

@@ -3,11 +3,9 @@ blocks and repeats they came from (for the table's tree and `--depth`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from ..errors import Location, Note
 from ..layers import Layer
-from ..record import Record
+from ..record import Record, field
 
 
 class InputSpec(Record):
@@ -17,8 +15,7 @@ class InputSpec(Record):
     dtype: str | None = None    # None: the model's --dtype; token ids say int64
 
 
-@dataclass
-class LayerSpec:
+class LayerSpec(Record, frozen=False):
     name: str                   # qualified, torch-style: layer1.0.conv1
     layer: Layer
     inputs: tuple[str, ...]     # qualified names of producers, or spec input names
@@ -29,8 +26,7 @@ class LayerSpec:
     trainable: bool = True
 
 
-@dataclass
-class Group:
+class Group(Record, frozen=False):
     """A block instance or a repeat: a contiguous run of layers under one name."""
 
     name: str
@@ -44,8 +40,7 @@ class Group:
     copies: int = 0             # a repeat's count
 
 
-@dataclass
-class ExpandedSpec:
+class ExpandedSpec(Record, frozen=False):
     name: str
     file: str
     inputs: list[InputSpec]

@@ -23,7 +23,7 @@ from ..errors import Location, NetcalcError, SpecError, UsageError, did_you_mean
 from ..inputs import input_overrides
 from ..layers import lookup
 from ..layers.base import BATCH
-from ..record import Record
+from ..record import Record, fields
 from ..spec.build import LayerGraph, Scope, layer_name, usable_name
 from ..spec.loader import located
 from ..results import SpecWarning
@@ -698,14 +698,12 @@ def _describe(node) -> str:
 
 def module_arguments(cls, module) -> dict[str, Any]:
     """A torch module's constructor arguments, read back from its attributes."""
-    import dataclasses
-
     own = cls.arguments_of(module)
     if own is not None:
         return own
 
     args = {}
-    for f in dataclasses.fields(cls):
+    for f in fields(cls):
         if f.name == "bias" and not isinstance(getattr(module, "bias", None), bool):
             args["bias"] = getattr(module, "bias", None) is not None
             continue

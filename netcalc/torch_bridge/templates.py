@@ -15,17 +15,15 @@ from __future__ import annotations
 import itertools
 import keyword
 import re
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import SpecError, in_layer
-from ..record import Record
+from ..record import Record, field
 from ..results import Summary
 from ..spec.model import ExpandedSpec
 
 
-@dataclass
-class Item:
+class Item(Record, frozen=False):
     """A layer, a container, or a repeat, as its parent sees it."""
 
     name: str                          # local: conv1, 0, downsample
@@ -43,8 +41,7 @@ class Item:
                                        # and no repeat (export writes tensor ops inline)
 
 
-@dataclass
-class Template:
+class Template(Record, frozen=False):
     """Containers built alike: one YAML block / Python class."""
 
     name: str
