@@ -7,8 +7,8 @@ other exception is a netcalc bug, reported in one line unless --debug.
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
 
 from . import __version__
 from .command_line import Commands, argument, at_least, file_path, option, usage_exit_code
@@ -198,7 +198,7 @@ def diagram(spec: str, output: str | None, fmt: str | None, rankdir: str, depth:
     if unknown:
         raise UsageError(f"--show {','.join(unknown)}: choose from {', '.join(dot.SHOWABLE)}")
     if fmt is None:
-        suffix = Path(output).suffix.lower().lstrip(".") if output else ""
+        suffix = os.path.splitext(output)[1].lower().lstrip(".") if output else ""
         fmt = suffix if suffix in (*dot.IMAGE_FORMATS, "dot", "gv") else "dot"
         fmt = "dot" if fmt == "gv" else fmt
     _, result = _load_and_analyze(spec, input_shapes, 1, "float32", kwargs=kwargs)
@@ -226,6 +226,8 @@ def diagram(spec: str, output: str | None, fmt: str | None, rankdir: str, depth:
 def docs(specs: tuple[str, ...], directory: str, depth: int | None, repeats: str) -> None:
     """A markdown page per SPEC (its summary table, totals and SVG diagram) and an
     index.md listing every model, in DIRECTORY, ready for mkdocs."""
+    from pathlib import Path
+
     from .analyze import analyze
     from .io import write_atomic
     from .render import dot, site
@@ -566,7 +568,7 @@ def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtyp
     from .inputs import input_overrides
     from .spec import load_spec
 
-    if ":" in spec and not Path(spec).exists() and _is_torch_target(spec):
+    if ":" in spec and not os.path.exists(spec) and _is_torch_target(spec):
         from .torch_bridge.fx_import import import_spec
         expanded = import_spec(spec, input_shapes, _json_kwargs(kwargs), batch)
         input_shapes = ()                             # the trace used them already

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-from textwrap import dedent
 
 
 def at_least(minimum: int):
@@ -79,35 +77,34 @@ class Commands:
         return register
 
     def parser(self) -> argparse.ArgumentParser:
+        """The whole program's parser: for its help, its version and a mistyped command."""
         parser = argparse.ArgumentParser(prog=self.prog, description=self.description,
-                                         formatter_class=argparse.RawDescriptionHelpFormatter)
+                                         formatter_class=_Formatter)
         parser.add_argument("--version", action="version",
                             version=f"{self.prog}, version {self.version}")
         parser.add_argument("--debug", action="store_true",
                             help="Show Python tracebacks for internal errors.")
         commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
         for name, function in self.functions.items():
-            first, _, rest = (function.__doc__ or "").strip().partition("\n")
-            description = f"{first}\n{dedent(rest)}"
+            description = _description(function)
             paragraph = " ".join(description.split("\n\n")[0].split())
-            sub = commands.add_parser(name, help=paragraph.split(". ")[0].rstrip("."),
-                                      description=description,
-                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-            for kind, names, settings in function.__dict__.get("declared", []):
-                if kind == "argument":
-                    if "choices" not in settings:
-                        settings = {"metavar": names[0].upper(), **settings}
-                    sub.add_argument(names[0], **settings)
-                else:
-                    sub.add_argument(*names, **settings)
+            _declare_on(commands.add_parser(name, help=paragraph.split(". ")[0].rstrip("."),
+                                            description=description,
+                                            formatter_class=_Formatter), function)
         return parser
 
     def run(self, args: list[str]):
         """Parse ARGS and call the command: its exit code (None for 0). Help, the
         version and a usage error print and raise SystemExit, as argparse does."""
-        parsed = vars(self.parser().parse_args(args))
-        function = self.functions[parsed.pop("command")]
-        parsed.pop("debug")
+        function = self.functions.get(args[0]) if args else None
+        if function is None:
+            self.parser().parse_args(args)   # exits: help, the version, or a usage error
+            raise AssertionError("argparse returned from a line without a command")
+        # only the command's own parser: declaring all of them took ~5 ms a run
+        parser = argparse.ArgumentParser(prog=f"{self.prog} {args[0]}",
+                                         description=_description(function),
+                                         formatter_class=_Formatter)
+        parsed = vars(_declare_on(parser, function).parse_args(args[1:]))
         for _, names, settings in function.__dict__.get("declared", []):
             if settings.get("action") == "append":
                 key = settings.get("dest") or names[-1].lstrip("-").replace("-", "_")
@@ -115,11 +112,37 @@ class Commands:
         return function(**parsed)
 
 
+def _description(function) -> str:
+    """The command's docstring, its indentation removed."""
+    first, _, rest = (function.__doc__ or "").strip().partition("\n")
+    return "\n".join([first, *(line.removeprefix("    ") for line in rest.split("\n"))])
+
+
+def _declare_on(parser: argparse.ArgumentParser, function) -> argparse.ArgumentParser:
+    for kind, names, settings in function.__dict__.get("declared", []):
+        if kind == "argument":
+            if "choices" not in settings:
+                settings = {"metavar": names[0].upper(), **settings}
+            parser.add_argument(names[0], **settings)
+        else:
+            parser.add_argument(*names, **settings)
+    return parser
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written; the terminal's width found without `shutil` (argparse
+    imports it, and with it zlib, bz2 and lzma, for every argument it declares)."""
+
+    def __init__(self, prog: str):
+        columns = os.environ.get("COLUMNS", "")
+        try:
+            width = int(columns) if columns.isdigit() else os.get_terminal_size(1).columns
+        except OSError:          # not a terminal
+            width = 80
+        super().__init__(prog, width=width - 2)
+
+
 def usage_exit_code(error: SystemExit) -> int:
     """argparse's exit code as netcalc's: 0 after help or the version, 2 for usage."""
     code = error.code
     return code if isinstance(code, int) else (0 if code is None else 2)
-
-
-def echo_error(text: str) -> None:
-    print(text, file=sys.stderr)

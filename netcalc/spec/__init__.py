@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..errors import Location, SpecError, UsageError
 from .expand import expand
 from .loader import load_yaml
 from .model import ExpandedSpec
 
 
-def load_spec(path: str | Path) -> ExpandedSpec:
+def load_spec(path) -> ExpandedSpec:
     """Read and expand a spec file: YAML ('-' reads standard input), or a Python
     spec (`.py`) that builds a `Network`."""
     file = str(path)
@@ -18,7 +16,8 @@ def load_spec(path: str | Path) -> ExpandedSpec:
         import sys
         return _parse_bytes(sys.stdin.buffer.read(), "<stdin>")
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as spec_file:    # not pathlib: ~3 ms of start-up
+            data = spec_file.read()
     except FileNotFoundError:
         raise UsageError(f"no such spec file: {file}") from None
     except IsADirectoryError:

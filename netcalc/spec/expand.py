@@ -7,8 +7,8 @@ shape rules run later, in `analyze`.
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
 from typing import Any
 
 from ..dtypes import INPUT_DTYPES
@@ -74,7 +74,7 @@ def expand(doc: Any, file: str) -> ExpandedSpec:
 
 def new_spec(doc: LocatedDict, file: str, variables: dict) -> ExpandedSpec:
     """The spec's `name` (by default the file's) and its inputs, checked; no layers yet."""
-    name = doc.get("name", Path(file).stem)
+    name = doc.get("name", os.path.splitext(os.path.basename(file))[0])
     if not isinstance(name, str):
         raise SpecError("`name` must be a string", doc.where("name"))
     return ExpandedSpec(name=name, file=file, inputs=_inputs(doc, variables))
