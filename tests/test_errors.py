@@ -343,26 +343,26 @@ def test_no_traceback_from_a_real_process(tmp_path):
 
 @pytest.mark.parametrize("text, words", [
     ("input: [3, 8, 8]\nlayers:\n  - {type: relu, repeat: 1000000000000}\n",
-     "repeat: 1,000,000,000,000 would expand past the limit of 250,000 layers"),
+     "repeat: 1,000,000,000,000 would expand past the limit of 150,000 layers"),
     ("input: [3, 8, 8]\nblocks:\n  b:\n    params: {n: 1}\n    layers: [{type: relu, repeat: \"${n}\"}]\n"
-     "layers:\n  - {type: b, repeat: 1000000, n: 1000000}\n", "past the limit of 250,000 layers"),
+     "layers:\n  - {type: b, repeat: 1000000, n: 1000000}\n", "past the limit of 150,000 layers"),
     ("input: [3, 8, 8]\nblocks:\n  b:\n    layers: [{type: relu, repeat: 200000}]\n"
      "layers:\n  - {type: b, repeat: \"${1 + i - i}\"}\n  - {type: b, repeat: 2}\n",
-     "past the limit of 250,000 layers"),
+     "past the limit of 150,000 layers"),
     ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
      "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
      "g: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\ninput: [3]\nlayers: [relu]\n",
      "more than 1,000,000 YAML nodes"),
     # copies switched off still cost expansion time
-    ("input: [3]\nblocks: {b: {params: {k: 0}, layers: [{type: relu, repeat: 200000, "
-     "if: \"${i < 0}\"}]}}\nlayers: [relu, {type: b, repeat: 200000, k: \"${i}\"}]\n",
+    ("input: [3]\nblocks: {b: {params: {k: 0}, layers: [{type: relu, repeat: 100000, "
+     "if: \"${i < 0}\"}]}}\nlayers: [relu, {type: b, repeat: 100000, k: \"${i}\"}]\n",
      "more than 4,000,000 steps"),
     # parameter defaults that square each other
     ("params: {a: 99999999999, b: \"${a*a*a*a*a*a*a*a*a*a}\", c: \"${b*b*b*b*b*b*b*b*b*b}\"}\n"
      "input: [3]\nlayers: [relu]\n", "a number is too large"),
     # a long expression per copy, 200,000 copies
-    ("input: [3]\nlayers:\n  - {type: relu, repeat: 200000, if: \"${" + "+".join(["i"] * 100)
+    ("input: [3]\nlayers:\n  - {type: relu, repeat: 100000, if: \"${" + "+".join(["i"] * 100)
      + " >= 0}\"}\n", "more than 4,000,000 steps"),
     ("input: [3]\nlayers: [{type: linear, out_features: \"${int(1.0e+300) * int(1.0e+300) / 2}\"}]\n",
      "a number is too large"),

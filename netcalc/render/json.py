@@ -71,6 +71,10 @@ def render(summary: Summary) -> str:
     return "\n".join(lines) + "\n"
 
 
+# default=str: a size written as a letter is its formula, as text (one encoder for
+# every line: json.dumps with options makes a new one each call)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def _dumps(value) -> str:
-    # default=str: a size written as a letter is its formula, as text
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return _ENCODER.encode(value)

@@ -21,8 +21,11 @@ from .loader import LocatedDict
 from .model import ExpandedSpec, Group, LayerSpec
 
 # Refuse specs that expand past this many layers (YAML's are counted before
-# expanding them: see expand._LayerCounter).
-MAX_LAYERS = 250_000
+# expanding them: see expand._LayerCounter). From bench/benchmark.py's figures
+# (README, "Benchmarks"): 100,000 layers take ~13 s and ~0.9 GiB on 2 cores, so
+# 150,000 admit the largest real networks many times over and stop a mistyped
+# `repeat:` before it costs more than ~20 s and ~1.4 GiB.
+MAX_LAYERS = 150_000
 
 NAME = re.compile(r"^\w+$")
 
