@@ -7,7 +7,6 @@ each value against those rules.
 
 from __future__ import annotations
 
-from typing import Any
 
 from .analyze import analyze
 from .errors import ShapeError, SpecError, UsageError
@@ -16,6 +15,10 @@ from .record import Record
 from .results import LayerResult
 from .spec.model import ExpandedSpec, InputSpec, LayerSpec
 from .working import LayerWorking, explain_layers
+
+TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 # the spatial rank an input of this many dims (channels first, no batch) has
 _RANKS = {2: 1, 3: 2, 4: 3}

@@ -6,10 +6,12 @@ message are the user's own.
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 from .errors import ShapeError
 from .symbolic import not_a_condition
+
+TYPE_CHECKING = False    # annotations only: importing fractions costs ~3 ms of start-up
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 
 def conv_out(i: int, k: int, s: int, p: int, d: int) -> int:
@@ -77,7 +79,10 @@ def receptive_field_out(r: int, j: int, start: int | Fraction, k: int, s: int, p
 
 def half(n: int) -> int | Fraction:
     """n / 2 exactly: an int when n is even (centres of fields are whole or half pixels)."""
-    return n // 2 if n % 2 == 0 else Fraction(n, 2)
+    if n % 2 == 0:
+        return n // 2
+    from fractions import Fraction   # only where a field's centre falls between pixels:
+    return Fraction(n, 2)            # importing fractions (and decimal) costs ~3 ms
 
 
 

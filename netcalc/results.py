@@ -5,9 +5,11 @@ Renderers select and format these; they never compute.
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 from .record import Record
+
+TYPE_CHECKING = False    # annotations only: importing fractions costs ~3 ms of start-up
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 Shape = tuple[int, ...]
 

@@ -9,9 +9,12 @@ filled in by the renderer in the reader's language.
 
 from __future__ import annotations
 
-from typing import Any
 
 from .record import Record, field
+
+TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 # Spatial dims by rank: what the formulas call them.
 SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}

@@ -8,9 +8,12 @@ here, added to LANGUAGES.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from . import en, zh
+
+TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 LANGUAGES = {"en": en.MESSAGES, "zh": zh.MESSAGES}
 

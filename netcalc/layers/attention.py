@@ -9,13 +9,16 @@ FlopCounterMode; `verify` runs attention on the math path, which it counts.)
 from __future__ import annotations
 
 from math import prod
-from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import contiguous_strides, iterator_strides
 from .base import Layer, LayerNumbers, Saved, Shape, Strides
 from .field import Field, merged
 from .registry import register
+
+TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 def attention_macs(batch: int, heads: int, query_len: int, key_len: int, head_dim: int,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from math import prod
-from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import contiguous_strides, conv_out, conv_transpose_out, same_padding
@@ -12,6 +11,10 @@ from .field import Field
 from .registry import register_ranked
 from ..working import (Remark, Step, count_step, dim_names, kernel_symbols, out_symbols,
                        product, same_steps, transposed_steps, window_steps)
+
+TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 class _ConvBase(Layer):

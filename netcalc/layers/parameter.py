@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from math import prod
-from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import contiguous_strides
 from .base import NO_INPUT, IntList, Layer, LayerNumbers, Shape, Strides, window
 from .field import NONE, Field
 from .registry import register
+
+TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 @register("parameter", "learnedtensor")

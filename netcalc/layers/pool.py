@@ -7,7 +7,6 @@ matrix products and convolutions).
 from __future__ import annotations
 
 from math import prod
-from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import pool_out
@@ -15,6 +14,10 @@ from .base import DIMS_BY_RANK, Ints, Layer, OutputSize, Saved, Shape, per_dim, 
 from .field import Field
 from .registry import register_ranked
 from ..working import Remark, Step, dim_names, window_steps
+
+TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 class _Pool(Layer):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
 
 from ..errors import ShapeError, SpecError
 from ..formulas import iterator_strides
 from .base import Floats, IntList, Layer, Shape, SizeOrList, Strides, parse_int
 from .field import Field
 from .registry import register, register_ranked
+
+TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 # F.interpolate's modes and the input ranks each accepts
 _MODE_RANKS = {

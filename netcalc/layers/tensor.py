@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 from math import prod
-from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import (channels_last_strides, contiguous_strides, is_channels_last,
@@ -19,6 +18,10 @@ from .field import Field, merged
 from .registry import register
 from ..record import replace
 from ..working import Remark, Step, count_step, product, shape_text
+
+TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 class TensorOp:

@@ -10,7 +10,6 @@ arguments and number of inputs are checked; every error says where.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from ..errors import (Location, Note, SpecError, UnknownArgumentError, did_you_mean, in_layer,
                       shorten)
@@ -19,6 +18,10 @@ from ..layers.base import NO_INPUT
 from ..record import Record
 from .loader import LocatedDict
 from .model import ExpandedSpec, Group, LayerSpec
+
+TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 # Refuse specs that expand past this many layers (YAML's are counted before
 # expanding them: see expand._LayerCounter). From bench/benchmark.py's figures

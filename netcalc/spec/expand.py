@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
 
 from ..dtypes import INPUT_DTYPES
 from ..errors import Location, Note, SpecError, did_you_mean, in_layer, shorten
@@ -21,6 +20,10 @@ from .expr import cost, has_placeholder, substitute
 from .loader import LocatedDict, LocatedList, located
 from .model import ExpandedSpec, InputSpec
 from ..record import Record
+
+TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 # Keys of a layer entry that are netcalc's own; every other key is an argument.
 RESERVED_KEYS = ("type", "name", "inputs", "repeat", "if", "trainable")
