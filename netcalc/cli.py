@@ -11,7 +11,7 @@ import os
 import sys
 
 from . import __version__
-from .command_line import Commands, argument, at_least, file_path, option, usage_exit_code
+from .command_line import Commands, argument, at_least, directory_path, file_path, option
 from .dtypes import MODEL_DTYPES
 from .i18n import LANGUAGES
 from .errors import NetcalcError, SpecError, UsageError
@@ -217,7 +217,7 @@ def diagram(spec: str, output: str | None, fmt: str | None, rankdir: str, depth:
 
 @cli.command()
 @argument("specs", nargs="+", type=file_path)
-@option("-o", "--output", dest="directory", required=True,
+@option("-o", "--output", dest="directory", required=True, type=directory_path,
         help="The directory for the pages (made if missing).")
 @option("--depth", type=at_least(1), default=None,
         help="Tables and diagrams show this many levels of blocks.")
@@ -649,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
         # One short run makes few reference cycles; looking for them as often as a
         # long-lived program must took ~2 ms of a ~60 ms summary.
         import gc
-        gc.set_threshold(50_000, 20, 20)
+        gc.set_threshold(50_000, *gc.get_threshold()[1:])
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args     # accepted anywhere on the line, not only before the command
     args = [a for a in args if a != "--debug"]
@@ -657,8 +657,6 @@ def main(argv: list[str] | None = None) -> int:
         # a command's own verdict (verify: 1 when numbers differ) is its return value
         code = cli.run(args)
         return code if isinstance(code, int) else 0
-    except SystemExit as done:          # argparse: help, the version, a usage error
-        return usage_exit_code(done)
     except NetcalcError as error:
         if _Interrupts.seen:
             print("netcalc: interrupted", file=sys.stderr)

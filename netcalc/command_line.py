@@ -35,6 +35,13 @@ def file_path(text: str) -> str:
     return text
 
 
+def directory_path(text: str) -> str:
+    """An argparse type: a directory's path, which may not exist yet."""
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"'{text}' is a file, not a directory")
+    return text
+
+
 def _declare(function, kind: str, names: tuple[str, ...], settings: dict):
     # decorators apply bottom-up: insert first so that the declarations keep their order
     function.__dict__.setdefault("declared", []).insert(0, (kind, names, settings))
@@ -78,8 +85,7 @@ class Commands:
 
     def parser(self) -> argparse.ArgumentParser:
         """The whole program's parser: for its help, its version and a mistyped command."""
-        parser = argparse.ArgumentParser(prog=self.prog, description=self.description,
-                                         formatter_class=_Formatter)
+        parser = _parser(self.prog, self.description)
         parser.add_argument("--version", action="version",
                             version=f"{self.prog}, version {self.version}")
         parser.add_argument("--debug", action="store_true",
@@ -89,27 +95,47 @@ class Commands:
             description = _description(function)
             paragraph = " ".join(description.split("\n\n")[0].split())
             _declare_on(commands.add_parser(name, help=paragraph.split(". ")[0].rstrip("."),
-                                            description=description,
+                                            description=description, allow_abbrev=False,
                                             formatter_class=_Formatter), function)
         return parser
 
-    def run(self, args: list[str]):
+    def run(self, args: list[str]) -> int | None:
         """Parse ARGS and call the command: its exit code (None for 0). Help, the
-        version and a usage error print and raise SystemExit, as argparse does."""
+        version and a usage error print, as argparse does, and give 0 or 2."""
+        try:
+            function, parsed = self._parse(args)
+        except SystemExit as done:
+            code = done.code
+            return code if isinstance(code, int) else (0 if code is None else 2)
+        return function(**parsed)
+
+    def _parse(self, args: list[str]):
         function = self.functions.get(args[0]) if args else None
-        if function is None:
-            self.parser().parse_args(args)   # exits: help, the version, or a usage error
-            raise AssertionError("argparse returned from a line without a command")
-        # only the command's own parser: declaring all of them took ~5 ms a run
-        parser = argparse.ArgumentParser(prog=f"{self.prog} {args[0]}",
-                                         description=_description(function),
-                                         formatter_class=_Formatter)
-        parsed = vars(_declare_on(parser, function).parse_args(args[1:]))
+        if function is None:          # no command, or not one: the whole program's parser
+            parser = self.parser()
+            if not args:
+                parser.print_help()
+                raise SystemExit(2)
+            parsed = vars(parser.parse_args(args))
+            function = self.functions[parsed.pop("command")]
+            parsed.pop("debug")
+        else:
+            # only the command's own parser: declaring all of them took ~5 ms a run;
+            # intermixed, as click allowed: `docs a.yaml -o out b.yaml`
+            parser = _parser(f"{self.prog} {args[0]}", _description(function))
+            parsed = vars(_declare_on(parser, function).parse_intermixed_args(args[1:]))
         for _, names, settings in function.__dict__.get("declared", []):
             if settings.get("action") == "append":
                 key = settings.get("dest") or names[-1].lstrip("-").replace("-", "_")
                 parsed[key] = tuple(parsed[key] or ())
-        return function(**parsed)
+        return function, parsed
+
+
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    # allow_abbrev=False: an option is its whole name (`--output` must not become
+    # convtranspose's `--output-padding`)
+    return argparse.ArgumentParser(prog=prog, description=description, allow_abbrev=False,
+                                   formatter_class=_Formatter)
 
 
 def _description(function) -> str:
@@ -140,9 +166,3 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         except OSError:          # not a terminal
             width = 80
         super().__init__(prog, width=width - 2)
-
-
-def usage_exit_code(error: SystemExit) -> int:
-    """argparse's exit code as netcalc's: 0 after help or the version, 2 for usage."""
-    code = error.code
-    return code if isinstance(code, int) else (0 if code is None else 2)

@@ -276,8 +276,8 @@ def test_deeply_nested_yaml_is_an_error_not_a_crash(tmp_path, capsys):
     assert "nested too deeply" in capsys.readouterr().err
 
 
-def test_nesting_too_deep_for_libyaml_is_read_by_python_and_refused(tmp_path):
-    # libyaml composes recursively in C: 300,000 levels would kill the process with
+def test_nesting_deep_enough_to_overflow_a_c_stack_is_refused_not_a_crash(tmp_path):
+    # libyaml's own composer recursed in C: 300,000 levels killed the process with
     # a segfault. A real process, so that a crash shows as one.
     spec = tmp_path / "deeper.yaml"
     spec.write_text("input: " + "[" * 300_000 + "]" * 300_000 + "\nlayers: [relu]\n")
@@ -287,6 +287,27 @@ def test_nesting_too_deep_for_libyaml_is_read_by_python_and_refused(tmp_path):
     assert run.stderr.startswith(f"{spec}:1:1: error: the spec is nested too deeply to read")
 
 
+def test_a_spec_is_read_alike_whatever_else_its_file_holds(tmp_path, capsys):
+    # libyaml accepts a tab after `:` in a flow mapping, PyYAML's parser does not:
+    # one parser reads every file, so a long comment cannot change the verdict
+    text = "input: [3, 32, 32]\nlayers:\n  - {type: conv2d, out_channels: 8, kernel_size:\t3}\n"
+    outputs = []
+    for suffix in ("", "# " + "-" * 10_000 + "\n"):
+        spec = tmp_path / "tab.yaml"
+        spec.write_text(text + suffix)
+        code = main(["summary", str(spec), "--format", "csv"])
+        outputs.append((code, capsys.readouterr()))
+    assert outputs[0] == outputs[1]
+
+
+def test_a_flat_list_past_the_node_limit_is_refused_as_such(tmp_path, capsys):
+    spec = tmp_path / "many.yaml"
+    spec.write_text("input: [3]\nlayers: [relu]\nx: [" + ",".join(["1"] * 1_000_001) + "]\n")
+    assert main(["summary", str(spec)]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"{spec}:3:1999987: error: the spec has more than 1,000,000 YAML nodes")
+
+
 @pytest.mark.parametrize("text, message", [
     ("a: *nope\n", "1:4: error: YAML syntax: found undefined alias 'nope'"),
     ("input: [3]\nlayers: [@relu]\n", "2:10: error: YAML syntax: found character '@' that "
@@ -294,8 +315,7 @@ def test_nesting_too_deep_for_libyaml_is_read_by_python_and_refused(tmp_path):
     ("input: [3]\nlayers: [relu\n", "3:1: error: YAML syntax: expected ',' or ']', but got "
      "'<stream end>'"),
 ])
-def test_yaml_errors_are_worded_by_pyyaml_whichever_parser_read_first(text, message, tmp_path,
-                                                                     capsys):
+def test_yaml_errors_are_worded_as_pyyaml_words_them(text, message, tmp_path, capsys):
     spec = tmp_path / "bad.yaml"
     spec.write_text(text)
     assert main(["summary", str(spec)]) == 1
