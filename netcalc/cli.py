@@ -11,7 +11,8 @@ import os
 import sys
 
 from . import __version__
-from .command_line import Commands, argument, at_least, directory_path, file_path, option
+from .command_line import (Commands, argument, at_least, directory_path, file_path, option,
+                           output_path)
 from .dtypes import MODEL_DTYPES
 from .i18n import LANGUAGES
 from .errors import NetcalcError, SpecError, UsageError
@@ -53,7 +54,7 @@ cli = Commands("netcalc", "netcalc: shapes, parameters, MACs and memory of a neu
 @option("--amp", flag=True,
         help="Training memory with mixed precision: float16/bfloat16 activations, "
              "float32 master weights.")
-@option("-o", "--output", type=file_path, default=None,
+@option("-o", "--output", type=output_path, default=None,
         help="Write to this file (atomically); '-' is standard output.")
 @_kwargs_option
 def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
@@ -65,7 +66,6 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
     or a torch module to trace, path/to/file.py:ClassName with --input (needs
     PyTorch).
     """
-    output = None if output == "-" else output
     shown = tuple(part.strip() for part in show.split(",") if part.strip())
     unknown = [part for part in shown if part not in SUMMARY_SHOWABLE]
     if unknown:
@@ -115,7 +115,7 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
              "the CPU; 0 skips timing).")
 @option("--format", dest="fmt", choices=("table", "json"), default="table",
         show_default=True, help="Output format.")
-@option("-o", "--output", type=file_path, default=None,
+@option("-o", "--output", type=output_path, default=None,
         help="Write to this file (atomically); '-' is standard output.")
 @_kwargs_option
 def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
@@ -128,7 +128,6 @@ def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dt
     from .render import verify as render_verify
     from .torch_bridge.verify import verify as run_verify
 
-    output = None if output == "-" else output
     expanded, result = _load_and_analyze(spec, input_shapes, batch, dtype, kwargs=kwargs)
     checked = run_verify(expanded, result, device=device, runs=runs)
     _emit(render_verify.render_json(checked) if fmt == "json"
@@ -145,7 +144,7 @@ def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dt
                                 "its torch arguments and inputs).")
 @option("--input", dest="input_shapes", multiple=True, metavar="SHAPE",
         help="Override the input shape (channel counts follow from it).")
-@option("-o", "--output", type=file_path, default=None,
+@option("-o", "--output", type=output_path, default=None,
         help="Write to this file (atomically); '-' is standard output.")
 @_kwargs_option
 def export(spec: str, target: str, input_shapes: tuple[str, ...], output: str | None,
@@ -161,12 +160,12 @@ def export(spec: str, target: str, input_shapes: tuple[str, ...], output: str | 
     else:
         from .torch_bridge.export import export_torch
         text = export_torch(expanded, result)
-    _emit(text, None if output == "-" else output)
+    _emit(text, output)
 
 
 @cli.command()
 @argument("spec", type=file_path)
-@option("-o", "--output", type=file_path, default=None,
+@option("-o", "--output", type=output_path, default=None,
         help="Write the picture to this file (atomically); its suffix sets the format.")
 @option("--format", dest="fmt", choices=("svg", "png", "pdf", "dot"), default=None,
         help="svg, png, pdf (drawn by Graphviz's dot) or dot (the DOT text, no Graphviz "
@@ -192,7 +191,6 @@ def diagram(spec: str, output: str | None, fmt: str | None, rankdir: str, depth:
     edges labelled with the shapes that flow along them."""
     from .render import dot
 
-    output = None if output == "-" else output
     shown = tuple(part.strip() for part in show.split(",") if part.strip())
     unknown = [part for part in shown if part not in dot.SHOWABLE]
     if unknown:
@@ -258,7 +256,7 @@ def docs(specs: tuple[str, ...], directory: str, depth: int | None, repeats: str
         help="The input shape without the batch dim: 3x224x224 (name=SHAPE for each "
              "input of a model that takes several).")
 @_kwargs_option
-@option("-o", "--output", type=file_path, default=None,
+@option("-o", "--output", type=output_path, default=None,
         help="Write the spec to this file (atomically); '-' is standard output.")
 @option("--batch", type=at_least(1), default=1, show_default=True,
         help="Batch size of the sample input the module runs on once (the spec itself "
@@ -284,7 +282,6 @@ def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batc
     result = analyze(expanded)
     _print_warnings(result)
     origin = f"imported from {target} by netcalc {__version__} (torch.fx)"
-    output = None if output == "-" else output
     _emit(spec_yaml(expanded, result, origin, flat=flat), output)
     if output:
         print(f"wrote {output}: {len(result.layers)} layer"
@@ -305,7 +302,7 @@ def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batc
         help="Batch size N.")
 @option("--input", dest="input_shapes", multiple=True, metavar="SHAPE",
         help="Override the input shape: 3x224x224 (name=SHAPE for a named input).")
-@option("-o", "--output", type=file_path, default=None,
+@option("-o", "--output", type=output_path, default=None,
         help="Write to this file (atomically); '-' is standard output.")
 def explain(spec: str, names: tuple[str, ...], lang: str | None, fmt: str, batch: int,
             input_shapes: tuple[str, ...], output: str | None) -> None:
@@ -320,7 +317,7 @@ def explain(spec: str, names: tuple[str, ...], lang: str | None, fmt: str, batch
     lang = language(lang)
     render = {"text": render_explain.plain_text, "markdown": render_explain.markdown,
               "json": render_explain.render_json}[fmt]
-    _emit(render(workings, lang), None if output == "-" else output)
+    _emit(render(workings, lang), output)
 
 
 @cli.command()

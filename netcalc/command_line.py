@@ -35,6 +35,11 @@ def file_path(text: str) -> str:
     return text
 
 
+def output_path(text: str) -> str | None:
+    """An argparse type: a file to write, or None for '-' (standard output)."""
+    return None if file_path(text) == "-" else text
+
+
 def directory_path(text: str) -> str:
     """An argparse type: a directory's path, which may not exist yet."""
     if os.path.exists(text) and not os.path.isdir(text):
