@@ -62,14 +62,15 @@ def option(*flags: str, dest: str | None = None, multiple: bool = False,
            flag: bool = False, show_default: bool = False, **settings):
     """An option. `multiple`: may be given again, gathered in a tuple; `flag`: takes no
     value; `show_default`: the help ends with the default."""
-    if dest:
-        settings["dest"] = dest
+    name = flags[-1].lstrip("-").replace("-", "_")
+    if dest or multiple:          # `_parse` finds a multiple option's values by its dest
+        settings["dest"] = dest or name
     if multiple:
         settings["action"] = "append"
     if flag:
         settings["action"] = "store_true"
     if not flag and "metavar" not in settings and "choices" not in settings:
-        settings["metavar"] = flags[-1].lstrip("-").upper().replace("-", "_")
+        settings["metavar"] = name.upper()
     if show_default:
         settings["help"] = f"{settings.get('help', '')} (default: {settings.get('default')})"
     return lambda function: _declare(function, "option", flags, settings)
@@ -100,8 +101,7 @@ class Commands:
             description = _description(function)
             paragraph = " ".join(description.split("\n\n")[0].split())
             _declare_on(commands.add_parser(name, help=paragraph.split(". ")[0].rstrip("."),
-                                            description=description, allow_abbrev=False,
-                                            formatter_class=_Formatter), function)
+                                            description=description, **_PARSING), function)
         return parser
 
     def run(self, args: list[str]) -> int | None:
@@ -129,18 +129,14 @@ class Commands:
             # intermixed, as click allowed: `docs a.yaml -o out b.yaml`
             parser = _parser(f"{self.prog} {args[0]}", _description(function))
             parsed = vars(_declare_on(parser, function).parse_intermixed_args(args[1:]))
-        for _, names, settings in function.__dict__.get("declared", []):
+        for _, _, settings in function.__dict__.get("declared", []):
             if settings.get("action") == "append":
-                key = settings.get("dest") or names[-1].lstrip("-").replace("-", "_")
-                parsed[key] = tuple(parsed[key] or ())
+                parsed[settings["dest"]] = tuple(parsed[settings["dest"]] or ())
         return function, parsed
 
 
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
-    # allow_abbrev=False: an option is its whole name (`--output` must not become
-    # convtranspose's `--output-padding`)
-    return argparse.ArgumentParser(prog=prog, description=description, allow_abbrev=False,
-                                   formatter_class=_Formatter)
+    return argparse.ArgumentParser(prog=prog, description=description, **_PARSING)
 
 
 def _description(function) -> str:
@@ -171,3 +167,8 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         except OSError:          # not a terminal
             width = 80
         super().__init__(prog, width=width - 2)
+
+
+# every parser alike; allow_abbrev=False: an option is its whole name (`--output`
+# must not become convtranspose's `--output-padding`)
+_PARSING = {"allow_abbrev": False, "formatter_class": _Formatter}
