@@ -67,7 +67,7 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
     outputs = {layer.name: layer.output_shape for layer in layers if layer.name not in consumed}
     totals = _totals(layers, input_bytes)
     symbolic = any(is_symbolic(d) for shape in inputs.values() for d in shape)
-    held = None if symbolic else memory(spec, layers, bytes_of_input, set(outputs), size,
+    held = None if symbolic else memory(spec, layers, totals, bytes_of_input, set(outputs), size,
                                         optimizer, amp)
     tree = _tree(spec.groups, layers, shapes, fields, totals)
     return Summary(spec.name, spec.file, batch, dtype, size, depth, inputs, input_dtypes,

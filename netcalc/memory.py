@@ -15,7 +15,7 @@ from __future__ import annotations
 from math import prod
 
 from .dtypes import INT64_BYTES
-from .results import LayerResult, Memory
+from .results import LayerResult, Memory, Totals
 
 # The optimizer's state per trainable parameter, in its own float32 copies.
 OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
@@ -23,22 +23,21 @@ AMP_BYTES = 2             # --amp: activations in float16 / bfloat16
 FLOAT32_BYTES = 4
 
 
-def memory(spec, layers: list[LayerResult], input_bytes: dict, outputs: set[str],
-           dtype_bytes: int, optimizer: str, amp: bool) -> Memory:
+def memory(spec, layers: list[LayerResult], totals: Totals, input_bytes: dict,
+           outputs: set[str], dtype_bytes: int, optimizer: str, amp: bool) -> Memory:
     """`input_bytes`: each spec input's bytes; `outputs`: the graph's output names."""
     inference = _peak(spec, layers, input_bytes, outputs, dtype_bytes)
     saved = _saved_bytes(spec, layers, input_bytes, dtype_bytes, amp)
-    params = sum(r.params for r in layers)
-    trainable = sum(r.trainable_params for r in layers)
-    buffer_bytes = sum(r.buffer_bytes for r in layers)
-    weight_bytes = params * dtype_bytes
+    params, trainable = totals.params, totals.trainable_params
+    buffer_bytes = totals.buffer_bytes
+    weight_bytes = totals.param_bytes
     if amp:                 # float32 master weights, and autocast's half copies of them
         weight_bytes = params * (FLOAT32_BYTES + AMP_BYTES)
     grad_bytes = trainable * (FLOAT32_BYTES if amp else dtype_bytes)
     state_bytes = trainable * OPTIMIZER_STATES[optimizer] * FLOAT32_BYTES
     return Memory(
         peak_activation_bytes=inference,
-        inference_bytes=params * dtype_bytes + buffer_bytes + inference,
+        inference_bytes=totals.param_bytes + buffer_bytes + inference,
         optimizer=optimizer, amp=amp, weight_bytes=weight_bytes, gradient_bytes=grad_bytes,
         optimizer_bytes=state_bytes, saved_activation_bytes=saved,
         training_bytes=weight_bytes + grad_bytes + state_bytes + buffer_bytes + saved)
