@@ -269,22 +269,52 @@ def test_block_error_notes_where_the_block_was_used(tmp_path, capsys):
     assert lines[1] == f"{spec}:9:5: note: in block 'down', used here as 'd2'"
 
 
-def test_deeply_nested_yaml_is_an_error_not_a_crash(tmp_path, capsys):
+def _nested_spec(levels: int) -> str:
+    """A spec whose `input` holds `levels` lists inside each other (with the top-level
+    mapping, levels + 1 deep)."""
+    return "input: " + "[" * levels + "]" * levels + "\nlayers: [relu]\n"
+
+
+@pytest.mark.parametrize("parser", ["libyaml", "python"])
+@pytest.mark.parametrize("levels", [100, 999, 1_001, 5_000])
+def test_deep_nesting_is_netcalcs_own_located_error_whatever_the_yaml_library(
+        tmp_path, capsys, monkeypatch, parser, levels):
+    # libyaml 0.2.6 refuses 1,000 levels with its own words and PyYAML's parser
+    # recurses until Python's limit: netcalc's limit (100) comes first either way,
+    # at the bracket that passes it (column 8 + 99 opening brackets)
+    from netcalc.spec import loader
+    if parser == "python":
+        monkeypatch.setattr(loader, "_LibyamlLoader", None)
+    elif loader._LibyamlLoader is None:
+        pytest.skip("PyYAML built without libyaml")
     spec = tmp_path / "deep.yaml"
-    spec.write_text("input: " + "[" * 5000 + "]" * 5000 + "\nlayers: [relu]\n")
+    spec.write_text(_nested_spec(levels))
     assert main(["summary", str(spec)]) == 1
-    assert "nested too deeply" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err == (f"{spec}:1:107: error: the spec is nested more than 100 levels deep here "
+                   "(lists and mappings inside each other)\n")
+
+
+def test_nesting_at_the_limit_is_read(tmp_path, capsys):
+    # 99 lists in `input` + the top-level mapping = 100 levels: the reader takes it,
+    # and the next check (input sizes are integers) is the one that speaks
+    spec = tmp_path / "deep.yaml"
+    spec.write_text(_nested_spec(99))
+    assert main(["summary", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{spec}:1:9: error: input: size [[[")
+    assert "is not an integer" in err and "nested" not in err
 
 
 def test_nesting_deep_enough_to_overflow_a_c_stack_is_refused_not_a_crash(tmp_path):
     # libyaml's own composer recursed in C: 300,000 levels killed the process with
     # a segfault. A real process, so that a crash shows as one.
     spec = tmp_path / "deeper.yaml"
-    spec.write_text("input: " + "[" * 300_000 + "]" * 300_000 + "\nlayers: [relu]\n")
+    spec.write_text(_nested_spec(300_000))
     run = subprocess.run([sys.executable, "-m", "netcalc", "summary", str(spec)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 1, run.stderr
-    assert run.stderr.startswith(f"{spec}:1:1: error: the spec is nested too deeply to read")
+    assert run.stderr.startswith(f"{spec}:1:107: error: the spec is nested more than 100 levels")
 
 
 def test_a_spec_is_read_alike_whatever_else_its_file_holds(tmp_path, capsys):

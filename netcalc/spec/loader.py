@@ -16,6 +16,11 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 # Aliases let a few lines describe a huge tree (the "billion laughs" bomb):
 # count the nodes as if every alias were written out, and refuse early.
 MAX_EXPANDED_NODES = 1_000_000
+# A real spec nests a handful of levels (layers -> item -> argument -> list). The
+# limit is netcalc's, below any YAML library's own (libyaml 0.2.6 stops at 1,000,
+# PyYAML's composer at Python's recursion limit), so the verdict and its message
+# do not change with the library's version.
+MAX_NESTING = 100
 
 
 class LocatedDict(dict):
@@ -130,11 +135,12 @@ def _tag(node) -> str:
 
 
 class _Composer(yaml.composer.Composer):
-    """PyYAML's composer, in Python for both parsers: libyaml's own composes
-    recursively in C, and nesting deep enough (~40,000 levels) overflowed the stack
-    and killed the process, where Python's raises RecursionError."""
+    """PyYAML's composer, in Python for both parsers (libyaml's own composes
+    recursively in C: deep enough nesting overflowed the stack and killed the
+    process), counting nodes and nesting as it goes."""
 
     nodes = 0
+    depth = 0
 
     def compose_node(self, parent, index):
         self.nodes += 1
@@ -142,7 +148,15 @@ class _Composer(yaml.composer.Composer):
             raise SpecError(f"the spec has more than {MAX_EXPANDED_NODES:,} YAML nodes; "
                             "refusing to read it",
                             location(self.file, self.peek_event().start_mark))
-        return super().compose_node(parent, index)
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise SpecError(f"the spec is nested more than {MAX_NESTING} levels deep here "
+                            "(lists and mappings inside each other)",
+                            location(self.file, self.peek_event().start_mark))
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 class _PythonLoader(_Constructor, _Composer, yaml.SafeLoader):
@@ -215,13 +229,10 @@ def load_yaml(text: str, file: str):
             return _read(_LibyamlLoader, text, file)
         except yaml.YAMLError as libyaml_error:
             # PyYAML's parser words the same mistake better ("found undefined alias
-            # 'x'"); where it would accept the text, libyaml's word stands
-            try:
-                _read(_PythonLoader, text, file)
-            except yaml.YAMLError:
-                raise
-            except (SpecError, RecursionError):
-                pass
+            # 'x'"), and reaches netcalc's nesting limit where libyaml's scanner, looking
+            # ahead, may meet its own first; where PyYAML accepts the text, libyaml's
+            # word stands
+            _read(_PythonLoader, text, file)
             raise libyaml_error from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -237,8 +248,6 @@ def load_yaml(text: str, file: str):
         raise SpecError(f"YAML syntax: {problem}", loc, notes) from None
     except yaml.YAMLError as e:
         raise SpecError(f"YAML: {e}", Location(file, 1, 1)) from None
-    except RecursionError:
-        raise SpecError("the spec is nested too deeply to read", Location(file, 1, 1)) from None
 
 
 def _read(loader_class, text: str, file: str):
