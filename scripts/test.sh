@@ -1,11 +1,26 @@
 #!/bin/sh
 # Installs what the tests need and runs them: Graphviz's `dot` (from the
 # system's package manager), a virtual environment in .venv with netcalc and
-# its test extra (torch pinned to the CPU build by constraints.txt), then
-# ruff and pytest. The README's test command and .ci/run both run this script.
-# Extra arguments go to pytest: sh scripts/test.sh -k errors
+# its test extra at the releases pinned in constraints.txt (torch: the CPU
+# build), then ruff and pytest. The README's test command and .ci/run both run
+# this script. Extra arguments go to pytest: sh scripts/test.sh -k errors
+#
+# sh scripts/test.sh --latest  does the same in .venv-latest with the newest
+# releases that pyproject.toml's ranges admit (torch stays pinned: its newest
+# release on the index is a CUDA build of several GB), to find an upstream
+# release that breaks us before a user does.
 set -eu
 cd "$(dirname "$0")/.."
+
+venv=.venv
+constraints=constraints.txt
+upgrade=""
+if [ "${1:-}" = "--latest" ]; then
+    shift
+    venv=.venv-latest
+    constraints=$venv/constraints.txt
+    upgrade="--upgrade --upgrade-strategy eager"
+fi
 
 if ! command -v dot >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
@@ -22,7 +37,15 @@ if ! command -v dot >/dev/null 2>&1; then
     fi
 fi
 
-python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
-.venv/bin/ruff check netcalc tests scripts bench
-exec .venv/bin/python -m pytest "$@"
+python3 -m venv $venv
+if [ "$venv" = .venv-latest ]; then
+    grep -E '^torch==' constraints.txt > "$constraints"
+fi
+echo "scripts/test.sh: installing into $venv; a first run installs torch and prints nothing while it does (a minute or two here, longer where pip must download it)"
+$venv/bin/python -m pip install -q --disable-pip-version-check $upgrade -c "$constraints" -e '.[test]'
+if [ "$venv" = .venv-latest ]; then
+    echo "scripts/test.sh: testing with"
+    $venv/bin/python -m pip freeze --exclude-editable --disable-pip-version-check | sed 's/^/    /'
+fi
+$venv/bin/ruff check netcalc tests scripts bench
+exec $venv/bin/python -m pytest "$@"
