@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / "bench" / ".venv"
 NETWORKS = ("resnet50", "alexnet", "densenet121", "vit_b_16")
 PEER_PACKAGES = ("torchinfo", "fvcore", "ptflops")
-VERSIONS_OF = ("netcalc", "pyyaml", "rich", "torch", *PEER_PACKAGES)
+VERSIONS_OF = ("netcalc-nn", "pyyaml", "rich", "torch", *PEER_PACKAGES)
 
 # Each network as a torch module: torchvision's source, written in the tests.
 TORCH_MODELS = {

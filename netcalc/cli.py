@@ -123,7 +123,7 @@ def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dt
     """Build SPEC in PyTorch, run it, and compare every layer's output shape,
     parameters and MACs with netcalc's. Exits 1 if any differ.
 
-    Needs PyTorch (pip install 'netcalc[torch]').
+    Needs PyTorch (pip install 'netcalc-nn[torch]').
     """
     from .render import verify as render_verify
     from .torch_bridge.verify import verify as run_verify

@@ -102,7 +102,8 @@ def test_without_torch_it_says_how_to_install(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)     # `import torch` raises ImportError
     code, out, err = run_cli(capsys, "verify", str(SPECS / "alexnet.yaml"))
     assert (code, out) == (2, "")
-    assert "pip install 'netcalc[torch]'" in err and "Traceback" not in err
+    assert "pip install 'netcalc-nn[torch]'" in err and "Traceback" not in err
+    assert "pip install -c constraints.txt '.[torch]'" in err
 
 
 def test_cuda_without_a_gpu_is_a_usage_error(capsys):

@@ -13,8 +13,8 @@ def import_torch():
         import torch
     except ImportError:
         raise MissingToolError(
-            "this command needs PyTorch: pip install 'netcalc[torch]' (in a netcalc checkout, "
-            "pip install -c constraints.txt -e '.[torch]' takes the pinned CPU build; "
+            "this command needs PyTorch: pip install 'netcalc-nn[torch]' (in a netcalc "
+            "checkout: pip install -c constraints.txt '.[torch]', the pinned CPU build; "
             "PyPI's default torch is a CUDA build of several GB)") from None
     return torch
 
