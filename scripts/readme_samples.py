@@ -1,0 +1,161 @@
+"""Writes the README's sample output from the tool itself, or checks it.
+
+    python scripts/readme_samples.py          rewrite README.md's samples
+    python scripts/readme_samples.py --check  exit 1, with a diff, where one is stale
+
+A sample is a fenced block right after a marker naming the command that prints it:
+
+    <!-- sample: netcalc summary specs/alexnet.yaml --depth 1 -->
+
+What the command writes to standard output and standard error, as a terminal
+shows it to a person, becomes the block. `| json-excerpt` after the command
+keeps the first layer and block of its JSON, with "..." where the rest was.
+The spec library's table takes its params and MACs columns from each spec's
+summary. tests/test_readme.py runs the check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import io
+import json
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+
+SAMPLE = re.compile(r"(?P<head><!-- sample: (?P<command>[^\n]*?) -->\n```(?P<lang>\w*)\n)"
+                    r"(?P<body>.*?)(?P<tail>^```$)", re.S | re.M)
+LIBRARY_ROW = re.compile(r"^\| `(?P<spec>specs/[^`]+)` \| (?P<params>[\d,]+) "
+                         r"\| (?P<macs>[\d,]+) \|", re.M)
+JSON_WIDTH = 100
+
+
+def run(command: str) -> str:
+    """What `command` prints, run in this process from the checkout's root."""
+    from netcalc.cli import main
+
+    command, _, post = command.partition(" | ")
+    words = shlex.split(command)
+    if words[0] != "netcalc":
+        raise ValueError(f"a sample's command starts with 'netcalc': {command!r}")
+    out = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(ROOT)      # the samples name specs by their path in the checkout
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            main(words[1:])
+    finally:
+        os.chdir(cwd)
+    text = out.getvalue()
+    if post == "json-excerpt":
+        return compact_json(json_excerpt(json.loads(text))) + "\n"
+    if post:
+        raise ValueError(f"unknown step after '|' in a sample: {post!r}")
+    return text
+
+
+def json_excerpt(summary: dict) -> dict:
+    """The summary with one layer and one block, and "...": "..." for what was left out."""
+    elided = {"...": "..."}
+    excerpt = dict(summary)
+    for key in ("layers", "blocks"):
+        first = dict(summary[key][0])
+        if "arguments" in first and len(first["arguments"]) > 4:
+            first["arguments"] = {**dict(list(first["arguments"].items())[:4]), **elided}
+        excerpt[key] = [first, elided] if len(summary[key]) > 1 else [first]
+    return excerpt
+
+
+def compact_json(value, indent: int = 0) -> str:
+    """JSON that fills lines up to JSON_WIDTH, a value that does not fit a line broken
+    into its items (the way the README's hand-written sample was laid out)."""
+    flat = json.dumps(value, ensure_ascii=False)
+    if indent + len(flat) <= JSON_WIDTH or not isinstance(value, (dict, list)) or not value:
+        return flat
+    inner = indent + 1
+    if isinstance(value, dict):
+        items = []
+        for key, item in value.items():
+            key_text = json.dumps(key, ensure_ascii=False) + ": "
+            items.append(key_text + compact_json(item, inner + len(key_text)))
+        opening, closing = "{", "}"
+    else:
+        items = [compact_json(item, inner) for item in value]
+        opening, closing = "[", "]"
+    lines = [items[0]]
+    for item in items[1:]:
+        last = lines[-1].rsplit("\n", 1)[-1]
+        start = inner if "\n" in lines[-1] or len(lines) > 1 else indent + 1
+        if "\n" in item or "\n" in lines[-1] or start + len(last) + 2 + len(item) > JSON_WIDTH:
+            lines.append(item)
+        else:
+            lines[-1] += ", " + item
+    return opening + (",\n" + " " * inner).join(lines) + closing
+
+
+def library_numbers(spec: str) -> tuple[int, int]:
+    """The params and MACs `netcalc summary SPEC` gives, batch 1."""
+    totals = json.loads(run(f"netcalc summary {spec} --format json"))["totals"]
+    return totals["params"], totals["macs"]
+
+
+def regenerate(readme: str) -> str:
+    def sample(match: re.Match) -> str:
+        return match["head"] + run(match["command"]) + match["tail"]
+
+    def library_row(match: re.Match) -> str:
+        params, macs = library_numbers(match["spec"])
+        return f"| `{match['spec']}` | {params:,} | {macs:,} |"
+
+    with _fixed_terminal():
+        return LIBRARY_ROW.sub(library_row, SAMPLE.sub(sample, readme))
+
+
+@contextlib.contextmanager
+def _fixed_terminal():
+    """A wide terminal, whatever runs this, so that the samples do not wrap."""
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "200"
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
+
+
+def stale_diff(readme: str) -> str:
+    """A unified diff from the README to what the tool prints now ('' when none)."""
+    fresh = regenerate(readme)
+    return "".join(difflib.unified_diff(readme.splitlines(True), fresh.splitlines(True),
+                                        "README.md", "README.md (regenerated)"))
+
+
+def main(argv: list[str]) -> int:
+    readme = README.read_text(encoding="utf-8")
+    if argv == ["--check"]:
+        diff = stale_diff(readme)
+        sys.stdout.write(diff or "README.md: every sample matches the tool\n")
+        return 1 if diff else 0
+    if argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    fresh = regenerate(readme)
+    if fresh != readme:
+        README.write_text(fresh, encoding="utf-8")
+        print("README.md: samples rewritten")
+    else:
+        print("README.md: every sample matches the tool")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main(sys.argv[1:]))
