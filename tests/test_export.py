@@ -9,12 +9,14 @@ import re
 import pytest
 
 from helpers import SPECS, run_cli
-from torch_measure import measure_model
+from torch_measure import measure_model, on_meta
 
 ALL_SPECS = sorted([*SPECS.rglob("*.yaml"), *SPECS.rglob("*.py")])
 
 
-def export(path, tmp_path, capsys, *options):
+def export(path, tmp_path, capsys, *options, meta=False):
+    """The exported file's model (built on the meta device with `meta`: for its
+    numbers only), the file as a module, and its source."""
     target = tmp_path / f"{path.stem}_model.py"
     code, _, err = run_cli(capsys, "export", str(path), "--to", "torch", "-o", str(target),
                            *options)
@@ -24,12 +26,13 @@ def export(path, tmp_path, capsys, *options):
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     model_class = re.search(r"model = (\w+)\(\)\.eval\(\)", source).group(1)
-    return getattr(module, model_class)(), module, source
+    model_factory = getattr(module, model_class)
+    return (on_meta(model_factory) if meta else model_factory()), module, source
 
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: str(p.relative_to(SPECS)))
 def test_the_exported_module_has_the_specs_numbers(path, tmp_path, capsys):
-    model, module, _ = export(path, tmp_path, capsys)
+    model, module, _ = export(path, tmp_path, capsys, meta=True)
     _, out, _ = run_cli(capsys, "summary", str(path), "--format", "json")
     summary = json.loads(out)
     (shape,) = module.INPUT_SHAPES.values()
@@ -136,7 +139,8 @@ def same_function(spec_path, model) -> None:
     torch.manual_seed(0)
     summary = summarize(spec_path, batch=2)     # the build is for one batch size (expand)
     reference = build_model(load_spec(spec_path), summary).eval()
-    model.eval().load_state_dict(reference.state_dict(), strict=True)
+    # assign: the reference's tensors become the model's (it may be on the meta device)
+    model.eval().load_state_dict(reference.state_dict(), strict=True, assign=True)
     inputs = [torch.randn(*shape) for shape in summary.inputs.values()]
     with torch.no_grad():
         expected, got = reference(*inputs), model(*inputs)
@@ -149,7 +153,8 @@ def same_function(spec_path, model) -> None:
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: str(p.relative_to(SPECS)))
 def test_the_exported_module_computes_what_the_spec_says(path, tmp_path, capsys):
-    model, _, _ = export(path, tmp_path, capsys)
+    # on meta: its weights are about to be replaced by the reference's
+    model, _, _ = export(path, tmp_path, capsys, meta=True)
     same_function(path, model)
 
 

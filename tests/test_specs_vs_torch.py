@@ -18,7 +18,7 @@ import reference_models as ref
 from helpers import SPECS, VIT_B_16_FUSED_ATTENTION_MACS, summarize
 from netcalc.spec import load_spec
 from netcalc.torch_bridge.model import build_model
-from torch_measure import measure_model
+from torch_measure import measure_model, on_meta
 
 pytestmark = pytest.mark.torch
 
@@ -49,7 +49,7 @@ CASES.update(reference_mobile.CASES)
 @pytest.mark.parametrize("spec", sorted(CASES))
 def test_spec_equals_its_torch_model(spec):
     factory, input_shape, same_names = CASES[spec]
-    torch_figures = measure_model(factory(), input_shape)
+    torch_figures = measure_model(on_meta(factory), input_shape)
     ours = summarize(SPECS / spec)
 
     assert ours.totals.params == torch_figures.params
@@ -77,7 +77,7 @@ AT_BATCH_4 = ["alexnet.yaml", "vgg16.yaml", "resnet18.yaml", "resnet50.yaml",
 @pytest.mark.parametrize("spec", AT_BATCH_4)
 def test_spec_equals_its_torch_model_at_batch_4(spec):
     factory, input_shape, _ = CASES[spec]
-    torch_figures = measure_model(factory(), (4, *input_shape[1:]))
+    torch_figures = measure_model(on_meta(factory), (4, *input_shape[1:]))
     ours = summarize(SPECS / spec, batch=4)
     assert ours.totals.macs == torch_figures.macs
     assert list(ours.outputs.values()) == [torch_figures.output_shape]

@@ -84,9 +84,21 @@ class ModelFigures:
     layers: dict[str, tuple[tuple[int, ...], int, int]]
 
 
+def on_meta(factory):
+    """`factory()` built on the meta device: shapes, parameter counts and
+    FlopCounterMode's figures are the same as on the CPU (checked for every spec
+    when this was introduced), without initialising or computing any number, which
+    took most of these tests' time (VGG-19: 1.9 s on the CPU, 0.01 s on meta).
+    The tests that compare values run on the CPU."""
+    with torch.device("meta"):
+        return factory()
+
+
 def measure_model(model, input_shape) -> ModelFigures:
-    """Run `model` on zeros under FlopCounterMode, with a hook on every leaf module."""
+    """Run `model` on zeros (on the model's device) under FlopCounterMode, with a hook
+    on every leaf module."""
     model.eval()
+    device = next((p.device for p in model.parameters()), "cpu")
     shapes: dict[str, tuple[int, ...]] = {}
     hooks = []
     def record(name):
@@ -98,7 +110,7 @@ def measure_model(model, input_shape) -> ModelFigures:
     for name, module in _layers(model):
         hooks.append(module.register_forward_hook(record(name)))
     with torch.no_grad(), countable_attention(torch), FlopCounterMode(display=False) as counter:
-        y = model(torch.zeros(input_shape))
+        y = model(torch.zeros(input_shape, device=device))
     for hook in hooks:
         hook.remove()
     per_module = counter.get_flop_counts()
