@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import math
+import re
+from fractions import Fraction
 from pathlib import Path
 
 from netcalc.analyze import analyze
@@ -67,3 +71,33 @@ def run_cli(capsys, *args) -> tuple[int, str, str]:
     code = main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+# The board's symbols as Python: ⌊x⌋ and ⌈x⌉ become calls, `/` stays exact (Fraction).
+BOARD_TO_PYTHON = str.maketrans({"·": "*", "×": "*", "−": "-", "⌊": "floor(", "⌋": ")",
+                                 "⌈": "ceil(", "⌉": ")"})
+BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+          ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b}
+ROUNDING = {"floor": math.floor, "ceil": math.ceil}
+
+
+def evaluate(text: str, **letters: int) -> Fraction:
+    """`⌊(224 + 2·2 − 1·(11 − 1) − 1) / 4⌋ + 1` -> 55: integers, + − · /, ⌊⌋ ⌈⌉ and the
+    given letters; anything else is an error (an ast walk, never eval)."""
+    plain = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)          # 23,296 -> 23296
+    return _walk(ast.parse(plain.translate(BOARD_TO_PYTHON), mode="eval").body, letters)
+
+
+def _walk(node, letters) -> Fraction:
+    match node:
+        case ast.Constant(value=int(value)):
+            return Fraction(value)
+        case ast.Name(id=letter) if letter in letters:
+            return Fraction(letters[letter])
+        case ast.BinOp(left=left, op=op, right=right) if type(op) in BINARY:
+            return BINARY[type(op)](_walk(left, letters), _walk(right, letters))
+        case ast.UnaryOp(op=ast.USub(), operand=operand):
+            return -_walk(operand, letters)
+        case ast.Call(func=ast.Name(id=rounding), args=[argument]) if rounding in ROUNDING:
+            return Fraction(ROUNDING[rounding](_walk(argument, letters)))
+    raise ValueError(f"not board arithmetic: {ast.unparse(node)}")

@@ -393,8 +393,9 @@ def vit_b_16():
     return VisionTransformer()
 
 
-# The specs for convnext_tiny and vit_b_16 are not written yet: their models
-# above are checked against torchvision but have no case here until they are.
+# convnext_tiny and vit_b_16 have specs (specs/) but no case here: they hold learned
+# tensors (`parameter` layers), so tests/test_specs_vs_torch.py compares them with the
+# models above by running the same weights through both (WITH_LEARNED_TENSORS).
 CASES = {
     "mobilenet_v2.yaml": (MobileNetV2, (1, 3, 224, 224), False),
     "mobilenet_v3_small.yaml": (mobilenet_v3_small, (1, 3, 224, 224), False),

@@ -1,8 +1,9 @@
 """The quick calculators (conv, convtranspose, pool, linear) and `solve`: no spec file,
-the same rules; each checked against torch's numbers for the same layer."""
+the same rules; each calculation checked against torch's numbers for the same layer."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -16,43 +17,71 @@ def calc(capsys, *args):
     return json.loads(out)
 
 
-def test_conv_is_the_tutorials_first_question(capsys):
-    data = calc(capsys, "conv", "--input", "3x224x224", "--out", "64", "-k", "11", "-s", "4",
-                "-p", "2")
-    assert (data["type"], data["output_shape"], data["params"], data["macs"]) == \
-        ("conv2d", [1, 64, 55, 55], 23_296, 70_276_800)
+@functools.lru_cache(maxsize=None)
+def torchs(module, input_shape: tuple[int, ...]) -> tuple[list[int], int, int]:
+    """(output shape, parameters, MACs) of the torch module `module(nn)` builds, run on
+    meta tensors of this shape (no data: torch's shape rules and FlopCounterMode)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        layer = module(torch.nn)
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            y = layer(torch.zeros(input_shape))
+    return (list(y.shape), sum(p.numel() for p in layer.parameters()),
+            counter.get_total_flops() // 2)
 
 
+# seed 002's first question: "输入 3*224*224, 卷积核大小为11, padding = 2 Stride = 4, 卷积核数量64"
+TUTORIAL_CONV = (["conv", "--input", "3x224x224", "--out", "64", "-k", "11", "-s", "4",
+                  "-p", "2"], "conv2d", lambda nn: nn.Conv2d(3, 64, 11, stride=4, padding=2),
+                 (1, 3, 224, 224))
+
+
+@pytest.mark.torch
 def test_conv_text_with_the_working(capsys):
-    code, out, _ = run_cli(capsys, "conv", "--input", "3x224x224", "--out", "64", "-k", "11",
-                           "-s", "4", "-p", "2", "--explain", "--lang", "en")
+    args, _, module, input_shape = TUTORIAL_CONV
+    shape, params, macs = torchs(module, input_shape)
+    code, out, _ = run_cli(capsys, *args, "--explain", "--lang", "en")
     assert code == 0
-    assert out.startswith("conv 11×11/4, 64 (conv2d) on [3, 224, 224]\noutput: [64, 55, 55]\n"
-                          "params: 23,296\nMACs: 70,276,800 (FLOPs 140,553,600)\n")
+    assert out.startswith(f"conv 11×11/4, 64 (conv2d) on [3, 224, 224]\noutput: {shape[1:]}\n"
+                          f"params: {params:,}\nMACs: {macs:,} (FLOPs {2 * macs:,})\n")
     assert "        = ⌊(224 + 2·2 − 1·(11 − 1) − 1) / 4⌋ + 1 = ⌊217 / 4⌋ + 1 = 55\n" in out
 
 
-@pytest.mark.parametrize("args,expected", [
+# (the command, the layer type it makes, the same layer in torch, torch's input)
+CALCULATIONS = [
+    TUTORIAL_CONV,
     # depthwise 3×3, stride 2, same-style padding, no bias: MobileNet's
     (["conv", "--input", "32x112x112", "--out", "32", "-k", "3", "-s", "2", "-p", "1", "-g",
-      "32", "--no-bias"], ("conv2d", [1, 32, 56, 56], 288, 903_168)),
-    (["conv", "--input", "16x100", "--out", "8", "-k", "5", "-d", "2"],
-     ("conv1d", [1, 8, 92], 648, 58_880)),
+      "32", "--no-bias"], "conv2d",
+     lambda nn: nn.Conv2d(32, 32, 3, stride=2, padding=1, groups=32, bias=False),
+     (1, 32, 112, 112)),
+    (["conv", "--input", "16x100", "--out", "8", "-k", "5", "-d", "2"], "conv1d",
+     lambda nn: nn.Conv1d(16, 8, 5, dilation=2), (1, 16, 100)),
     (["conv", "--input", "8x8x8", "--out", "4", "-k", "3x5", "-p", "same", "--batch", "2"],
-     ("conv2d", [2, 4, 8, 8], 484, 61_440)),
+     "conv2d", lambda nn: nn.Conv2d(8, 4, (3, 5), padding="same"), (2, 8, 8, 8)),
     (["convtranspose", "--input", "64x28x28", "--out", "32", "-k", "4", "-s", "2", "-p", "1"],
-     ("convtranspose2d", [1, 32, 56, 56], 32_800, 25_690_112)),
-    (["pool", "--input", "64x55x55", "-k", "3", "-s", "2"], ("maxpool2d", [1, 64, 27, 27], 0, 0)),
-    (["pool", "--input", "64x56x56", "-k", "3", "-s", "2", "--ceil", "--avg"],
-     ("avgpool2d", [1, 64, 28, 28], 0, 0)),
-    (["linear", "--input", "9216", "--out", "4096"], ("linear", [1, 4096], 37_752_832,
-                                                       37_748_736)),
-    (["linear", "--input", "197x768", "--out", "3072", "--no-bias"],
-     ("linear", [1, 197, 3072], 2_359_296, 464_781_312)),
-])
-def test_calculators(args, expected, capsys):
+     "convtranspose2d", lambda nn: nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),
+     (1, 64, 28, 28)),
+    (["pool", "--input", "64x55x55", "-k", "3", "-s", "2"], "maxpool2d",
+     lambda nn: nn.MaxPool2d(3, stride=2), (1, 64, 55, 55)),
+    (["pool", "--input", "64x56x56", "-k", "3", "-s", "2", "--ceil", "--avg"], "avgpool2d",
+     lambda nn: nn.AvgPool2d(3, stride=2, ceil_mode=True), (1, 64, 56, 56)),
+    (["linear", "--input", "9216", "--out", "4096"], "linear", lambda nn: nn.Linear(9216, 4096),
+     (1, 9216)),
+    (["linear", "--input", "197x768", "--out", "3072", "--no-bias"], "linear",
+     lambda nn: nn.Linear(768, 3072, bias=False), (1, 197, 768)),
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("args,type_name,module,input_shape", CALCULATIONS,
+                         ids=[" ".join(c[0][:3]) + f" {i}" for i, c in enumerate(CALCULATIONS)])
+def test_calculators_give_torchs_numbers(args, type_name, module, input_shape, capsys):
     data = calc(capsys, *args)
-    assert (data["type"], data["output_shape"], data["params"], data["macs"]) == expected
+    assert data["type"] == type_name
+    assert (data["output_shape"], data["params"], data["macs"]) == torchs(module, input_shape)
 
 
 def test_a_calculator_refuses_what_torch_refuses_and_warns_as_summary_does(capsys):

@@ -1,13 +1,17 @@
 """`netcalc explain`: the worked computation, with the spec's numbers, in English
-and Chinese; every step's value is the number the summary reports."""
+and Chinese; every step's working, evaluated here, gives the value it states, and
+that value is torch's."""
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
+import re
 
 import pytest
 
-from helpers import PUBLISHED, SPECS, run_cli
+from helpers import PUBLISHED, SPECS, evaluate, run_cli
 from netcalc.analyze import analyze
 from netcalc.spec import load_spec, parse_spec
 from netcalc.working import explain_layers
@@ -70,11 +74,16 @@ def test_exact_and_inexact_divisions_say_which():
                                        "rounded": 53, "uncovered": 1, "dim": "W"}
 
 
+@pytest.mark.torch
 def test_ceil_mode_and_torchs_last_window_rule():
+    import torch
+
     (h,) = steps_of("input: [1, 5]\nlayers:\n  - {type: maxpool1d, name: p, kernel_size: 3, "
                     "stride: 3, padding: 1, ceil_mode: true}\n")["p"]
     # ⌈4 / 3⌉ + 1 = 3, but the third window would start at 6 = 5 + 1: torch drops it
-    assert h.value == 2
+    check_working(h)
+    pool = torch.nn.MaxPool1d(3, stride=3, padding=1, ceil_mode=True)
+    assert h.value == pool(torch.zeros(1, 1, 5)).shape[-1] == 2
     assert [r.key for r in h.remarks] == ["ceil_rounds_up", "ceil_last_window"]
     assert h.remarks[1].args == {"start": 6, "input": 5, "padding": 1, "out": 2}
 
@@ -109,23 +118,76 @@ layers:
     assert steps["flat"][0].working == "24·16·16 = 6,144"
 
 
+# -- the working's arithmetic, evaluated independently of netcalc (helpers.evaluate) --
+
+def check_working(step) -> None:
+    """Each `=` of the working holds, and the last number is the step's value."""
+    if step.quantity == "output":     # shapes: "[96, 1, 1] * [1, 96, 56, 56] → [1, 96, 56, 56]"
+        import torch
+
+        operands, result = step.working.split(" → ")
+        shapes = [tuple(ast.literal_eval(s)) for s in re.split(r" [+*] ", operands)]
+        assert tuple(torch.broadcast_shapes(*shapes)) == tuple(ast.literal_eval(result)) \
+            == step.value, step.working
+        return
+    values = [evaluate(part) for part in step.working.split(" = ")]
+    if any(r.key == "ceil_last_window" for r in step.remarks):
+        # "… = 3 − 1 = 2": torch drops a last window that would start past the input
+        assert values == [step.value + 1] * (len(values) - 2) + [step.value] * 2, step.working
+    else:
+        assert values == [step.value] * len(values), step.working
+
+
+@functools.lru_cache(maxsize=None)
+def torch_figures(layer, input_shapes) -> tuple:
+    """(output shape, parameters, buffers, MACs) of the torch module for `layer`, run on
+    meta tensors of these shapes: torch's shape rules and FlopCounterMode, no data."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from netcalc.torch_bridge.build import build_layer
+
+    with torch.device("meta"):
+        module = build_layer(layer, input_shapes).eval()
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            y = module(*(torch.zeros(shape) for shape in input_shapes))
+    return (tuple(y.shape), sum(p.numel() for p in module.parameters()),
+            sum(b.numel() for b in module.buffers()), counter.get_total_flops() // 2)
+
+
+def torchs_value(step, steps, figures):
+    """The number torch gives for what `step` computes."""
+    shape, params, buffers, macs = figures
+    if step.quantity.endswith("_out"):              # H_out, W_out: the spatial dims, in order
+        spatial = [s.quantity for s in steps if s.quantity.endswith("_out")]
+        return shape[-len(spatial):][spatial.index(step.quantity)]
+    if step.quantity.startswith("dim "):            # concat: the joined dim
+        return shape[int(step.quantity.split()[1])]
+    if step.quantity == "features":                 # flatten: "d1·d2·d3" becomes dim 1, the first
+        return shape[int(step.formula.split("·")[0].removeprefix("d"))]
+    return {"params": params, "buffers": buffers, "MACs": macs, "output": shape}[step.quantity]
+
+
+@pytest.mark.torch
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
-def test_every_steps_value_is_the_summarys_number(name):
+def test_every_steps_working_holds_and_its_value_is_torchs(name):
+    # Each layer runs in torch on the input shapes netcalc gives it; the spec's input
+    # is given, so layer by layer the chain of shapes is torch's too.
     spec = load_spec(SPECS / f"{name}.yaml")
     summary = analyze(spec)
-    results = {r.name: r for r in summary.layers}
-    for working in explain_layers(spec, summary):
-        result = results[working.name]
+    checked = 0
+    for spec_layer, working in zip(spec.layers, explain_layers(spec, summary), strict=True):
+        assert spec_layer.name == working.name
+        if not working.steps:
+            continue
+        figures = torch_figures(spec_layer.layer.for_batch(summary.batch),
+                                working.input_shapes)
         for step in working.steps:
-            if step.quantity == "params":
-                assert step.value == result.params, working.name
-            elif step.quantity == "MACs":
-                assert step.value == result.macs, working.name
-            elif step.quantity.endswith("_out"):
-                rank = len([s for s in working.steps if s.quantity.endswith("_out")])
-                spatial = result.output_shape[-rank:]
-                index = [s.quantity for s in working.steps].index(step.quantity)
-                assert step.value == spatial[index], working.name
+            check_working(step)
+            assert step.value == torchs_value(step, working.steps, figures), \
+                (working.name, step.quantity, step.working)
+            checked += 1
+    assert checked
 
 
 def test_json_and_markdown(capsys):

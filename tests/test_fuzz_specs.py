@@ -547,14 +547,9 @@ def _in_process(data: bytes, command) -> None:
             f"python warning: {text}\n" for text in shown), str(spec), out_dir)
 
 
-# Bugs the fuzzer found that are not fixed yet: each input, exactly, with the report
-# that describes it. The fuzz tests skip these inputs (and only these), so the suite
-# stays green; test_known_bugs_still_fail fails once one is fixed, to have it taken
-# out of this list.
-
-
 def _convnext_block_named_by_a_list() -> bytes:
-    """The input hypothesis found and shrank for BLOCK_NAMED_BY_A_LIST."""
+    """The input hypothesis found and shrank: convnext_tiny's block with a list for
+    its first layer's name."""
     doc = copy.deepcopy(SEED_DATA["convnext_tiny.yaml"])
     doc["blocks"]["cn_block"]["layers"][0]["name"] = []
     return _encode(_dump(doc, {}, False, False))
@@ -563,6 +558,7 @@ def _convnext_block_named_by_a_list() -> bytes:
 # Bugs the fuzzer found and that were fixed: a block used with a list for its name (a
 # list is for the pieces of chunk and split), and an input's `dtype` written as a
 # mapping or a list, were internal errors (TypeError in netcalc/spec/expand.py).
+# Each input, exactly, runs through every command in test_the_bugs_it_found_stay_fixed.
 FIXED_BUGS = [
     b"input: [3, 8, 8]\nblocks:\n  b:\n    layers: [relu]\nlayers:\n  - {type: b, name: []}\n",
     _convnext_block_named_by_a_list(),

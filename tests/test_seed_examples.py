@@ -5,7 +5,12 @@ Each test quotes the tutorial and checks netcalc gives the tutorial's number.
 
 from __future__ import annotations
 
+import pytest
+
 from helpers import SPECS, summarize, summarize_text
+from netcalc.analyze import analyze
+from netcalc.spec import parse_spec
+from netcalc.working import explain_layers
 
 
 def only(summary):
@@ -46,11 +51,23 @@ def test_seed002_3x3x3_kernel_is_27_products_per_output():
     assert conv.macs == 2 * 2 * 27
 
 
+@pytest.mark.torch
 def test_seed002_adaptive_avg_pool_7_on_224():
     # "AdaptiveAvgPool(7) 表示将原图像池化成7*7大小的 ... 224/7=32"
-    pool = only(summarize_text("input: [512, 224, 224]\nlayers: [{type: adaptiveavgpool2d, output_size: 7}]\n"))
+    import torch
+
+    text = "input: [512, 224, 224]\nlayers: [{type: adaptiveavgpool2d, name: pool, output_size: 7}]\n"
+    spec = parse_spec(text, "t.yaml")
+    summary = analyze(spec)
+    pool = only(summary)
     assert pool.output_shape == (1, 512, 7, 7)
-    assert 224 // 7 == 32 and pool.params == 0 and pool.macs == 0
+    assert pool.params == 0 and pool.macs == 0
+    # netcalc's working says each output averages a 32-wide bin, as the tutorial does
+    (working,) = explain_layers(spec, summary)
+    assert {step.remarks[0].args["size"] for step in working.steps} == {32}
+    # and torch agrees: adaptive pooling to 7 is a 32×32 average pool with stride 32
+    x = torch.randn(1, 2, 224, 224)
+    assert torch.allclose(torch.nn.AdaptiveAvgPool2d(7)(x), torch.nn.AvgPool2d(32)(x))
 
 
 def test_seed002_pool_3_2_on_55():

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from helpers import SPECS, run_cli, summarize
+from helpers import PUBLISHED, SPECS, evaluate, run_cli, summarize
 from netcalc.errors import SpecError
 from netcalc.inputs import parse_shape
 from netcalc.symbolic import Size
@@ -57,8 +57,27 @@ def test_alexnets_features_and_a_parameter_count_that_depends_on_the_size():
     lenet = symbolic("lenet5", "1xHxW")
     c5 = next(r for r in lenet.layers if r.name == "c5")
     assert str(c5.params) == "16·(⌊(H − 16)/4⌋ + 1)·(⌊(W − 16)/4⌋ + 1)·120 + 120"
-    assert str(lenet.totals.params) == "16·(⌊(H − 16)/4⌋ + 1)·(⌊(W − 16)/4⌋ + 1)·120 + 13,706"
-    assert 16 * 5 * 5 * 120 + 13_706 == 61_706          # at 32×32, LeNet-5's count
+    total = str(lenet.totals.params)
+    assert total == "16·(⌊(H − 16)/4⌋ + 1)·(⌊(W − 16)/4⌋ + 1)·120 + 13,706"
+    # at 32×32 the formula gives LeNet-5's published count
+    assert evaluate(total, H=32, W=32) == PUBLISHED["lenet5"][0]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("h,w", [(32, 32), (36, 44), (64, 50)])
+def test_lenets_parameter_formula_is_torchs_count_at_any_size(h, w):
+    import torch
+    from torch import nn
+
+    # LeNet-5 as the paper draws it; LazyLinear takes its input size from the run, so
+    # torch alone works out how many features reach C5
+    lenet = nn.Sequential(nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2),
+                          nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(),
+                          nn.LazyLinear(120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(),
+                          nn.Linear(84, 10))
+    lenet(torch.zeros(1, 1, h, w))
+    torch_count = sum(p.numel() for p in lenet.parameters())
+    assert evaluate(str(symbolic("lenet5", "1xHxW").totals.params), H=h, W=w) == torch_count
 
 
 def test_json_and_the_table(capsys):
