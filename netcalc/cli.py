@@ -612,7 +612,13 @@ def _emit(text: str, output: str | None) -> None:
         from .io import write_atomic
         write_atomic(output, text)
     else:
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+        except UnicodeEncodeError:
+            # a locale that cannot spell a layer's name (LC_ALL=C): UTF-8, as -o writes;
+            # the text is encoded whole before any of it is written
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text.encode("utf-8"))
 
 
 def _emit_rich(target, output: str | None, max_width: int | None = None) -> None:

@@ -3,41 +3,52 @@
 from __future__ import annotations
 
 import os
+import re
+import stat
 import tempfile
 from pathlib import Path
 
 from .errors import UsageError
+
+# Names of an open descriptor: /dev/stdout links to /proc/self/fd/1, whose target
+# may be a pipe ("pipe:[123]", no path at all) or the file a shell redirected to.
+_DESCRIPTOR = re.compile(r"/(dev/(fd/\d+|stdout|stderr)|proc/(self|\d+)/fd/\d+)")
 
 
 def write_atomic(path: str | Path, text: str | bytes) -> None:
     """Write to a temporary file beside `path`, then rename it over `path`.
 
     A symbolic link is written through (its target is replaced), and an existing
-    file keeps its permissions.
+    file keeps its permissions; a new one gets the usual 0666 less the umask.
+    A device, a pipe or a descriptor's name (-o /dev/null, a FIFO, /dev/stdout) is
+    written to, never replaced.
     """
-    target = Path(os.path.realpath(path))
-    if target.exists() and not target.is_file():
-        # a device or a pipe (-o /dev/null, a FIFO): written to, never replaced
+    binary = isinstance(text, bytes)
+    stream = _stream_mode(path)
+    if stream:
         try:
-            with open(target, "wb" if isinstance(text, bytes) else "w") as f:
+            with open(path, stream + ("b" if binary else ""), encoding=None if binary else "utf-8",
+                      newline=None if binary else "") as f:
                 f.write(text)
             return
         except OSError as e:
             raise UsageError(f"cannot write {path}: {e.strerror}") from None
+    target = Path(os.path.realpath(path))
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
-        raise UsageError(f"cannot write {path}: no such directory {directory}")
+        why = f"{directory} is not a directory" if directory.exists() \
+            else f"no such directory {directory}"
+        raise UsageError(f"cannot write {path}: {why}")
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as e:
         raise UsageError(f"cannot write {path}: {e.strerror}") from None
     try:
-        # mkstemp's 0600 would surprise: keep the old file's mode, or use the usual one
-        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask()
-        os.chmod(temp, mode)
-        binary = isinstance(text, bytes)
         with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8",
                        newline=None if binary else "") as f:
+            # mkstemp's 0600 would surprise: keep the old file's mode, or use the usual one
+            os.fchmod(f.fileno(), target.stat().st_mode & 0o7777 if target.exists()
+                      else 0o666 & ~_umask())
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -48,6 +59,21 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
     except BaseException:
         os.unlink(temp)
         raise
+
+
+def _stream_mode(path: str | Path) -> str | None:
+    """How to open `path` if it is written to rather than replaced, else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None        # missing: a new file (or an error that says why it cannot be)
+    if not stat.S_ISREG(mode):
+        return "w"         # a device or a pipe
+    if _DESCRIPTOR.fullmatch(os.path.abspath(path)):
+        # a descriptor open on a file (`-o /dev/stdout >> log`): replacing the file would
+        # leave the descriptor on the old one, and "w" would truncate what `>>` kept
+        return "a"
+    return None
 
 
 def _umask() -> int:
