@@ -46,8 +46,13 @@ def shape(dims) -> str:
 
 
 def pixels(value) -> str:
-    """A whole or half pixel: 3 -> '3', Fraction(31, 2) -> '15.5', Fraction(-3, 2) -> '-1.5'."""
-    return str(value) if isinstance(value, int) else f"{float(value):g}"
+    """A whole or half pixel, exactly: 3 -> '3', Fraction(31, 2) -> '15.5',
+    Fraction(-3, 2) -> '-1.5' (not :g's six digits: -123455.5 is not '-123456')."""
+    if isinstance(value, int) or value.denominator == 1:
+        return str(int(value))
+    if value.denominator == 2:
+        return f"{'-' if value < 0 else ''}{abs(value.numerator) // 2}.5"
+    return repr(float(value))
 
 
 def per_dim(values) -> str:
