@@ -31,5 +31,10 @@ def language(chosen: str | None = None) -> str:
 
 
 def message(lang: str, key: str, **args: Any) -> str:
-    entry = LANGUAGES[lang].get(key) or LANGUAGES["en"][key]
+    """The catalogue's words for `key`. A key missing from a catalogue is a bug that
+    fails here, never English (or nothing) in a Chinese explanation."""
+    try:
+        entry = LANGUAGES[lang][key]
+    except KeyError:
+        raise LookupError(f"the {lang} catalogue has no message {key!r}") from None
     return entry(**args) if callable(entry) else entry.format(**args)
