@@ -8,6 +8,7 @@ runs give latency and `max_memory_allocated` the peak memory.
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 
@@ -19,6 +20,11 @@ from .model import build_model
 
 # The share of the free memory a forward pass may plan to use.
 MEMORY_HEADROOM = 0.8
+
+# torch's names of the dtypes it may have no kernel for, in its message for that:
+# "avg_pool3d_out_frame" not implemented for 'Half' (CPU float16, torch 2.13)
+_TORCH_DTYPE_NAMES = {"float16": "Half", "bfloat16": "BFloat16", "float64": "Double"}
+_NO_KERNEL = re.compile(r"not implemented for '(\w+)'")
 
 
 def verify(spec: ExpandedSpec, summary: Summary, device: str = "auto",
@@ -34,7 +40,7 @@ def verify(spec: ExpandedSpec, summary: Summary, device: str = "auto",
                                                                         dtype=dtype)
     inputs = [_zeros(torch, shape, summary.input_dtypes[name], target)
               for name, shape in summary.inputs.items()]
-    shapes, counts = _measure(torch, model, spec, inputs)
+    shapes, counts = _measure(torch, model, spec, inputs, summary.dtype, target)
 
     root = type(model).__name__
     modules = model.layer_modules()
@@ -111,7 +117,7 @@ def _check_memory(torch, target, summary: Summary) -> None:
                          f"there is {size(free)} {where}: try a smaller --batch or --input")
 
 
-def _measure(torch, model, spec: ExpandedSpec, inputs):
+def _measure(torch, model, spec: ExpandedSpec, inputs, dtype: str, target):
     """Each layer's output shape (by hook) and FlopCounterMode's per-module counts."""
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -125,15 +131,18 @@ def _measure(torch, model, spec: ExpandedSpec, inputs):
     try:
         with torch.inference_mode(), countable_attention(torch), \
                 FlopCounterMode(display=False) as counter:
-            _forward(model, spec, inputs)
+            _forward(torch, model, spec, inputs, dtype, target)
     finally:
         for hook in hooks:
             hook.remove()
     return shapes, counter.get_flop_counts()
 
 
-def _forward(model, spec: ExpandedSpec, inputs):
-    """The forward pass; torch refusing a layer netcalc accepted is a finding, located."""
+def _forward(torch, model, spec: ExpandedSpec, inputs, dtype: str, target):
+    """The forward pass; torch refusing a layer netcalc accepted is a finding, located.
+
+    torch lacking a kernel for the dtype on this device (float16 3-d average
+    pooling on the CPU) is not: like a missing tool, it is a usage error."""
     try:
         return model(*inputs)
     except (RuntimeError, ValueError, TypeError) as error:
@@ -141,6 +150,16 @@ def _forward(model, spec: ExpandedSpec, inputs):
         if layer is None:
             raise
         spec_layer = next(s for s in spec.layers if s.name == layer)
+        no_kernel = _NO_KERNEL.search(str(error))
+        if no_kernel and no_kernel.group(1) == _TORCH_DTYPE_NAMES.get(dtype):
+            where = "the CPU" if target.type == "cpu" else "this GPU"
+            elsewhere = " or on a GPU (--device cuda)" if target.type == "cpu" else ""
+            raise UsageError(
+                f"layer '{layer}' ({spec_layer.layer.type_name}): torch "
+                f"{torch.__version__.split('+')[0]} cannot run it in {dtype} on {where} "
+                f"({first_line(error)}): verify with --dtype float32{elsewhere}; the shapes, "
+                "parameters and MACs do not depend on the dtype",
+                spec_layer.loc, spec_layer.trace) from None
         raise in_layer(NetcalcError(f"torch refused it: {first_line(error)}"), layer,
                        spec_layer.layer.type_name, spec_layer.loc, spec_layer.trace) from None
 
