@@ -14,6 +14,27 @@ from netcalc.spec import load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
+ALL_SPECS = sorted([*SPECS.rglob("*.yaml"), *SPECS.rglob("*.py")])
+
+# Specs whose real forward pass takes a second or more on 2 cores, each a larger
+# sibling of one the default run keeps (vgg11 and vgg11_bn, resnet50): the tests
+# that compute with real tensors take them under `pytest --thorough` only.
+HEAVY_SPECS = {"vgg13.yaml", "vgg16.yaml", "vgg19.yaml", "vgg16_bn.yaml",
+               "seeds/seed002_vgg.yaml", "resnet101.yaml", "resnet152.yaml",
+               "wide_resnet50_2.yaml", "resnext50_32x4d.yaml"}
+
+
+def spec_cases(*, heavy_is_slow: bool = False) -> list:
+    """Every spec in specs/ as a pytest parameter named by its path there; with
+    `heavy_is_slow`, HEAVY_SPECS are marked slow."""
+    import pytest
+
+    cases = []
+    for path in ALL_SPECS:
+        name = str(path.relative_to(SPECS))
+        slow = heavy_is_slow and name in HEAVY_SPECS
+        cases.append(pytest.param(path, id=name, marks=[pytest.mark.slow] if slow else []))
+    return cases
 
 
 def summarize(path, **options):

@@ -9,9 +9,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from helpers import SPECS, run_cli
+from helpers import SPECS, run_cli, spec_cases
 
-ALL_SPECS = sorted([*SPECS.rglob("*.yaml"), *SPECS.rglob("*.py")])
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -29,7 +28,7 @@ def summary_of(path, capsys, *options):
     return json.loads(out)
 
 
-@pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: str(p.relative_to(SPECS)))
+@pytest.mark.parametrize("path", spec_cases())
 def test_every_layer_and_every_shape_is_in_the_svg(path, tmp_path, capsys):
     target = tmp_path / "net.svg"
     code, _, err = run_cli(capsys, "diagram", str(path), "-o", str(target))

@@ -8,10 +8,9 @@ import re
 
 import pytest
 
-from helpers import SPECS, run_cli
+from helpers import SPECS, run_cli, spec_cases
 from torch_measure import measure_model, on_meta
 
-ALL_SPECS = sorted([*SPECS.rglob("*.yaml"), *SPECS.rglob("*.py")])
 
 
 def export(path, tmp_path, capsys, *options, meta=False):
@@ -30,7 +29,7 @@ def export(path, tmp_path, capsys, *options, meta=False):
     return (on_meta(model_factory) if meta else model_factory()), module, source
 
 
-@pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: str(p.relative_to(SPECS)))
+@pytest.mark.parametrize("path", spec_cases())
 def test_the_exported_module_has_the_specs_numbers(path, tmp_path, capsys):
     model, module, _ = export(path, tmp_path, capsys, meta=True)
     _, out, _ = run_cli(capsys, "summary", str(path), "--format", "json")
@@ -151,7 +150,7 @@ def same_function(spec_path, model) -> None:
         assert torch.allclose(e, g, atol=1e-5), (e - g).abs().max()
 
 
-@pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: str(p.relative_to(SPECS)))
+@pytest.mark.parametrize("path", spec_cases(heavy_is_slow=True))
 def test_the_exported_module_computes_what_the_spec_says(path, tmp_path, capsys):
     # on meta: its weights are about to be replaced by the reference's
     model, _, _ = export(path, tmp_path, capsys, meta=True)

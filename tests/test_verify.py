@@ -7,17 +7,16 @@ import sys
 
 import pytest
 
-from helpers import PUBLISHED, SPECS, run_cli, summarize
+from helpers import PUBLISHED, SPECS, run_cli, spec_cases, summarize
 from netcalc.layers import lookup
 from netcalc.record import replace
 from netcalc.spec import load_spec
 from netcalc.torch_bridge import verify as verify_module
 
 Conv2d = lookup("conv2d")
-ALL_SPECS = sorted([*SPECS.rglob("*.yaml"), *SPECS.rglob("*.py")])
 
 
-@pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: str(p.relative_to(SPECS)))
+@pytest.mark.parametrize("path", spec_cases(heavy_is_slow=True))
 def test_every_spec_verifies_on_the_cpu(path, capsys):
     code, out, err = run_cli(capsys, "verify", str(path), "--device", "cpu", "--runs", "0",
                              "--format", "json")
