@@ -13,9 +13,10 @@ def import_torch():
         import torch
     except ImportError:
         raise MissingToolError(
-            "this command needs PyTorch: pip install 'netcalc-nn[torch]' (in a netcalc "
-            "checkout: pip install -c constraints.txt '.[torch]', the pinned CPU build; "
-            "PyPI's default torch is a CUDA build of several GB)") from None
+            "this command needs PyTorch: in a netcalc checkout, pip install -c "
+            "constraints.txt '.[torch]' (the pinned CPU build; PyPI's default torch is a "
+            "CUDA build of several GB); for the published package, "
+            "pip install 'netcalc-nn[torch]'") from None
     return torch
 
 
