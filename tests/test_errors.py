@@ -295,6 +295,33 @@ def test_deep_nesting_is_netcalcs_own_located_error_whatever_the_yaml_library(
                    "(lists and mappings inside each other)\n")
 
 
+@pytest.mark.parametrize("text, where", [
+    ("input: [3]\nlayers: &a [*a]\n", "2:9"),
+    ("input: [3]\nx-note: &a {b: [1, *a]}\nlayers: [relu]\n", "2:9"),
+])
+def test_an_alias_inside_its_own_anchor_is_refused(tmp_path, capsys, text, where):
+    # PyYAML builds such a node as a cycle; counting it must not recurse forever
+    spec = tmp_path / "cycle.yaml"
+    spec.write_text(text)
+    assert main(["summary", str(spec)]) == 1
+    assert capsys.readouterr().err == (
+        f"{spec}:{where}: error: an alias here stands for a list or mapping that contains "
+        "it: the spec would be infinite\n")
+
+
+def test_aliases_cannot_nest_past_the_limit(tmp_path, capsys):
+    # each anchor 30 levels deep holds the one before: 60 + 4·30 levels once written out,
+    # though no list in the file is nested more than 61 deep
+    text = "input: [3]\nlayers: [relu]\nx-a0: &a0 " + "[" * 60 + "]" * 60 + "\n"
+    for k in range(1, 5):
+        text += f"x-a{k}: &a{k} " + "[" * 30 + f"*a{k - 1}" + "]" * 30 + "\n"
+    spec = tmp_path / "aliases.yaml"
+    spec.write_text(text)
+    assert main(["summary", str(spec)]) == 1
+    assert "error: through its aliases the spec is nested more than 100 levels deep here" \
+        in capsys.readouterr().err
+
+
 def test_nesting_at_the_limit_is_read(tmp_path, capsys):
     # 99 lists in `input` + the top-level mapping = 100 levels: the reader takes it,
     # and the next check (input sizes are integers) is the one that speaks

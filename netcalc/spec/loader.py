@@ -185,26 +185,44 @@ for _loader in filter(None, (_PythonLoader, _LibyamlLoader)):
 
 
 def _expanded_size(node, file: str) -> int:
-    """Number of nodes with every alias written out; stops at the limit."""
-    sizes: dict[int, int] = {}
+    """Number of nodes with every alias written out, held to the limits on nodes and
+    on nesting: an alias can put one anchored tree inside another, or inside itself."""
+    nodes_and_height: dict[int, tuple[int, int]] = {}
+    open_nodes: set[int] = set()      # being counted: an alias to one of them is a cycle
 
-    def size(n) -> int:
-        if id(n) in sizes:
-            return sizes[id(n)]
+    def too_deep(n) -> SpecError:
+        return SpecError(f"through its aliases the spec is nested more than {MAX_NESTING} "
+                         "levels deep here", location(file, n.start_mark))
+
+    def size(n, depth: int) -> tuple[int, int]:
+        if id(n) in nodes_and_height:
+            nodes, height = nodes_and_height[id(n)]
+            if depth + height - 1 > MAX_NESTING:
+                raise too_deep(n)
+            return nodes, height
+        if depth > MAX_NESTING:
+            raise too_deep(n)
+        if id(n) in open_nodes:
+            raise SpecError("an alias here stands for a list or mapping that contains it: "
+                            "the spec would be infinite", location(file, n.start_mark))
         if isinstance(n, yaml.MappingNode):
-            total = 1 + sum(size(k) + size(v) for k, v in n.value)
+            children = [child for pair in n.value for child in pair]
         elif isinstance(n, yaml.SequenceNode):
-            total = 1 + sum(size(child) for child in n.value)
+            children = n.value
         else:
-            total = 1
-        if total > MAX_EXPANDED_NODES:
+            children = []
+        open_nodes.add(id(n))
+        counted = [size(child, depth + 1) for child in children]
+        open_nodes.discard(id(n))
+        nodes = 1 + sum(child_nodes for child_nodes, _ in counted)
+        if nodes > MAX_EXPANDED_NODES:
             raise SpecError(f"through its aliases the spec would expand to more than "
                             f"{MAX_EXPANDED_NODES:,} YAML nodes; refusing to load it",
                             location(file, n.start_mark))
-        sizes[id(n)] = total
-        return total
+        nodes_and_height[id(n)] = nodes, 1 + max((h for _, h in counted), default=0)
+        return nodes_and_height[id(n)]
 
-    return size(node)
+    return size(node, 1)[0]
 
 
 def _offset_location(text: str, offset: int, file: str) -> Location:
