@@ -30,13 +30,7 @@ pytestmark = pytest.mark.torch
 
 
 def _netcalc(type_name, case, strides):
-    layer = REGISTRY[type_name].from_args(case.args)
-    return layer, layer.evaluate(tuple(case.shapes), strides)
-
-
-def _torch(layer, case, orders=None):
-    module = build_layer(layer, tuple(case.shapes))
-    return measure(module, case.shapes, case.index_high, orders)
+    return REGISTRY[type_name].from_args(case.args).evaluate(tuple(case.shapes), strides)
 
 
 def layout(shape, strides):
@@ -159,13 +153,15 @@ def test_layer_matches_torch(type_name, data):
     orders = storage_orders(data, type_name, case.shapes)
     strides = input_strides(case.shapes, orders)
     try:
-        layer, ours = _netcalc(type_name, case, strides)
+        ours = _netcalc(type_name, case, strides)
     except SpecError as refused:
         torch_says = _torch_refuses(type_name, case, orders)
         # ("empty": torch returned a tensor with a zero-size dim, which netcalc refuses by design)
         assert torch_says is not None, f"netcalc refused ({refused.message}) but torch accepts"
         return
-    theirs = _torch(layer, case, orders)
+    # torch's module from the arguments as written: netcalc's normalising of them is
+    # under test too
+    theirs = measure(_torch_from_spec(type_name, case)(), case.shapes, case.index_high, orders)
     assert theirs.input_strides == strides
     assert ours.output_shape == theirs.output_shape
     if not backend_dependent_layout(type_name, case.args):
