@@ -19,17 +19,12 @@ def calc(capsys, *args):
 
 @functools.lru_cache(maxsize=None)
 def torchs(module, input_shape: tuple[int, ...]) -> tuple[list[int], int, int]:
-    """(output shape, parameters, MACs) of the torch module `module(nn)` builds, run on
-    meta tensors of this shape (no data: torch's shape rules and FlopCounterMode)."""
+    """(output shape, parameters, MACs) of the torch module `module(nn)` builds."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
-    with torch.device("meta"):
-        layer = module(torch.nn)
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            y = layer(torch.zeros(input_shape))
-    return (list(y.shape), sum(p.numel() for p in layer.parameters()),
-            counter.get_total_flops() // 2)
+    from torch_measure import figures_on_meta
+    figures = figures_on_meta(lambda: module(torch.nn), [input_shape])
+    return list(figures.output_shape), figures.total_params, figures.macs
 
 
 # seed 002's first question: "输入 3*224*224, 卷积核大小为11, padding = 2 Stride = 4, 卷积核数量64"

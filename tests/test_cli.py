@@ -32,20 +32,6 @@ def test_json_totals_equal_the_published_figures(name, capsys):
     assert totals["flops"] == 2 * totals["macs"]
 
 
-def torch_figures(build, input_shape) -> dict:
-    """A torch module's output shape, parameter tensors and MACs (FlopCounterMode's
-    flops / 2), run on the meta device."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with torch.device("meta"):
-        module = build(torch.nn)
-        with FlopCounterMode(display=False) as counter:
-            y = module(torch.zeros(input_shape))
-    return {"output_shape": list(y.shape), "macs": counter.get_total_flops() // 2,
-            "params": {name: p.numel() for name, p in module.named_parameters()}}
-
-
 @pytest.mark.torch
 def test_json_contract(capsys):
     code, out, _ = run_cli(capsys, "summary", str(SPECS / "alexnet.yaml"), "--format", "json")
@@ -60,13 +46,16 @@ def test_json_contract(capsys):
     assert conv1["inputs"] == ["input"]
     # the contract carries torch's figures for the layer (test_seed_examples owns the
     # tutorial's published ones)
-    torch_conv1 = torch_figures(lambda nn: nn.Conv2d(3, 64, 11, stride=4, padding=2),
-                                (1, 3, 224, 224))
-    assert conv1["output_shape"] == torch_conv1["output_shape"]
-    assert conv1["params"] == conv1["trainable_params"] == sum(torch_conv1["params"].values())
-    assert conv1["param_tensors"] == torch_conv1["params"]
-    assert conv1["macs"] == torch_conv1["macs"]
-    assert conv1["activation_bytes"] == math.prod(torch_conv1["output_shape"]) * 4
+    from torch import nn
+
+    from torch_measure import figures_on_meta
+    torch_conv1 = figures_on_meta(lambda: nn.Conv2d(3, 64, 11, stride=4, padding=2),
+                                  [(1, 3, 224, 224)])
+    assert conv1["output_shape"] == list(torch_conv1.output_shape)
+    assert conv1["params"] == conv1["trainable_params"] == torch_conv1.total_params
+    assert conv1["param_tensors"] == torch_conv1.params
+    assert conv1["macs"] == torch_conv1.macs
+    assert conv1["activation_bytes"] == math.prod(torch_conv1.output_shape) * 4
     assert data["outputs"] == {"fc8": [1, 1000]}
     totals = data["totals"]
     assert totals["params"] == sum(layer["params"] for layer in data["layers"])

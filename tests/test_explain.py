@@ -140,19 +140,12 @@ def check_working(step) -> None:
 
 @functools.lru_cache(maxsize=None)
 def torch_figures(layer, input_shapes) -> tuple:
-    """(output shape, parameters, buffers, MACs) of the torch module for `layer`, run on
-    meta tensors of these shapes: torch's shape rules and FlopCounterMode, no data."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
+    """(output shape, parameters, buffers, MACs) of the torch module for `layer`."""
     from netcalc.torch_bridge.build import build_layer
+    from torch_measure import figures_on_meta
 
-    with torch.device("meta"):
-        module = build_layer(layer, input_shapes).eval()
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            y = module(*(torch.zeros(shape) for shape in input_shapes))
-    return (tuple(y.shape), sum(p.numel() for p in module.parameters()),
-            sum(b.numel() for b in module.buffers()), counter.get_total_flops() // 2)
+    figures = figures_on_meta(lambda: build_layer(layer, input_shapes), input_shapes)
+    return figures.output_shape, figures.total_params, figures.buffers, figures.macs
 
 
 def torchs_value(step, steps, figures):

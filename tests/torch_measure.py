@@ -84,6 +84,28 @@ class ModelFigures:
     layers: dict[str, tuple[tuple[int, ...], int, int]]
 
 
+@dataclass(frozen=True)
+class Figures:
+    output_shape: tuple[int, ...]
+    params: dict[str, int]            # each parameter tensor's size, by name
+    buffers: int
+    macs: int
+
+    @property
+    def total_params(self) -> int:
+        return sum(self.params.values())
+
+
+def figures_on_meta(factory, input_shapes) -> Figures:
+    """torch's figures for the module `factory()` builds, run on meta tensors of
+    `input_shapes` (one or several inputs): its shape rules and FlopCounterMode, no data."""
+    module = on_meta(factory).eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        y = module(*(torch.zeros(shape, device="meta") for shape in input_shapes))
+    return Figures(tuple(y.shape), {name: p.numel() for name, p in module.named_parameters()},
+                   sum(b.numel() for b in module.buffers()), counter.get_total_flops() // 2)
+
+
 def on_meta(factory):
     """`factory()` built on the meta device: shapes, parameter counts and
     FlopCounterMode's figures are the same as on the CPU (checked for every spec
