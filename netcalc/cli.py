@@ -615,8 +615,8 @@ def _emit(text: str, output: str | None) -> None:
         try:
             sys.stdout.write(text)
         except UnicodeEncodeError:
-            # a locale that cannot spell a layer's name (LC_ALL=C): UTF-8, as -o writes;
-            # the text is encoded whole before any of it is written
+            # a standard output that cannot spell a layer's name (PYTHONIOENCODING=ascii,
+            # a Latin-1 locale): UTF-8, as -o writes; the text is encoded whole first
             sys.stdout.flush()
             sys.stdout.buffer.write(text.encode("utf-8"))
 

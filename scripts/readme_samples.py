@@ -90,9 +90,8 @@ def compact_json(value, indent: int = 0) -> str:
         opening, closing = "[", "]"
     lines = [items[0]]
     for item in items[1:]:
-        last = lines[-1].rsplit("\n", 1)[-1]
-        start = inner if "\n" in lines[-1] or len(lines) > 1 else indent + 1
-        if "\n" in item or "\n" in lines[-1] or start + len(last) + 2 + len(item) > JSON_WIDTH:
+        if "\n" in item or "\n" in lines[-1] or \
+                inner + len(lines[-1]) + 2 + len(item) > JSON_WIDTH:
             lines.append(item)
         else:
             lines[-1] += ", " + item
@@ -113,22 +112,9 @@ def regenerate(readme: str) -> str:
         params, macs = library_numbers(match["spec"])
         return f"| `{match['spec']}` | {params:,} | {macs:,} |"
 
-    with _fixed_terminal():
-        return LIBRARY_ROW.sub(library_row, SAMPLE.sub(sample, readme))
-
-
-@contextlib.contextmanager
-def _fixed_terminal():
-    """A wide terminal, whatever runs this, so that the samples do not wrap."""
-    saved = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = "200"
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["COLUMNS"]
-        else:
-            os.environ["COLUMNS"] = saved
+    # (what the samples print does not depend on the terminal: to a file or a pipe the
+    # table is the same box-drawn table at its natural width)
+    return LIBRARY_ROW.sub(library_row, SAMPLE.sub(sample, readme))
 
 
 def stale_diff(readme: str) -> str:
