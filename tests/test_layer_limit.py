@@ -148,3 +148,11 @@ def test_a_python_spec_meets_the_same_limit(n, code, tmp_path, capsys, low_limit
         assert len(result[1].splitlines()) == 1 + LIMIT
     else:
         assert result[2] == f"{spec}:5:5: error: the spec expands past the limit of 12 layers\n"
+
+
+@pytest.mark.slow
+def test_a_spec_at_the_real_limit_is_summarized_in_full(tmp_path, capsys):
+    # ~10 s and ~1 GiB here: `pytest --thorough` only
+    code, rows, err = summary_csv(capsys, tmp_path, one_repeat(MAX_LAYERS))
+    assert (code, err) == (0, "")
+    assert len(rows) == MAX_LAYERS
