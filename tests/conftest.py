@@ -36,7 +36,8 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Without --thorough, the slow cases are deselected (counted in the summary line)."""
+    """Without --thorough, the slow cases are deselected (`-n 0` counts them in the
+    summary line; under pytest-xdist only the workers see them go)."""
     if config.getoption("--thorough"):
         return
     slow = [item for item in items if item.get_closest_marker("slow")]
