@@ -24,11 +24,12 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
     written to, never replaced.
     """
     binary = isinstance(text, bytes)
+    # text as written, UTF-8 whatever the locale, line breaks untranslated
+    kind, options = ("b", {}) if binary else ("", {"encoding": "utf-8", "newline": ""})
     stream = _stream_mode(path)
     if stream:
         try:
-            with open(path, stream + ("b" if binary else ""), encoding=None if binary else "utf-8",
-                      newline=None if binary else "") as f:
+            with open(path, stream + kind, **options) as f:
                 f.write(text)
             return
         except OSError as e:
@@ -44,8 +45,7 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
     except OSError as e:
         raise UsageError(f"cannot write {path}: {e.strerror}") from None
     try:
-        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8",
-                       newline=None if binary else "") as f:
+        with os.fdopen(fd, "w" + kind, **options) as f:
             # mkstemp's 0600 would surprise: keep the old file's mode, or use the usual one
             os.fchmod(f.fileno(), target.stat().st_mode & 0o7777 if target.exists()
                       else 0o666 & ~_umask())
