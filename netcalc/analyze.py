@@ -63,17 +63,24 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
         layers = [_run_layer(spec_layer, batch, shapes, layouts, fields, size, notes, warnings)
                   for spec_layer in spec.layers]
 
-    consumed = {name for layer in spec.layers for name in layer.inputs}
-    outputs = {layer.name: layer.output_shape for layer in layers if layer.name not in consumed}
+    if spec.outputs:
+        given = {layer.name: layer.output_shape for layer in layers} | inputs
+        outputs = {name: given[producer] for name, producer in spec.outputs.items()}
+        producers = set(spec.outputs.values())
+    else:
+        consumed = {name for layer in spec.layers for name in layer.inputs}
+        outputs = {layer.name: layer.output_shape for layer in layers
+                   if layer.name not in consumed}
+        producers = set(outputs)
     totals = _totals(layers, input_bytes)
     symbolic = any(is_symbolic(d) for shape in inputs.values() for d in shape)
-    held = None if symbolic else memory(spec, layers, totals, bytes_of_input, set(outputs), size,
+    held = None if symbolic else memory(spec, layers, totals, bytes_of_input, producers, size,
                                         optimizer, amp)
     tree = _tree(spec.groups, layers, shapes, fields, totals)
     return Summary(spec.name, spec.file, batch, dtype, size, depth, inputs, input_dtypes,
                    tuple(layers), tuple(_fold(tree, depth)),
                    tuple(r for r in tree if r.kind != "layer"), totals, outputs, tuple(warnings),
-                   tuple(assumed.texts()), held)
+                   tuple(assumed.texts()), held, dict(spec.outputs))
 
 
 def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict,

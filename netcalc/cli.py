@@ -566,9 +566,9 @@ def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtyp
     from .spec import load_spec
 
     if ":" in spec and not os.path.exists(spec) and _is_torch_target(spec):
-        from .torch_bridge.fx_import import import_spec
-        expanded = import_spec(spec, input_shapes, _json_kwargs(kwargs), batch)
-        input_shapes = ()                             # the trace used them already
+        from .torch_bridge.capture import capture, to_spec
+        expanded, _ = to_spec(capture(spec, input_shapes, _json_kwargs(kwargs), batch))
+        input_shapes = ()                             # the capture ran on them already
     else:
         if kwargs is not None:
             raise UsageError("--kwargs is for a torch module given as file.py:ClassName")

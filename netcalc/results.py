@@ -5,7 +5,7 @@ Renderers select and format these; they never compute.
 
 from __future__ import annotations
 
-from .record import Record
+from .record import Record, field
 
 TYPE_CHECKING = False    # annotations only: importing fractions costs ~3 ms of start-up
 if TYPE_CHECKING:
@@ -132,6 +132,8 @@ class Summary(Record):
     # for sizes written as letters (`--input 3xHxW`): what the shapes' formulas assume
     conditions: tuple[str, ...] = ()
     memory: Memory | None = None    # None where sizes are letters
+    # each output's layer, where outputs are named for what a model returns (`logits`)
+    output_layers: dict = field(default_factory=dict)
 
 
 # -- verify: netcalc's numbers beside torch's ---------------------------------

@@ -225,7 +225,8 @@ class _Drawing:
     def _outputs(self) -> list[str]:
         lines = []
         for name, shape in self.summary.outputs.items():
-            node = self.node_of(self.stand_in.get(name, name))
+            producer = self.summary.output_layers.get(name, name)
+            node = self.node_of(self.stand_in.get(producer, producer))
             if node is None:
                 continue
             label = f"output\n{_dims(shape[1:])}"

@@ -47,3 +47,6 @@ class ExpandedSpec(Record, frozen=False):
     layers: list[LayerSpec] = field(default_factory=list)
     groups: list[Group] = field(default_factory=list)
     warnings: list = field(default_factory=list)   # results.SpecWarning, found while reading
+    # what the model returns, by name -> the layer giving it (a captured torch model's
+    # `logits`); empty: every layer no other layer reads
+    outputs: dict = field(default_factory=dict)

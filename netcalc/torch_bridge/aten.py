@@ -1,0 +1,331 @@
+"""One table: an ATen operation of an exported program -> netcalc's layer type.
+
+`torch.export` records models as ATen operations (`aten.conv2d.default`,
+`aten.linear.default`, `aten.scaled_dot_product_attention.default`). Each
+entry here reads one op's arguments as the arguments of a netcalc layer type,
+the way `nn.Conv2d(...)` would be written in a spec. capture.py keeps the
+layer only where netcalc's rules then give exactly torch's shape, MACs,
+parameters and buffers for that op; an op with no entry, or whose entry
+does not fit the call (a convolution whose weight is computed, an `add`
+with a Python number), is kept as a generic op with torch's own numbers.
+"""
+
+from __future__ import annotations
+
+from ..errors import SpecError
+from ..layers import lookup
+
+TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+
+# Ops that check or describe rather than compute: no layer.
+BOOKKEEPING = frozenset({
+    "aten._assert_tensor_metadata.default", "aten._assert_scalar.default",
+    "aten._assert_async.msg", "aten.sym_constrain_range_for_size.default",
+    "aten.sym_size.int", "aten.sym_numel.default", "aten.sym_stride.int",
+})
+
+# Ops whose result is their input, as far as shapes and counts go.
+PASS_THROUGH = frozenset({
+    "aten.alias.default", "aten.detach.default", "aten.detach_.default",
+    "aten.lift_fresh_copy.default",
+})
+
+# Ops that return a view of their input: no memory of their own.
+VIEWS = frozenset({
+    "aten.view.default", "aten.reshape.default", "aten.flatten.using_ints",
+    "aten.permute.default", "aten.transpose.int", "aten.t.default",
+    "aten.unsqueeze.default", "aten.squeeze.dim", "aten.squeeze.dims", "aten.squeeze.default",
+    "aten.expand.default", "aten.slice.Tensor", "aten.select.int", "aten.unflatten.int",
+    "aten.narrow.default", "aten.unbind.int", "aten.split.Tensor", "aten.chunk.default",
+    "aten.split_with_sizes.default", "aten.view_as.default", "aten.reshape_as.default",
+    "aten.expand_as.default", "aten.as_strided.default", "aten.alias.default",
+    "aten.movedim.int", "aten.swapaxes.default", "aten.unfold.default",
+    "aten.tensor_split.sections", "aten.tensor_split.indices",
+})
+
+
+def layer_for(node, tensor_of: dict[str, str], tensors: dict):
+    """netcalc's layer for this op, or None (no entry, or the call does not fit one)."""
+    from .capture import _op_name
+    rule = _RULES.get(_op_name(node.target))
+    if rule is None:
+        return None
+    call = _Call(node, tensor_of)
+    try:
+        type_name, args = rule(call)
+    except _NoFit:
+        return None
+    try:
+        return lookup(type_name).from_args(args)
+    except SpecError:
+        return None
+
+
+class _NoFit(Exception):
+    """The call is not one the layer type describes."""
+
+
+class _Call:
+    """An op's arguments, by position or keyword, with torch's defaults."""
+
+    def __init__(self, node, tensor_of: dict[str, str]):
+        self.node, self.tensor_of = node, tensor_of
+        schema = getattr(node.target, "_schema", None)
+        self.names = [a.name for a in schema.arguments] if schema else []
+        self.defaults = {a.name: a.default_value for a in schema.arguments
+                         if schema and a.has_default_value()} if schema else {}
+
+    def get(self, index: int, default: Any = None) -> Any:
+        if index < len(self.node.args):
+            return self.node.args[index]
+        name = self.names[index] if index < len(self.names) else None
+        if name in self.node.kwargs:
+            return self.node.kwargs[name]
+        return self.defaults.get(name, default)
+
+    def activation(self, index: int):
+        """An argument that must be a tensor the model computed (not a weight)."""
+        value = self.get(index)
+        if not _is_node(value) or value.name in self.tensor_of:
+            raise _NoFit
+        return value
+
+    def weight(self, index: int, optional: bool = False):
+        """An argument that must be one of the model's own tensors (None if optional)."""
+        value = self.get(index)
+        if value is None and optional:
+            return None
+        if not _is_node(value) or value.name not in self.tensor_of:
+            raise _NoFit
+        return tuple(int(s) for s in value.meta["val"].shape)
+
+    def rank(self, index: int = 0) -> int:
+        return len(self.activation(index).meta["val"].shape)
+
+    def plain(self, index: int, default: Any = None) -> Any:
+        """A non-tensor argument (a number, a list of ints)."""
+        value = self.get(index, default)
+        if _is_node(value) or (isinstance(value, (list, tuple)) and any(map(_is_node, value))):
+            raise _NoFit
+        return list(value) if isinstance(value, tuple) else value
+
+
+def _is_node(value) -> bool:
+    return hasattr(value, "op") and hasattr(value, "meta")
+
+
+# -- the rules: op -> (layer type, its arguments) -----------------------------------------
+
+def _conv(call: _Call):
+    call.activation(0)
+    weight = call.weight(1)
+    spatial = len(weight) - 2
+    if call.rank(0) != spatial + 2:
+        raise _NoFit                         # an unbatched input: torch's 3-d conv2d
+    padding = call.plain(4, 0)
+    return f"conv{spatial}d", {
+        "out_channels": weight[0], "kernel_size": list(weight[2:]),
+        "stride": call.plain(3, 1), "padding": padding, "dilation": call.plain(5, 1),
+        "groups": call.plain(6, 1), "bias": call.weight(2, optional=True) is not None}
+
+
+def _linear(call: _Call):
+    call.activation(0)
+    weight = call.weight(1)
+    return "linear", {"out_features": weight[0],
+                      "bias": call.weight(2, optional=True) is not None}
+
+
+def _batch_norm(call: _Call):
+    """aten.batch_norm(input, weight, bias, running_mean, running_var, training, ...);
+    _native_batch_norm_legit_no_training has the same first five."""
+    rank = call.rank(0)
+    if rank not in (2, 3, 4, 5):
+        raise _NoFit
+    affine = call.weight(1, optional=True) is not None
+    if affine != (call.weight(2, optional=True) is not None):
+        raise _NoFit
+    tracked = call.weight(3, optional=True) is not None
+    names = call.names
+    eps = call.plain(names.index("eps")) if "eps" in names else 1e-5
+    momentum = call.plain(names.index("momentum")) if "momentum" in names else 0.1
+    return f"batchnorm{max(rank - 2, 1)}d", {
+        "affine": affine, "track_running_stats": tracked, "eps": eps, "momentum": momentum}
+
+
+def _layer_norm(call: _Call):
+    call.activation(0)
+    weight = call.weight(2, optional=True)
+    bias = call.weight(3, optional=True)
+    if bias is not None and weight is None:
+        raise _NoFit
+    return "layernorm", {"normalized_shape": call.plain(1), "eps": call.plain(4, 1e-5),
+                         "elementwise_affine": weight is not None, "bias": bias is not None}
+
+
+def _group_norm(call: _Call):
+    call.activation(0)
+    affine = call.weight(2, optional=True) is not None
+    if affine != (call.weight(3, optional=True) is not None):
+        raise _NoFit
+    return "groupnorm", {"num_groups": call.plain(1), "eps": call.plain(4, 1e-5),
+                         "affine": affine}
+
+
+def _activation(type_name: str, **arguments: int):
+    """An activation of one input; `arguments`: its argument -> the op's position."""
+    def rule(call: _Call):
+        call.activation(0)
+        return type_name, {name: call.plain(index) for name, index in arguments.items()}
+    return rule
+
+
+def _hardtanh(call: _Call):
+    call.activation(0)
+    low, high = call.plain(1, -1.0), call.plain(2, 1.0)
+    if (low, high) == (0.0, 6.0):
+        return "relu6", {}
+    return "hardtanh", {"min_val": low, "max_val": high}
+
+
+def _merge(type_name: str):
+    def rule(call: _Call):
+        call.activation(0)
+        call.activation(1)
+        if call.get(2, 1) != 1:              # add(x, y, alpha=2)
+            raise _NoFit
+        return type_name, {}
+    return rule
+
+
+def _cat(call: _Call):
+    tensors = call.get(0)
+    if not isinstance(tensors, (list, tuple)) or len(tensors) < 2:
+        raise _NoFit
+    if not all(_is_node(t) and t.name not in call.tensor_of for t in tensors):
+        raise _NoFit
+    return "concat", {"dim": call.plain(1, 0)}
+
+
+def _pool(kind: str):
+    def rule(call: _Call):
+        rank = call.rank(0) - 2
+        kernel = call.plain(1)
+        stride = call.plain(2, []) or None
+        args = {"kernel_size": kernel, "stride": stride, "padding": call.plain(3, 0)}
+        if kind == "max":
+            args.update(dilation=call.plain(4, 1), ceil_mode=call.plain(5, False))
+        else:
+            args.update(ceil_mode=call.plain(4, False), count_include_pad=call.plain(5, True),
+                        divisor_override=call.plain(6, None))
+        return f"{kind}pool{rank}d", args
+    return rule
+
+
+def _adaptive_pool(call: _Call):
+    rank = call.rank(0) - 2
+    return f"adaptiveavgpool{max(rank, 1)}d", {"output_size": call.plain(1)}
+
+
+def _dropout(call: _Call):
+    call.activation(0)
+    return "dropout", {"p": call.plain(1)}
+
+
+def _reshape(type_name: str, **arguments: int):
+    def rule(call: _Call):
+        call.activation(0)
+        return type_name, {name: call.plain(index) for name, index in arguments.items()}
+    return rule
+
+
+def _slice(call: _Call):
+    call.activation(0)
+    end = call.plain(3, None)
+    return "slice", {"dim": call.plain(1, 0), "start": call.plain(2, None),
+                     "end": None if end is not None and end >= 2**62 else end,
+                     "step": call.plain(4, 1)}
+
+
+def _reduce(type_name: str):
+    def rule(call: _Call):
+        call.activation(0)
+        if call.get(3) is not None:          # dtype=...
+            raise _NoFit
+        dims = call.plain(1)
+        return type_name, {"dim": dims if dims else None, "keepdim": call.plain(2, False)}
+    return rule
+
+
+def _embedding(call: _Call):
+    weight = call.weight(0)
+    call.activation(1)
+    padding = call.plain(2, -1)
+    return "embedding", {"num_embeddings": weight[0], "embedding_dim": weight[1],
+                         "padding_idx": None if padding == -1 else padding}
+
+
+def _softmax(type_name: str):
+    def rule(call: _Call):
+        call.activation(0)
+        if call.get(2) not in (None, False):        # softmax(x, dim, dtype=...)
+            raise _NoFit
+        return type_name, {"dim": call.plain(1)}
+    return rule
+
+
+_RULES: dict[str, Callable] = {
+    "aten.conv1d.default": _conv, "aten.conv2d.default": _conv, "aten.conv3d.default": _conv,
+    "aten.conv1d.padding": _conv, "aten.conv2d.padding": _conv, "aten.conv3d.padding": _conv,
+    "aten.linear.default": _linear,
+    "aten.batch_norm.default": _batch_norm,
+    "aten._native_batch_norm_legit_no_training.default": _batch_norm,
+    "aten.layer_norm.default": _layer_norm,
+    "aten.group_norm.default": _group_norm,
+    "aten.relu.default": _activation("relu"), "aten.relu_.default": _activation("relu"),
+    "aten.gelu.default": _activation("gelu", approximate=1),
+    "aten.gelu_.default": _activation("gelu", approximate=1),
+    "aten.silu.default": _activation("silu"), "aten.silu_.default": _activation("silu"),
+    "aten.sigmoid.default": _activation("sigmoid"),
+    "aten.sigmoid_.default": _activation("sigmoid"),
+    "aten.tanh.default": _activation("tanh"), "aten.tanh_.default": _activation("tanh"),
+    "aten.hardswish.default": _activation("hardswish"),
+    "aten.hardswish_.default": _activation("hardswish"),
+    "aten.hardsigmoid.default": _activation("hardsigmoid"),
+    "aten.hardsigmoid_.default": _activation("hardsigmoid"),
+    "aten.hardtanh.default": _hardtanh, "aten.hardtanh_.default": _hardtanh,
+    "aten.mish.default": _activation("mish"), "aten.mish_.default": _activation("mish"),
+    "aten.leaky_relu.default": _activation("leakyrelu", negative_slope=1),
+    "aten.leaky_relu_.default": _activation("leakyrelu", negative_slope=1),
+    "aten.elu.default": _activation("elu", alpha=1),
+    "aten.softplus.default": _activation("softplus", beta=1, threshold=2),
+    "aten.softmax.int": _softmax("softmax"), "aten.log_softmax.int": _softmax("logsoftmax"),
+    "aten.add.Tensor": _merge("add"), "aten.add_.Tensor": _merge("add"),
+    "aten.sub.Tensor": _merge("sub"), "aten.mul.Tensor": _merge("mul"),
+    "aten.mul_.Tensor": _merge("mul"),
+    "aten.cat.default": _cat, "aten.concat.default": _cat,
+    "aten.max_pool1d.default": _pool("max"), "aten.max_pool2d.default": _pool("max"),
+    "aten.max_pool3d.default": _pool("max"),
+    "aten.avg_pool1d.default": _pool("avg"), "aten.avg_pool2d.default": _pool("avg"),
+    "aten.avg_pool3d.default": _pool("avg"),
+    "aten.adaptive_avg_pool1d.default": _adaptive_pool,
+    "aten.adaptive_avg_pool2d.default": _adaptive_pool,
+    "aten.adaptive_avg_pool3d.default": _adaptive_pool,
+    "aten.dropout.default": _dropout,
+    "aten.flatten.using_ints": _reshape("flatten", start_dim=1, end_dim=2),
+    "aten.view.default": _reshape("view", shape=1),
+    "aten.reshape.default": _reshape("reshape", shape=1),
+    "aten.permute.default": _reshape("permute", dims=1),
+    "aten.transpose.int": _reshape("transpose", dim0=1, dim1=2),
+    "aten.unsqueeze.default": _reshape("unsqueeze", dim=1),
+    "aten.squeeze.dim": _reshape("squeeze", dim=1),
+    "aten.expand.default": _reshape("expand", size=1),
+    "aten.contiguous.default": _reshape("contiguous"),
+    "aten.select.int": _reshape("select", dim=1, index=2),
+    "aten.slice.Tensor": _slice,
+    "aten.mean.dim": _reduce("mean"), "aten.sum.dim_IntList": _reduce("sum"),
+    "aten.embedding.default": _embedding,
+}

@@ -1,0 +1,673 @@
+"""A torch model, read by running it: `netcalc summary model.py:factory`.
+
+The model is built under `torch.device("meta")`, so nothing is allocated and a
+70B-parameter model costs what a small one does. `torch.export` (non-strict)
+then runs its real Python code on fake tensors: control flow on shapes,
+`x.ndim`, keyword arguments with defaults and dict outputs all just work, and
+every operation is recorded with the module that ran it and the source line.
+The exported program runs once more on meta tensors under FlopCounterMode,
+op by op, so each op's MACs are torch's own (attention on the math path).
+
+`to_spec` turns the captured program into an `ExpandedSpec`, as a YAML file
+would be: each op a layer, of netcalc's type where aten.py maps it and
+netcalc's rules give exactly torch's numbers, else a `TorchOp` carrying
+torch's; each module that runs several ops a block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import re
+import traceback
+from pathlib import Path
+
+from ..errors import Location, NetcalcError, UsageError
+from ..inputs import parse_shape
+from ..layers.torch_op import TorchOp
+from ..record import Record, field
+from ..results import SpecWarning
+from ..spec.build import usable_name
+from ..spec.model import ExpandedSpec, Group, InputSpec, LayerSpec
+from . import countable_attention, first_line, import_torch
+from .aten import BOOKKEEPING, PASS_THROUGH, VIEWS, layer_for
+
+TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class CaptureFailed(NetcalcError):
+    """A model torch cannot run on fake tensors (exit 1)."""
+
+
+# forward's arguments that are token ids or masks, not images: int64 unless said
+TOKEN_INPUTS = re.compile(r"(^|_)ids$|^(decoder_)?attention_mask$")
+INPUT_DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "bool")
+
+
+class Captured(Record, frozen=False):
+    """The exported program, with what netcalc needs to read it."""
+
+    name: str                       # the factory's name
+    file: str                       # the target, as given
+    graph_module: Any               # ep.module(): get_attr nodes name the model's tensors
+    inputs: list                    # [(name, shape without batch, dtype)]
+    outputs: dict                   # output name (`logits`, `0`) -> graph node name
+    macs: dict                      # graph node name -> FlopCounterMode's flops ÷ 2
+    tensors: dict                   # tensor name -> (elements, is_buffer, trainable, owner id)
+    module_classes: dict            # module path -> class name
+    class_loc: Location | None
+    warnings: list = field(default_factory=list)
+
+
+# -- building the model ----------------------------------------------------------
+
+def load_on_meta(target: str, kwargs: dict):
+    """The model `target` names, built on the meta device (no memory for weights)."""
+    from .fx_import import load_module
+    torch = import_torch()
+    _make_torchvision_importable(torch)
+    try:
+        with torch.device("meta"):
+            model = load_module(target, kwargs)
+    except NetcalcError as error:
+        if not _needs_real_tensors(error):
+            raise
+        # a constructor that computes with tensor values (torchvision's RegNet
+        # calls .tolist()): build it for real, then drop the weights
+        model = load_module(target, kwargs).to("meta")
+    return model.eval()
+
+
+def _needs_real_tensors(error: NetcalcError) -> bool:
+    text = str(error)
+    return "meta" in text and ("item()" in text or "tolist" in text or "data" in text)
+
+
+def _make_torchvision_importable(torch) -> None:
+    """torchvision's wheels on PyPI are built against CUDA torch. On a CPU-only torch its
+    C ops fail to load, which torchvision tolerates, except that it then registers fake
+    kernels for two ops that were never defined, and `import torchvision` (and `import
+    timm`) fails. Defining the two schemas first lets its pure-Python models import; the
+    C ops themselves (nms, roi_align) still refuse to run."""
+    import importlib.util
+    global _TORCHVISION_SCHEMAS
+    if _TORCHVISION_SCHEMAS is not None or torch.version.cuda is not None:
+        return
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    version = Path(spec.submodule_search_locations[0]) / "version.py"
+    try:
+        built_for_cuda = re.search(r"__version__ = '[^']*\+cu\d", version.read_text()) is not None
+    except OSError:
+        return
+    if not built_for_cuda:
+        return
+    try:
+        torch.ops.torchvision.nms   # noqa: B018 - defined: its C ops did load
+    except (AttributeError, RuntimeError):
+        library = torch.library.Library("torchvision", "DEF")
+        library.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        library.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        _TORCHVISION_SCHEMAS = library     # the schemas live as long as this object
+
+
+_TORCHVISION_SCHEMAS = None
+
+
+# -- inputs ------------------------------------------------------------------------
+
+def sample_inputs(torch, model, values: tuple[str, ...], batch: int) -> list:
+    """[(name, shape without batch, dtype)] for forward's arguments, from `--input`
+    values: `3x224x224`, `name=3x224x224`, `input_ids=128:int64`."""
+    signature = _forward_signature(model)
+    named = [p.name for p in signature.parameters.values()
+             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    required = [p.name for p in signature.parameters.values()
+                if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if not values:
+        first = required[0] if required else named[0] if named else "input"
+        raise UsageError(f"give the input shape: --input 3x224x224 (for {first}), or "
+                         f"--input {first}=128:int64 for token ids"
+                         + (f"; forward also needs {', '.join(required[1:])}"
+                            if len(required) > 1 else ""))
+    inputs = []
+    for value in values:
+        name, _, text = value.rpartition("=")
+        if not name:
+            if len(values) != 1:
+                raise UsageError(f"--input {value}: name the argument of forward it is for, "
+                                 f"as --input {(required or named or ['x'])[0]}={value}")
+            name = (required or named or ["input"])[0]
+        elif named and name not in named:
+            hint = f" (its arguments: {', '.join(named)})" if named else ""
+            raise UsageError(f"--input {value}: forward has no argument '{name}'{hint}")
+        if any(name == given for given, _, _ in inputs):
+            raise UsageError(f"--input gives '{name}' twice")
+        shape_text, _, dtype = text.partition(":")
+        dtype = dtype.strip() or ("int64" if TOKEN_INPUTS.search(name) else "float32")
+        if dtype not in INPUT_DTYPES:
+            raise UsageError(f"--input {value}: dtype must be one of {', '.join(INPUT_DTYPES)}")
+        inputs.append((name, parse_shape(shape_text), dtype))
+    missing = [n for n in required if all(n != given for given, _, _ in inputs)]
+    if missing:
+        raise UsageError(f"forward needs {', '.join(missing)}: give each with "
+                         f"--input {missing[0]}=SHAPE")
+    return inputs
+
+
+def _forward_signature(model):
+    try:
+        return inspect.signature(model.forward)
+    except (TypeError, ValueError):
+        return inspect.Signature()
+
+
+def _meta_tensors(torch, inputs: list, batch: int) -> dict:
+    return {name: torch.empty((batch, *shape), dtype=getattr(torch, dtype), device="meta")
+            for name, shape, dtype in inputs}
+
+
+# -- capturing ---------------------------------------------------------------------
+
+def capture(target: str, values: tuple[str, ...], kwargs: dict, batch: int = 1) -> Captured:
+    """Build the model `target` names on meta, export it on inputs of `batch` items, and
+    count each op's MACs."""
+    torch = import_torch()
+    if batch < 1:
+        raise UsageError(f"--batch must be at least 1, got {batch}")
+    model = load_on_meta(target, kwargs)
+    inputs = sample_inputs(torch, model, values, batch)
+    extra = {}
+    if "use_cache" in _forward_signature(model).parameters:
+        extra["use_cache"] = False       # a forward pass, not generation: no KV cache
+    program = _export(torch, model, inputs, batch, extra, target)
+    graph_module = program.module()
+    samples = _meta_tensors(torch, inputs, batch)
+    macs, result = _count(torch, graph_module, {**samples, **extra})
+    tensors, classes = _model_tensors(model)
+    name = target.rpartition(":")[2]
+    captured = Captured(name=name, file=target, graph_module=graph_module, inputs=inputs,
+                        outputs=_output_names(torch, graph_module, result), macs=macs,
+                        tensors=tensors, module_classes=classes, class_loc=_class_location(model))
+    return captured
+
+
+@contextlib.contextmanager
+def _quiet(torch):
+    """torch.export logs and warns about the model's code (deprecated calls, guards
+    added): not the user's business here."""
+    import logging
+    import warnings
+    loggers = [logging.getLogger(n) for n in ("torch._export", "torch.export", "torch._dynamo",
+                                              "torch.fx.experimental.symbolic_shapes",
+                                              "torch._subclasses.fake_tensor")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def _export(torch, model, inputs: list, batch: int, extra: dict, target: str):
+    for attempt in range(2):
+        samples = _meta_tensors(torch, inputs, batch)
+        try:
+            with _quiet(torch), countable_attention(torch):
+                return torch.export.export(model, (), {**samples, **extra}, strict=False)
+        except Exception as error:   # noqa: BLE001 - the model's own code, run by torch
+            floats = [i for i in inputs if i[2] == "float32"]
+            if attempt == 0 and "'indices'" in str(error) and floats:
+                # an nn.Embedding read the input: token ids
+                inputs[:] = [(n, s, "int64" if d == "float32" else d) for n, s, d in inputs]
+                continue
+            raise CaptureFailed(_export_message(model, error, inputs, batch),
+                                user_location(error)) from None
+    raise AssertionError("unreachable")
+
+
+def _export_message(model, error: Exception, inputs: list, batch: int) -> str:
+    given = ", ".join(f"{n} {[batch, *s]} {d}" for n, s, d in inputs)
+    message = first_line(error)
+    hint = ""
+    if "data-dependent" in message or "GuardOnDataDependent" in type(error).__name__:
+        hint = (" (the model branches on a tensor's values, which a capture on fake "
+                "tensors cannot know; netcalc reads models whose control flow depends "
+                "only on shapes)")
+    return (f"torch cannot run {type(model).__name__} on fake inputs ({given}): "
+            f"{type(error).__name__}: {message}{hint}")
+
+
+def _count(torch, graph_module, samples: dict) -> tuple[dict, Any]:
+    """Each node's MACs (FlopCounterMode's flops ÷ 2), by running the program op by op
+    on meta tensors; and what the program returns."""
+    from torch.utils._pytree import tree_flatten
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    macs: dict[str, int] = {}
+
+    class Counter(torch.fx.Interpreter):
+        def run_node(self, node):
+            before = counter.get_total_flops()
+            value = super().run_node(node)
+            spent = counter.get_total_flops() - before
+            if spent:
+                macs[node.name] = spent // 2
+            return value
+
+    flat, _ = tree_flatten(((), samples))
+    # grad mode on: under no_grad torch takes fused attention paths that FlopCounterMode
+    # counts as 0
+    with _quiet(torch), countable_attention(torch), counter:
+        values = Counter(graph_module).run(*flat)
+    return macs, values
+
+
+def _output_names(torch, graph_module, values) -> dict[str, str]:
+    """What forward returns, by name: `logits` of a ModelOutput, `0` of a tuple, `output`
+    of a lone tensor; each the graph node that makes it."""
+    from torch.utils._pytree import keystr, tree_flatten_with_path, tree_unflatten
+
+    output = next(n for n in graph_module.graph.nodes if n.op == "output")
+    nodes = list(output.args[0]) if isinstance(output.args[0], (list, tuple)) else [output.args[0]]
+    spec = graph_module._out_spec
+    if spec is None:
+        return {"output": nodes[0].name} if len(nodes) == 1 else \
+            {str(i): n.name for i, n in enumerate(nodes)}
+    placed = tree_unflatten(list(range(len(nodes))), spec)
+    names = {}
+    for path, index in tree_flatten_with_path(placed)[0]:
+        node = nodes[index]
+        if not hasattr(node, "op"):
+            continue                  # a constant forward returns (None, a number)
+        key = keystr(path).lstrip(".").replace("][", ".").strip("[]").replace("'", "")
+        names[key or "output"] = node.name
+    return names
+
+
+def _model_tensors(model) -> tuple[dict, dict]:
+    """Every parameter and buffer under each of its names (a tied weight has two), with
+    its size; and each module's class name."""
+    tensors = {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        tensors[name] = (p.numel(), False, p.requires_grad, id(p))
+    for name, b in model.named_buffers(remove_duplicate=False):
+        tensors[name] = (b.numel(), True, False, id(b))
+    classes = {path: type(m).__name__ for path, m in model.named_modules(remove_duplicate=False)}
+    return tensors, classes
+
+
+def _class_location(model) -> Location | None:
+    try:
+        return Location(shown(inspect.getsourcefile(type(model))),
+                        inspect.getsourcelines(type(model))[1], 1)
+    except (OSError, TypeError):
+        return None
+
+
+# -- locations in the user's code ------------------------------------------------------
+
+_TORCH_DIR = None
+
+
+def _library_dirs() -> tuple[str, ...]:
+    """torch's, netcalc's and Python's own: frames there are not where a model did
+    something; the model's file, or timm's or transformers', is."""
+    global _TORCH_DIR
+    if _TORCH_DIR is None:
+        import torch
+        _TORCH_DIR = tuple(str(Path(p).resolve()) + "/" for p in (
+            Path(torch.__file__).parent, Path(__file__).parent.parent,
+            Path(traceback.__file__).parent))
+    return _TORCH_DIR
+
+
+def _is_model_code(filename: str) -> bool:
+    if filename.startswith("<"):
+        return False
+    return not str(Path(filename).resolve()).startswith(_library_dirs())
+
+
+def user_location(error: BaseException) -> Location | None:
+    """The innermost frame of the error in the model's code (the user's, or a library's
+    like timm's), not torch's or netcalc's."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if _is_model_code(f.filename)]
+    if not frames:
+        return None
+    frame = frames[-1]
+    return Location(shown(frame.filename), frame.lineno or 1, (frame.colno or 0) + 1)
+
+
+_FRAME = re.compile(r'File "([^"]+)", line (\d+), in ')
+
+
+def node_location(node) -> Location | None:
+    """Where the model's code made this op: the innermost line of the model's (or its
+    library's) code in the op's stack."""
+    stack = node.meta.get("stack_trace") or ""
+    for filename, line in reversed(_FRAME.findall(stack)):
+        if _is_model_code(filename):
+            return Location(shown(filename), int(line), 1)
+    return None
+
+
+def shown(filename: str) -> str:
+    try:
+        return str(Path(filename).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return filename
+
+
+# -- the captured program as a spec ---------------------------------------------------------
+
+class _Op(Record, frozen=False):
+    """One op of the program on its way to a layer."""
+
+    node: Any
+    name: str = ""
+    chain: tuple = ()              # module paths, outermost first (the model itself left out)
+
+
+def to_spec(captured: Captured) -> tuple[ExpandedSpec, list[str]]:
+    """The spec whose layers are the captured ops; and where netcalc's rule for a mapped op
+    disagreed with torch (the op was kept as torch's instead), for the tests."""
+    return _SpecWriter(captured).run()
+
+
+class _SpecWriter:
+    def __init__(self, captured: Captured):
+        self.captured = captured
+        self.graph = captured.graph_module.graph
+        self.values: dict[str, str] = {}       # node name -> the layer (or input) giving it
+        self.claimed: set[int] = set()         # tensors already counted (by identity)
+        self.layers: list[LayerSpec] = []
+        self.ops: list[_Op] = []
+        self.disagreements: list[str] = []
+        self.pieces_taken: set[str] = set()    # tuple-making nodes one of whose pieces is a layer
+        self.tensor_of: dict[str, str] = {}    # get_attr node name -> tensor name
+
+    def run(self) -> tuple[ExpandedSpec, list[str]]:
+        captured = self.captured
+        loc = captured.class_loc or Location(captured.file.rpartition(":")[0], 1, 1)
+        placeholders = [n for n in self.graph.nodes if n.op == "placeholder"]
+        names = {name for name, _, _ in captured.inputs}
+        for node in placeholders:
+            if node.name in names or node.target in names:
+                self.values[node.name] = node.target if node.target in names else node.name
+        spec = ExpandedSpec(
+            name=captured.name, file=captured.file,
+            inputs=[InputSpec(name, tuple(shape), loc, dtype)
+                    for name, shape, dtype in captured.inputs])
+        self.tensor_of = {n.name: str(n.target) for n in self.graph.nodes if n.op == "get_attr"}
+        read = {str(n.target) for n in self.graph.nodes if n.op == "get_attr" and n.users}
+        # what no op reads (BatchNorm's num_batches_tracked) is counted by its module's op
+        self.unread_of: dict[str, list[str]] = {}
+        for tensor in captured.tensors:
+            if tensor not in read:
+                self.unread_of.setdefault(tensor.rpartition(".")[0], []).append(tensor)
+        for node in self.graph.nodes:
+            if node.op in ("call_function", "call_method"):
+                self._node(node)
+        self._unread_tensors(loc)
+        self._name_layers()
+        spec.layers = self.layers
+        spec.groups = self._groups()
+        spec.outputs = {name: self.values[node] for name, node in captured.outputs.items()
+                        if node in self.values}
+        spec.warnings = list(captured.warnings)
+        return spec, self.disagreements
+
+    # -- one node --
+
+    def _node(self, node) -> None:
+        target = _op_name(node.target)
+        value = node.meta.get("val")
+        if target in BOOKKEEPING or value is None:
+            return
+        sources = [a for a in _flat_nodes(node.args, node.kwargs)]
+        if target in PASS_THROUGH and sources and sources[0].name in self.values:
+            self.values[node.name] = self.values[sources[0].name]
+            return
+        if isinstance(value, (list, tuple)):
+            return                         # its pieces become layers where they are taken
+        if target == "getitem":
+            self._piece(node, sources[0], node.args[1])
+            return
+        self._add(node, node, target, value)
+
+    def _piece(self, node, whole, index) -> None:
+        """`whole[index]` of an op that returns several tensors (unbind, split, max-pool
+        with indices): a layer of that op giving that piece."""
+        target = _op_name(whole.target)
+        value = node.meta.get("val")
+        if value is None or not hasattr(value, "shape"):
+            return
+        first = whole.name not in self.pieces_taken
+        self.pieces_taken.add(whole.name)
+        self._add(node, whole, f"{target}[{index}]", value, count=first)
+
+    def _add(self, node, source, target: str, value, count: bool = True) -> None:
+        """A layer for `node`, computed by the op `source` (itself, or the op whose piece
+        it takes)."""
+        captured = self.captured
+        activations, read = [], []
+        for arg in _flat_nodes(source.args, source.kwargs):
+            if arg.name in self.tensor_of:
+                read.append(self.tensor_of[arg.name])
+            elif arg.name in self.values:
+                activations.append(self.values[arg.name])
+        params, buffers = {}, {}
+        chain = _module_chain(node)
+        for tensor in read + self.unread_of.get(chain[-1] if chain else "", []):
+            elements, is_buffer, _, owner = captured.tensors.get(tensor, (0, False, True, None))
+            if owner is None or owner in self.claimed or not count:
+                continue
+            self.claimed.add(owner)
+            (buffers if is_buffer else params)[tensor.rpartition(".")[2] or tensor] = elements
+        shape = tuple(int(s) for s in value.shape)
+        macs = captured.macs.get(source.name, 0) if count else 0
+        layer = None
+        if count and target == _op_name(source.target):
+            layer = layer_for(source, self.tensor_of, captured.tensors)
+            if layer is not None:
+                layer = self._check(layer, source, target, activations, shape, macs, params,
+                                    buffers, chain)
+        if layer is None:
+            layer = TorchOp(op=target, shape=shape, op_macs=macs,
+                            param_counts=tuple(params.items()),
+                            buffer_counts=tuple(buffers.items()),
+                            view=target.split("[")[0] in VIEWS)
+        trainable = all(captured.tensors[t][2] for t in read if t in captured.tensors
+                        and not captured.tensors[t][1]) if params else True
+        self.values[node.name] = node.name
+        self.ops.append(_Op(node, chain=chain))
+        self.layers.append(LayerSpec(
+            name=node.name, layer=layer, inputs=tuple(activations),
+            loc=node_location(node) or captured.class_loc or Location(captured.file, 1, 1),
+            arg_loc={}, depth=0, trainable=trainable))
+
+    def _check(self, layer, source, target, activations, shape, macs, params, buffers, chain):
+        """netcalc's layer for a mapped op, if its rules give torch's numbers here."""
+        shapes = self._shapes_of(source)
+        try:
+            numbers = layer.evaluate(shapes)
+        except Exception as error:     # noqa: BLE001 - a rule refusing what torch ran
+            numbers, problem = None, f"its rule raised {error}"
+        else:
+            problem = ""
+            if tuple(numbers.output_shape) != shape:
+                problem = f"shape {list(numbers.output_shape)} vs torch's {list(shape)}"
+            elif numbers.macs != macs:
+                problem = f"MACs {numbers.macs} vs torch's {macs}"
+            elif sum(numbers.params.values()) != sum(params.values()):
+                problem = f"parameters {sum(numbers.params.values())} vs {sum(params.values())}"
+            elif sum(numbers.buffers.values()) != sum(buffers.values()):
+                problem = f"buffers {sum(numbers.buffers.values())} vs {sum(buffers.values())}"
+        if problem:
+            self.disagreements.append(f"{'.'.join(chain[-1:]) or '(top)'} {target} as "
+                                      f"{layer.type_name}: {problem}")
+            return None
+        return layer
+
+    def _shapes_of(self, source) -> tuple:
+        """The input shapes a mapped layer sees: its activation arguments' shapes."""
+        shapes = []
+        for arg in _flat_nodes(source.args, source.kwargs):
+            if arg.name in self.tensor_of:
+                continue
+            value = arg.meta.get("val")
+            if hasattr(value, "shape"):
+                shapes.append(tuple(int(s) for s in value.shape))
+        return tuple(shapes)
+
+    def _unread_tensors(self, loc: Location) -> None:
+        """Parameters and buffers forward never reads (BatchNorm's num_batches_tracked, a
+        head the model does not use): torch's parameters() counts them, so the summary
+        does, in a row of their module's."""
+        captured = self.captured
+        unread: dict[str, dict] = {}
+        for tensor, (elements, is_buffer, trainable, owner) in captured.tensors.items():
+            if owner in self.claimed:
+                continue
+            self.claimed.add(owner)
+            module = tensor.rpartition(".")[0]
+            unread.setdefault(module, {})[tensor] = (elements, is_buffer, trainable)
+        for module, tensors in unread.items():
+            params = {t.rpartition(".")[2]: n for t, (n, b, _) in tensors.items() if not b}
+            buffers = {t.rpartition(".")[2]: n for t, (n, b, _) in tensors.items() if b}
+            name = f"{module}.unread" if module else "unread"
+            layer = TorchOp(op="(not read by forward)", shape=(0,),
+                            param_counts=tuple(params.items()),
+                            buffer_counts=tuple(buffers.items()), view=True)
+            # placed after the module's last op, so that it sits in the module's block
+            at = max((i for i, op in enumerate(self.ops) if module and
+                      (module in op.chain)), default=len(self.ops) - 1) + 1
+            self.ops.insert(at, _Op(None, name=name, chain=(*_parents(module), module)
+                                    if module else ()))
+            self.layers.insert(at, LayerSpec(
+                name=name, layer=layer, inputs=(), loc=loc, arg_loc={}, depth=0,
+                trainable=all(t for _, b, t in tensors.values() if not b)))
+            if sum(params.values()):
+                captured.warnings.append(SpecWarning(
+                    loc, name, "unread", f"forward never reads {', '.join(sorted(tensors))}: "
+                    f"torch's parameters() counts their {sum(params.values()):,} parameters, "
+                    "and so does this summary"))
+
+    # -- names and blocks --
+
+    def _name_layers(self) -> None:
+        """A module that runs one op names its layer (`layer1.0.conv1`); a module that runs
+        several is a block of layers named `block.op` (`blocks.0.attn.matmul`)."""
+        per_module: dict[str, int] = {}        # ops run inside each module, at any depth
+        for op in self.ops:
+            for path in op.chain:
+                per_module[path] = per_module.get(path, 0) + 1
+        renamed = {}
+        taken: set[str] = set()
+        for op, layer in zip(self.ops, self.layers):
+            leaf = op.chain[-1] if op.chain else ""
+            if op.node is None:
+                name = op.name
+            elif leaf and per_module[leaf] == 1:
+                name = leaf
+            else:
+                name = f"{leaf}.{op.node.name}" if leaf else op.node.name
+            name = usable_name(name)
+            while name in taken:
+                name += "_"
+            taken.add(name)
+            renamed[layer.name] = name
+            layer.name = name
+            op.name = name
+        self.single = {path for path, n in per_module.items() if n == 1}
+        for layer in self.layers:
+            layer.inputs = tuple(renamed.get(i, i) for i in layer.inputs)
+        self.values = {node: renamed.get(v, v) for node, v in self.values.items()}
+
+    def _groups(self) -> list[Group]:
+        """Each run of a module's ops a block; a module whose ops run interleaved with
+        others' (res2net's) has a block for each run."""
+        classes = self.captured.module_classes
+        groups: list[Group] = []
+        open_: list[Group] = []
+        runs: dict[str, int] = {}
+        for index, (op, layer) in enumerate(zip(self.ops, self.layers)):
+            chain = [p for p in op.chain if p not in self.single]
+            kept = 0
+            while kept < len(open_) and kept < len(chain) and \
+                    open_[kept].type_name == classes.get(chain[kept], "") and \
+                    open_[kept].name.split("#")[0] == usable_name(chain[kept]):
+                kept += 1
+            for group in open_[kept:]:
+                group.end = index
+            del open_[kept:]
+            for path in chain[kept:]:
+                runs[path] = runs.get(path, 0) + 1
+                name = usable_name(path) + (f"#{runs[path]}" if runs[path] > 1 else "")
+                group = Group(name=name, type_name=classes.get(path, "Module"), kind="block",
+                              depth=len(open_), loc=layer.loc, first=index)
+                open_.append(group)
+                groups.append(group)
+            layer.depth = len(open_)
+        for group in open_:
+            group.end = len(self.layers)
+        for group in groups:
+            group.output = self._group_output(group)
+        groups.sort(key=lambda g: (g.first, -g.end))
+        return groups
+
+    def _group_output(self, group: Group) -> str:
+        layers = self.layers
+        inside = layers[group.first:group.end]
+        read_outside = {name for layer in layers[:group.first] + layers[group.end:]
+                        for name in layer.inputs} | set(self.values[n] for n in
+                                                        self.captured.outputs.values()
+                                                        if n in self.values)
+        given = [layer.name for layer in inside if layer.name in read_outside]
+        real = [layer.name for layer in inside if not layer.name.endswith("unread")]
+        return given[-1] if given else (real or [inside[-1].name])[-1]
+
+
+def _parents(path: str) -> tuple[str, ...]:
+    parts = path.split(".")
+    return tuple(".".join(parts[:i]) for i in range(1, len(parts)))
+
+
+def _module_chain(node) -> tuple[str, ...]:
+    stack = node.meta.get("nn_module_stack") or {}
+    return tuple(path for path, _ in stack.values() if path)
+
+
+def _op_name(target) -> str:
+    """`aten.conv2d.default` for torch's ops, `getitem` for Python's."""
+    name = getattr(target, "__name__", None)
+    if hasattr(target, "_schema") or hasattr(target, "overloadpacket"):
+        return str(target)
+    return name or str(target)
+
+
+def _flat_nodes(args, kwargs) -> list:
+    """The graph nodes among an op's arguments, in order (lists flattened)."""
+    found = []
+
+    def visit(value):
+        if hasattr(value, "op") and hasattr(value, "meta"):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                visit(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+
+    visit(args)
+    visit(kwargs)
+    return found
