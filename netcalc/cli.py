@@ -127,9 +127,13 @@ def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dt
     """
     from .render import verify as render_verify
     from .torch_bridge.verify import verify as run_verify
+    from .torch_bridge.verify import verify_model
 
     expanded, result = _load_and_analyze(spec, input_shapes, batch, dtype, kwargs=kwargs)
-    checked = run_verify(expanded, result, device=device, runs=runs)
+    if _is_captured(spec):       # the user's own model, run as it is
+        checked = verify_model(spec, _json_kwargs(kwargs), result, device=device, runs=runs)
+    else:
+        checked = run_verify(expanded, result, device=device, runs=runs)
     _emit(render_verify.render_json(checked) if fmt == "json"
           else render_verify.plain_text(checked), output)
     if not checked.ok:
@@ -565,7 +569,7 @@ def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtyp
     from .inputs import input_overrides
     from .spec import load_spec
 
-    if ":" in spec and not os.path.exists(spec) and _is_torch_target(spec):
+    if _is_captured(spec):
         from .torch_bridge.capture import capture, to_spec
         expanded, _ = to_spec(capture(spec, input_shapes, _json_kwargs(kwargs), batch))
         input_shapes = ()                             # the capture ran on them already
@@ -584,6 +588,11 @@ def _print_warnings(result) -> None:
     for warning in result.warnings:
         print(f"{warning.loc}: warning: layer '{warning.layer}' ({warning.type}): "
                    f"{warning.message}", file=sys.stderr)
+
+
+def _is_captured(spec: str) -> bool:
+    """SPEC names a torch model (`file.py:factory`), not a spec file."""
+    return ":" in spec and not os.path.exists(spec) and _is_torch_target(spec)
 
 
 def _is_torch_target(text: str) -> bool:

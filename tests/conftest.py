@@ -27,6 +27,10 @@ def pytest_addoption(parser):
     parser.addoption("--thorough", action="store_true",
                      help="netcalc: run the cases marked slow too, and draw 1,500 hypothesis "
                           "examples a test instead of 60 (an hour or more on 2 cores)")
+    parser.addoption("--corpus", action="store_true",
+                     help="netcalc: run the corpus of real timm, transformers and torchvision "
+                          "models (tests/corpus; needs tests/corpus/requirements.txt, "
+                          "which `scripts/test.sh --corpus` installs)")
 
 
 def pytest_configure(config):
@@ -37,7 +41,13 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     """Without --thorough, the slow cases are deselected (`-n 0` counts them in the
-    summary line; under pytest-xdist only the workers see them go)."""
+    summary line; under pytest-xdist only the workers see them go); without --corpus,
+    the corpus's."""
+    if not config.getoption("--corpus"):
+        corpus = [item for item in items if item.get_closest_marker("corpus")]
+        if corpus:
+            config.hook.pytest_deselected(items=corpus)
+            items[:] = [item for item in items if not item.get_closest_marker("corpus")]
     if config.getoption("--thorough"):
         return
     slow = [item for item in items if item.get_closest_marker("slow")]

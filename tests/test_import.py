@@ -215,9 +215,10 @@ def test_contiguous_after_a_transpose_lets_a_view_follow(capsys):
 def test_a_module_forward_never_calls_is_named_in_a_warning(capsys):
     code, out, err = run_cli(capsys, "summary", f"{IMPORT_MODELS}:Unused", "--input", "4",
                              "--format", "json")
-    assert code == 0 and json.loads(out)["totals"]["params"] == 10
-    assert "warning: layer 'extra' (Linear): forward never calls it: its 10,100 parameters " \
-           "are in torch's parameters() but not in this spec" in err
+    # torch's parameters(): fc's 10 and extra's 10,100
+    assert code == 0 and json.loads(out)["totals"]["params"] == 10 + 10_100
+    assert "warning: layer 'extra' (Linear (never called)): forward never calls it: torch's " \
+           "parameters() counts its 10,100 parameters, and so does this summary" in err
     assert json.loads(out)["warnings"][0]["layer"] == "extra"
 
 

@@ -63,6 +63,13 @@ class Captured(Record, frozen=False):
 
 # -- building the model ----------------------------------------------------------
 
+def load_model(target: str, kwargs: dict):
+    """The model `target` names, built on the current default device."""
+    from .fx_import import load_module
+    _make_torchvision_importable(import_torch())
+    return load_module(target, kwargs)
+
+
 def load_on_meta(target: str, kwargs: dict):
     """The model `target` names, built on the meta device (no memory for weights)."""
     from .fx_import import load_module
@@ -543,8 +550,11 @@ class _SpecWriter:
         for module, tensors in unread.items():
             params = {t.rpartition(".")[2]: n for t, (n, b, _) in tensors.items() if not b}
             buffers = {t.rpartition(".")[2]: n for t, (n, b, _) in tensors.items() if b}
-            name = f"{module}.unread" if module else "unread"
-            layer = TorchOp(op="(not read by forward)", shape=(0,),
+            ran = any(module in op.chain for op in self.ops)
+            name = f"{module}.unread" if ran or not module else module
+            layer = TorchOp(op="(not read by forward)" if ran else
+                            f"{captured.module_classes.get(module, 'module')} (never called)",
+                            shape=(0,),
                             param_counts=tuple(params.items()),
                             buffer_counts=tuple(buffers.items()), view=True)
             # placed after the module's last op, so that it sits in the module's block
@@ -556,10 +566,10 @@ class _SpecWriter:
                 name=name, layer=layer, inputs=(), loc=loc, arg_loc={}, depth=0,
                 trainable=all(t for _, b, t in tensors.values() if not b)))
             if sum(params.values()):
+                what = f"reads {', '.join(sorted(tensors))}" if ran else "calls it"
                 captured.warnings.append(SpecWarning(
-                    loc, name, "unread", f"forward never reads {', '.join(sorted(tensors))}: "
-                    f"torch's parameters() counts their {sum(params.values()):,} parameters, "
-                    "and so does this summary"))
+                    loc, name, layer.type_name, f"forward never {what}: torch's parameters() "
+                    f"counts its {sum(params.values()):,} parameters, and so does this summary"))
 
     # -- names and blocks --
 

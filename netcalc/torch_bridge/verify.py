@@ -196,3 +196,103 @@ def _time(torch, model, inputs, target, runs: int) -> tuple[float | None, int | 
             times.append((time.perf_counter() - start) * 1000)
     peak = torch.cuda.max_memory_allocated(target) if cuda else None
     return statistics.median(times), peak
+
+
+def verify_model(target: str, kwargs: dict, summary: Summary, device: str = "auto",
+                 runs: int | None = None) -> Verification:
+    """`netcalc verify model.py:factory`: the user's own model, built for real (random
+    weights) on the device and run once under FlopCounterMode; each layer named for a
+    module (`layer1.0.conv1`) is checked against that module, and the totals and every
+    output against the model's."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .capture import load_model
+
+    torch = import_torch()
+    where = _device(torch, device)
+    dtype = _torch_dtype(torch, summary.dtype)
+    _check_memory(torch, where, summary)
+    with torch.device(where):
+        model = load_model(target, kwargs).to(dtype=dtype).eval()
+    named = {name: _sample(torch, shape, summary.input_dtypes[name], where)
+             for name, shape in summary.inputs.items()}
+    if "use_cache" in _parameters(model):
+        named["use_cache"] = False
+    modules = dict(model.named_modules())
+    shapes: dict[str, tuple] = {}
+    hooks = []
+    for result in summary.layers:
+        if result.name in modules and result.name:
+            def record(module, args, output, name=result.name):
+                first = output[0] if isinstance(output, (tuple, list)) else output
+                if hasattr(first, "shape"):
+                    shapes.setdefault(name, tuple(first.shape))
+            hooks.append(modules[result.name].register_forward_hook(record))
+    try:
+        # grad mode on: under no_grad torch takes fused attention kernels FlopCounterMode
+        # counts as 0 (countable_attention picks the math path)
+        with countable_attention(torch), FlopCounterMode(display=False) as counter:
+            returned = model(**named)
+    except (RuntimeError, ValueError, TypeError) as error:
+        from .capture import user_location
+        raise NetcalcError(f"torch refused to run {type(model).__name__} on {where}: "
+                           f"{first_line(error)}", user_location(error)) from None
+    finally:
+        for hook in hooks:
+            hook.remove()
+    counts = counter.get_flop_counts()
+    root = type(model).__name__
+    seen: set[int] = set()
+    checks = []
+    for result in summary.layers:
+        module = modules.get(result.name) if result.name else None
+        if module is None:
+            continue
+        params = [p for p in module.parameters() if id(p) not in seen]
+        seen.update(id(p) for p in params)
+        checks.append(LayerCheck(
+            name=result.name, type=result.type,
+            output_shape=Quantity(result.output_shape, shapes.get(result.name)),
+            params=Quantity(result.params, sum(p.numel() for p in params)),
+            buffers=Quantity(result.buffers, sum(b.numel() for b in module.buffers())),
+            macs=Quantity(result.macs,
+                          sum(counts.get(f"{root}.{result.name}", {}).values()) // 2)))
+    from torch.utils._pytree import keystr, tree_flatten_with_path
+    for path, value in tree_flatten_with_path(returned)[0]:
+        if not hasattr(value, "shape"):
+            continue
+        key = keystr(path).lstrip(".").replace("][", ".").strip("[]").replace("'", "") \
+            or "output"
+        checks.append(LayerCheck(
+            name=f"output {key}", type="output",
+            output_shape=Quantity(summary.outputs.get(key), tuple(value.shape)),
+            params=Quantity(0, 0), buffers=Quantity(0, 0), macs=Quantity(0, 0)))
+    totals = summary.totals
+    runs = (10 if where.type == "cuda" else 3) if runs is None else runs
+    latency, peak = _time(torch, lambda: model(**named), (), where, runs)
+    return Verification(
+        name=summary.name, file=summary.file, device=_device_name(torch, where),
+        torch_version=torch.__version__.split("+")[0], batch=summary.batch, dtype=summary.dtype,
+        layers=tuple(checks),
+        params=Quantity(totals.params, sum(p.numel() for p in model.parameters())),
+        buffers=Quantity(totals.buffers, sum(b.numel() for b in model.buffers())),
+        macs=Quantity(totals.macs, counter.get_total_flops() // 2),
+        estimated_bytes=summary.memory.inference_bytes, latency_ms=latency, timed_runs=runs,
+        peak_bytes=peak, failed_layers=sum(not check.ok for check in checks),
+        estimate_to_peak=summary.memory.inference_bytes / peak if peak else None,
+        warnings=summary.warnings)
+
+
+def _sample(torch, shape, dtype: str, where):
+    """Zeros for images; token ids within every vocabulary (0..99)."""
+    if dtype in ("int64", "int32"):
+        return torch.randint(0, 100, shape, dtype=getattr(torch, dtype), device=where)
+    return torch.zeros(shape, dtype=getattr(torch, dtype), device=where)
+
+
+def _parameters(model) -> set[str]:
+    import inspect
+    try:
+        return set(inspect.signature(model.forward).parameters)
+    except (TypeError, ValueError):
+        return set()

@@ -1,0 +1,153 @@
+"""netcalc's numbers for real timm, torchvision and transformers models, against torch's.
+
+For each model of models.CORPUS, netcalc builds it on the meta device and captures it
+with torch.export (`netcalc summary tests/corpus/models.py:NAME --input ...`); the test
+builds the same model on the CPU for real, runs it once under FlopCounterMode and checks
+that netcalc's parameters, buffers, MACs and output shapes are torch's, exactly.
+
+Run with `pytest --corpus` (tests/corpus/requirements.txt installs the zoos); without
+the zoos this module is skipped, and nothing of them is imported to find out.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+
+import pytest
+
+from netcalc.analyze import analyze
+
+MODELS = Path(__file__).with_name("models.py")
+
+_missing = [name for name in ("torch", "torchvision", "timm", "transformers")
+            if importlib.util.find_spec(name) is None]
+if _missing:
+    pytest.skip(f"the corpus needs {', '.join(_missing)} (pip install -r "
+                "tests/corpus/requirements.txt --no-deps)", allow_module_level=True)
+
+
+def _load_models():
+    """models.py, loaded once by path (netcalc loads its own copy of it)."""
+    name = "_netcalc_corpus_models"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, MODELS)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+CORPUS = _load_models().CORPUS
+
+# models netcalc gets wrong today: name -> reason (xfail, strict)
+KNOWN_FAILURES: dict[str, str] = {}
+
+
+def _cases():
+    for name, values, family in CORPUS:
+        marks = [pytest.mark.corpus]
+        if name in KNOWN_FAILURES:
+            marks.append(pytest.mark.xfail(reason=KNOWN_FAILURES[name], strict=True))
+        yield pytest.param(name, values, family, id=name, marks=marks)
+
+
+# -- torch's own figures --------------------------------------------------------------
+
+def _sample_inputs(torch, values) -> tuple[list, dict]:
+    """Positional and keyword inputs for --input values, with a batch of 1: zeros for
+    float tensors, random token ids, masks of ones."""
+    args, kwargs = [], {}
+    for value in values:
+        name, _, text = value.rpartition("=")
+        shape_text, _, dtype = text.partition(":")
+        shape = (1, *(int(n) for n in shape_text.split("x")))
+        if not dtype:
+            is_ids = name.endswith("_ids") or name == "ids"
+            is_mask = name in ("attention_mask", "decoder_attention_mask")
+            dtype = "int64" if is_ids or is_mask else "float32"
+        if name.endswith("attention_mask"):
+            tensor = torch.ones(shape, dtype=getattr(torch, dtype))
+        elif dtype.startswith("int"):
+            tensor = torch.randint(0, 100, shape, dtype=getattr(torch, dtype))
+        else:
+            tensor = torch.zeros(shape, dtype=getattr(torch, dtype))
+        if name:
+            kwargs[name] = tensor
+        else:
+            args.append(tensor)
+    return args, kwargs
+
+
+def _output_shapes(result) -> dict[str, tuple]:
+    """Each returned tensor's shape, named as netcalc names it: `output` for a lone
+    tensor, `logits` for a ModelOutput's field, `0`, `1` for a tuple's items, `a.0` deeper."""
+    import torch
+    from torch.utils._pytree import keystr, tree_flatten_with_path
+
+    shapes = {}
+    for path, value in tree_flatten_with_path(result)[0]:
+        if isinstance(value, torch.Tensor):
+            key = keystr(path).lstrip(".").replace("][", ".").strip("[]").replace("'", "")
+            shapes[key or "output"] = tuple(value.shape)
+    return shapes
+
+
+def torch_figures(name: str, values) -> dict:
+    """params, buffers, MACs and output shapes of the model, by torch, on the CPU."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from netcalc.torch_bridge import countable_attention
+    from netcalc.torch_bridge.capture import _make_torchvision_importable
+
+    _make_torchvision_importable(torch)
+    torch.manual_seed(0)
+    model = getattr(_load_models(), name)().eval()
+    args, kwargs = _sample_inputs(torch, values)
+    if "use_cache" in inspect.signature(model.forward).parameters:
+        kwargs["use_cache"] = False
+    counter = FlopCounterMode(display=False)
+    # grad mode on: under no_grad torch takes fused attention paths FlopCounterMode counts as 0
+    with countable_attention(torch), counter:
+        result = model(*args, **kwargs)
+    return {
+        "params": sum(p.numel() for p in model.parameters()),
+        "buffers": sum(b.numel() for b in model.buffers()),
+        "macs": counter.get_total_flops() // 2,
+        "outputs": _output_shapes(result),
+    }
+
+
+# -- netcalc's ------------------------------------------------------------------------
+
+def netcalc_figures(name: str, values) -> tuple[dict, list[str]]:
+    from netcalc.torch_bridge.capture import capture, to_spec
+
+    captured = capture(f"{MODELS}:{name}", tuple(values), {}, 1)
+    spec, disagreements = to_spec(captured)
+    summary = analyze(spec, batch=1)
+    return {
+        "params": summary.totals.params,
+        "buffers": summary.totals.buffers,
+        "macs": summary.totals.macs,
+        "outputs": {key: tuple(shape) for key, shape in summary.outputs.items()},
+    }, disagreements
+
+
+@pytest.mark.parametrize("name,values,family", list(_cases()))
+def test_netcalc_matches_torch(name, values, family):
+    expected = torch_figures(name, values)
+    got, disagreements = netcalc_figures(name, values)
+    wrong = []
+    for figure in ("params", "buffers", "macs"):
+        if got[figure] != expected[figure]:
+            wrong.append(f"{figure}: netcalc {got[figure]:,}, torch {expected[figure]:,} "
+                         f"(off by {got[figure] - expected[figure]:+,})")
+    if got["outputs"] != expected["outputs"]:
+        wrong.append(f"outputs: netcalc {got['outputs']}, torch {expected['outputs']}")
+    if disagreements:
+        wrong.append("netcalc's rules disagreed with torch: " + "; ".join(disagreements))
+    assert not wrong, f"{name} ({family}, --input {' '.join(values)}):\n  " + "\n  ".join(wrong)
