@@ -60,7 +60,10 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
 
     warnings: list[SpecWarning] = list(spec.warnings)
     with conditions() as assumed:      # sizes written as letters: what the formulas assume
-        layers = [_run_layer(spec_layer, batch, shapes, layouts, fields, size, notes, warnings)
+        # a captured model's layers are what its code did at this batch: advice on how
+        # to write a spec (a view that fixes the batch) is not for its author
+        advice = [] if spec.captured else warnings
+        layers = [_run_layer(spec_layer, batch, shapes, layouts, fields, size, notes, advice)
                   for spec_layer in spec.layers]
 
     if spec.outputs:

@@ -282,10 +282,19 @@ def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batc
     if not _is_torch_target(target):
         raise UsageError(f"{target!r}: name the module as path/to/file.py:ClassName or "
                          "package.module:factory")
-    expanded = import_spec(target, input_shapes, _json_kwargs(kwargs), batch)
-    result = analyze(expanded)
+    from .torch_bridge.fx_import import ImportFailed
+    try:
+        expanded = import_spec(target, input_shapes, _json_kwargs(kwargs), batch)
+        how = "torch.fx"
+    except ImportFailed as traced:
+        # what torch.fx cannot trace, torch.export may capture: a spec for this batch
+        from .torch_bridge.capture import capture, spec_or_blockers, to_spec
+        expanded, _ = to_spec(capture(target, input_shapes, _json_kwargs(kwargs), batch))
+        spec_or_blockers(expanded, traced)
+        how, flat = f"torch.export, at batch {batch}", True
+    result = analyze(expanded, batch=batch)
     _print_warnings(result)
-    origin = f"imported from {target} by netcalc {__version__} (torch.fx)"
+    origin = f"imported from {target} by netcalc {__version__} ({how})"
     _emit(spec_yaml(expanded, result, origin, flat=flat), output)
     if output:
         print(f"wrote {output}: {len(result.layers)} layer"

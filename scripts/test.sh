@@ -9,13 +9,21 @@
 # releases that pyproject.toml's ranges admit (torch stays pinned: its newest
 # release on the index is a CUDA build of several GB), to find an upstream
 # release that breaks us before a user does.
+#
+# sh scripts/test.sh --corpus  also installs the model zoos of tests/corpus
+# (timm, transformers, torchvision: --no-deps, so that none can replace the
+# pinned CPU torch) and runs only the corpus of real models (a few minutes).
 set -eu
 cd "$(dirname "$0")/.."
 
 venv=.venv
 constraints=constraints.txt
 upgrade=""
-if [ "${1:-}" = "--latest" ]; then
+corpus=""
+if [ "${1:-}" = "--corpus" ]; then
+    shift
+    corpus=yes
+elif [ "${1:-}" = "--latest" ]; then
     shift
     venv=.venv-latest
     constraints=$venv/constraints.txt
@@ -48,4 +56,9 @@ if [ "$venv" = .venv-latest ]; then
     $venv/bin/python -m pip freeze --exclude-editable --disable-pip-version-check | sed 's/^/    /'
 fi
 $venv/bin/ruff check netcalc tests scripts bench
+if [ -n "$corpus" ]; then
+    $venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+        -r tests/corpus/requirements.txt
+    exec $venv/bin/python -m pytest tests/corpus --corpus "$@"
+fi
 exec $venv/bin/python -m pytest "$@"

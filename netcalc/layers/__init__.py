@@ -1,7 +1,7 @@
 """Every layer type netcalc knows, registered by name (see registry.py)."""
 
-from . import (activation, attention, conv, linear, norm, parameter, pool,  # noqa: F401
-               resize, tensor)  # (importing registers them)
+from . import (activation, attention, conv, linear, matmul, norm, parameter,  # noqa: F401
+               pool, resize, tensor)  # (importing registers them)
 from .base import Layer, LayerNumbers, Merge, Shape
 from .registry import REGISTRY, lookup, unknown_type
 

@@ -50,3 +50,4 @@ class ExpandedSpec(Record, frozen=False):
     # what the model returns, by name -> the layer giving it (a captured torch model's
     # `logits`); empty: every layer no other layer reads
     outputs: dict = field(default_factory=dict)
+    captured: bool = False          # read from a torch model (torch_bridge/capture.py)

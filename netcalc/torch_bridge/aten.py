@@ -47,7 +47,7 @@ VIEWS = frozenset({
 })
 
 
-def layer_for(node, tensor_of: dict[str, str], tensors: dict):
+def layer_for(node, tensor_of: dict[str, str]):
     """netcalc's layer for this op, or None (no entry, or the call does not fit one)."""
     from .capture import _op_name
     rule = _RULES.get(_op_name(node.target))
@@ -277,6 +277,38 @@ def _softmax(type_name: str):
     return rule
 
 
+def _matmul(call: _Call):
+    a, b = call.activation(0), call.activation(1)
+    if len(a.meta["val"].shape) < 2 or len(b.meta["val"].shape) < 2:
+        raise _NoFit                         # vector products: torch's mv/dot
+    return "matmul", {}
+
+
+def _attention(call: _Call):
+    for index in (0, 1, 2):
+        call.activation(index)
+    mask = call.get(3)
+    if mask is not None and (not _is_node(mask) or mask.name in call.tensor_of):
+        raise _NoFit
+    return "scaleddotproductattention", {
+        "dropout_p": call.plain(4, 0.0), "is_causal": call.plain(5, False),
+        "scale": call.plain(6, None), "enable_gqa": call.plain(7, False)}
+
+
+def piece_for(node, index: int, tensor_of: dict[str, str]):
+    """The layer for piece `index` of an op that returns several tensors: unbind's is a
+    select."""
+    from .capture import _op_name
+    if _op_name(node.target) != "aten.unbind.int":
+        return None
+    call = _Call(node, tensor_of)
+    try:
+        call.activation(0)
+        return lookup("select").from_args({"dim": call.plain(1, 0), "index": index})
+    except (_NoFit, SpecError):
+        return None
+
+
 _RULES: dict[str, Callable] = {
     "aten.conv1d.default": _conv, "aten.conv2d.default": _conv, "aten.conv3d.default": _conv,
     "aten.conv1d.padding": _conv, "aten.conv2d.padding": _conv, "aten.conv3d.padding": _conv,
@@ -328,4 +360,6 @@ _RULES: dict[str, Callable] = {
     "aten.slice.Tensor": _slice,
     "aten.mean.dim": _reduce("mean"), "aten.sum.dim_IntList": _reduce("sum"),
     "aten.embedding.default": _embedding,
+    "aten.matmul.default": _matmul, "aten.bmm.default": _matmul,
+    "aten.scaled_dot_product_attention.default": _attention,
 }

@@ -30,7 +30,7 @@ from ..results import SpecWarning
 from ..spec.build import usable_name
 from ..spec.model import ExpandedSpec, Group, InputSpec, LayerSpec
 from . import countable_attention, first_line, import_torch
-from .aten import BOOKKEEPING, PASS_THROUGH, VIEWS, layer_for
+from .aten import BOOKKEEPING, PASS_THROUGH, VIEWS, layer_for, piece_for
 
 TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
 if TYPE_CHECKING:
@@ -375,6 +375,25 @@ def shown(filename: str) -> str:
 
 # -- the captured program as a spec ---------------------------------------------------------
 
+def spec_or_blockers(spec: ExpandedSpec, traced: NetcalcError) -> None:
+    """A captured model can be written as a spec when netcalc has a layer type for each of
+    its ops; else an error naming the ops that have none, and where the first is."""
+    generic: dict[str, list] = {}
+    for layer in spec.layers:
+        if isinstance(layer.layer, TorchOp):
+            generic.setdefault(layer.layer.op, []).append(layer)
+    if not generic:
+        return
+    listed = ", ".join(f"{op} ({len(layers)}×)" for op, layers in
+                       sorted(generic.items(), key=lambda item: -len(item[1])))
+    first = next(layer for layer in spec.layers if isinstance(layer.layer, TorchOp))
+    raise CaptureFailed(
+        f"netcalc has no layer type for {sum(map(len, generic.values()))} operations of "
+        f"this model, so it cannot write it as a spec: {listed}; `netcalc summary "
+        f"{spec.file} --input ...` reads it as it is, exactly (torch.fx refused it too: "
+        f"{traced.message})", first.loc)
+
+
 class _Op(Record, frozen=False):
     """One op of the program on its way to a layer."""
 
@@ -410,15 +429,16 @@ class _SpecWriter:
             if node.name in names or node.target in names:
                 self.values[node.name] = node.target if node.target in names else node.name
         spec = ExpandedSpec(
-            name=captured.name, file=captured.file,
+            name=captured.name, file=captured.file, captured=True,
             inputs=[InputSpec(name, tuple(shape), loc, dtype)
                     for name, shape, dtype in captured.inputs])
         self.tensor_of = {n.name: str(n.target) for n in self.graph.nodes if n.op == "get_attr"}
         read = {str(n.target) for n in self.graph.nodes if n.op == "get_attr" and n.users}
         # what no op reads (BatchNorm's num_batches_tracked) is counted by its module's op
         self.unread_of: dict[str, list[str]] = {}
-        for tensor in captured.tensors:
-            if tensor not in read:
+        read_owners = {captured.tensors[t][3] for t in read if t in captured.tensors}
+        for tensor, (_, _, _, owner) in captured.tensors.items():
+            if owner not in read_owners:
                 self.unread_of.setdefault(tensor.rpartition(".")[0], []).append(tensor)
         for node in self.graph.nodes:
             if node.op in ("call_function", "call_method"):
@@ -440,7 +460,9 @@ class _SpecWriter:
         if target in BOOKKEEPING or value is None:
             return
         sources = [a for a in _flat_nodes(node.args, node.kwargs)]
-        if target in PASS_THROUGH and sources and sources[0].name in self.values:
+        same = target.startswith(("aten.to.", "aten._to_copy.")) and sources and \
+            getattr(sources[0].meta.get("val"), "dtype", None) == getattr(value, "dtype", 0)
+        if (target in PASS_THROUGH or same) and sources and sources[0].name in self.values:
             self.values[node.name] = self.values[sources[0].name]
             return
         if isinstance(value, (list, tuple)):
@@ -473,17 +495,22 @@ class _SpecWriter:
                 activations.append(self.values[arg.name])
         params, buffers = {}, {}
         chain = _module_chain(node)
+        shared = False             # a tied weight, counted where it was first read
+        mine = set()
         for tensor in read + self.unread_of.get(chain[-1] if chain else "", []):
             elements, is_buffer, _, owner = captured.tensors.get(tensor, (0, False, True, None))
+            shared = shared or (owner in self.claimed and owner not in mine)
             if owner is None or owner in self.claimed or not count:
                 continue
             self.claimed.add(owner)
+            mine.add(owner)
             (buffers if is_buffer else params)[tensor.rpartition(".")[2] or tensor] = elements
         shape = tuple(int(s) for s in value.shape)
         macs = captured.macs.get(source.name, 0) if count else 0
         layer = None
-        if count and target == _op_name(source.target):
-            layer = layer_for(source, self.tensor_of, captured.tensors)
+        if not shared:
+            layer = layer_for(source, self.tensor_of) if source is node else \
+                piece_for(source, node.args[1], self.tensor_of)
             if layer is not None:
                 layer = self._check(layer, source, target, activations, shape, macs, params,
                                     buffers, chain)
