@@ -526,6 +526,34 @@ def encoder_layer(draw, type_name):
     return Case(args, [_sequence(draw, batch_first, draw(st.integers(1, 4)), heads * head_dim)])
 
 
+@st.composite
+def matmul(draw, type_name):
+    """[..., n, k] @ [..., k, m], the leading dims broadcasting (a 1 against a size)."""
+    n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
+    lead = draw(st.lists(st.integers(1, 3), min_size=0, max_size=2))
+    other = [d if draw(st.booleans()) else 1 for d in lead]
+    if draw(st.booleans()):
+        lead, other = other, lead
+    return Case({}, [(*lead, n, k), (*other, k, m)])
+
+
+@st.composite
+def scaled_dot_product_attention(draw, type_name):
+    """q [N, Hq, L, E], k and v [N, Hkv, S, E / Ev]; Hkv < Hq only with enable_gqa."""
+    args = {}
+    n, kv_heads, groups = (draw(st.integers(1, 3)) for _ in range(3))
+    if groups > 1:
+        args["enable_gqa"] = True
+    length, source = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    e, ev = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    if draw(st.booleans()) and length <= source:
+        args["is_causal"] = True
+    maybe(draw, args, "scale", st.sampled_from([0.5, 1.0]))
+    q_heads = kv_heads * groups
+    return Case(args, [(n, q_heads, length, e), (n, kv_heads, source, e),
+                       (n, kv_heads, source, ev)])
+
+
 def _strategy_for(type_name: str):
     if type_name.startswith(("conv", "convtranspose")):
         return conv
@@ -551,6 +579,7 @@ def _strategy_for(type_name: str):
         "expand": expand, "stochasticdepth": stochastic_depth, "parameter": learned_tensor,
         "chunk": pieces, "split": pieces,
         "multiheadattention": attention, "transformerencoderlayer": encoder_layer,
+        "matmul": matmul, "scaleddotproductattention": scaled_dot_product_attention,
     }.get(type_name, elementwise)
 
 

@@ -126,6 +126,6 @@ class ScaledDotProductAttention(TensorOp, Layer):
     @classmethod
     def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
         mask = f", attn_mask={xs[3]}" if len(xs) > 3 else ""
-        return (f"F.scaled_dot_product_attention({', '.join(xs[:3])}{mask}, "
+        return (f"torch.nn.functional.scaled_dot_product_attention({', '.join(xs[:3])}{mask}, "
                 f"dropout_p={args['dropout_p']}, is_causal={args['is_causal']}, "
                 f"scale={args['scale']}, enable_gqa={args['enable_gqa']})")

@@ -208,6 +208,7 @@ def _quiet(torch):
     added): not the user's business here."""
     import logging
     import warnings
+    import io
     loggers = [logging.getLogger(n) for n in ("torch._export", "torch.export", "torch._dynamo",
                                               "torch.fx.experimental.symbolic_shapes",
                                               "torch._subclasses.fake_tensor")]
@@ -215,7 +216,8 @@ def _quiet(torch):
     for logger in loggers:
         logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
+        # torch.export prints the partial graph of a model it cannot run to stderr
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
@@ -242,14 +244,12 @@ def _export(torch, model, inputs: list, batch: int, extra: dict, target: str):
 
 def _export_message(model, error: Exception, inputs: list, batch: int) -> str:
     given = ", ".join(f"{n} {[batch, *s]} {d}" for n, s, d in inputs)
-    message = first_line(error)
-    hint = ""
-    if "data-dependent" in message or "GuardOnDataDependent" in type(error).__name__:
-        hint = (" (the model branches on a tensor's values, which a capture on fake "
-                "tensors cannot know; netcalc reads models whose control flow depends "
-                "only on shapes)")
+    if "data-dependent" in first_line(error) or "DataDependent" in type(error).__name__:
+        return (f"{type(model).__name__} branches on a tensor's values here, which a "
+                f"capture on fake inputs ({given}) cannot know: netcalc reads models whose "
+                "control flow depends only on shapes")
     return (f"torch cannot run {type(model).__name__} on fake inputs ({given}): "
-            f"{type(error).__name__}: {message}{hint}")
+            f"{type(error).__name__}: {first_line(error)}")
 
 
 def _count(torch, graph_module, samples: dict) -> tuple[dict, Any]:
@@ -388,10 +388,14 @@ def spec_or_blockers(spec: ExpandedSpec, traced: NetcalcError) -> None:
                        sorted(generic.items(), key=lambda item: -len(item[1])))
     first = next(layer for layer in spec.layers if isinstance(layer.layer, TorchOp))
     raise CaptureFailed(
-        f"netcalc has no layer type for {sum(map(len, generic.values()))} operations of "
+        f"netcalc has no layer type for {_count_of(sum(map(len, generic.values())))} of "
         f"this model, so it cannot write it as a spec: {listed}; `netcalc summary "
         f"{spec.file} --input ...` reads it as it is, exactly (torch.fx refused it too: "
         f"{traced.message})", first.loc)
+
+
+def _count_of(n: int) -> str:
+    return f"{n} operation{'s' if n != 1 else ''}"
 
 
 class _Op(Record, frozen=False):
@@ -437,8 +441,8 @@ class _SpecWriter:
         # what no op reads (BatchNorm's num_batches_tracked) is counted by its module's op
         self.unread_of: dict[str, list[str]] = {}
         read_owners = {captured.tensors[t][3] for t in read if t in captured.tensors}
-        for tensor, (_, _, _, owner) in captured.tensors.items():
-            if owner not in read_owners:
+        for tensor, (_, is_buffer, _, owner) in captured.tensors.items():
+            if owner not in read_owners and is_buffer:
                 self.unread_of.setdefault(tensor.rpartition(".")[0], []).append(tensor)
         for node in self.graph.nodes:
             if node.op in ("call_function", "call_method"):
@@ -497,9 +501,11 @@ class _SpecWriter:
         chain = _module_chain(node)
         shared = False             # a tied weight, counted where it was first read
         mine = set()
-        for tensor in read + self.unread_of.get(chain[-1] if chain else "", []):
+        own_unread = self.unread_of.get(chain[-1] if chain else "", [])
+        for tensor in read + own_unread:
             elements, is_buffer, _, owner = captured.tensors.get(tensor, (0, False, True, None))
-            shared = shared or (owner in self.claimed and owner not in mine)
+            if tensor not in own_unread:
+                shared = shared or (owner in self.claimed and owner not in mine)
             if owner is None or owner in self.claimed or not count:
                 continue
             self.claimed.add(owner)
@@ -577,8 +583,8 @@ class _SpecWriter:
         for module, tensors in unread.items():
             params = {t.rpartition(".")[2]: n for t, (n, b, _) in tensors.items() if not b}
             buffers = {t.rpartition(".")[2]: n for t, (n, b, _) in tensors.items() if b}
-            ran = any(module in op.chain for op in self.ops)
-            name = f"{module}.unread" if ran or not module else module
+            ran = not module or any(module in op.chain for op in self.ops)
+            name = f"{module}.unread" if module and ran else module or "unread"
             layer = TorchOp(op="(not read by forward)" if ran else
                             f"{captured.module_classes.get(module, 'module')} (never called)",
                             shape=(0,),

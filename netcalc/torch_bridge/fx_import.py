@@ -681,6 +681,7 @@ def _stack_frames(stack_trace: str) -> list[tuple[str, int]]:
 
 
 _OPERATORS = {operator.add: "+", operator.iadd: "+=", operator.mul: "*", operator.imul: "*=",
+              operator.matmul: "@",
               operator.sub: "-", operator.isub: "-=", operator.truediv: "/",
               operator.getitem: "[]", operator.matmul: "@"}
 
@@ -767,6 +768,13 @@ def function_layer(node, constant) -> tuple[str, dict, tuple]:
         return "mul", {}, _operands(node)
     if target in (operator.sub, operator.isub, torch.sub):
         return "sub", {}, _operands(node)
+    if target in (operator.matmul, torch.matmul, torch.bmm) or tensor_call("matmul", "bmm"):
+        return "matmul", {}, _operands(node)
+    if target is F.scaled_dot_product_attention:
+        bound = bind(["attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa"], inputs=3,
+                     ignore=("attn_mask",))
+        mask = kwargs.get("attn_mask", args[3] if len(args) > 3 else None)
+        return "scaleddotproductattention", bound, (*args[:3], *([mask] if mask else []))
     if target in (torch.cat, getattr(torch, "concat", None)):
         tensors = args[0] if args else kwargs.pop("tensors")
         bound = bind(["dim"])

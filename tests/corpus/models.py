@@ -376,6 +376,126 @@ def hf_vit():
         image_size=224, patch_size=16, num_labels=10))
 
 
+# -- more, each for something the others lack ------------------------------------------
+
+def crossvit_tiny_240():
+    # two branches at two patch sizes, fused by cross-attention
+    return _timm("crossvit_tiny_240")
+
+
+def convit_tiny():
+    return _timm("convit_tiny")
+
+
+def twins_svt_small():
+    return _timm("twins_svt_small")
+
+
+def coat_lite_tiny():
+    return _timm("coat_lite_tiny")
+
+
+def sequencer2d_s_shallow():
+    # bidirectional LSTMs over rows and columns; a block a stage (the full model's 18
+    # take netcalc ~15 s to capture: each LSTM step is ops of its own)
+    return _timm("sequencer2d_s", layers=[1, 1, 1, 1])
+
+
+def gcvit_xxtiny():
+    return _timm("gcvit_xxtiny")
+
+
+def tv_swin_t():
+    return _tv("swin_t")
+
+
+def tv_maxvit_t():
+    return _tv("maxvit_t")
+
+
+def tv_convnext_tiny():
+    return _tv("convnext_tiny")
+
+
+def mc3_18():
+    return _tv("mc3_18")
+
+
+def s3d():
+    return _tv("s3d")
+
+
+def bloom():
+    # ALiBi position biases, not embeddings
+    from transformers import BloomConfig, BloomForCausalLM
+    return BloomForCausalLM(BloomConfig(vocab_size=32000, hidden_size=256, n_layer=2, n_head=4))
+
+
+def falcon():
+    from transformers import FalconConfig, FalconForCausalLM
+    return FalconForCausalLM(FalconConfig(
+        vocab_size=32000, hidden_size=256, num_hidden_layers=2, num_attention_heads=4,
+        new_decoder_architecture=True, num_kv_heads=2, max_position_embeddings=512))
+
+
+def phi():
+    from transformers import PhiConfig, PhiForCausalLM
+    return PhiForCausalLM(PhiConfig(
+        vocab_size=32000, hidden_size=256, intermediate_size=1024, num_hidden_layers=2,
+        num_attention_heads=4, partial_rotary_factor=0.5, max_position_embeddings=512))
+
+
+def gemma():
+    from transformers import GemmaConfig, GemmaForCausalLM
+    return GemmaForCausalLM(GemmaConfig(
+        vocab_size=32000, hidden_size=256, intermediate_size=768, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=1, head_dim=64,
+        max_position_embeddings=512))
+
+
+def whisper():
+    # a Conv1d front end on log-mel features, then an encoder-decoder
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+    return WhisperForConditionalGeneration(WhisperConfig(
+        vocab_size=32000, num_mel_bins=80, d_model=256, encoder_layers=2, decoder_layers=2,
+        encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=1024,
+        decoder_ffn_dim=1024, max_source_positions=200, max_target_positions=128,
+        pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=1))
+
+
+def clip():
+    # two towers, two inputs, nested outputs
+    from transformers import CLIPConfig, CLIPModel
+    return CLIPModel(CLIPConfig(
+        text_config={"vocab_size": 32000, "hidden_size": 256, "intermediate_size": 1024,
+                     "num_hidden_layers": 2, "num_attention_heads": 4,
+                     "max_position_embeddings": 77},
+        vision_config={"hidden_size": 256, "intermediate_size": 1024, "num_hidden_layers": 2,
+                       "num_attention_heads": 4, "image_size": 224, "patch_size": 32},
+        projection_dim=128))
+
+
+def mbart():
+    from transformers import MBartConfig, MBartForConditionalGeneration
+    return MBartForConditionalGeneration(MBartConfig(
+        vocab_size=32000, d_model=256, encoder_layers=2, decoder_layers=2,
+        encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=1024,
+        decoder_ffn_dim=1024, max_position_embeddings=512))
+
+
+def hf_swin():
+    from transformers import SwinConfig, SwinForImageClassification
+    return SwinForImageClassification(SwinConfig(
+        image_size=224, embed_dim=48, depths=[2, 2, 2, 2], num_heads=[2, 4, 8, 16],
+        num_labels=10))
+
+
+def hf_convnext():
+    from transformers import ConvNextConfig, ConvNextForImageClassification
+    return ConvNextForImageClassification(ConvNextConfig(
+        hidden_sizes=[48, 96, 192, 384], depths=[2, 2, 2, 2], num_labels=10))
+
+
 IMAGE = ("3x224x224",)
 TEXT = ("input_ids=128",)
 SEQ2SEQ = ("input_ids=128", "decoder_input_ids=32")
@@ -452,4 +572,24 @@ CORPUS = [
     ("t5", SEQ2SEQ, "encoder-decoder"),
     ("bart", SEQ2SEQ, "encoder-decoder"),
     ("hf_vit", ("pixel_values=3x224x224",), "hf-vision"),
+    ("crossvit_tiny_240", ("3x240x240",), "vit"),
+    ("convit_tiny", IMAGE, "vit"),
+    ("twins_svt_small", IMAGE, "vit"),
+    ("coat_lite_tiny", IMAGE, "vit"),
+    ("gcvit_xxtiny", IMAGE, "hybrid"),
+    ("sequencer2d_s_shallow", IMAGE, "mlp"),
+    ("tv_swin_t", IMAGE, "vit"),
+    ("tv_maxvit_t", IMAGE, "hybrid"),
+    ("tv_convnext_tiny", IMAGE, "cnn"),
+    ("mc3_18", ("3x8x112x112",), "video"),
+    ("s3d", ("3x16x224x224",), "video"),
+    ("bloom", TEXT, "decoder"),
+    ("falcon", TEXT, "decoder"),
+    ("phi", TEXT, "decoder"),
+    ("gemma", TEXT, "decoder"),
+    ("whisper", ("input_features=80x400", "decoder_input_ids=32"), "encoder-decoder"),
+    ("clip", ("input_ids=77", "pixel_values=3x224x224"), "hf-vision"),
+    ("mbart", SEQ2SEQ, "encoder-decoder"),
+    ("hf_swin", ("pixel_values=3x224x224",), "hf-vision"),
+    ("hf_convnext", ("pixel_values=3x224x224",), "hf-vision"),
 ]
