@@ -501,25 +501,40 @@ class _SpecWriter:
         chain = _module_chain(node)
         shared = False             # a tied weight, counted where it was first read
         mine = set()
-        own_unread = self.unread_of.get(chain[-1] if chain else "", [])
-        for tensor in read + own_unread:
+        for tensor in read:
             elements, is_buffer, _, owner = captured.tensors.get(tensor, (0, False, True, None))
-            if tensor not in own_unread:
-                shared = shared or (owner in self.claimed and owner not in mine)
+            shared = shared or (owner in self.claimed and owner not in mine)
             if owner is None or owner in self.claimed or not count:
                 continue
             self.claimed.add(owner)
             mine.add(owner)
             (buffers if is_buffer else params)[tensor.rpartition(".")[2] or tensor] = elements
+        # buffers of its module no op reads (BatchNorm's num_batches_tracked), which
+        # netcalc's rule may count with the op
+        unread = {}
+        for tensor in self.unread_of.get(chain[-1] if chain else "", []):
+            owner = captured.tensors[tensor][3]
+            if owner not in self.claimed:
+                unread[tensor] = (tensor.rpartition(".")[2], captured.tensors[tensor][0], owner)
         shape = tuple(int(s) for s in value.shape)
         macs = captured.macs.get(source.name, 0) if count else 0
         layer = None
         if not shared:
             layer = layer_for(source, self.tensor_of) if source is node else \
                 piece_for(source, node.args[1], self.tensor_of)
-            if layer is not None:
-                layer = self._check(layer, source, target, activations, shape, macs, params,
-                                    buffers, chain)
+        if layer is not None:
+            with_unread = {**buffers, **{name: n for name, n, _ in unread.values()}}
+            problem = self._problem(layer, source, shape, macs, params, with_unread) \
+                if unread else "no unread buffers"
+            if not problem:
+                buffers = with_unread
+                self.claimed.update(owner for _, _, owner in unread.values())
+            else:
+                problem = self._problem(layer, source, shape, macs, params, buffers)
+                if problem:
+                    self.disagreements.append(f"{'.'.join(chain[-1:]) or '(top)'} {target} as "
+                                              f"{layer.type_name}: {problem}")
+                    layer = None
         if layer is None:
             layer = TorchOp(op=target, shape=shape, op_macs=macs,
                             param_counts=tuple(params.items()),
@@ -534,28 +549,21 @@ class _SpecWriter:
             loc=node_location(node) or captured.class_loc or Location(captured.file, 1, 1),
             arg_loc={}, depth=0, trainable=trainable))
 
-    def _check(self, layer, source, target, activations, shape, macs, params, buffers, chain):
-        """netcalc's layer for a mapped op, if its rules give torch's numbers here."""
-        shapes = self._shapes_of(source)
+    def _problem(self, layer, source, shape, macs, params, buffers) -> str:
+        """How netcalc's rules for a mapped op differ from torch's numbers ("" if not)."""
         try:
-            numbers = layer.evaluate(shapes)
+            numbers = layer.evaluate(self._shapes_of(source))
         except Exception as error:     # noqa: BLE001 - a rule refusing what torch ran
-            numbers, problem = None, f"its rule raised {error}"
-        else:
-            problem = ""
-            if tuple(numbers.output_shape) != shape:
-                problem = f"shape {list(numbers.output_shape)} vs torch's {list(shape)}"
-            elif numbers.macs != macs:
-                problem = f"MACs {numbers.macs} vs torch's {macs}"
-            elif sum(numbers.params.values()) != sum(params.values()):
-                problem = f"parameters {sum(numbers.params.values())} vs {sum(params.values())}"
-            elif sum(numbers.buffers.values()) != sum(buffers.values()):
-                problem = f"buffers {sum(numbers.buffers.values())} vs {sum(buffers.values())}"
-        if problem:
-            self.disagreements.append(f"{'.'.join(chain[-1:]) or '(top)'} {target} as "
-                                      f"{layer.type_name}: {problem}")
-            return None
-        return layer
+            return f"its rule raised {error}"
+        if tuple(numbers.output_shape) != shape:
+            return f"shape {list(numbers.output_shape)} vs torch's {list(shape)}"
+        if numbers.macs != macs:
+            return f"MACs {numbers.macs} vs torch's {macs}"
+        if sum(numbers.params.values()) != sum(params.values()):
+            return f"parameters {sum(numbers.params.values())} vs {sum(params.values())}"
+        if sum(numbers.buffers.values()) != sum(buffers.values()):
+            return f"buffers {sum(numbers.buffers.values())} vs {sum(buffers.values())}"
+        return ""
 
     def _shapes_of(self, source) -> tuple:
         """The input shapes a mapped layer sees: its activation arguments' shapes."""

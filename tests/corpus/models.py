@@ -469,7 +469,8 @@ def clip():
     return CLIPModel(CLIPConfig(
         text_config={"vocab_size": 32000, "hidden_size": 256, "intermediate_size": 1024,
                      "num_hidden_layers": 2, "num_attention_heads": 4,
-                     "max_position_embeddings": 77},
+                     "max_position_embeddings": 77, "pad_token_id": 0, "bos_token_id": 1,
+                     "eos_token_id": 2},
         vision_config={"hidden_size": 256, "intermediate_size": 1024, "num_hidden_layers": 2,
                        "num_attention_heads": 4, "image_size": 224, "patch_size": 32},
         projection_dim=128))

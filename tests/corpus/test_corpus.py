@@ -55,15 +55,7 @@ class Disagreed(AssertionError):
 # the disagreement is gone (then take the model out of here).
 _ROTARY = ("to_spec calls the unsqueeze that reads a rotary embedding's inv_freq buffer a "
            "disagreement: the view's rule has 0 buffers, torch's op read the buffer")
-KNOWN_FAILURES: dict[str, str] = {
-    "llama": _ROTARY,
-    "mistral": _ROTARY,
-    "qwen2": _ROTARY,
-    "gpt_neox": _ROTARY,
-    "phi": _ROTARY,
-    "falcon": _ROTARY,
-    "gemma": _ROTARY,
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _cases():
@@ -141,14 +133,14 @@ def torch_figures(name: str, values) -> dict:
     args, kwargs = _sample_inputs(torch, values)
     if "use_cache" in inspect.signature(model.forward).parameters:
         kwargs["use_cache"] = False
-    # counted before forward runs: ConViT's forward swaps a 30-element placeholder buffer
-    # for its attention's relative positions (1.15M elements), which netcalc does not see
+    # counted before forward runs, as netcalc counts them: ConViT's forward swaps a
+    # 30-element placeholder buffer for its relative positions (1.15M elements, after)
     params = sum(p.numel() for p in model.parameters())    # a tied weight once
     buffers = sum(b.numel() for b in model.buffers())
     counter = FlopCounterMode(display=False)
     # grad mode on: under no_grad torch takes fused attention paths FlopCounterMode counts
     # as 0. oneDNN's fused RNN kernel (mkldnn_rnn) counts 0 too, where the plain CPU path
-    # runs matmuls it counts; oneDNN off only for RNNs, as its convolutions are the fast ones
+    # runs matmuls it counts (oneDNN off only where there is an RNN: nothing else needs it)
     has_rnn = any(isinstance(m, torch.nn.RNNBase) for m in model.modules())
     with countable_attention(torch), _without_onednn(torch, has_rnn), counter:
         result = model(*args, **kwargs)
