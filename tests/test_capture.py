@@ -349,3 +349,13 @@ def test_an_input_forward_does_not_take_is_a_usage_error(capsys):
                              "nope=3")
     assert (code, out) == (2, "")
     assert "nope" in err and "Traceback" not in err
+
+
+def test_an_image_input_follows_the_dtype_and_verify_runs_in_bfloat16(capsys):
+    # the input is the model's dtype, as torch needs it to be: 3·16·16 elements of 2 bytes
+    code, out, _ = run_cli(capsys, "summary", f"{MODELS}:Features", "--input", "3x16x16",
+                           "--dtype", "bfloat16", "--format", "json")
+    assert code == 0 and json.loads(out)["totals"]["input_bytes"] == 3 * 16 * 16 * 2
+    code, out, _ = run_cli(capsys, "verify", f"{MODELS}:Features", "--input", "3x16x16",
+                           "--dtype", "bfloat16", "--device", "cpu", "--runs", "0")
+    assert code == 0 and "match torch" in out

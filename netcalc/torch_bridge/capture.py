@@ -434,7 +434,8 @@ class _SpecWriter:
                 self.values[node.name] = node.target if node.target in names else node.name
         spec = ExpandedSpec(
             name=captured.name, file=captured.file, captured=True,
-            inputs=[InputSpec(name, tuple(shape), loc, dtype)
+            # an image follows --dtype, as a spec's input does; token ids stay integers
+            inputs=[InputSpec(name, tuple(shape), loc, None if dtype == "float32" else dtype)
                     for name, shape, dtype in captured.inputs])
         self.tensor_of = {n.name: str(n.target) for n in self.graph.nodes if n.op == "get_attr"}
         read = {str(n.target) for n in self.graph.nodes if n.op == "get_attr" and n.users}

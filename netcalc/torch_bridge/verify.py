@@ -235,6 +235,16 @@ def verify_model(target: str, kwargs: dict, summary: Summary, device: str = "aut
             returned = model(**named)
     except (RuntimeError, ValueError, TypeError) as error:
         from .capture import user_location
+        no_kernel = _NO_KERNEL.search(str(error))
+        if no_kernel and no_kernel.group(1) == _TORCH_DTYPE_NAMES.get(summary.dtype):
+            # torch lacking a kernel for the dtype on this device is no finding about
+            # netcalc's numbers: like a missing tool, a usage error
+            device_name = "the CPU" if where.type == "cpu" else "this GPU"
+            raise UsageError(
+                f"torch {torch.__version__.split('+')[0]} cannot run {type(model).__name__} "
+                f"in {summary.dtype} on {device_name} ({first_line(error)}): verify with "
+                "--dtype float32; the shapes, parameters and MACs do not depend on the dtype",
+                user_location(error)) from None
         raise NetcalcError(f"torch refused to run {type(model).__name__} on {where}: "
                            f"{first_line(error)}", user_location(error)) from None
     finally:
