@@ -159,6 +159,20 @@ class Interleaved(nn.Module):
         return x
 
 
+class InterleavedChildren(nn.Module):
+    """A ModuleList whose members forward runs one at a time, its own ops between (as
+    res2net runs its `convs`)."""
+
+    def __init__(self):
+        super().__init__()
+        self.pair = nn.ModuleList([nn.Linear(8, 8), nn.Linear(8, 8)])
+
+    def forward(self, x):
+        x = self.pair[0](x)
+        x = torch.tanh(x) * 2.0
+        return self.pair[1](x)
+
+
 class Tied(nn.Module):
     """A language-model head that shares the embedding's weight."""
 

@@ -104,11 +104,15 @@ def netcalc_summary(name: str, values, batch: int = 1, kwargs=None):
 
 def module_figures(summary, modules: dict) -> dict:
     """netcalc's (MACs, params) for each module path of the model: a module that ran one op
-    is a layer named by its path; one that ran several, a block per run (`f`, `f#2`)."""
+    is a layer named by its path; one that ran several, a block per run (`f`, `f#2`); a
+    module's second call is `f_1`."""
     figures: dict[str, list[int]] = {}
     rows = [(b.name.split("#")[0], b.macs, b.params) for b in summary.blocks]
     rows += [(layer.name, layer.macs, layer.params) for layer in summary.layers]
     for path, macs, params in rows:
+        call = re.fullmatch(r"(.+)_\d+", path)
+        if path not in modules and call and call.group(1) in modules:
+            path = call.group(1)
         if path in modules:
             got = figures.setdefault(path, [0, 0])
             got[0] += macs
@@ -257,13 +261,24 @@ def test_the_activation_of_a_batchnorm_subclass_is_netcalcs_relu():
     assert [types[c] for c in _block_children(summary, "norm")] == ["batchnorm2d", "relu"]
 
 
-def test_children_called_alternately_are_a_block_per_run():
+def test_children_called_alternately_are_a_layer_per_call():
     summary, _ = netcalc_summary("Interleaved", ["8"])
-    assert [row.name for row in summary.blocks] == ["f", "g", "f#2", "g#2"]
+    calls = [layer for layer in summary.layers if layer.name in ("f", "g", "f_1", "g_1")]
+    assert [layer.name for layer in calls] == ["f", "g", "f_1", "g_1"]
     # each call of f: one linear's MACs; its weights counted once, at the first call
-    f_rows = [row for row in summary.blocks if row.name.split("#")[0] == "f"]
-    assert [row.macs for row in f_rows] == [8 * 8, 8 * 8]
-    assert sum(row.params for row in f_rows) == 8 * 8 + 8
+    f_calls = [layer for layer in calls if layer.name.startswith("f")]
+    assert [layer.macs for layer in f_calls] == [8 * 8, 8 * 8]
+    assert [layer.params for layer in f_calls] == [8 * 8 + 8, 0]
+
+
+def test_a_module_list_run_one_member_at_a_time_needs_no_block():
+    # res2net's `convs`: a ModuleList is never called itself, so its members are layers
+    # in the order they ran, with the model's own ops between them
+    summary, _ = netcalc_summary("InterleavedChildren", ["8"])
+    assert summary.blocks == ()
+    assert [layer.name for layer in summary.layers if layer.name.startswith("pair")] == \
+        ["pair.0", "pair.1"]
+    assert summary.totals.macs == 2 * 8 * 8
 
 
 # -- the tiny Llama, generic ops and all ------------------------------------------------------------

@@ -513,7 +513,7 @@ class _SpecWriter:
         # buffers of its module no op reads (BatchNorm's num_batches_tracked), which
         # netcalc's rule may count with the op
         unread = {}
-        for tensor in self.unread_of.get(chain[-1] if chain else "", []):
+        for tensor in self.unread_of.get(_path(chain[-1]) if chain else "", []):
             owner = captured.tensors[tensor][3]
             if owner not in self.claimed:
                 unread[tensor] = (tensor.rpartition(".")[2], captured.tensors[tensor][0], owner)
@@ -592,7 +592,7 @@ class _SpecWriter:
         for module, tensors in unread.items():
             params = {t.rpartition(".")[2]: n for t, (n, b, _) in tensors.items() if not b}
             buffers = {t.rpartition(".")[2]: n for t, (n, b, _) in tensors.items() if b}
-            ran = not module or any(module in op.chain for op in self.ops)
+            ran = not module or any(module in map(_path, op.chain) for op in self.ops)
             name = f"{module}.unread" if module and ran else module or "unread"
             layer = TorchOp(op="(not read by forward)" if ran else
                             f"{captured.module_classes.get(module, 'module')} (never called)",
@@ -601,7 +601,7 @@ class _SpecWriter:
                             buffer_counts=tuple(buffers.items()), view=True)
             # placed after the module's last op, so that it sits in the module's block
             at = max((i for i, op in enumerate(self.ops) if module and
-                      (module in op.chain)), default=len(self.ops) - 1) + 1
+                      (module in map(_path, op.chain))), default=len(self.ops) - 1) + 1
             self.ops.insert(at, _Op(None, name=name, chain=(*_parents(module), module)
                                     if module else ()))
             self.layers.insert(at, LayerSpec(
@@ -629,9 +629,9 @@ class _SpecWriter:
             if op.node is None:
                 name = op.name
             elif leaf and per_module[leaf] == 1:
-                name = leaf
+                name = _call_name(leaf)
             else:
-                name = f"{leaf}.{op.node.name}" if leaf else op.node.name
+                name = f"{_call_name(leaf)}.{op.node.name}" if leaf else op.node.name
             name = usable_name(name)
             while name in taken:
                 name += "_"
@@ -655,16 +655,18 @@ class _SpecWriter:
             chain = [p for p in op.chain if p not in self.single]
             kept = 0
             while kept < len(open_) and kept < len(chain) and \
-                    open_[kept].type_name == classes.get(chain[kept], "") and \
-                    open_[kept].name.split("#")[0] == usable_name(chain[kept]):
+                    open_[kept].type_name == classes.get(_path(chain[kept]), "") and \
+                    open_[kept].name.split("#")[0] == usable_name(_call_name(chain[kept])):
                 kept += 1
             for group in open_[kept:]:
                 group.end = index
             del open_[kept:]
             for path in chain[kept:]:
                 runs[path] = runs.get(path, 0) + 1
-                name = usable_name(path) + (f"#{runs[path]}" if runs[path] > 1 else "")
-                group = Group(name=name, type_name=classes.get(path, "Module"), kind="block",
+                name = usable_name(_call_name(path)) + (f"#{runs[path]}" if runs[path] > 1
+                                                        else "")
+                group = Group(name=name, type_name=classes.get(_path(path), "Module"),
+                              kind="block",
                               depth=len(open_), loc=layer.loc, first=index)
                 open_.append(group)
                 groups.append(group)
@@ -694,8 +696,22 @@ def _parents(path: str) -> tuple[str, ...]:
 
 
 def _module_chain(node) -> tuple[str, ...]:
+    """The module calls the op ran in, outermost first: a module's path, `path@1` for its
+    second call (torchvision's BasicBlock calls its `relu` twice)."""
     stack = node.meta.get("nn_module_stack") or {}
-    return tuple(path for path, _ in stack.values() if path)
+    return tuple(f"{path}@{key.rpartition('@')[2]}" if "@" in key else path
+                 for key, (path, _) in stack.items() if path)
+
+
+def _path(call: str) -> str:
+    """The module's path of a call in a chain."""
+    return call.partition("@")[0]
+
+
+def _call_name(call: str) -> str:
+    """How a call is named: `relu`, then `relu_1` for the second call."""
+    path, _, index = call.partition("@")
+    return f"{path}_{index}" if index else path
 
 
 def _op_name(target) -> str:
