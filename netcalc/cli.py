@@ -282,11 +282,13 @@ def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batc
     if not _is_torch_target(target):
         raise UsageError(f"{target!r}: name the module as path/to/file.py:ClassName or "
                          "package.module:factory")
-    from .torch_bridge.fx_import import ImportFailed
+    from .errors import MissingToolError
     try:
         expanded = import_spec(target, input_shapes, _json_kwargs(kwargs), batch)
         how = "torch.fx"
-    except ImportFailed as traced:
+    except MissingToolError:
+        raise
+    except NetcalcError as traced:
         # what torch.fx cannot trace, torch.export may capture: a spec for this batch
         from .torch_bridge.capture import capture, spec_or_blockers, to_spec
         expanded, _ = to_spec(capture(target, input_shapes, _json_kwargs(kwargs), batch))

@@ -61,10 +61,10 @@ def _child(kind: str, name: str, values: list[str]) -> dict:
     import torch
 
     from netcalc.analyze import analyze
-    from netcalc.torch_bridge.capture import (_make_torchvision_importable, capture,
+    from netcalc.torch_bridge.capture import (make_torchvision_importable, capture,
                                               load_model, sample_inputs, to_spec)
 
-    _make_torchvision_importable(torch)
+    make_torchvision_importable(torch)
     for library in ("torchvision", "timm", "transformers"):
         try:
             __import__(library)

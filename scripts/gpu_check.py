@@ -200,8 +200,8 @@ def _parse(argv):
 def _import_torch():
     import torch
 
-    from netcalc.torch_bridge.capture import _make_torchvision_importable
-    _make_torchvision_importable(torch)
+    from netcalc.torch_bridge.capture import make_torchvision_importable
+    make_torchvision_importable(torch)
     return torch
 
 

@@ -229,7 +229,7 @@ def test_a_module_forward_never_calls_is_named_in_a_warning(capsys):
      "missing 2 required positional arguments: 'block' and 'layers' (give its arguments "
      "with --kwargs"),
     ([f"{MODELS}:resnet18", "--input", "3x8x8", "--input", "3x9x9"],
-     "--input gives input 'input' twice"),
+     "--input 3x8x8: name the argument of forward it is for, as --input x=3x8x8"),
 ])
 def test_mistakes_in_naming_the_module_get_a_hint(args, message, capsys):
     code, _, err = run_cli(capsys, "import", *args)

@@ -12,6 +12,8 @@ with a Python number), is kept as a generic op with torch's own numbers.
 
 from __future__ import annotations
 
+import math
+
 from ..errors import SpecError
 from ..layers import lookup
 
@@ -44,6 +46,16 @@ VIEWS = frozenset({
     "aten.expand_as.default", "aten.as_strided.default", "aten.alias.default",
     "aten.movedim.int", "aten.swapaxes.default", "aten.unfold.default",
     "aten.tensor_split.sections", "aten.tensor_split.indices",
+})
+
+
+# Ops that may read a parameter as a tensor of its own (`x + pos_embed`): the parameter
+# is then a `parameter` layer feeding them, as a spec would write it.
+OPERAND_OPS = frozenset({
+    "aten.add.Tensor", "aten.sub.Tensor", "aten.mul.Tensor", "aten.cat.default",
+    "aten.expand.default", "aten.unsqueeze.default", "aten.view.default",
+    "aten.reshape.default", "aten.permute.default", "aten.transpose.int",
+    "aten.matmul.default", "aten.slice.Tensor", "aten.select.int",
 })
 
 
@@ -242,6 +254,29 @@ def _reshape(type_name: str, **arguments: int):
     return rule
 
 
+def _view(type_name: str):
+    """x.view(shape) / x.reshape(shape), the batch dim written -1 where the op keeps it in
+    dim 0 (as a spec writes it): the same op at any batch."""
+    def rule(call: _Call):
+        x = tuple(int(s) for s in call.activation(0).meta["val"].shape)
+        y = tuple(int(s) for s in call.node.meta["val"].shape)
+        shape = call.plain(1)
+        if x and y and x[0] == y[0] and math.prod(x[1:]) == math.prod(y[1:]):
+            shape = [-1, *y[1:]]
+        return type_name, {"shape": shape}
+    return rule
+
+
+def _expand(call: _Call):
+    """x.expand(size); a parameter expanded along a new leading dim (ViT's class token,
+    `cls_token.expand(B, -1, -1)`) meets the batch: written `batch`, as a spec does."""
+    x = call.activation(0)
+    size = call.plain(1)
+    if x.op == "get_attr" and size and x.meta["val"].shape[0] == 1 and size[0] != -1:
+        size = ["batch", *size[1:]]
+    return "expand", {"size": size}
+
+
 def _slice(call: _Call):
     call.activation(0)
     end = call.plain(3, None)
@@ -348,13 +383,12 @@ _RULES: dict[str, Callable] = {
     "aten.adaptive_avg_pool3d.default": _adaptive_pool,
     "aten.dropout.default": _dropout,
     "aten.flatten.using_ints": _reshape("flatten", start_dim=1, end_dim=2),
-    "aten.view.default": _reshape("view", shape=1),
-    "aten.reshape.default": _reshape("reshape", shape=1),
+    "aten.view.default": _view("view"), "aten.reshape.default": _view("reshape"),
     "aten.permute.default": _reshape("permute", dims=1),
     "aten.transpose.int": _reshape("transpose", dim0=1, dim1=2),
     "aten.unsqueeze.default": _reshape("unsqueeze", dim=1),
     "aten.squeeze.dim": _reshape("squeeze", dim=1),
-    "aten.expand.default": _reshape("expand", size=1),
+    "aten.expand.default": _expand,
     "aten.contiguous.default": _reshape("contiguous"),
     "aten.select.int": _reshape("select", dim=1, index=2),
     "aten.slice.Tensor": _slice,

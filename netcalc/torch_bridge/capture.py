@@ -24,13 +24,14 @@ from pathlib import Path
 
 from ..errors import Location, NetcalcError, UsageError
 from ..inputs import parse_shape
+from ..layers import lookup
 from ..layers.torch_op import TorchOp
 from ..record import Record, field
 from ..results import SpecWarning
 from ..spec.build import usable_name
 from ..spec.model import ExpandedSpec, Group, InputSpec, LayerSpec
 from . import countable_attention, first_line, import_torch
-from .aten import BOOKKEEPING, PASS_THROUGH, VIEWS, layer_for, piece_for
+from .aten import BOOKKEEPING, OPERAND_OPS, PASS_THROUGH, VIEWS, layer_for, piece_for
 
 TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class Captured(Record, frozen=False):
     module_classes: dict            # module path -> class name
     class_loc: Location | None
     warnings: list = field(default_factory=list)
+    batch: int = 1                  # the batch the capture ran at
 
 
 # -- building the model ----------------------------------------------------------
@@ -66,7 +68,6 @@ class Captured(Record, frozen=False):
 def load_model(target: str, kwargs: dict):
     """The model `target` names, built on the current default device."""
     from .fx_import import load_module
-    _make_torchvision_importable(import_torch())
     return load_module(target, kwargs)
 
 
@@ -74,7 +75,6 @@ def load_on_meta(target: str, kwargs: dict):
     """The model `target` names, built on the meta device (no memory for weights)."""
     from .fx_import import load_module
     torch = import_torch()
-    _make_torchvision_importable(torch)
     try:
         with torch.device("meta"):
             model = load_module(target, kwargs)
@@ -92,7 +92,7 @@ def _needs_real_tensors(error: NetcalcError) -> bool:
     return "meta" in text and ("item()" in text or "tolist" in text or "data" in text)
 
 
-def _make_torchvision_importable(torch) -> None:
+def make_torchvision_importable(torch) -> None:
     """torchvision's wheels on PyPI are built against CUDA torch. On a CPU-only torch its
     C ops fail to load, which torchvision tolerates, except that it then registers fake
     kernels for two ops that were never defined, and `import torchvision` (and `import
@@ -198,7 +198,8 @@ def capture(target: str, values: tuple[str, ...], kwargs: dict, batch: int = 1) 
     name = target.rpartition(":")[2]
     captured = Captured(name=name, file=target, graph_module=graph_module, inputs=inputs,
                         outputs=_output_names(torch, graph_module, result), macs=macs,
-                        tensors=tensors, module_classes=classes, class_loc=_class_location(model))
+                        tensors=tensors, module_classes=classes, class_loc=_class_location(model),
+                        batch=batch)
     return captured
 
 
@@ -475,7 +476,30 @@ class _SpecWriter:
         if target == "getitem":
             self._piece(node, sources[0], node.args[1])
             return
+        for source in sources:
+            self._parameter_operand(source, node)
         self._add(node, node, target, value)
+
+    def _parameter_operand(self, source, node) -> None:
+        """A parameter forward uses as a tensor of its own (ViT's `pos_embed` in `x +
+        pos_embed`, a layer scale's `gamma * x`), not as a layer's weight: a `parameter`
+        layer, where it is first read, as a spec writes it."""
+        tensor = self.tensor_of.get(source.name)
+        if tensor is None or tensor not in self.captured.tensors:
+            return
+        elements, is_buffer, trainable, owner = self.captured.tensors[tensor]
+        if is_buffer or owner in self.claimed or \
+                any(_op_name(user.target) not in OPERAND_OPS for user in source.users):
+            return
+        self.claimed.add(owner)
+        del self.tensor_of[source.name]
+        shape = [int(s) for s in source.meta["val"].shape]
+        self.values[source.name] = source.name
+        self.ops.append(_Op(None, name=tensor, chain=_module_chain(node)))
+        self.layers.append(LayerSpec(
+            name=source.name, layer=lookup("parameter").from_args({"shape": shape}), inputs=(),
+            loc=node_location(node) or self.captured.class_loc or
+            Location(self.captured.file, 1, 1), arg_loc={}, depth=0, trainable=trainable))
 
     def _piece(self, node, whole, index) -> None:
         """`whole[index]` of an op that returns several tensors (unbind, split, max-pool
@@ -553,7 +577,7 @@ class _SpecWriter:
     def _problem(self, layer, source, shape, macs, params, buffers) -> str:
         """How netcalc's rules for a mapped op differ from torch's numbers ("" if not)."""
         try:
-            numbers = layer.evaluate(self._shapes_of(source))
+            numbers = layer.for_batch(self.captured.batch).evaluate(self._shapes_of(source))
         except Exception as error:     # noqa: BLE001 - a rule refusing what torch ran
             return f"its rule raised {error}"
         if tuple(numbers.output_shape) != shape:

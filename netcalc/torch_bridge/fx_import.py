@@ -46,7 +46,9 @@ class ImportFailed(NetcalcError):
 
 def load_module(target: str, kwargs: dict[str, Any]):
     """The torch module `target` names, constructed with `kwargs`."""
+    from .capture import make_torchvision_importable
     torch = import_torch()
+    make_torchvision_importable(torch)
     source, _, attribute = target.rpartition(":")
     namespace = _import_source(source)
     if not hasattr(namespace, attribute):

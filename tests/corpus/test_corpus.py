@@ -125,9 +125,9 @@ def torch_figures(name: str, values) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     from netcalc.torch_bridge import countable_attention
-    from netcalc.torch_bridge.capture import _make_torchvision_importable
+    from netcalc.torch_bridge.capture import make_torchvision_importable
 
-    _make_torchvision_importable(torch)
+    make_torchvision_importable(torch)
     torch.manual_seed(0)
     model = getattr(_load_models(), name)().eval()
     args, kwargs = _sample_inputs(torch, values)
