@@ -376,3 +376,23 @@ class TinyLlama(nn.Module):
 def tiny_llama(layers: int = 2):
     """A factory, as `file.py:tiny_llama --kwargs '{"layers": 1}'` names it."""
     return TinyLlama(layers=layers)
+
+
+class TokensAndPieces(nn.Module):
+    """A ViT-like front (class token, position embedding: parameters read as tensors) and
+    the pieces of chunk, split and split_with_sizes, reshape_as and F.pad."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(6, 8)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, 8))
+        self.pos_embed = nn.Parameter(torch.zeros(1, 5, 8))
+
+    def forward(self, x):                       # x: [B, 4, 6]
+        x = self.proj(x)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        a, b = x.chunk(2, dim=-1)                                   # 4 + 4
+        c, d = x.split([3, 5], dim=-1)
+        e, f = x.split(4, dim=-1)
+        y = (a * b + e - f).reshape_as(a) @ e.transpose(1, 2)        # [B, 5, 5]
+        return F.pad(y.unsqueeze(1), (1, 1, 2, 0)), c, d

@@ -374,3 +374,27 @@ def test_an_image_input_follows_the_dtype_and_verify_runs_in_bfloat16(capsys):
     code, out, _ = run_cli(capsys, "verify", f"{MODELS}:Features", "--input", "3x16x16",
                            "--dtype", "bfloat16", "--device", "cpu", "--runs", "0")
     assert code == 0 and "match torch" in out
+
+
+def test_parameters_read_as_tensors_and_pieces_are_netcalcs_own_layers(tmp_path, capsys):
+    for batch in (1, 3):
+        expected = torch_figures("TokensAndPieces", ["4x6"], batch)
+        summary, disagreements = netcalc_summary("TokensAndPieces", ["4x6"], batch)
+        assert disagreements == []
+        assert (summary.totals.params, summary.totals.macs) == \
+            (expected["params"], expected["macs"])
+        assert {k: tuple(v) for k, v in summary.outputs.items()} == expected["outputs"]
+    by_name = {layer.name: layer for layer in summary.layers}
+    assert by_name["cls_token"].type == "parameter" and by_name["pos_embed"].type == "parameter"
+    assert [layer.family for layer in summary.layers if layer.family == "torch"] == []
+    types = {layer.type for layer in summary.layers}
+    assert {"narrow", "reshape", "matmul", "constantpad2d", "expand", "concat"} <= types
+    # every op has a layer type: import writes a spec that works without torch, at any batch
+    spec = tmp_path / "tokens.yaml"
+    code, _, _ = run_cli(capsys, "import", f"{MODELS}:TokensAndPieces", "--input", "4x6",
+                         "-o", str(spec))
+    assert code == 0
+    code, out, _ = run_cli(capsys, "summary", str(spec), "--batch", "3", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["totals"]["macs"] == torch_figures("TokensAndPieces", ["4x6"],
+                                                               3)["macs"]

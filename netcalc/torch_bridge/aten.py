@@ -332,16 +332,54 @@ def _attention(call: _Call):
 
 def piece_for(node, index: int, tensor_of: dict[str, str]):
     """The layer for piece `index` of an op that returns several tensors: unbind's is a
-    select."""
+    select; a piece of chunk, split or split_with_sizes a narrow of the sizes torch cut."""
     from .capture import _op_name
-    if _op_name(node.target) != "aten.unbind.int":
-        return None
+    op = _op_name(node.target)
     call = _Call(node, tensor_of)
     try:
-        call.activation(0)
-        return lookup("select").from_args({"dim": call.plain(1, 0), "index": index})
+        x = call.activation(0)
+        if op == "aten.unbind.int":
+            return lookup("select").from_args({"dim": call.plain(1, 0), "index": index})
+        if op in ("aten.chunk.default", "aten.split.Tensor", "aten.split_with_sizes.default"):
+            dim = call.plain(2, 0) % len(x.meta["val"].shape)
+            lengths = [int(piece.shape[dim]) for piece in node.meta["val"]]
+            return lookup("narrow").from_args({"dim": dim, "start": sum(lengths[:index]),
+                                               "length": lengths[index]})
     except (_NoFit, SpecError):
         return None
+    return None
+
+
+def _like(type_name: str):
+    """x.reshape_as(y), x.view_as(y), x.expand_as(y): the shape is y's, known here."""
+    def rule(call: _Call):
+        x = tuple(int(s) for s in call.activation(0).meta["val"].shape)
+        y = [int(s) for s in call.node.meta["val"].shape]
+        if type_name == "expand":
+            return "expand", {"size": y}
+        if x and y and x[0] == y[0] and math.prod(x[1:]) == math.prod(y[1:]):
+            y = [-1, *y[1:]]
+        return type_name, {"shape": y}
+    return rule
+
+
+_PAD_TYPES = {"constant": "constantpad", "reflect": "reflectionpad",
+              "replicate": "replicationpad", "circular": "circularpad"}
+
+
+def _pad(call: _Call):
+    """F.pad(x, pad, mode, value): the padding layer of pad's rank."""
+    rank = call.rank(0)
+    pad = call.plain(1)
+    mode = call.plain(2, "constant")
+    if mode not in _PAD_TYPES or len(pad) % 2 or not 1 <= len(pad) // 2 <= 3:
+        raise _NoFit
+    if rank not in (len(pad) // 2 + 1, len(pad) // 2 + 2):
+        raise _NoFit                         # F.pad of the last dims of a longer tensor
+    args = {"padding": pad}
+    if mode == "constant":
+        args["value"] = call.plain(3, None) or 0.0
+    return f"{_PAD_TYPES[mode]}{len(pad) // 2}d", args
 
 
 _RULES: dict[str, Callable] = {
@@ -394,6 +432,9 @@ _RULES: dict[str, Callable] = {
     "aten.slice.Tensor": _slice,
     "aten.mean.dim": _reduce("mean"), "aten.sum.dim_IntList": _reduce("sum"),
     "aten.embedding.default": _embedding,
+    "aten.reshape_as.default": _like("reshape"), "aten.view_as.default": _like("view"),
+    "aten.expand_as.default": _like("expand"),
+    "aten.pad.default": _pad,
     "aten.matmul.default": _matmul, "aten.bmm.default": _matmul,
     "aten.scaled_dot_product_attention.default": _attention,
 }

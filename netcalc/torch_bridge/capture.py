@@ -560,6 +560,8 @@ class _SpecWriter:
                     self.disagreements.append(f"{'.'.join(chain[-1:]) or '(top)'} {target} as "
                                               f"{layer.type_name}: {problem}")
                     layer = None
+        if layer is not None and layer.arity == 1:
+            activations = activations[:1]
         if layer is None:
             layer = TorchOp(op=target, shape=shape, op_macs=macs,
                             param_counts=tuple(params.items()),
@@ -577,7 +579,10 @@ class _SpecWriter:
     def _problem(self, layer, source, shape, macs, params, buffers) -> str:
         """How netcalc's rules for a mapped op differ from torch's numbers ("" if not)."""
         try:
-            numbers = layer.for_batch(self.captured.batch).evaluate(self._shapes_of(source))
+            shapes = self._shapes_of(source)
+            # x.reshape_as(y) reads only y's shape: the layer takes x alone
+            numbers = layer.for_batch(self.captured.batch).evaluate(
+                shapes[:1] if layer.arity == 1 else shapes)
         except Exception as error:     # noqa: BLE001 - a rule refusing what torch ran
             return f"its rule raised {error}"
         if tuple(numbers.output_shape) != shape:
