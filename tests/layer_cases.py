@@ -554,6 +554,22 @@ def scaled_dot_product_attention(draw, type_name):
                        (n, kv_heads, source, ev)])
 
 
+@st.composite
+def scalar(draw, type_name):
+    """x op c: c a small number, never 0 where it divides (torch gives inf, still a shape)."""
+    op = draw(st.sampled_from(["add", "sub", "mul", "div", "pow", "rsub", "rdiv"]))
+    other = draw(st.sampled_from([0.5, 2, -1.5, 3.0]))
+    return Case({"op": op, "other": other}, [_any_shape(draw)])
+
+
+@st.composite
+def pointwise(draw, type_name):
+    function = draw(st.sampled_from(["neg", "abs", "sqrt", "rsqrt", "exp", "log", "log1p",
+                                     "expm1", "sin", "cos", "reciprocal", "square", "erf",
+                                     "sign", "floor", "ceil", "round", "trunc"]))
+    return Case({"function": function}, [_any_shape(draw)])
+
+
 def _strategy_for(type_name: str):
     if type_name.startswith(("conv", "convtranspose")):
         return conv
@@ -580,6 +596,7 @@ def _strategy_for(type_name: str):
         "chunk": pieces, "split": pieces,
         "multiheadattention": attention, "transformerencoderlayer": encoder_layer,
         "matmul": matmul, "scaleddotproductattention": scaled_dot_product_attention,
+        "scalar": scalar, "pointwise": pointwise, "div": broadcasting,
     }.get(type_name, elementwise)
 
 

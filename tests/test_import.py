@@ -115,8 +115,6 @@ def test_an_embedding_makes_the_input_int64(capsys):
     # torch.fx refuses it, and so does the capture torch.export makes then
     ("DataDependent", "DataDependent branches on a tensor's values here, which a capture on "
                       "fake inputs (x [1, 4] float32) cannot know", 51),
-    ("Scaled", "graph node 'mul' (the * operator) takes 0.5, which is not a tensor netcalc "
-               "tracks", 62),
     ("SharedWeights", "graph node 'fc_1' (module fc) calls 'fc' a second time: its weights "
                       "are shared", 71),
     ("Recurrent", "graph node 'rnn' (module rnn) calls torch.nn.GRUCell ('rnn'), which "
@@ -191,10 +189,13 @@ def test_awkward_names_and_wiring_survive_the_round_trip(tmp_path, capsys):
         exported.read_text()
 
 
-def test_a_number_computed_from_a_shape_is_refused_where_it_is_used(capsys):
-    code, _, err = run_cli(capsys, "import", f"{IMPORT_MODELS}:ScaleBySize", "--input", "4")
-    assert code == 1
-    assert "graph node 'mul' (the * operator) takes size, which is not a tensor" in err
+def test_a_number_computed_from_a_shape_is_the_capture_s_number(capsys):
+    # torch.fx cannot write x * x.size(1) for any input; the capture, made at this input,
+    # reads it as the number it is there (the scale changes no shape, parameter or MAC)
+    code, out, _ = run_cli(capsys, "import", f"{IMPORT_MODELS}:ScaleBySize", "--input", "4")
+    assert code == 0
+    assert "(torch.export, at batch 1)" in out
+    assert "{type: scalar, name: mul, op: mul, other: 4, inputs: [x]}" in out
 
 
 def test_contiguous_after_a_transpose_lets_a_view_follow(capsys):
@@ -302,3 +303,9 @@ def test_a_users_class_named_like_a_layer_type_is_traced_into(capsys):
     summary = analyze(parse_spec(text))
     assert summary.outputs == {"cat.concat": (1, 8)}
     assert summary.totals.params == 4 * 3 + 3 + 4 * 5 + 5
+
+
+def test_a_python_number_in_arithmetic_is_a_scalar_layer(capsys):
+    code, out, _ = run_cli(capsys, "import", f"{IMPORT_MODELS}:Scaled", "--input", "4")
+    assert code == 0
+    assert "{type: scalar, name: scalar, op: mul, other: 0.5}" in out

@@ -1,7 +1,7 @@
 """Every layer type netcalc knows, registered by name (see registry.py)."""
 
 from . import (activation, attention, conv, linear, matmul, norm, parameter,  # noqa: F401
-               pool, resize, tensor)  # (importing registers them)
+               pointwise, pool, resize, tensor)  # (importing registers them)
 from .base import Layer, LayerNumbers, Merge, Shape
 from .registry import REGISTRY, lookup, unknown_type
 

@@ -773,6 +773,13 @@ class Sub(_Elementwise):
     operator = "-"
 
 
+@register("div")
+class Div(_Elementwise):
+    arity = 2
+    operator = "/"
+    saves = "inputs"          # d(x/y) needs both
+
+
 @register("concat", "cat")
 class Concat(TensorOp, Merge):
     """torch.cat along `dim` (required: torch's default 0 is the batch dim)."""

@@ -204,12 +204,40 @@ def _hardtanh(call: _Call):
 
 
 def _merge(type_name: str):
+    """x op y of two tensors; x op c of a tensor and a Python number is a `scalar`."""
     def rule(call: _Call):
         call.activation(0)
+        other = call.get(1)
+        if call.get(2, 1) != 1 and type_name in ("add", "sub"):    # add(x, y, alpha=2)
+            raise _NoFit
+        if _is_number(other):
+            return "scalar", {"op": type_name, "other": other}
         call.activation(1)
-        if call.get(2, 1) != 1:              # add(x, y, alpha=2)
+        if type_name == "div" and call.get(2) is not None:          # rounding_mode=...
             raise _NoFit
         return type_name, {}
+    return rule
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _scalar(op: str):
+    """x op c with c a Python number: pow(x, 2), rsub(x, 1) = 1 − x."""
+    def rule(call: _Call):
+        call.activation(0)
+        other = call.get(1)
+        if not _is_number(other) or call.get(2, 1) != 1:
+            raise _NoFit
+        return "scalar", {"op": op, "other": other}
+    return rule
+
+
+def _function(name: str):
+    def rule(call: _Call):
+        call.activation(0)
+        return "pointwise", {"function": name}
     return rule
 
 
@@ -410,7 +438,13 @@ _RULES: dict[str, Callable] = {
     "aten.softmax.int": _softmax("softmax"), "aten.log_softmax.int": _softmax("logsoftmax"),
     "aten.add.Tensor": _merge("add"), "aten.add_.Tensor": _merge("add"),
     "aten.sub.Tensor": _merge("sub"), "aten.mul.Tensor": _merge("mul"),
-    "aten.mul_.Tensor": _merge("mul"),
+    "aten.mul_.Tensor": _merge("mul"), "aten.div.Tensor": _merge("div"),
+    "aten.add.Scalar": _scalar("add"), "aten.sub.Scalar": _scalar("sub"),
+    "aten.mul.Scalar": _scalar("mul"), "aten.div.Scalar": _scalar("div"),
+    "aten.pow.Tensor_Scalar": _scalar("pow"), "aten.rsub.Scalar": _scalar("rsub"),
+    **{f"aten.{name}.default": _function(name) for name in (
+        "neg", "abs", "sqrt", "rsqrt", "exp", "log", "log1p", "expm1", "sin", "cos",
+        "reciprocal", "square", "erf", "sign", "floor", "ceil", "round", "trunc")},
     "aten.cat.default": _cat, "aten.concat.default": _cat,
     "aten.max_pool1d.default": _pool("max"), "aten.max_pool2d.default": _pool("max"),
     "aten.max_pool3d.default": _pool("max"),

@@ -764,12 +764,27 @@ def function_layer(node, constant) -> tuple[str, dict, tuple]:
         return list(values[0]) if len(values) == 1 and isinstance(values[0], (list, tuple)) \
             else values
 
-    if target in (operator.add, operator.iadd) or tensor_call("add"):
-        return "add", {}, _operands(node)
-    if target in (operator.mul, operator.imul) or tensor_call("mul"):
-        return "mul", {}, _operands(node)
-    if target in (operator.sub, operator.isub, torch.sub):
-        return "sub", {}, _operands(node)
+    arithmetic = {operator.add: "add", operator.iadd: "add", operator.mul: "mul",
+                  operator.imul: "mul", operator.sub: "sub", operator.isub: "sub",
+                  operator.truediv: "div", operator.itruediv: "div", operator.pow: "pow"}
+    kind = arithmetic.get(target) or (name if tensor_call("add", "mul", "sub", "div") or
+                                      target is torch.sub else None)
+    if kind:
+        a, b = _operands(node)
+        number = [_number(v) for v in (constant(a, node) if not _is_node(a) else None,
+                                       constant(b, node) if not _is_node(b) else None)]
+        if number[1] is not None:                   # x op c
+            return "scalar", {"op": kind, "other": number[1]}, (a,)
+        if number[0] is not None and kind in ("sub", "div", "add", "mul"):   # c op x
+            op = {"sub": "rsub", "div": "rdiv"}.get(kind, kind)
+            return "scalar", {"op": op, "other": number[0]}, (b,)
+        if kind == "pow":
+            raise ImportFailed(f"graph node '{node.name}' ({_describe(node)}) raises a tensor "
+                               "to a tensor's power, which netcalc has no layer type for",
+                               _node_location(node))
+        return kind, {}, (a, b)
+    if target in _POINTWISE or tensor_call(*_POINTWISE_NAMES):
+        return "pointwise", {"function": name}, (args[0],)
     if target in (operator.matmul, torch.matmul, torch.bmm) or tensor_call("matmul", "bmm"):
         return "matmul", {}, _operands(node)
     if target is F.scaled_dot_product_attention:
@@ -886,6 +901,24 @@ def _indexing(node, index) -> tuple[str, dict, tuple]:
     raise ImportFailed(f"graph node '{node.name}' ({_describe(node)}) indexes with "
                        f"{index!r}: netcalc takes one dim indexed (x[:, 0]) or sliced "
                        "(x[:, 2:5]), the others whole", _node_location(node))
+
+
+_POINTWISE_NAMES = ("neg", "abs", "sqrt", "rsqrt", "exp", "log", "log1p", "expm1", "sin",
+                    "cos", "reciprocal", "square", "erf", "sign", "floor", "ceil", "round",
+                    "trunc")
+_POINTWISE = {operator.neg: "neg"}
+
+
+def _is_node(value) -> bool:
+    return hasattr(value, "op") and hasattr(value, "meta")
+
+
+def _number(value):
+    """A Python number the graph takes as it is (0.5 in x * 0.5), else None."""
+    # a size read from a tensor (x.size(1)) is not: the spec would fix it for other inputs
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return None
 
 
 def _operands(node) -> tuple:
