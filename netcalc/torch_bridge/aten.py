@@ -391,6 +391,23 @@ def _like(type_name: str):
     return rule
 
 
+def _upsample(mode: str):
+    """F.interpolate: upsample_nearest2d.vec(x, output_size, scale_factors) and the
+    interpolating ones, (x, output_size, align_corners, scale_factors); by size, or by
+    scale factors where netcalc's rounding of them gives torch's size."""
+    def rule(call: _Call):
+        call.activation(0)
+        size = call.plain(1)
+        align = None if mode == "nearest" else call.plain(2, False)
+        scales = call.plain(2 if mode == "nearest" else 3)
+        args = {"size": size, "mode": mode} if size is not None else \
+            {"scale_factor": scales, "mode": mode}
+        if mode != "nearest":
+            args["align_corners"] = align
+        return "upsample", args
+    return rule
+
+
 _PAD_TYPES = {"constant": "constantpad", "reflect": "reflectionpad",
               "replicate": "replicationpad", "circular": "circularpad"}
 
@@ -453,7 +470,14 @@ _RULES: dict[str, Callable] = {
     "aten.adaptive_avg_pool1d.default": _adaptive_pool,
     "aten.adaptive_avg_pool2d.default": _adaptive_pool,
     "aten.adaptive_avg_pool3d.default": _adaptive_pool,
-    "aten.dropout.default": _dropout,
+    "aten.dropout.default": _dropout, "aten.dropout_.default": _dropout,
+    "aten.upsample_nearest1d.vec": _upsample("nearest"),
+    "aten.upsample_nearest2d.vec": _upsample("nearest"),
+    "aten.upsample_nearest3d.vec": _upsample("nearest"),
+    "aten.upsample_linear1d.vec": _upsample("linear"),
+    "aten.upsample_bilinear2d.vec": _upsample("bilinear"),
+    "aten.upsample_bicubic2d.vec": _upsample("bicubic"),
+    "aten.upsample_trilinear3d.vec": _upsample("trilinear"),
     "aten.flatten.using_ints": _reshape("flatten", start_dim=1, end_dim=2),
     "aten.view.default": _view("view"), "aten.reshape.default": _view("reshape"),
     "aten.permute.default": _reshape("permute", dims=1),
