@@ -124,7 +124,7 @@ def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict
         # as the spec says them: `batch` stays a name
         arguments=spec_layer.layer.arguments(xs[0] if xs else ()), notation=layer.notation(),
         param_tensors=dict(numbers.params), params=params,
-        trainable_params=params if spec_layer.trainable else 0,
+        trainable_params=params - spec_layer.frozen if spec_layer.trainable else 0,
         weight_params=params - bias, bias_params=bias, buffers=sum(numbers.buffers.values()),
         macs=numbers.macs, flops=flops_of(numbers.macs), param_bytes=params * dtype_bytes,
         buffer_bytes=buffer_bytes, activation_bytes=numbers.activation_elements * dtype_bytes,

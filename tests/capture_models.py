@@ -396,3 +396,39 @@ class TokensAndPieces(nn.Module):
         e, f = x.split(4, dim=-1)
         y = (a * b + e - f).reshape_as(a) @ e.transpose(1, 2)        # [B, 5, 5]
         return F.pad(y.unsqueeze(1), (1, 1, 2, 0)), c, d
+
+
+class ReusedAndFrozen(nn.Module):
+    """A module called twice, one never called, weights frozen but a bias (BitFit), and
+    an integer buffer of positions."""
+
+    def __init__(self):
+        super().__init__()
+        self.shared = nn.Linear(8, 8)
+        self.act = nn.ReLU()
+        self.head = nn.Linear(8, 3)
+        self.spare = nn.Linear(8, 8)
+        self.register_buffer("positions", torch.arange(8))
+        for p in (self.shared.weight, self.head.weight):
+            p.requires_grad_(False)
+
+    def forward(self, x):
+        x = self.shared(self.act(self.shared(x)))
+        return self.head(x[:, self.positions])
+
+
+class TokensAndFeatures(nn.Module):
+    """Token ids (read by an embedding) beside floating-point features."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(100, 8)
+        self.proj = nn.Linear(4, 8)
+
+    def forward(self, tokens, features):
+        return self.embed(tokens).mean(1) + self.proj(features)
+
+
+class NonZero(nn.Module):
+    def forward(self, x):
+        return torch.nonzero(x)              # its shape depends on x's values

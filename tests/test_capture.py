@@ -401,3 +401,43 @@ def test_parameters_read_as_tensors_and_pieces_are_netcalcs_own_layers(tmp_path,
     assert code == 0
     assert json.loads(out)["totals"]["macs"] == torch_figures("TokensAndPieces", ["4x6"],
                                                                3)["macs"]
+
+
+def test_a_reused_module_frozen_weights_and_integer_buffers_as_torch_has_them(capsys):
+    summary, disagreements = netcalc_summary("ReusedAndFrozen", ["8"])
+    model = capture_models.ReusedAndFrozen()
+    assert disagreements == []
+    assert summary.totals.params == sum(p.numel() for p in model.parameters())
+    assert summary.totals.trainable_params == \
+        sum(p.numel() for p in model.parameters() if p.requires_grad)
+    # the positions are int64 whatever --dtype: 8 bytes each
+    assert summary.totals.buffer_bytes == 8 * 8
+    # verify checks the modules called once; the one called twice is two rows here and one
+    # count of torch's, and the one never called has nothing of torch's to compare
+    code, out, _ = run_cli(capsys, "verify", f"{MODELS}:ReusedAndFrozen", "--input", "8",
+                           "--runs", "0", "--device", "cpu")
+    assert code == 0 and "match torch" in out
+
+
+def test_only_the_input_an_embedding_reads_becomes_token_ids(capsys):
+    code, out, _ = run_cli(capsys, "summary", f"{MODELS}:TokensAndFeatures", "--input",
+                           "tokens=5", "--input", "features=4", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["input_dtypes"] == {"tokens": "int64", "features": "float32"}
+    code, out, _ = run_cli(capsys, "verify", f"{MODELS}:TokensAndFeatures", "--input",
+                           "tokens=5", "--input", "features=4", "--runs", "0")
+    assert code == 0
+
+
+def test_a_shape_from_values_is_an_error_at_its_line(capsys):
+    code, out, err = run_cli(capsys, "summary", f"{MODELS}:NonZero", "--input", "8")
+    line = capture_models.NonZero.forward.__code__.co_firstlineno + 1
+    assert (code, out) == (1, "")
+    assert err.startswith(f"{MODELS}:{line}:1: error: NonZero computes a shape from a "
+                          "tensor's values here")
+
+
+def test_import_at_a_batch_above_one(tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "import", f"{MODELS}:TokensAndPieces", "--input", "4x6",
+                           "--batch", "2")
+    assert code == 0 and "(torch.export, at batch 2)" in out

@@ -32,6 +32,7 @@ class TorchOp(Layer):
     param_counts: tuple = ()                  # ((tensor name, elements), ...)
     buffer_counts: tuple = ()
     view: bool = False                        # returns a view of its first input
+    integer_buffers: tuple = ()               # its int64 buffers (position ids), by name
 
     family: ClassVar[str] = "torch"
     arity: ClassVar[int] = 0
@@ -39,6 +40,10 @@ class TorchOp(Layer):
     @property
     def type_name(self) -> str:               # each op is its own type in the table
         return self.op
+
+    @property
+    def int64_buffers(self) -> tuple:         # a type's own are fixed; these are the model's
+        return self.integer_buffers
 
     def notation(self) -> str:
         return self.op

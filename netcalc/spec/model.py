@@ -24,6 +24,8 @@ class LayerSpec(Record, frozen=False):
     depth: int                  # 0 at top level; +1 per enclosing block or repeat
     trace: tuple[Note, ...] = ()  # where the enclosing blocks were used
     trainable: bool = True
+    frozen: int = 0             # of its parameters, those torch does not train (requires_grad
+                                # off: a captured model's frozen weights)
 
 
 class Group(Record, frozen=False):

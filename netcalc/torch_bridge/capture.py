@@ -47,6 +47,16 @@ TOKEN_INPUTS = re.compile(r"(^|_)ids$|^(decoder_)?attention_mask$")
 INPUT_DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "bool")
 
 
+class ModelTensor(Record):
+    """A parameter or buffer of the model, under one of its names."""
+
+    elements: int
+    is_buffer: bool
+    trainable: bool            # requires_grad (a buffer never is)
+    owner: int                 # the tensor's identity: a tied weight has one under two names
+    int64: bool = False        # an integer buffer (position ids): 8 bytes whatever --dtype
+
+
 class Captured(Record, frozen=False):
     """The exported program, with what netcalc needs to read it."""
 
@@ -56,7 +66,7 @@ class Captured(Record, frozen=False):
     inputs: list                    # [(name, shape without batch, dtype)]
     outputs: dict                   # output name (`logits`, `0`) -> graph node name
     macs: dict                      # graph node name -> FlopCounterMode's flops ÷ 2
-    tensors: dict                   # tensor name -> (elements, is_buffer, trainable, owner id)
+    tensors: dict                   # tensor name -> ModelTensor
     module_classes: dict            # module path -> class name
     class_loc: Location | None
     warnings: list = field(default_factory=list)
@@ -193,7 +203,7 @@ def capture(target: str, values: tuple[str, ...], kwargs: dict, batch: int = 1) 
     program = _export(torch, model, inputs, batch, extra, target)
     graph_module = program.module()
     samples = _meta_tensors(torch, inputs, batch)
-    macs, result = _count(torch, graph_module, {**samples, **extra})
+    macs, result = _count(torch, graph_module, {**samples, **extra}, type(model).__name__)
     tensors, classes = _model_tensors(model)
     name = target.rpartition(":")[2]
     captured = Captured(name=name, file=target, graph_module=graph_module, inputs=inputs,
@@ -214,8 +224,8 @@ def _quiet(torch):
                                               "torch.fx.experimental.symbolic_shapes",
                                               "torch._subclasses.fake_tensor")]
     levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
+    for logger in loggers:      # their errors too: netcalc says what went wrong, located
+        logger.setLevel(logging.CRITICAL)
     try:
         # torch.export prints the partial graph of a model it cannot run to stderr
         with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
@@ -227,20 +237,28 @@ def _quiet(torch):
 
 
 def _export(torch, model, inputs: list, batch: int, extra: dict, target: str):
-    for attempt in range(2):
-        samples = _meta_tensors(torch, inputs, batch)
+    """The exported program. An input an nn.Embedding reads is token ids: where torch
+    says so, each floating-point input is tried as int64 in turn."""
+    floats = [i for i, (_, _, dtype) in enumerate(inputs) if dtype == "float32"]
+    first = None
+    for attempt in [None, *floats]:
+        tried = list(inputs)
+        if attempt is not None:
+            name, shape, _ = tried[attempt]
+            tried[attempt] = (name, shape, "int64")
         try:
             with _quiet(torch), countable_attention(torch):
-                return torch.export.export(model, (), {**samples, **extra}, strict=False)
+                program = torch.export.export(model, (), {**_meta_tensors(torch, tried, batch),
+                                                          **extra}, strict=False)
         except Exception as error:   # noqa: BLE001 - the model's own code, run by torch
-            floats = [i for i in inputs if i[2] == "float32"]
-            if attempt == 0 and "'indices'" in str(error) and floats:
-                # an nn.Embedding read the input: token ids
-                inputs[:] = [(n, s, "int64" if d == "float32" else d) for n, s, d in inputs]
-                continue
-            raise CaptureFailed(_export_message(model, error, inputs, batch),
-                                user_location(error)) from None
-    raise AssertionError("unreachable")
+            first = first or error
+            if "'indices'" not in str(error):
+                break
+            continue
+        inputs[:] = tried
+        return program
+    raise CaptureFailed(_export_message(model, first, inputs, batch),
+                        user_location(first)) from None
 
 
 def _export_message(model, error: Exception, inputs: list, batch: int) -> str:
@@ -253,7 +271,7 @@ def _export_message(model, error: Exception, inputs: list, batch: int) -> str:
             f"{type(error).__name__}: {first_line(error)}")
 
 
-def _count(torch, graph_module, samples: dict) -> tuple[dict, Any]:
+def _count(torch, graph_module, samples: dict, name: str) -> tuple[dict, Any]:
     """Each node's MACs (FlopCounterMode's flops ÷ 2), by running the program op by op
     on meta tensors; and what the program returns."""
     from torch.utils._pytree import tree_flatten
@@ -262,8 +280,11 @@ def _count(torch, graph_module, samples: dict) -> tuple[dict, Any]:
     counter = FlopCounterMode(display=False)
     macs: dict[str, int] = {}
 
+    running = []                      # the node being run, for an error's location
+
     class Counter(torch.fx.Interpreter):
         def run_node(self, node):
+            running[:] = [node]
             before = counter.get_total_flops()
             value = super().run_node(node)
             spent = counter.get_total_flops() - before
@@ -274,8 +295,15 @@ def _count(torch, graph_module, samples: dict) -> tuple[dict, Any]:
     flat, _ = tree_flatten(((), samples))
     # grad mode on: under no_grad torch takes fused attention paths that FlopCounterMode
     # counts as 0
-    with _quiet(torch), countable_attention(torch), counter:
-        values = Counter(graph_module).run(*flat)
+    try:
+        with _quiet(torch), countable_attention(torch), counter:
+            values = Counter(graph_module).run(*flat)
+    except Exception as error:   # noqa: BLE001 - an op whose result depends on values
+        where = node_location(running[0]) if running else None
+        raise CaptureFailed(f"{name} computes a shape from a tensor's values here (torch "
+                            f"says: {first_line(error)}); a capture on fake inputs cannot "
+                            "know it: netcalc reads models whose shapes depend only on their "
+                            "inputs' shapes", where or user_location(error)) from None
     return macs, values
 
 
@@ -306,9 +334,10 @@ def _model_tensors(model) -> tuple[dict, dict]:
     its size; and each module's class name."""
     tensors = {}
     for name, p in model.named_parameters(remove_duplicate=False):
-        tensors[name] = (p.numel(), False, p.requires_grad, id(p))
+        tensors[name] = ModelTensor(p.numel(), False, p.requires_grad, id(p))
     for name, b in model.named_buffers(remove_duplicate=False):
-        tensors[name] = (b.numel(), True, False, id(b))
+        tensors[name] = ModelTensor(b.numel(), True, False, id(b),
+                                    int64=not b.is_floating_point() and b.element_size() == 8)
     classes = {path: type(m).__name__ for path, m in model.named_modules(remove_duplicate=False)}
     return tensors, classes
 
@@ -442,9 +471,9 @@ class _SpecWriter:
         read = {str(n.target) for n in self.graph.nodes if n.op == "get_attr" and n.users}
         # what no op reads (BatchNorm's num_batches_tracked) is counted by its module's op
         self.unread_of: dict[str, list[str]] = {}
-        read_owners = {captured.tensors[t][3] for t in read if t in captured.tensors}
-        for tensor, (_, is_buffer, _, owner) in captured.tensors.items():
-            if owner not in read_owners and is_buffer:
+        read_owners = {captured.tensors[t].owner for t in read if t in captured.tensors}
+        for tensor, info in captured.tensors.items():
+            if info.owner not in read_owners and info.is_buffer:
                 self.unread_of.setdefault(tensor.rpartition(".")[0], []).append(tensor)
         for node in self.graph.nodes:
             if node.op in ("call_function", "call_method"):
@@ -487,11 +516,11 @@ class _SpecWriter:
         tensor = self.tensor_of.get(source.name)
         if tensor is None or tensor not in self.captured.tensors:
             return
-        elements, is_buffer, trainable, owner = self.captured.tensors[tensor]
-        if is_buffer or owner in self.claimed or \
+        info = self.captured.tensors[tensor]
+        if info.is_buffer or info.owner in self.claimed or \
                 any(_op_name(user.target) not in OPERAND_OPS for user in source.users):
             return
-        self.claimed.add(owner)
+        self.claimed.add(info.owner)
         del self.tensor_of[source.name]
         shape = [int(s) for s in source.meta["val"].shape]
         self.values[source.name] = source.name
@@ -499,7 +528,8 @@ class _SpecWriter:
         self.layers.append(LayerSpec(
             name=source.name, layer=lookup("parameter").from_args({"shape": shape}), inputs=(),
             loc=node_location(node) or self.captured.class_loc or
-            Location(self.captured.file, 1, 1), arg_loc={}, depth=0, trainable=trainable))
+            Location(self.captured.file, 1, 1), arg_loc={}, depth=0,
+            frozen=0 if info.trainable else info.elements))
 
     def _piece(self, node, whole, index) -> None:
         """`whole[index]` of an op that returns several tensors (unbind, split, max-pool
@@ -525,22 +555,27 @@ class _SpecWriter:
         params, buffers = {}, {}
         chain = _module_chain(node)
         shared = False             # a tied weight, counted where it was first read
-        mine = set()
+        mine: set[int] = set()
+        counted: dict = {}         # the tensors this layer counts
         for tensor in read:
-            elements, is_buffer, _, owner = captured.tensors.get(tensor, (0, False, True, None))
-            shared = shared or (owner in self.claimed and owner not in mine)
-            if owner is None or owner in self.claimed or not count:
+            info = captured.tensors.get(tensor)
+            if info is None:
                 continue
-            self.claimed.add(owner)
-            mine.add(owner)
-            (buffers if is_buffer else params)[tensor.rpartition(".")[2] or tensor] = elements
+            shared = shared or (info.owner in self.claimed and info.owner not in mine)
+            if info.owner in self.claimed or not count:
+                continue
+            self.claimed.add(info.owner)
+            mine.add(info.owner)
+            counted[tensor] = info
+            (buffers if info.is_buffer else params)[tensor.rpartition(".")[2] or tensor] = \
+                info.elements
         # buffers of its module no op reads (BatchNorm's num_batches_tracked), which
         # netcalc's rule may count with the op
         unread = {}
         for tensor in self.unread_of.get(_path(chain[-1]) if chain else "", []):
-            owner = captured.tensors[tensor][3]
-            if owner not in self.claimed:
-                unread[tensor] = (tensor.rpartition(".")[2], captured.tensors[tensor][0], owner)
+            info = captured.tensors[tensor]
+            if info.owner not in self.claimed:
+                unread[tensor] = (tensor.rpartition(".")[2], info.elements, info.owner)
         shape = tuple(int(s) for s in value.shape)
         macs = captured.macs.get(source.name, 0) if count else 0
         layer = None
@@ -554,6 +589,7 @@ class _SpecWriter:
             if not problem:
                 buffers = with_unread
                 self.claimed.update(owner for _, _, owner in unread.values())
+                counted.update({t: captured.tensors[t] for t in unread})
             else:
                 problem = self._problem(layer, source, shape, macs, params, buffers)
                 if problem:
@@ -566,15 +602,17 @@ class _SpecWriter:
             layer = TorchOp(op=target, shape=shape, op_macs=macs,
                             param_counts=tuple(params.items()),
                             buffer_counts=tuple(buffers.items()),
-                            view=target.split("[")[0] in VIEWS)
-        trainable = all(captured.tensors[t][2] for t in read if t in captured.tensors
-                        and not captured.tensors[t][1]) if params else True
+                            view=target.split("[")[0] in VIEWS,
+                            integer_buffers=tuple(t.rpartition(".")[2] for t, info in
+                                                  counted.items() if info.int64))
+        frozen = sum(info.elements for info in counted.values()
+                     if not info.is_buffer and not info.trainable)
         self.values[node.name] = node.name
         self.ops.append(_Op(node, chain=chain))
         self.layers.append(LayerSpec(
             name=node.name, layer=layer, inputs=tuple(activations),
             loc=node_location(node) or captured.class_loc or Location(captured.file, 1, 1),
-            arg_loc={}, depth=0, trainable=trainable))
+            arg_loc={}, depth=0, frozen=frozen))
 
     def _problem(self, layer, source, shape, macs, params, buffers) -> str:
         """How netcalc's rules for a mapped op differ from torch's numbers ("" if not)."""
@@ -612,22 +650,26 @@ class _SpecWriter:
         does, in a row of their module's."""
         captured = self.captured
         unread: dict[str, dict] = {}
-        for tensor, (elements, is_buffer, trainable, owner) in captured.tensors.items():
-            if owner in self.claimed:
+        for tensor, info in captured.tensors.items():
+            if info.owner in self.claimed:
                 continue
-            self.claimed.add(owner)
+            self.claimed.add(info.owner)
             module = tensor.rpartition(".")[0]
-            unread.setdefault(module, {})[tensor] = (elements, is_buffer, trainable)
+            unread.setdefault(module, {})[tensor] = info
         for module, tensors in unread.items():
-            params = {t.rpartition(".")[2]: n for t, (n, b, _) in tensors.items() if not b}
-            buffers = {t.rpartition(".")[2]: n for t, (n, b, _) in tensors.items() if b}
+            params = {t.rpartition(".")[2]: i.elements for t, i in tensors.items()
+                      if not i.is_buffer}
+            buffers = {t.rpartition(".")[2]: i.elements for t, i in tensors.items()
+                       if i.is_buffer}
             ran = not module or any(module in map(_path, op.chain) for op in self.ops)
             name = f"{module}.unread" if module and ran else module or "unread"
             layer = TorchOp(op="(not read by forward)" if ran else
                             f"{captured.module_classes.get(module, 'module')} (never called)",
                             shape=(0,),
                             param_counts=tuple(params.items()),
-                            buffer_counts=tuple(buffers.items()), view=True)
+                            buffer_counts=tuple(buffers.items()), view=True,
+                            integer_buffers=tuple(t.rpartition(".")[2] for t, i in
+                                                  tensors.items() if i.int64))
             # placed after the module's last op, so that it sits in the module's block
             at = max((i for i, op in enumerate(self.ops) if module and
                       (module in map(_path, op.chain))), default=len(self.ops) - 1) + 1
@@ -635,7 +677,8 @@ class _SpecWriter:
                                     if module else ()))
             self.layers.insert(at, LayerSpec(
                 name=name, layer=layer, inputs=(), loc=loc, arg_loc={}, depth=0,
-                trainable=all(t for _, b, t in tensors.values() if not b)))
+                frozen=sum(i.elements for i in tensors.values()
+                           if not i.is_buffer and not i.trainable)))
             if sum(params.values()):
                 what = f"reads {', '.join(sorted(tensors))}" if ran else "calls it"
                 captured.warnings.append(SpecWarning(

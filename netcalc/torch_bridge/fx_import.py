@@ -69,7 +69,9 @@ def load_module(target: str, kwargs: dict[str, Any]):
         raise ImportFailed(f"{attribute}(**{kwargs}) raised {type(error).__name__}: {error}"
                            f"{hint}", _user_location(error, source)) from None
     if not isinstance(model, torch.nn.Module):
-        raise UsageError(f"{target} gave a {type(model).__name__}, not a torch.nn.Module")
+        kind = type(model).__name__
+        raise UsageError(f"{target} gave {'an' if kind[0] in 'AEIOUaeiou' else 'a'} {kind}, "
+                         "not a torch.nn.Module")
     return model
 
 

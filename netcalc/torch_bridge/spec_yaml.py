@@ -52,7 +52,7 @@ def _check_round_trip(text: str, summary: Summary, names: dict[str, str] | None 
                  r.params, r.trainable_params, r.macs, r.arguments) for r in result.layers]
 
     try:
-        again = analyze(parse_spec(text, "<written spec>"))
+        again = analyze(parse_spec(text, "<written spec>"), batch=summary.batch)
     except NetcalcError as error:
         raise NetcalcError(f"netcalc wrote a spec it cannot read back ({error}); this is a "
                            "netcalc bug, please report it") from None
