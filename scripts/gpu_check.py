@@ -291,7 +291,7 @@ def _check_spec(torch, device, path: str, dtypes, args) -> list[Row]:
 
 def _check_model(torch, device, name: str, corpus, dtypes, args) -> list[Row]:
     from netcalc.analyze import analyze
-    from netcalc.torch_bridge.capture import capture, load_model, to_spec
+    from netcalc.torch_bridge.capture import capture, forward_signature, load_model, to_spec
     from netcalc.torch_bridge.verify import verify_model
 
     if name not in corpus:
@@ -317,7 +317,7 @@ def _check_model(torch, device, name: str, corpus, dtypes, args) -> list[Row]:
         model = load_model(target, {})
         named = {n: _sample(torch, shape, summary.input_dtypes[n], device)
                  for n, shape in summary.inputs.items()}
-        if "use_cache" in _parameters(model):
+        if "use_cache" in forward_signature(model).parameters:
             named["use_cache"] = False
         return model, [], named
 
@@ -475,14 +475,6 @@ def _sample(torch, shape, dtype: str, device):
     if dtype in ("int64", "int32"):
         return torch.randint(0, 100, shape, dtype=getattr(torch, dtype), device=device)
     return torch.randn(shape, dtype=torch.float32, device=device)
-
-
-def _parameters(model) -> set[str]:
-    import inspect
-    try:
-        return set(inspect.signature(model.forward).parameters)
-    except (TypeError, ValueError):
-        return set()
 
 
 def _clean(torch, device) -> int | None:

@@ -139,7 +139,7 @@ _TORCHVISION_SCHEMAS = None
 def sample_inputs(torch, model, values: tuple[str, ...], batch: int) -> list:
     """[(name, shape without batch, dtype)] for forward's arguments, from `--input`
     values: `3x224x224`, `name=3x224x224`, `input_ids=128:int64`."""
-    signature = _forward_signature(model)
+    signature = forward_signature(model)
     named = [p.name for p in signature.parameters.values()
              if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     required = [p.name for p in signature.parameters.values()
@@ -175,7 +175,7 @@ def sample_inputs(torch, model, values: tuple[str, ...], batch: int) -> list:
     return inputs
 
 
-def _forward_signature(model):
+def forward_signature(model):
     try:
         return inspect.signature(model.forward)
     except (TypeError, ValueError):
@@ -198,7 +198,7 @@ def capture(target: str, values: tuple[str, ...], kwargs: dict, batch: int = 1) 
     model = load_on_meta(target, kwargs)
     inputs = sample_inputs(torch, model, values, batch)
     extra = {}
-    if "use_cache" in _forward_signature(model).parameters:
+    if "use_cache" in forward_signature(model).parameters:
         extra["use_cache"] = False       # a forward pass, not generation: no KV cache
     program = _export(torch, model, inputs, batch, extra, target)
     graph_module = program.module()
@@ -324,9 +324,14 @@ def _output_names(torch, graph_module, values) -> dict[str, str]:
         node = nodes[index]
         if not hasattr(node, "op"):
             continue                  # a constant forward returns (None, a number)
-        key = keystr(path).lstrip(".").replace("][", ".").strip("[]").replace("'", "")
-        names[key or "output"] = node.name
+        names[output_name(keystr(path))] = node.name
     return names
+
+
+def output_name(key: str) -> str:
+    """A returned tensor's name from its pytree path: `.logits` -> logits, `[0]` -> 0,
+    `['out'][1]` -> out.1; a lone tensor's is `output`."""
+    return key.lstrip(".").replace("][", ".").strip("[]").replace("'", "") or "output"
 
 
 def _model_tensors(model) -> tuple[dict, dict]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
+import warnings
 
 from ..errors import NetcalcError, UsageError, in_layer
 from ..results import LayerCheck, Quantity, Summary, Verification
@@ -206,7 +207,7 @@ def verify_model(target: str, kwargs: dict, summary: Summary, device: str = "aut
     output against the model's."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .capture import load_model
+    from .capture import forward_signature, load_model, output_name
 
     torch = import_torch()
     where = _device(torch, device)
@@ -216,7 +217,7 @@ def verify_model(target: str, kwargs: dict, summary: Summary, device: str = "aut
         model = load_model(target, kwargs).to(dtype=dtype).eval()
     named = {name: _sample(torch, shape, summary.input_dtypes[name], where)
              for name, shape in summary.inputs.items()}
-    if "use_cache" in _parameters(model):
+    if "use_cache" in forward_signature(model).parameters:
         named["use_cache"] = False
     modules = dict(model.named_modules())
     shapes: dict[str, tuple] = {}
@@ -234,9 +235,13 @@ def verify_model(target: str, kwargs: dict, summary: Summary, device: str = "aut
         # grad mode on: under no_grad torch takes fused attention kernels FlopCounterMode
         # counts as 0 (countable_attention picks the math path); likewise oneDNN's fused
         # LSTM on the CPU
-        with countable_attention(torch), torch.backends.mkldnn.flags(enabled=False), \
-                FlopCounterMode(display=False) as counter:
-            returned = model(**named)
+        # (mkldnn.flags warns about Intel GPUs' TF32; the model's own warnings are no
+        # finding of verify's either)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with countable_attention(torch), torch.backends.mkldnn.flags(enabled=False), \
+                    FlopCounterMode(display=False) as counter:
+                returned = model(**named)
     except (RuntimeError, ValueError, TypeError) as error:
         from .capture import user_location
         no_kernel = _NO_KERNEL.search(str(error))
@@ -277,8 +282,7 @@ def verify_model(target: str, kwargs: dict, summary: Summary, device: str = "aut
     for path, value in tree_flatten_with_path(returned)[0]:
         if not hasattr(value, "shape"):
             continue
-        key = keystr(path).lstrip(".").replace("][", ".").strip("[]").replace("'", "") \
-            or "output"
+        key = output_name(keystr(path))
         checks.append(LayerCheck(
             name=f"output {key}", type="output",
             output_shape=Quantity(summary.outputs.get(key), tuple(value.shape)),
@@ -304,11 +308,3 @@ def _sample(torch, shape, dtype: str, where):
     if dtype in ("int64", "int32"):
         return torch.randint(0, 100, shape, dtype=getattr(torch, dtype), device=where)
     return torch.zeros(shape, dtype=getattr(torch, dtype), device=where)
-
-
-def _parameters(model) -> set[str]:
-    import inspect
-    try:
-        return set(inspect.signature(model.forward).parameters)
-    except (TypeError, ValueError):
-        return set()
