@@ -432,3 +432,16 @@ class TokensAndFeatures(nn.Module):
 class NonZero(nn.Module):
     def forward(self, x):
         return torch.nonzero(x)              # its shape depends on x's values
+
+
+class Conv1D(nn.Module):
+    """GPT-2's Conv1D: a linear layer whose weight is stored [in, out], run by addmm."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(6, 9))
+        self.bias = nn.Parameter(torch.zeros(9))
+
+    def forward(self, x):                     # x: [B, T, 6]
+        flat = torch.addmm(self.bias, x.view(-1, x.size(-1)), self.weight)
+        return flat.view(*x.shape[:-1], 9)

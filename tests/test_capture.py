@@ -441,3 +441,12 @@ def test_import_at_a_batch_above_one(tmp_path, capsys):
     code, out, _ = run_cli(capsys, "import", f"{MODELS}:TokensAndPieces", "--input", "4x6",
                            "--batch", "2")
     assert code == 0 and "(torch.export, at batch 2)" in out
+
+
+def test_gpt2s_addmm_with_its_own_weight_is_a_linear_layer():
+    expected = torch_figures("Conv1D", ["5x6"], 2)
+    summary, disagreements = netcalc_summary("Conv1D", ["5x6"], 2)
+    assert disagreements == []
+    assert (summary.totals.params, summary.totals.macs) == (6 * 9 + 9, expected["macs"])
+    assert expected["macs"] == 2 * 5 * 6 * 9
+    assert [layer.type for layer in summary.layers if layer.params] == ["linear"]

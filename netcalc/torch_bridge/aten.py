@@ -151,6 +151,19 @@ def _linear(call: _Call):
                       "bias": call.weight(2, optional=True) is not None}
 
 
+def _addmm(call: _Call):
+    """torch.addmm(bias, x, w) with the model's w [in, out] and bias: a linear layer
+    (GPT-2's Conv1D); its weight is stored transposed, the counts are the same."""
+    if call.get(3, 1) != 1 or call.get(4, 1) != 1:       # beta, alpha
+        raise _NoFit
+    bias = call.weight(0)
+    call.activation(1)
+    weight = call.weight(2)
+    if len(weight) != 2 or bias != (weight[1],):
+        raise _NoFit
+    return "linear", {"out_features": weight[1], "bias": True}
+
+
 def _batch_norm(call: _Call):
     """aten.batch_norm(input, weight, bias, running_mean, running_var, training, ...);
     _native_batch_norm_legit_no_training has the same first five."""
@@ -430,7 +443,7 @@ def _pad(call: _Call):
 _RULES: dict[str, Callable] = {
     "aten.conv1d.default": _conv, "aten.conv2d.default": _conv, "aten.conv3d.default": _conv,
     "aten.conv1d.padding": _conv, "aten.conv2d.padding": _conv, "aten.conv3d.padding": _conv,
-    "aten.linear.default": _linear,
+    "aten.linear.default": _linear, "aten.addmm.default": _addmm,
     "aten.batch_norm.default": _batch_norm,
     "aten._native_batch_norm_legit_no_training.default": _batch_norm,
     "aten.layer_norm.default": _layer_norm,
