@@ -450,3 +450,10 @@ def test_gpt2s_addmm_with_its_own_weight_is_a_linear_layer():
     assert (summary.totals.params, summary.totals.macs) == (6 * 9 + 9, expected["macs"])
     assert expected["macs"] == 2 * 5 * 6 * 9
     assert [layer.type for layer in summary.layers if layer.params] == ["linear"]
+
+
+def test_the_readmes_own_model_matches_torch(capsys):
+    # the model the README's "Your own model" shows: verify compares with torch's run
+    code, out, _ = run_cli(capsys, "verify", "docs/examples/my_model.py:build", "--input",
+                           "3x32x32", "--runs", "0")
+    assert code == 0 and "MACs     35,045,536 ✓" in out
