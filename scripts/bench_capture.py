@@ -61,8 +61,9 @@ def _child(kind: str, name: str, values: list[str]) -> dict:
     import torch
 
     from netcalc.analyze import analyze
-    from netcalc.torch_bridge.capture import (make_torchvision_importable, capture,
-                                              load_model, sample_inputs, to_spec)
+    from netcalc.torch_bridge.capture import (capture, make_torchvision_importable,
+                                              sample_inputs, to_spec)
+    from netcalc.torch_bridge.fx_import import load_module
 
     make_torchvision_importable(torch)
     for library in ("torchvision", "timm", "transformers"):
@@ -73,7 +74,7 @@ def _child(kind: str, name: str, values: list[str]) -> dict:
     target = f"{CORPUS_FILE.relative_to(ROOT)}:{name}"
     try:                         # the zoo's lazy imports for this model, untimed
         with torch.device("meta"):
-            load_model(target, {})
+            load_module(target, {})
     except Exception:   # noqa: BLE001 - a model that must be built for real (RegNet)
         pass
     if kind == "capture":
@@ -88,7 +89,7 @@ def _child(kind: str, name: str, values: list[str]) -> dict:
                 "analyze_s": total - captured_s - spec_s, "layers": len(summary.layers),
                 "params": summary.totals.params, "macs": summary.totals.macs}
     begun = time.perf_counter()
-    model = load_model(target, {}).eval()
+    model = load_module(target, {}).eval()
     built = time.perf_counter() - begun
     inputs = {}
     for input_name, shape, dtype in sample_inputs(torch, model, tuple(values), 1):

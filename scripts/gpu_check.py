@@ -291,7 +291,8 @@ def _check_spec(torch, device, path: str, dtypes, args) -> list[Row]:
 
 def _check_model(torch, device, name: str, corpus, dtypes, args) -> list[Row]:
     from netcalc.analyze import analyze
-    from netcalc.torch_bridge.capture import capture, forward_signature, load_model, to_spec
+    from netcalc.torch_bridge.capture import capture, forward_signature, to_spec
+    from netcalc.torch_bridge.fx_import import load_module
     from netcalc.torch_bridge.verify import verify_model
 
     if name not in corpus:
@@ -314,7 +315,7 @@ def _check_model(torch, device, name: str, corpus, dtypes, args) -> list[Row]:
 
     def build():
         summary = analyze(spec, batch=args.batch)
-        model = load_model(target, {})
+        model = load_module(target, {})
         named = {n: _sample(torch, shape, summary.input_dtypes[n], device)
                  for n, shape in summary.inputs.items()}
         if "use_cache" in forward_signature(model).parameters:

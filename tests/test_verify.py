@@ -132,7 +132,7 @@ def test_gpu_timing_synchronizes_and_reads_the_peak(capsys):
                            reset_peak_memory_stats=lambda target: calls.append("reset"),
                            max_memory_allocated=lambda target: 3 * 2**20)
     fake_torch = SimpleNamespace(cuda=cuda, inference_mode=contextlib.nullcontext)
-    latency, peak = _time(fake_torch, lambda *xs: calls.append("run"), [],
+    latency, peak = _time(fake_torch, lambda: calls.append("run"),
                           SimpleNamespace(type="cuda"), runs=4)
     # a warm-up, then a reset of the peak, then each timed run waits for the GPU
     assert calls == ["run", "sync", "reset"] + ["run", "sync"] * 4

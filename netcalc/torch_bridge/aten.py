@@ -200,8 +200,9 @@ def _group_norm(call: _Call):
                          "affine": affine}
 
 
-def _activation(type_name: str, **arguments: int):
-    """An activation of one input; `arguments`: its argument -> the op's position."""
+def _one_input(type_name: str, **arguments: int):
+    """A layer of one input (an activation, dropout, a reshape); `arguments`: its
+    argument -> the op's position."""
     def rule(call: _Call):
         call.activation(0)
         return type_name, {name: call.plain(index) for name, index in arguments.items()}
@@ -281,18 +282,6 @@ def _pool(kind: str):
 def _adaptive_pool(call: _Call):
     rank = call.rank(0) - 2
     return f"adaptiveavgpool{max(rank, 1)}d", {"output_size": call.plain(1)}
-
-
-def _dropout(call: _Call):
-    call.activation(0)
-    return "dropout", {"p": call.plain(1)}
-
-
-def _reshape(type_name: str, **arguments: int):
-    def rule(call: _Call):
-        call.activation(0)
-        return type_name, {name: call.plain(index) for name, index in arguments.items()}
-    return rule
 
 
 def _view(type_name: str):
@@ -448,23 +437,23 @@ _RULES: dict[str, Callable] = {
     "aten._native_batch_norm_legit_no_training.default": _batch_norm,
     "aten.layer_norm.default": _layer_norm,
     "aten.group_norm.default": _group_norm,
-    "aten.relu.default": _activation("relu"), "aten.relu_.default": _activation("relu"),
-    "aten.gelu.default": _activation("gelu", approximate=1),
-    "aten.gelu_.default": _activation("gelu", approximate=1),
-    "aten.silu.default": _activation("silu"), "aten.silu_.default": _activation("silu"),
-    "aten.sigmoid.default": _activation("sigmoid"),
-    "aten.sigmoid_.default": _activation("sigmoid"),
-    "aten.tanh.default": _activation("tanh"), "aten.tanh_.default": _activation("tanh"),
-    "aten.hardswish.default": _activation("hardswish"),
-    "aten.hardswish_.default": _activation("hardswish"),
-    "aten.hardsigmoid.default": _activation("hardsigmoid"),
-    "aten.hardsigmoid_.default": _activation("hardsigmoid"),
+    "aten.relu.default": _one_input("relu"), "aten.relu_.default": _one_input("relu"),
+    "aten.gelu.default": _one_input("gelu", approximate=1),
+    "aten.gelu_.default": _one_input("gelu", approximate=1),
+    "aten.silu.default": _one_input("silu"), "aten.silu_.default": _one_input("silu"),
+    "aten.sigmoid.default": _one_input("sigmoid"),
+    "aten.sigmoid_.default": _one_input("sigmoid"),
+    "aten.tanh.default": _one_input("tanh"), "aten.tanh_.default": _one_input("tanh"),
+    "aten.hardswish.default": _one_input("hardswish"),
+    "aten.hardswish_.default": _one_input("hardswish"),
+    "aten.hardsigmoid.default": _one_input("hardsigmoid"),
+    "aten.hardsigmoid_.default": _one_input("hardsigmoid"),
     "aten.hardtanh.default": _hardtanh, "aten.hardtanh_.default": _hardtanh,
-    "aten.mish.default": _activation("mish"), "aten.mish_.default": _activation("mish"),
-    "aten.leaky_relu.default": _activation("leakyrelu", negative_slope=1),
-    "aten.leaky_relu_.default": _activation("leakyrelu", negative_slope=1),
-    "aten.elu.default": _activation("elu", alpha=1),
-    "aten.softplus.default": _activation("softplus", beta=1, threshold=2),
+    "aten.mish.default": _one_input("mish"), "aten.mish_.default": _one_input("mish"),
+    "aten.leaky_relu.default": _one_input("leakyrelu", negative_slope=1),
+    "aten.leaky_relu_.default": _one_input("leakyrelu", negative_slope=1),
+    "aten.elu.default": _one_input("elu", alpha=1),
+    "aten.softplus.default": _one_input("softplus", beta=1, threshold=2),
     "aten.softmax.int": _softmax("softmax"), "aten.log_softmax.int": _softmax("logsoftmax"),
     "aten.add.Tensor": _merge("add"), "aten.add_.Tensor": _merge("add"),
     "aten.sub.Tensor": _merge("sub"), "aten.mul.Tensor": _merge("mul"),
@@ -483,7 +472,8 @@ _RULES: dict[str, Callable] = {
     "aten.adaptive_avg_pool1d.default": _adaptive_pool,
     "aten.adaptive_avg_pool2d.default": _adaptive_pool,
     "aten.adaptive_avg_pool3d.default": _adaptive_pool,
-    "aten.dropout.default": _dropout, "aten.dropout_.default": _dropout,
+    "aten.dropout.default": _one_input("dropout", p=1),
+    "aten.dropout_.default": _one_input("dropout", p=1),
     "aten.upsample_nearest1d.vec": _upsample("nearest"),
     "aten.upsample_nearest2d.vec": _upsample("nearest"),
     "aten.upsample_nearest3d.vec": _upsample("nearest"),
@@ -491,15 +481,15 @@ _RULES: dict[str, Callable] = {
     "aten.upsample_bilinear2d.vec": _upsample("bilinear"),
     "aten.upsample_bicubic2d.vec": _upsample("bicubic"),
     "aten.upsample_trilinear3d.vec": _upsample("trilinear"),
-    "aten.flatten.using_ints": _reshape("flatten", start_dim=1, end_dim=2),
+    "aten.flatten.using_ints": _one_input("flatten", start_dim=1, end_dim=2),
     "aten.view.default": _view("view"), "aten.reshape.default": _view("reshape"),
-    "aten.permute.default": _reshape("permute", dims=1),
-    "aten.transpose.int": _reshape("transpose", dim0=1, dim1=2),
-    "aten.unsqueeze.default": _reshape("unsqueeze", dim=1),
-    "aten.squeeze.dim": _reshape("squeeze", dim=1),
+    "aten.permute.default": _one_input("permute", dims=1),
+    "aten.transpose.int": _one_input("transpose", dim0=1, dim1=2),
+    "aten.unsqueeze.default": _one_input("unsqueeze", dim=1),
+    "aten.squeeze.dim": _one_input("squeeze", dim=1),
     "aten.expand.default": _expand,
-    "aten.contiguous.default": _reshape("contiguous"),
-    "aten.select.int": _reshape("select", dim=1, index=2),
+    "aten.contiguous.default": _one_input("contiguous"),
+    "aten.select.int": _one_input("select", dim=1, index=2),
     "aten.slice.Tensor": _slice,
     "aten.mean.dim": _reduce("mean"), "aten.sum.dim_IntList": _reduce("sum"),
     "aten.embedding.default": _embedding,

@@ -17,6 +17,7 @@ torch's; each module that runs several ops a block.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import re
 import traceback
@@ -32,6 +33,7 @@ from ..spec.build import usable_name
 from ..spec.model import ExpandedSpec, Group, InputSpec, LayerSpec
 from . import countable_attention, first_line, import_torch
 from .aten import BOOKKEEPING, OPERAND_OPS, PASS_THROUGH, VIEWS, layer_for, piece_for
+from .fx_import import class_location, load_module, shown
 
 TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
 if TYPE_CHECKING:
@@ -75,15 +77,8 @@ class Captured(Record, frozen=False):
 
 # -- building the model ----------------------------------------------------------
 
-def load_model(target: str, kwargs: dict):
-    """The model `target` names, built on the current default device."""
-    from .fx_import import load_module
-    return load_module(target, kwargs)
-
-
 def load_on_meta(target: str, kwargs: dict):
     """The model `target` names, built on the meta device (no memory for weights)."""
-    from .fx_import import load_module
     torch = import_torch()
     try:
         with torch.device("meta"):
@@ -98,8 +93,9 @@ def load_on_meta(target: str, kwargs: dict):
 
 
 def _needs_real_tensors(error: NetcalcError) -> bool:
-    text = str(error)
-    return "meta" in text and ("item()" in text or "tolist" in text or "data" in text)
+    """torch refusing to give a meta tensor's values (`.item()`, `.tolist()`) to the
+    constructor; any other error, one that merely mentions metadata, is the user's."""
+    return re.search(r"meta tensors?\b|'meta' device|device='meta'", str(error)) is not None
 
 
 def make_torchvision_importable(torch) -> None:
@@ -206,11 +202,10 @@ def capture(target: str, values: tuple[str, ...], kwargs: dict, batch: int = 1) 
     macs, result = _count(torch, graph_module, {**samples, **extra}, type(model).__name__)
     tensors, classes = _model_tensors(model)
     name = target.rpartition(":")[2]
-    captured = Captured(name=name, file=target, graph_module=graph_module, inputs=inputs,
-                        outputs=_output_names(torch, graph_module, result), macs=macs,
-                        tensors=tensors, module_classes=classes, class_loc=_class_location(model),
-                        batch=batch)
-    return captured
+    return Captured(name=name, file=target, graph_module=graph_module, inputs=inputs,
+                    outputs=_output_names(torch, graph_module, result), macs=macs,
+                    tensors=tensors, module_classes=classes, class_loc=class_location(model),
+                    batch=batch)
 
 
 @contextlib.contextmanager
@@ -347,29 +342,16 @@ def _model_tensors(model) -> tuple[dict, dict]:
     return tensors, classes
 
 
-def _class_location(model) -> Location | None:
-    try:
-        return Location(shown(inspect.getsourcefile(type(model))),
-                        inspect.getsourcelines(type(model))[1], 1)
-    except (OSError, TypeError):
-        return None
-
-
 # -- locations in the user's code ------------------------------------------------------
 
-_TORCH_DIR = None
-
-
+@functools.cache
 def _library_dirs() -> tuple[str, ...]:
     """torch's, netcalc's and Python's own: frames there are not where a model did
     something; the model's file, or timm's or transformers', is."""
-    global _TORCH_DIR
-    if _TORCH_DIR is None:
-        import torch
-        _TORCH_DIR = tuple(str(Path(p).resolve()) + "/" for p in (
-            Path(torch.__file__).parent, Path(__file__).parent.parent,
-            Path(traceback.__file__).parent))
-    return _TORCH_DIR
+    import torch
+    return tuple(str(Path(p).resolve()) + "/" for p in (
+        Path(torch.__file__).parent, Path(__file__).parent.parent,
+        Path(traceback.__file__).parent))
 
 
 def _is_model_code(filename: str) -> bool:
@@ -399,13 +381,6 @@ def node_location(node) -> Location | None:
         if _is_model_code(filename):
             return Location(shown(filename), int(line), 1)
     return None
-
-
-def shown(filename: str) -> str:
-    try:
-        return str(Path(filename).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return filename
 
 
 # -- the captured program as a spec ---------------------------------------------------------

@@ -108,12 +108,12 @@ def _import_source(source: str):
 def _user_location(error: BaseException, source: str) -> Location | None:
     """The innermost frame of the error in the user's own file."""
     if isinstance(error, SyntaxError) and error.filename:
-        return Location(_shown(error.filename), error.lineno or 1, error.offset or 1)
+        return Location(shown(error.filename), error.lineno or 1, error.offset or 1)
     frames = [f for f in traceback.extract_tb(error.__traceback__) if not _is_library(f.filename)]
     if not frames:
         return None
     frame = frames[-1]
-    return Location(_shown(frame.filename), frame.lineno or 1, (frame.colno or 0) + 1)
+    return Location(shown(frame.filename), frame.lineno or 1, (frame.colno or 0) + 1)
 
 
 def _is_library(filename: str) -> bool:
@@ -130,7 +130,7 @@ _LIBRARY_DIRS = tuple(str(Path(p).resolve()) + "/" for p in (
 ))
 
 
-def _shown(filename: str) -> str:
+def shown(filename: str) -> str:
     try:
         return str(Path(filename).resolve().relative_to(Path.cwd()))
     except ValueError:
@@ -164,11 +164,11 @@ def import_spec(target: str, input_shapes: tuple[str, ...], kwargs: dict[str, An
     _record_shapes(torch, model, graph, samples)
     file = target.rpartition(":")[0]
     spec = ExpandedSpec(name=target.rpartition(":")[2], file=target, inputs=[
-        InputSpec(name, tuple(shapes[name]), _class_location(model) or Location(file, 1, 1),
+        InputSpec(name, tuple(shapes[name]), class_location(model) or Location(file, 1, 1),
                   dtypes[name])
         for name in names])
     _Converter(torch, model, modules, spec, dict(zip(placeholders, names))).run(graph)
-    spec.warnings += _uncalled_modules(model, graph, _class_location(model))
+    spec.warnings += _uncalled_modules(model, graph, class_location(model))
     _spec_names(spec)
     return spec
 
@@ -208,11 +208,11 @@ def _uncalled_modules(model, graph, loc: Location) -> list[SpecWarning]:
     return warnings
 
 
-def _class_location(model) -> Location | None:
+def class_location(model) -> Location | None:
     """Where the model's class is defined."""
     import inspect
     try:
-        return Location(_shown(inspect.getsourcefile(type(model))),
+        return Location(shown(inspect.getsourcefile(type(model))),
                         inspect.getsourcelines(type(model))[1], 1)
     except (OSError, TypeError):
         return None
@@ -655,7 +655,7 @@ class _Converter:
     # -- errors --
 
     def _location(self, node) -> Location | None:
-        return _node_location(node) or _class_location(self.model)
+        return _node_location(node) or class_location(self.model)
 
     def _refuse(self, node, message: str) -> ImportFailed:
         return ImportFailed(f"graph node '{node.name}' ({_describe(node)}) {message}",
@@ -668,7 +668,7 @@ def _node_location(node) -> Location | None:
     if not frames:
         return None
     file, line = frames[-1]
-    return Location(_shown(file), line, 1)
+    return Location(shown(file), line, 1)
 
 
 def _stack_frames(stack_trace: str) -> list[tuple[str, int]]:

@@ -55,16 +55,24 @@ def verify(spec: ExpandedSpec, summary: Summary, device: str = "auto",
             buffers=Quantity(result.buffers, sum(b.numel() for b in module.buffers())),
             macs=Quantity(result.macs, sum(counts.get(f"{root}.{result.name}", {}).values())
                           // 2)))
+    return _verification(torch, summary, model, checks, sum(counts.get("Global", {}).values()),
+                         target, runs, lambda: model(*inputs))
+
+
+def _verification(torch, summary: Summary, model, checks: list, flops: int, where,
+                  runs: int | None, forward) -> Verification:
+    """netcalc's totals beside the model's own, the layers' checks, and `runs` timed
+    calls of `forward` (default 10 on a GPU, 3 on the CPU)."""
     totals = summary.totals
-    runs = (10 if target.type == "cuda" else 3) if runs is None else runs
-    latency, peak = _time(torch, model, inputs, target, runs)
+    runs = (10 if where.type == "cuda" else 3) if runs is None else runs
+    latency, peak = _time(torch, forward, where, runs)
     return Verification(
-        name=summary.name, file=summary.file, device=_device_name(torch, target),
+        name=summary.name, file=summary.file, device=_device_name(torch, where),
         torch_version=torch.__version__.split("+")[0], batch=summary.batch, dtype=summary.dtype,
         layers=tuple(checks),
         params=Quantity(totals.params, sum(p.numel() for p in model.parameters())),
         buffers=Quantity(totals.buffers, sum(b.numel() for b in model.buffers())),
-        macs=Quantity(totals.macs, sum(counts.get("Global", {}).values()) // 2),
+        macs=Quantity(totals.macs, flops // 2),
         # inference's hold (parameters, buffers, the activations' peak): what
         # max_memory_allocated measures of a forward pass
         estimated_bytes=summary.memory.inference_bytes, latency_ms=latency, timed_runs=runs,
@@ -178,20 +186,20 @@ def _failing_layer(model, error) -> str | None:
     return found
 
 
-def _time(torch, model, inputs, target, runs: int) -> tuple[float | None, int | None]:
+def _time(torch, forward, target, runs: int) -> tuple[float | None, int | None]:
     """Median forward latency over `runs` after a warm-up; peak GPU memory."""
     if runs < 1:
         return None, None
     cuda = target.type == "cuda"
     with torch.inference_mode():
-        model(*inputs)                      # warm-up: kernels chosen, caches filled
+        forward()                      # warm-up: kernels chosen, caches filled
         if cuda:
             torch.cuda.synchronize(target)
             torch.cuda.reset_peak_memory_stats(target)
         times = []
         for _ in range(runs):
             start = time.perf_counter()
-            model(*inputs)
+            forward()
             if cuda:
                 torch.cuda.synchronize(target)
             times.append((time.perf_counter() - start) * 1000)
@@ -207,14 +215,15 @@ def verify_model(target: str, kwargs: dict, summary: Summary, device: str = "aut
     output against the model's."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .capture import forward_signature, load_model, output_name
+    from .capture import forward_signature, output_name
+    from .fx_import import load_module
 
     torch = import_torch()
     where = _device(torch, device)
     dtype = _torch_dtype(torch, summary.dtype)
     _check_memory(torch, where, summary)
     with torch.device(where):
-        model = load_model(target, kwargs).to(dtype=dtype).eval()
+        model = load_module(target, kwargs).to(dtype=dtype).eval()
     named = {name: _sample(torch, shape, summary.input_dtypes[name], where)
              for name, shape in summary.inputs.items()}
     if "use_cache" in forward_signature(model).parameters:
@@ -287,20 +296,8 @@ def verify_model(target: str, kwargs: dict, summary: Summary, device: str = "aut
             name=f"output {key}", type="output",
             output_shape=Quantity(summary.outputs.get(key), tuple(value.shape)),
             params=Quantity(0, 0), buffers=Quantity(0, 0), macs=Quantity(0, 0)))
-    totals = summary.totals
-    runs = (10 if where.type == "cuda" else 3) if runs is None else runs
-    latency, peak = _time(torch, lambda: model(**named), (), where, runs)
-    return Verification(
-        name=summary.name, file=summary.file, device=_device_name(torch, where),
-        torch_version=torch.__version__.split("+")[0], batch=summary.batch, dtype=summary.dtype,
-        layers=tuple(checks),
-        params=Quantity(totals.params, sum(p.numel() for p in model.parameters())),
-        buffers=Quantity(totals.buffers, sum(b.numel() for b in model.buffers())),
-        macs=Quantity(totals.macs, counter.get_total_flops() // 2),
-        estimated_bytes=summary.memory.inference_bytes, latency_ms=latency, timed_runs=runs,
-        peak_bytes=peak, failed_layers=sum(not check.ok for check in checks),
-        estimate_to_peak=summary.memory.inference_bytes / peak if peak else None,
-        warnings=summary.warnings)
+    return _verification(torch, summary, model, checks, counter.get_total_flops(), where,
+                         runs, lambda: model(**named))
 
 
 def _sample(torch, shape, dtype: str, where):
