@@ -19,6 +19,7 @@ from netcalc.analyze import analyze
 torch = pytest.importorskip("torch")
 
 import capture_models  # noqa: E402 - after the skip: it imports torch
+from torch_measure import returned_shapes  # noqa: E402 - likewise
 
 MODELS = "tests/capture_models.py"
 
@@ -50,18 +51,6 @@ def _torch_inputs(values, batch: int, int_inputs=()) -> tuple[list, dict]:
     return args, kwargs
 
 
-def _output_shapes(result) -> dict:
-    """Each returned tensor's shape: `output` for a lone tensor, dict keys, `0`, `1`."""
-    from torch.utils._pytree import keystr, tree_flatten_with_path
-
-    shapes = {}
-    for path, value in tree_flatten_with_path(result)[0]:
-        if isinstance(value, torch.Tensor):
-            key = keystr(path).lstrip(".").replace("][", ".").strip("[]").replace("'", "")
-            shapes[key or "output"] = tuple(value.shape)
-    return shapes
-
-
 def torch_figures(name: str, values, batch: int = 1, kwargs=None, int_inputs=()) -> dict:
     """The model built for real on the CPU and run once under FlopCounterMode (grad mode
     on, attention on torch's math path)."""
@@ -86,7 +75,7 @@ def torch_figures(name: str, values, batch: int = 1, kwargs=None, int_inputs=())
         "params": sum(p.numel() for p in model.parameters()),
         "buffers": sum(b.numel() for b in model.buffers()),
         "macs": counter.get_total_flops() // 2,
-        "outputs": _output_shapes(result),
+        "outputs": returned_shapes(result),
         "module_macs": per_module,
         "model": model,
     }

@@ -162,3 +162,16 @@ def _layers(model):
         if name in attention or not list(module.children()) and \
                 any(True for _ in module.parameters()):
             yield name, module
+
+
+def returned_shapes(result) -> dict[str, tuple]:
+    """Each tensor a model returned, by the name netcalc gives it (`output` for a lone
+    tensor, `logits` for a ModelOutput's field, `0`, `1` for a tuple's items, `a.0`
+    deeper), with the shape torch gave it."""
+    from torch.utils._pytree import keystr, tree_flatten_with_path
+
+    from netcalc.torch_bridge.capture import output_name
+
+    return {output_name(keystr(path)): tuple(value.shape)
+            for path, value in tree_flatten_with_path(result)[0]
+            if isinstance(value, torch.Tensor)}

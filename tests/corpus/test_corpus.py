@@ -94,20 +94,6 @@ def _sample_inputs(torch, values) -> tuple[list, dict]:
     return args, kwargs
 
 
-def _output_shapes(result) -> dict[str, tuple]:
-    """Each returned tensor's shape, named as netcalc names it: `output` for a lone
-    tensor, `logits` for a ModelOutput's field, `0`, `1` for a tuple's items, `a.0` deeper."""
-    import torch
-    from torch.utils._pytree import keystr, tree_flatten_with_path
-
-    shapes = {}
-    for path, value in tree_flatten_with_path(result)[0]:
-        if isinstance(value, torch.Tensor):
-            key = keystr(path).lstrip(".").replace("][", ".").strip("[]").replace("'", "")
-            shapes[key or "output"] = tuple(value.shape)
-    return shapes
-
-
 @contextmanager
 def _without_onednn(torch, off: bool):
     if not off:
@@ -123,6 +109,7 @@ def torch_figures(name: str, values) -> dict:
     """params, buffers, MACs and output shapes of the model, by torch, on the CPU."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
+    from torch_measure import returned_shapes
 
     from netcalc.torch_bridge import countable_attention
     from netcalc.torch_bridge.capture import make_torchvision_importable
@@ -145,7 +132,7 @@ def torch_figures(name: str, values) -> dict:
     with countable_attention(torch), _without_onednn(torch, has_rnn), counter:
         result = model(*args, **kwargs)
     return {"params": params, "buffers": buffers, "macs": counter.get_total_flops() // 2,
-            "outputs": _output_shapes(result)}
+            "outputs": returned_shapes(result)}
 
 
 # -- netcalc's ------------------------------------------------------------------------
