@@ -18,7 +18,7 @@ from .layers.field import LOCAL, Field
 from .record import replace
 from .results import LayerResult, ReceptiveField, Row, SpecWarning, Summary, Totals
 from .spec.model import ExpandedSpec, Group
-from .memory import OPTIMIZER_STATES, memory
+from .memory import OPTIMIZER_STATES, kv_cache, memory
 from .symbolic import conditions, is_symbolic, unrecorded
 
 
@@ -30,7 +30,9 @@ def flops_of(macs: int) -> int:
 
 def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
             input_shapes: dict[str, tuple[int, ...]] | None = None,
-            depth: int | None = None, optimizer: str = "adam", amp: bool = False) -> Summary:
+            depth: int | None = None, optimizer: str = "adam", amp: bool = False,
+            kv_context: int | None = None) -> Summary:
+    """`kv_context`: the context length whose KV cache to size (`--kv-cache`)."""
     if batch < 1:
         raise UsageError(f"--batch must be at least 1, got {batch}")
     if dtype not in MODEL_DTYPES:
@@ -63,8 +65,11 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
         # a captured model's layers are what its code did at this batch: advice on how
         # to write a spec (a view that fixes the batch) is not for its author
         advice = [] if spec.captured else warnings
-        layers = [_run_layer(spec_layer, batch, shapes, layouts, fields, size, notes, advice)
-                  for spec_layer in spec.layers]
+        done: dict[str, LayerResult] = {}
+        for spec_layer in spec.layers:
+            done[spec_layer.name] = _run_layer(spec_layer, batch, shapes, layouts, fields, size,
+                                               notes, advice, done)
+        layers = list(done.values())
 
     if spec.outputs:
         given = {layer.name: layer.output_shape for layer in layers} | inputs
@@ -80,14 +85,17 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
     held = None if symbolic else memory(spec, layers, totals, bytes_of_input, producers, size,
                                         optimizer, amp)
     tree = _tree(spec.groups, layers, shapes, fields, totals)
+    cache = None if kv_context is None else kv_cache(spec, layers, totals, kv_context, batch,
+                                                     size)
     return Summary(spec.name, spec.file, batch, dtype, size, depth, inputs, input_dtypes,
                    tuple(layers), tuple(_fold(tree, depth)),
                    tuple(r for r in tree if r.kind != "layer"), totals, outputs, tuple(warnings),
-                   tuple(assumed.texts()), held, dict(spec.outputs))
+                   tuple(assumed.texts()), held, dict(spec.outputs), cache)
 
 
 def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict,
-               dtype_bytes: int, notes: tuple[Note, ...], warnings: list) -> LayerResult:
+               dtype_bytes: int, notes: tuple[Note, ...], warnings: list,
+               done: dict[str, LayerResult]) -> LayerResult:
     layer = spec_layer.layer.for_batch(batch)
     xs = tuple(shapes[name] for name in spec_layer.inputs)
     try:
@@ -114,8 +122,17 @@ def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict
         # a rule that needs the size as a number (adaptive pooling's bins)
         field = fields[spec_layer.inputs[0]].lost("depends on the sizes written as letters")
     fields[spec_layer.name] = field = _from(field, spec_layer.name)
-    params = sum(numbers.params.values())
-    bias = sum(n for tensor, n in numbers.params.items() if tensor.endswith("bias"))
+    own = dict(numbers.params)
+    for tensor, source in spec_layer.tied.items():
+        try:
+            _check_tied(tensor, own, done[source])
+        except ShapeError as error:
+            raise in_layer(error, spec_layer.name, layer.type_name,
+                           spec_layer.arg_loc.get("tie_weight") or spec_layer.loc,
+                           (*spec_layer.trace, *notes)) from None
+        del own[tensor]                  # counted once, where it is first held
+    params = sum(own.values())
+    bias = sum(n for tensor, n in own.items() if tensor.endswith("bias"))
     buffer_bytes = sum(n * (INT64_BYTES if name in layer.int64_buffers else dtype_bytes)
                        for name, n in numbers.buffers.items())
     return LayerResult(
@@ -123,13 +140,36 @@ def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict
         inputs=spec_layer.inputs, input_shapes=xs, output_shape=numbers.output_shape,
         # as the spec says them: `batch` stays a name
         arguments=spec_layer.layer.arguments(xs[0] if xs else ()), notation=layer.notation(),
-        param_tensors=dict(numbers.params), params=params,
+        param_tensors=own, params=params,
+        tied_params={tensor: f"{source}.{tensor}" for tensor, source in spec_layer.tied.items()},
         trainable_params=params - spec_layer.frozen if spec_layer.trainable else 0,
         weight_params=params - bias, bias_params=bias, buffers=sum(numbers.buffers.values()),
         macs=numbers.macs, flops=flops_of(numbers.macs), param_bytes=params * dtype_bytes,
         buffer_bytes=buffer_bytes, activation_bytes=numbers.activation_elements * dtype_bytes,
         receptive_field=_receptive_field(field),
+        active_params=_active(layer.active_params(xs), params, own, numbers.params),
+        causal_attention_macs=layer.causal_attention_macs(xs, numbers.output_shape),
     )
+
+
+def _active(active: int | None, params: int, own: dict, every: dict) -> int:
+    """The params one token uses: all the layer holds, or its rule's fewer (less what it
+    shares with another layer, counted there)."""
+    return params if active is None else active - (sum(every.values()) - sum(own.values()))
+
+
+def _check_tied(tensor: str, own: dict, source: LayerResult) -> None:
+    """A tied tensor is the source layer's own, of as many elements as this layer needs."""
+    if tensor not in own:
+        raise ShapeError("tie_weight: a layer without a "
+                         f"{tensor} cannot share one", arg="tie_weight")
+    if tensor not in source.param_tensors:
+        raise ShapeError(f"tie_weight: '{source.name}' ({source.type}) has no {tensor} of its "
+                         "own to share", arg="tie_weight")
+    needed, held = own[tensor], source.param_tensors[tensor]
+    if needed != held:
+        raise ShapeError(f"tie_weight: this layer's {tensor} has {needed:,} elements but "
+                         f"'{source.name}' holds {held:,}", arg="tie_weight")
 
 
 def _from(field: Field, name: str) -> Field:
@@ -149,6 +189,7 @@ def _totals(layers: list[LayerResult], input_bytes: int) -> Totals:
     buffer_bytes = sum(r.buffer_bytes for r in layers)
     activation_bytes = sum(r.activation_bytes for r in layers)
     macs = sum(r.macs for r in layers)
+    causal = sum(r.causal_attention_macs for r in layers)
     return Totals(
         layers=len(layers), params=params, trainable_params=trainable,
         non_trainable_params=params - trainable,
@@ -158,6 +199,8 @@ def _totals(layers: list[LayerResult], input_bytes: int) -> Totals:
         input_bytes=input_bytes, param_bytes=param_bytes, buffer_bytes=buffer_bytes,
         activation_bytes=activation_bytes,
         total_bytes=input_bytes + param_bytes + buffer_bytes + activation_bytes,
+        active_params=sum(r.active_params for r in layers),
+        causal_attention_macs=causal, causal_effective_macs=macs - causal // 2,
     )
 
 

@@ -54,12 +54,16 @@ cli = Commands("netcalc", "netcalc: shapes, parameters, MACs and memory of a neu
 @option("--amp", flag=True,
         help="Training memory with mixed precision: float16/bfloat16 activations, "
              "float32 master weights.")
+@option("--kv-cache", dest="kv_context", type=at_least(1), default=None, metavar="CONTEXT",
+        help="Generation memory: the KV cache a decoder keeps per sequence at CONTEXT "
+             "tokens (2·layers·kv_heads·head_dim·CONTEXT·dtype bytes), for --batch and "
+             "--dtype.")
 @option("-o", "--output", type=output_path, default=None,
         help="Write to this file (atomically); '-' is standard output.")
 @_kwargs_option
 def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
-            depth: int | None, show: str, optimizer: str, amp: bool, output: str | None,
-            kwargs: str | None) -> None:
+            depth: int | None, show: str, optimizer: str, amp: bool, kv_context: int | None,
+            output: str | None, kwargs: str | None) -> None:
     """Per-layer output shapes, parameters and MACs of SPEC, with totals.
 
     SPEC is a YAML file ('-' reads standard input), a Python spec (model.py),
@@ -73,7 +77,7 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
                          f"{', '.join(SUMMARY_SHOWABLE)}")
     # summary alone takes sizes as letters (3xHxW): it needs no number to write a formula
     _, result = _load_and_analyze(spec, input_shapes, batch, dtype, depth, kwargs, letters=True,
-                                  training=(optimizer, amp))
+                                  training=(optimizer, amp), kv_context=kv_context)
     if fmt == "table":
         from .render import table
         if output is None and sys.stdout.isatty() and len(result.rows) <= RICH_TABLE_ROWS:
@@ -570,7 +574,8 @@ def layers(fmt: str) -> None:
 
 def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtype: str,
                       depth: int | None = None, kwargs: str | None = None,
-                      letters: bool = False, training: tuple[str, bool] = ("adam", False)):
+                      letters: bool = False, training: tuple[str, bool] = ("adam", False),
+                      kv_context: int | None = None):
     """The expanded spec and its Summary; warnings go to stderr.
 
     SPEC is a spec file (YAML or Python), or a torch module to import
@@ -590,7 +595,7 @@ def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtyp
         expanded = load_spec(spec)
     overrides = input_overrides(input_shapes, [i.name for i in expanded.inputs], letters)
     result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides, depth=depth,
-                     optimizer=training[0], amp=training[1])
+                     optimizer=training[0], amp=training[1], kv_context=kv_context)
     _print_warnings(result)
     return expanded, result
 

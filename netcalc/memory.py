@@ -15,7 +15,8 @@ from __future__ import annotations
 from math import prod
 
 from .dtypes import INT64_BYTES
-from .results import LayerResult, Memory, Totals
+from .errors import UsageError
+from .results import KVCache, LayerResult, Memory, Totals
 
 # The optimizer's state per trainable parameter, in its own float32 copies.
 OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
@@ -109,3 +110,27 @@ def _saved_bytes(spec, layers: list[LayerResult], input_bytes: dict, dtype_bytes
     for storage in storages:
         total += size[storage] if storage in input_bytes else scaled(size[storage])
     return total
+
+
+def kv_cache(spec, layers: list[LayerResult], totals: Totals, context: int, batch: int,
+             dtype_bytes: int) -> KVCache:
+    """The keys and values a decoder keeps to generate `context` tokens: per causal
+    attention layer 2·kv_heads·head_dim per token (the layer type's rule), in the
+    model's dtype, per sequence and for the batch; beside the weights, what generation
+    holds (activations of one new token are small beside them, and not counted)."""
+    if context < 1:
+        raise UsageError(f"--kv-cache takes the context length in tokens (1 or more), "
+                         f"got {context}")
+    per_layer = [elements for elements in
+                 (spec_layer.layer.for_batch(batch).kv_cache_elements(result.input_shapes, 1)
+                  for spec_layer, result in zip(spec.layers, layers)) if elements]
+    if not per_layer:
+        raise UsageError("--kv-cache: no layer of this spec caches keys and values (causal "
+                         "self-attention does: `attention` with is_causal: true)")
+    token = sum(per_layer)
+    sequence = token * context * dtype_bytes
+    return KVCache(context=context, layers=len(per_layer), token_elements=token,
+                   layer_token_elements=per_layer[0] // 2 if len(set(per_layer)) == 1 else 0,
+                   dtype_bytes=dtype_bytes, sequence_bytes=sequence,
+                   batch_bytes=sequence * batch,
+                   generation_bytes=totals.param_bytes + totals.buffer_bytes + sequence * batch)

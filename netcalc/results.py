@@ -51,6 +51,9 @@ class LayerResult(Record):
     buffer_bytes: int
     activation_bytes: int           # new memory for the output (0 for views, in-place ops)
     receptive_field: ReceptiveField | None = None
+    tied_params: dict = field(default_factory=dict)  # tensor -> the layer.tensor it shares
+    active_params: int = 0          # what one token uses (a mixture of experts: fewer)
+    causal_attention_macs: int = 0  # of macs, a causal attention term (Q·Kᵀ and A·V)
 
 
 class Row(Record):
@@ -89,6 +92,26 @@ class Totals(Record):
     buffer_bytes: int
     activation_bytes: int
     total_bytes: int
+    # sequence models: the params one token uses (fewer than `params` in a mixture of
+    # experts), and the attention term of causal layers, of which a causal mask makes
+    # half useful (MACs less that half: the causal-effective figure MFU counts)
+    active_params: int = 0
+    causal_attention_macs: int = 0
+    causal_effective_macs: int = 0
+
+
+class KVCache(Record):
+    """What a decoder generating `context` tokens keeps per sequence: each causal
+    attention layer's keys and values (`--kv-cache CONTEXT`)."""
+
+    context: int
+    layers: int                     # layers that cache
+    token_elements: int             # K and V elements one token adds, over all layers
+    layer_token_elements: int       # one layer's kv_heads·head_dim, where all cache alike (else 0)
+    dtype_bytes: int
+    sequence_bytes: int             # one sequence: token_elements · context · dtype_bytes
+    batch_bytes: int                # `batch` sequences
+    generation_bytes: int           # weights, buffers and the batch's cache
 
 
 class Memory(Record):
@@ -134,6 +157,7 @@ class Summary(Record):
     memory: Memory | None = None    # None where sizes are letters
     # each output's layer, where outputs are named for what a model returns (`logits`)
     output_layers: dict = field(default_factory=dict)
+    kv_cache: KVCache | None = None   # with --kv-cache CONTEXT
 
 
 # -- verify: netcalc's numbers beside torch's ---------------------------------

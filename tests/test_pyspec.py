@@ -216,7 +216,7 @@ ERRORS = {
                  "4:1: error: layer 'conv2' (conv2d): conv2d has no argument 'kernel_sise'; did "
                  "you mean 'kernel_size'? (it takes: out_channels, kernel_size, stride, padding, "
                  "dilation, groups, bias, padding_mode, in_channels; and every layer takes name, "
-                 "inputs, trainable)"),
+                 "inputs, trainable, tie_weight)"),
     "type": (HEADER + "x = 1\nnet.layer('conv', out_channels=4)\n",
              "5:1: error: unknown layer type 'conv'; did you mean 'conv1d', 'conv2d' or 'conv3d'? "
              "(`netcalc layers` lists them)"),

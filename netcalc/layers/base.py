@@ -176,6 +176,25 @@ class Layer(Record):
         """What torch accepts but a user likely did not mean."""
         return []
 
+    # -- sequence models: what summary states beside the totals ----------------
+
+    def causal_attention_macs(self, xs: tuple[Shape, ...], y: Shape) -> int:
+        """Of `macs`, the attention term (Q·Kᵀ and A·V) of a causal layer. torch's math
+        path computes all of it; a causal mask makes half of it useful, which is what
+        MFU figures count (summary's causal-effective line). 0 for other layers."""
+        return 0
+
+    def kv_cache_elements(self, xs: tuple[Shape, ...], context: int) -> int:
+        """Elements one sequence's KV cache holds for this layer when a decoder generates
+        with `context` tokens: its keys and values, 2·kv_heads·head_dim·context. 0 for
+        layers that cache nothing (all but causal self-attention)."""
+        return 0
+
+    def active_params(self, xs: tuple[Shape, ...]) -> int | None:
+        """Parameters one token's forward uses, where that is fewer than all of them
+        (a mixture of experts: its router and top_k experts); None: all of them."""
+        return None
+
     def notation(self) -> str:
         """The layer as a textbook or a diagram writes it: `conv 11×11/4, 64`."""
         return self.type_name

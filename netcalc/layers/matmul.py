@@ -108,6 +108,20 @@ class ScaledDotProductAttention(TensorOp, Layer):
                        fields: tuple[Field, ...]) -> Field:
         return fields[0].mixed([len(y) - 2], "attention")
 
+    def causal_attention_macs(self, xs: tuple[Shape, ...], y: Shape) -> int:
+        """All of its MACs are Q·Kᵀ and A·V: with is_causal, half of them are masked."""
+        q, k, v = xs[:3]
+        return attention_macs(prod(q[:-2]), 1, q[-2], k[-2], q[-1], v[-1]) \
+            if self.is_causal else 0
+
+    def kv_cache_elements(self, xs: tuple[Shape, ...], context: int) -> int:
+        """A causal decoder's cache: per token, the keys' and values' heads of one
+        sequence (the dims between the batch and the sequence length)."""
+        if not self.is_causal:
+            return 0
+        k, v = xs[1], xs[2]
+        return (prod(k[1:-2]) * k[-1] + prod(v[1:-2]) * v[-1]) * context
+
     def saved_for_backward(self, xs: tuple[Shape, ...], y: Shape) -> list[Saved]:
         # the math path keeps the attention weights, one score per query and key
         q, k = xs[0], xs[1]

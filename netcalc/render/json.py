@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 
 from ..record import fields
-from ..results import Memory, MACS_CONVENTION, LayerResult, ReceptiveField, Row, Summary, Totals
+from ..results import (KVCache, Memory, MACS_CONVENTION, LayerResult, ReceptiveField, Row,
+                       Summary, Totals)
 from .units import number
 
 _LAYER_FIELDS = [f.name for f in fields(LayerResult)]
 _ROW_FIELDS = [f.name for f in fields(Row)]
 _TOTAL_FIELDS = [f.name for f in fields(Totals)]
 _MEMORY_FIELDS = [f.name for f in fields(Memory)]
+_KV_CACHE_FIELDS = [f.name for f in fields(KVCache)]
 
 
 def _fields(obj, names) -> dict:
@@ -47,6 +49,8 @@ def as_dict(summary: Summary) -> dict:
         "outputs": summary.outputs,
         "warnings": warning_dicts(summary.warnings),
         "memory": _fields(summary.memory, _MEMORY_FIELDS) if summary.memory else None,
+        **({"kv_cache": _fields(summary.kv_cache, _KV_CACHE_FIELDS)} if summary.kv_cache
+           else {}),
         # sizes written as letters: shapes hold formulas as text, valid under these
         **({"conditions": list(summary.conditions)} if summary.conditions else {}),
     }

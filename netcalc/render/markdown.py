@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..results import Summary
 from . import units
-from .table import memory_footer
+from .table import causal_footer, kv_cache_footer, memory_footer, params_footer
 
 
 def _cell(text: str) -> str:
@@ -40,11 +40,15 @@ def render(summary: Summary, show: tuple[str, ...] = ()) -> str:
         "",
         f"- **Params:** {units.count_and_si(t.params)}; trainable "
         f"{units.count(t.trainable_params)}, non-trainable {units.count(t.non_trainable_params)}",
+        *(f"  - {text}" for _, text in params_footer(summary)),
         f"- **Buffers:** {units.count(t.buffers)}",
         f"- **MACs:** {units.count_and_si(t.macs)}; FLOPs "
         f"{units.count_and_si(t.flops)} = 2 × MACs",
+        *(f"  - {text}" for _, text in causal_footer(summary)),
         *(f"- **{'Memory' if not label else label}:** {text}"
           for label, text in memory_footer(summary)),
+        *(f"- **{'KV cache' if label else 'Generation'}:** {text}"
+          for label, text in kv_cache_footer(summary)),
         "- **Output:** " + ", ".join(f"{_cell(name)} {units.shape(shape)}"
                                      for name, shape in summary.outputs.items()),
     ]

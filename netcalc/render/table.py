@@ -61,15 +61,62 @@ def footer(summary: Summary, show: tuple[str, ...] = ()) -> list[tuple[str, str]
                    f"{units.count(t.trainable_params)} trainable, "
                    f"{units.count(t.non_trainable_params)} non-trainable; "
                    f"weights {units.count(t.weight_params)}, biases {units.count(t.bias_params)}"),
+        *params_footer(summary),
         ("Buffers", f"{units.count(t.buffers)} (running statistics; not parameters)"),
         ("MACs", f"{units.count_and_si(t.macs)}"),
+        *causal_footer(summary),
         ("FLOPs", f"{units.count_and_si(t.flops)} = 2 × MACs, "
                   "as torch's FlopCounterMode counts"),
         *memory_footer(summary),
+        *kv_cache_footer(summary),
         ("Output", outputs),
         *([("Valid", "for " + ", ".join(summary.conditions))] if summary.conditions else []),
         *(rf_footer(summary) if "rf" in show else []),
     ]
+
+
+def params_footer(summary: Summary) -> list[tuple[str, str]]:
+    """A mixture of experts' active params; weights one layer shares with another."""
+    t = summary.totals
+    lines = []
+    if t.active_params != t.params:
+        lines.append(("", f"active {units.count_and_si(t.active_params)} per token: the "
+                          "routers and the top_k experts each token runs"))
+    lines += [("", f"{layer.name}.{tensor} is {source} (tied: counted once, there)")
+              for layer in summary.layers for tensor, source in layer.tied_params.items()]
+    return lines
+
+
+def causal_footer(summary: Summary) -> list[tuple[str, str]]:
+    """The causal-effective MACs, where causal attention computes a useless half."""
+    t = summary.totals
+    if not t.causal_attention_macs:
+        return []
+    return [("", f"causal-effective {units.count_and_si(t.causal_effective_macs)}: the "
+                 f"causal attention term ({units.count(t.causal_attention_macs)}, the full "
+                 "Q·Kᵀ and A·V the math path computes) halved, as MFU figures count it")]
+
+
+def kv_cache_footer(summary: Summary) -> list[tuple[str, str]]:
+    """--kv-cache: the cache per sequence, worked, and generation's hold."""
+    kv = summary.kv_cache
+    if kv is None:
+        return []
+    if kv.layer_token_elements:
+        layers = f"{kv.layers} layer{'s' if kv.layers != 1 else ''}"
+        worked = (f"2 (K, V) · {layers} · {units.count(kv.layer_token_elements)} "
+                  f"(kv_heads·head_dim) · {units.count(kv.context)} tokens · {kv.dtype_bytes} "
+                  "bytes")
+    else:
+        worked = (f"{units.count(kv.token_elements)} K and V elements per token over "
+                  f"{kv.layers} layers · {units.count(kv.context)} tokens · {kv.dtype_bytes} "
+                  "bytes")
+    batch = f"; × batch {summary.batch} = {units.size(kv.batch_bytes)}" \
+        if summary.batch != 1 else ""
+    return [("KV cache", f"{units.size(kv.sequence_bytes)} per sequence at "
+                         f"{units.count(kv.context)} tokens = {worked}{batch}"),
+            ("", f"generation {units.size(kv.generation_bytes)}: params + buffers + the KV "
+                 "cache (one new token's activations not counted)")]
 
 
 def memory_footer(summary: Summary) -> list[tuple[str, str]]:

@@ -164,6 +164,18 @@ class LayerGraph:
         self.resolved[qualified] = qualified
         return qualified
 
+    def tie_weight(self, qualified: str, ref: Any, scope: Scope, loc: Location) -> None:
+        """`tie_weight: wte`: the layer just added reads layer `wte`'s weight as its own
+        (torch's `lm_head.weight = wte.weight`)."""
+        if not isinstance(ref, str):
+            raise SpecError(f"tie_weight names an earlier layer, got {ref!r}", loc, scope.trace)
+        source = self.resolve(ref, scope, loc, qualified)
+        if source != scope.prefix + ref or source not in {s.name for s in self.spec.layers}:
+            raise SpecError(f"tie_weight: '{ref}' is not a layer (a block or an input has no "
+                            "weight of its own): name the layer that holds the weight", loc,
+                            scope.trace)
+        self.spec.layers[-1].tied = {"weight": source}
+
     def add_pieces(self, cls: type, args: dict[str, Any], entry: LocatedDict, scope: Scope,
                    qualified: str | tuple[str, ...], inputs: tuple[str, ...], depth: int,
                    trainable: bool, other_keys: tuple[str, ...]) -> str:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 # Keys of a layer entry that are netcalc's own; every other key is an argument.
-RESERVED_KEYS = ("type", "name", "inputs", "repeat", "if", "trainable")
+RESERVED_KEYS = ("type", "name", "inputs", "repeat", "if", "trainable", "tie_weight")
 TOP_KEYS = ("name", "description", "params", "input", "inputs", "layers", "blocks")
 BLOCK_KEYS = ("description", "params", "inputs", "layers")
 DEFAULT_INPUT = "input"
@@ -511,8 +511,12 @@ class _Expander(LayerGraph):
             raise SpecError(f"layer '{', '.join(qualified)}' ({cls.type_name}): a list of names "
                             f"is for every piece of a chunk or split; {one}",
                             entry.where("name"), scope.trace)
-        return self.add_layer(cls, args, entry, scope, qualified, inputs, depth, trainable,
-                              RESERVED_KEYS)
+        added = self.add_layer(cls, args, entry, scope, qualified, inputs, depth, trainable,
+                               RESERVED_KEYS)
+        if "tie_weight" in entry:
+            self.tie_weight(added, self._value(entry, "tie_weight", variables), scope,
+                            entry.where("tie_weight"))
+        return added
 
     def _expand_block(self, block: BlockDef, entry: LocatedDict, scope: _Scope, variables: dict,
                       qualified: str, inputs: tuple[str, ...], depth: int,

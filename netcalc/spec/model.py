@@ -26,6 +26,9 @@ class LayerSpec(Record, frozen=False):
     trainable: bool = True
     frozen: int = 0             # of its parameters, those torch does not train (requires_grad
                                 # off: a captured model's frozen weights)
+    # its parameters that are another layer's (`tie_weight`: GPT-2's head reads the token
+    # embedding's weight): tensor name -> that layer's qualified name; counted there, once
+    tied: dict = field(default_factory=dict)
 
 
 class Group(Record, frozen=False):

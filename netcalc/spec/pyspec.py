@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 # A layer call's own keywords; every other keyword is an argument of the layer.
-RESERVED_KEYWORDS = ("name", "inputs", "trainable")
+RESERVED_KEYWORDS = ("name", "inputs", "trainable", "tie_weight")
 # The module-level name that picks one network when a file creates several.
 CHOSEN_NETWORK = "network"
 # `__name__` while the spec runs: its `if __name__ == "__main__":` part stays out.
@@ -149,7 +149,8 @@ class Network:
     # -- building -------------------------------------------------------------
 
     def layer(self, type: str, name: str | int | list[str] | None = None, *, inputs: Any = None,
-              trainable: bool = True, **arguments: Any) -> Output | tuple[Output, ...]:
+              trainable: bool = True, tie_weight: str | Output | None = None,
+              **arguments: Any) -> Output | tuple[Output, ...]:
         """A layer of `type` (`conv2d`, `add`, ...) with torch's keyword arguments.
 
         Its input is the previous layer's output unless `inputs` lists names
@@ -190,6 +191,11 @@ class Network:
             return tuple(Output(self, name) for name in self._graph.pieces[level.previous])
         self._graph.add_layer(cls, dict(entry), entry, scope, qualified, producers, scope.depth,
                               scope.trainable and trainable, RESERVED_KEYWORDS)
+        if tie_weight is not None:
+            # an output handle names its layer in full; the scope's prefix comes off
+            ref = tie_weight.name.removeprefix(scope.prefix) \
+                if isinstance(tie_weight, Output) else tie_weight
+            self._graph.tie_weight(qualified, ref, scope, loc)
         level.previous = qualified
         return Output(self, qualified)
 

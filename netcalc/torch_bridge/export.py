@@ -60,6 +60,12 @@ def export_torch(spec: ExpandedSpec, summary: Summary) -> str:
               "    print(outputs.shape if isinstance(outputs, torch.Tensor) else\n"
               "          [output.shape for output in outputs])\n")
     top_class = _class_code(model_class, top, class_names, batch_readers, top=True)
+    # tied weights, once every module exists: `self.lm_head.weight = self.wte.weight`
+    ties = [f"        {_attribute(layer.name)}.{tensor} = {_attribute(source)}.{tensor}"
+            for layer in spec.layers for tensor, source in layer.tied.items()]
+    if ties:
+        init, forward = top_class.split("\n\n    def forward", 1)
+        top_class = "\n".join([init, *ties]) + "\n\n    def forward" + forward
     return header + "\n\n\n".join([*own, *classes, top_class]) \
         + footer
 

@@ -23,6 +23,10 @@ def build_model(spec: ExpandedSpec, summary: Summary):
     torch = import_torch()
     modules = [build_layer(spec_layer.layer.for_batch(summary.batch), result.input_shapes)
                for spec_layer, result in zip(spec.layers, summary.layers)]
+    by_name = {spec_layer.name: module for spec_layer, module in zip(spec.layers, modules)}
+    for spec_layer, module in zip(spec.layers, modules):
+        for tensor, source in spec_layer.tied.items():     # lm_head.weight = wte.weight
+            setattr(module, tensor, getattr(by_name[source], tensor))
     return _spec_module(torch)(spec, modules, list(summary.outputs))
 
 

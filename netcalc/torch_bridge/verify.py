@@ -46,12 +46,15 @@ def verify(spec: ExpandedSpec, summary: Summary, device: str = "auto",
     root = type(model).__name__
     modules = model.layer_modules()
     checks = []
+    seen: set[int] = set()        # a tied weight counts where it is first held, as in torch
     for result in summary.layers:
         module = modules[result.name]
+        params = [p for p in module.parameters() if id(p) not in seen]
+        seen.update(id(p) for p in params)
         checks.append(LayerCheck(
             name=result.name, type=result.type,
             output_shape=Quantity(result.output_shape, shapes.get(result.name)),
-            params=Quantity(result.params, sum(p.numel() for p in module.parameters())),
+            params=Quantity(result.params, sum(p.numel() for p in params)),
             buffers=Quantity(result.buffers, sum(b.numel() for b in module.buffers())),
             macs=Quantity(result.macs, sum(counts.get(f"{root}.{result.name}", {}).values())
                           // 2)))
