@@ -1,0 +1,190 @@
+"""What summary states for sequence models besides the totals, checked against torch:
+tied weights (counted once, as torch's `parameters()` does), the KV cache a decoder
+keeps (as torch's own key and value tensors weigh), and the causal-effective MACs
+(FlopCounterMode's count of causal attention, whose masked half they leave out)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
+
+from helpers import run_cli, summarize_text
+from netcalc.spec import parse_spec
+from netcalc.torch_bridge.model import build_model
+
+pytestmark = pytest.mark.torch
+
+TIED = """
+name: tiny_lm
+inputs: {input_ids: {shape: [16], dtype: int64}}
+blocks:
+  body:
+    layers:
+      - {type: embedding, name: wte, num_embeddings: 100, embedding_dim: 32}
+      - {type: layernorm, name: ln_f, normalized_shape: [32]}
+layers:
+  - {type: body, name: transformer}
+  - {type: linear, name: lm_head, out_features: 100, bias: false, tie_weight: transformer.wte}
+"""
+
+
+class TiedLM(torch.nn.Module):
+    """The same model as torch users write it: `lm_head.weight = wte.weight`."""
+
+    def __init__(self):
+        super().__init__()
+        self.wte = torch.nn.Embedding(100, 32)
+        self.ln_f = torch.nn.LayerNorm(32)
+        self.lm_head = torch.nn.Linear(32, 100, bias=False)
+        self.lm_head.weight = self.wte.weight
+
+    def forward(self, ids):
+        return self.lm_head(self.ln_f(self.wte(ids)))
+
+
+def test_a_tied_head_counts_the_embedding_once_as_torch_does():
+    summary = summarize_text(TIED)
+    model = TiedLM()
+    assert summary.totals.params == sum(p.numel() for p in model.parameters()) == 3_264
+    layers = {layer.name: layer for layer in summary.layers}
+    assert layers["lm_head"].params == 0
+    assert layers["lm_head"].tied_params == {"weight": "transformer.wte.weight"}
+    assert layers["transformer.wte"].params == model.wte.weight.numel()
+    # the memory of the weights is the once-counted weights'
+    assert summary.totals.param_bytes == 4 * sum(p.numel() for p in model.parameters())
+    with FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 16, dtype=torch.long))
+    assert summary.totals.macs == counter.get_total_flops() // 2
+
+
+def test_the_model_netcalc_builds_shares_the_tensor():
+    spec = parse_spec(TIED, "tied.yaml")
+    summary = summarize_text(TIED)
+    model = build_model(spec, summary)
+    modules = model.layer_modules()
+    assert modules["lm_head"].weight is modules["transformer.wte"].weight
+    assert sum(p.numel() for p in model.parameters()) == summary.totals.params
+
+
+def test_export_writes_the_tie(tmp_path, capsys):
+    spec = tmp_path / "tied.yaml"
+    spec.write_text(TIED)
+    code, out, _ = run_cli(capsys, "export", str(spec), "--to", "torch")
+    assert code == 0
+    assert "self.lm_head.weight = self.transformer.wte.weight" in out
+    namespace: dict = {}
+    exec(compile(out, "exported.py", "exec"), namespace)
+    model = namespace["TinyLm"]()
+    assert sum(p.numel() for p in model.parameters()) == 3_264
+    assert model.lm_head.weight is model.transformer.wte.weight
+
+
+def test_a_python_spec_ties_by_name_or_by_output(tmp_path, capsys):
+    source = tmp_path / "lm.py"
+    source.write_text(
+        "from netcalc import Network\n"
+        "net = Network('lm', inputs={'ids': {'shape': [8], 'dtype': 'int64'}})\n"
+        "wte = net.embedding('wte', num_embeddings=50, embedding_dim=16)\n"
+        "net.linear('head', out_features=50, bias=False, tie_weight=wte)\n")
+    code, out, _ = run_cli(capsys, "summary", str(source), "--format", "json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["totals"]["params"] == 50 * 16
+    assert document["layers"][-1]["tied_params"] == {"weight": "wte.weight"}
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("{type: linear, name: head, out_features: 100, tie_weight: transformer}",
+     "tie_weight: 'transformer' is not a layer"),
+    ("{type: linear, name: head, out_features: 99, bias: false, tie_weight: transformer.wte}",
+     "tie_weight: this layer's weight has 3,168 elements but 'transformer.wte' holds 3,200"),
+    ("{type: relu, name: head, tie_weight: transformer.wte}",
+     "tie_weight: a layer without a weight cannot share one"),
+    ("{type: linear, name: head, out_features: 100, tie_weight: nowhere}",
+     "unknown layer 'nowhere'"),
+])
+def test_a_tie_that_cannot_hold_is_a_located_error(entry, message, tmp_path, capsys):
+    lines = TIED.replace(
+        "  - {type: linear, name: lm_head, out_features: 100, bias: false, "
+        "tie_weight: transformer.wte}", f"  - {entry}")
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(lines)
+    code, out, err = run_cli(capsys, "summary", str(spec))
+    assert code == 1 and out == ""
+    row = lines.splitlines().index(f"  - {entry}") + 1
+    assert err.startswith(f"{spec}:{row}:"), err
+    assert message in err, err
+
+
+DECODER = """
+name: decoder_attention
+inputs: {q: [8, 24, 16], k: [2, 24, 16], v: [2, 24, 16]}
+layers:
+  - {type: sdpa, name: attn, inputs: [q, k, v], is_causal: true, enable_gqa: true}
+"""
+
+
+@pytest.mark.parametrize("dtype, torch_dtype", [("float16", torch.float16),
+                                                ("float32", torch.float32)])
+def test_the_kv_cache_weighs_what_torchs_keys_and_values_weigh(dtype, torch_dtype):
+    context, batch = 100, 3
+    summary = summarize_text(DECODER, dtype=dtype, batch=batch, kv_context=context)
+    # the cache at `context` tokens is the k and v this layer reads at that length
+    keys = torch.zeros(batch, 2, context, 16, dtype=torch_dtype)
+    values = torch.zeros(batch, 2, context, 16, dtype=torch_dtype)
+    weight = keys.numel() * keys.element_size() + values.numel() * values.element_size()
+    kv = summary.kv_cache
+    assert kv.batch_bytes == weight
+    assert kv.sequence_bytes == weight // batch
+    assert (kv.layers, kv.layer_token_elements, kv.context) == (1, 2 * 16, context)
+    assert kv.generation_bytes == summary.totals.param_bytes + weight
+
+
+def test_causal_effective_macs_halve_the_attention_torch_counts():
+    summary = summarize_text(DECODER)
+    q, k, v = (torch.zeros(1, 8, 24, 16), torch.zeros(1, 2, 24, 16), torch.zeros(1, 2, 24, 16))
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                                         enable_gqa=True)
+    full = counter.get_total_flops() // 2
+    t = summary.totals
+    assert t.macs == t.causal_attention_macs == full
+    assert t.causal_effective_macs == full - full // 2
+
+
+def test_summary_states_the_kv_cache_and_the_causal_effective_line(tmp_path, capsys):
+    spec = tmp_path / "decoder.yaml"
+    spec.write_text(DECODER)
+    code, out, _ = run_cli(capsys, "summary", str(spec), "--kv-cache", "4096", "--dtype",
+                           "float16")
+    assert code == 0
+    assert ("KV cache  512.00 KiB per sequence at 4,096 tokens = 2 (K, V) · 1 layer · 32 "
+            "(kv_heads·head_dim) · 4,096 tokens · 2 bytes") in out
+    # 8 heads · 24 queries · 24 keys · (16 + 16): 147,456 MACs, half of them masked
+    assert "causal-effective 73,728 (73.73 K)" in out
+    code, out, _ = run_cli(capsys, "summary", str(spec), "--kv-cache", "64", "--format",
+                           "json")
+    assert json.loads(out)["kv_cache"]["sequence_bytes"] == 2 * 2 * 16 * 64 * 4
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--kv-cache", "0"], "--kv-cache"),
+    (["--kv-cache", "many"], "--kv-cache"),
+])
+def test_a_bad_context_is_a_usage_error(args, message, tmp_path, capsys):
+    spec = tmp_path / "decoder.yaml"
+    spec.write_text(DECODER)
+    code, _, err = run_cli(capsys, "summary", str(spec), *args)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_a_spec_without_causal_attention_has_no_cache_to_size(tmp_path, capsys):
+    spec = tmp_path / "encoder.yaml"
+    spec.write_text(DECODER.replace("is_causal: true", "is_causal: false"))
+    code, _, err = run_cli(capsys, "summary", str(spec), "--kv-cache", "128")
+    assert code == 2
+    assert "no layer of this spec caches keys and values" in err
