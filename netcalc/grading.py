@@ -124,8 +124,9 @@ def grade(spec: ExpandedSpec, summary: Summary, answers: list[Answer]) -> list[G
         correct = answer.given == expected
         hint = None
         if not correct:
-            hint = _mistake(answer, expected, row, _geometry_layer(spec, layers, answer.layer),
-                            summary)
+            hint = _own_mistake(spec, layers, answer) or \
+                _mistake(answer, expected, row, _geometry_layer(spec, layers, answer.layer),
+                         summary)
         graded.append(Graded(answer.layer, answer.quantity, answer.given, expected, correct,
                              hint, _working(steps, answer), answer.loc))
     return graded
@@ -155,6 +156,20 @@ def _working(all_steps: dict[str, tuple[Step, ...]], answer: Answer) -> tuple[St
 
 
 # -- the usual mistakes -------------------------------------------------------
+
+def _own_mistake(spec: ExpandedSpec, layers: dict, answer: Answer) -> Remark | None:
+    """The slip the layer's own type knows gives exactly this number (an LSTM's one
+    bias, a forgotten direction, heads counted twice)."""
+    if answer.layer not in layers:
+        return None
+    result = layers[answer.layer]
+    layer = next(s.layer for s in spec.layers if s.name == answer.layer)
+    for quantity, key, wrong, args in layer.usual_mistakes(result.input_shapes,
+                                                           result.output_shape):
+        if quantity == answer.quantity and wrong == answer.given:
+            return Remark(key, args)
+    return None
+
 
 def _mistake(answer: Answer, expected, row, geometry, summary: Summary) -> Remark | None:
     """The usual slip that gives exactly the number given, if one does."""

@@ -190,6 +190,12 @@ class Layer(Record):
         layers that cache nothing (all but causal self-attention)."""
         return 0
 
+    def usual_mistakes(self, xs: tuple[Shape, ...], y: Shape) -> list[tuple[str, str, int, dict]]:
+        """What the usual slips give for this layer's numbers, for `check` to name:
+        (quantity, the i18n remark's key, the wrong number, the remark's arguments), e.g.
+        an LSTM's parameters with one bias vector instead of torch's two."""
+        return []
+
     def active_params(self, xs: tuple[Shape, ...]) -> int | None:
         """Parameters one token's forward uses, where that is fewer than all of them
         (a mixture of experts: its router and top_k experts); None: all of them."""
