@@ -31,8 +31,9 @@ def flops_of(macs: int) -> int:
 def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
             input_shapes: dict[str, tuple[int, ...]] | None = None,
             depth: int | None = None, optimizer: str = "adam", amp: bool = False,
-            kv_context: int | None = None) -> Summary:
-    """`kv_context`: the context length whose KV cache to size (`--kv-cache`)."""
+            kv_context: int | None = None, checkpoint: tuple[str, ...] = ()) -> Summary:
+    """`kv_context`: the context length whose KV cache to size (`--kv-cache`);
+    `checkpoint`: blocks or repeats trained under activation checkpointing."""
     if batch < 1:
         raise UsageError(f"--batch must be at least 1, got {batch}")
     if dtype not in MODEL_DTYPES:
@@ -83,7 +84,7 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
     totals = _totals(layers, input_bytes)
     symbolic = any(is_symbolic(d) for shape in inputs.values() for d in shape)
     held = None if symbolic else memory(spec, layers, totals, bytes_of_input, producers, size,
-                                        optimizer, amp)
+                                        optimizer, amp, tuple(checkpoint))
     tree = _tree(spec.groups, layers, shapes, fields, totals)
     cache = None if kv_context is None else kv_cache(spec, layers, totals, kv_context, batch,
                                                      size)

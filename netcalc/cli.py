@@ -54,6 +54,10 @@ cli = Commands("netcalc", "netcalc: shapes, parameters, MACs and memory of a neu
 @option("--amp", flag=True,
         help="Training memory with mixed precision: float16/bfloat16 activations, "
              "float32 master weights.")
+@option("--checkpoint", multiple=True, metavar="BLOCK",
+        help="Training memory with activation checkpointing of these blocks (a name or a "
+             "pattern, 'encoder.layers.*'; a repeat: each copy; repeatable): only their "
+             "inputs are kept for backward.")
 @option("--kv-cache", dest="kv_context", type=at_least(1), default=None, metavar="CONTEXT",
         help="Generation memory: the KV cache a decoder keeps per sequence at CONTEXT "
              "tokens (2·layers·kv_heads·head_dim·CONTEXT·dtype bytes), for --batch and "
@@ -62,8 +66,9 @@ cli = Commands("netcalc", "netcalc: shapes, parameters, MACs and memory of a neu
         help="Write to this file (atomically); '-' is standard output.")
 @_kwargs_option
 def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
-            depth: int | None, show: str, optimizer: str, amp: bool, kv_context: int | None,
-            output: str | None, kwargs: str | None) -> None:
+            depth: int | None, show: str, optimizer: str, amp: bool,
+            checkpoint: tuple[str, ...], kv_context: int | None, output: str | None,
+            kwargs: str | None) -> None:
     """Per-layer output shapes, parameters and MACs of SPEC, with totals.
 
     SPEC is a YAML file ('-' reads standard input), a Python spec (model.py),
@@ -77,7 +82,7 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
                          f"{', '.join(SUMMARY_SHOWABLE)}")
     # summary alone takes sizes as letters (3xHxW): it needs no number to write a formula
     _, result = _load_and_analyze(spec, input_shapes, batch, dtype, depth, kwargs, letters=True,
-                                  training=(optimizer, amp), kv_context=kv_context)
+                                  training=(optimizer, amp, checkpoint), kv_context=kv_context)
     if fmt == "table":
         from .render import table
         if output is None and sys.stdout.isatty() and len(result.rows) <= RICH_TABLE_ROWS:
@@ -574,7 +579,8 @@ def layers(fmt: str) -> None:
 
 def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtype: str,
                       depth: int | None = None, kwargs: str | None = None,
-                      letters: bool = False, training: tuple[str, bool] = ("adam", False),
+                      letters: bool = False,
+                      training: tuple[str, bool, tuple[str, ...]] = ("adam", False, ()),
                       kv_context: int | None = None):
     """The expanded spec and its Summary; warnings go to stderr.
 
@@ -595,7 +601,8 @@ def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtyp
         expanded = load_spec(spec)
     overrides = input_overrides(input_shapes, [i.name for i in expanded.inputs], letters)
     result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides, depth=depth,
-                     optimizer=training[0], amp=training[1], kv_context=kv_context)
+                     optimizer=training[0], amp=training[1], kv_context=kv_context,
+                     checkpoint=training[2])
     _print_warnings(result)
     return expanded, result
 

@@ -25,10 +25,13 @@ FLOAT32_BYTES = 4
 
 
 def memory(spec, layers: list[LayerResult], totals: Totals, input_bytes: dict,
-           outputs: set[str], dtype_bytes: int, optimizer: str, amp: bool) -> Memory:
-    """`input_bytes`: each spec input's bytes; `outputs`: the graph's output names."""
+           outputs: set[str], dtype_bytes: int, optimizer: str, amp: bool,
+           checkpoint: tuple[str, ...] = ()) -> Memory:
+    """`input_bytes`: each spec input's bytes; `outputs`: the graph's output names;
+    `checkpoint`: blocks (or repeats, each copy) run under activation checkpointing."""
     inference = _peak(spec, layers, input_bytes, outputs, dtype_bytes)
-    saved = _saved_bytes(spec, layers, input_bytes, dtype_bytes, amp)
+    saved = _saved_bytes(spec, layers, input_bytes, dtype_bytes, amp,
+                         checkpoint_segments(spec, checkpoint))
     params, trainable = totals.params, totals.trainable_params
     buffer_bytes = totals.buffer_bytes
     weight_bytes = totals.param_bytes
@@ -41,7 +44,36 @@ def memory(spec, layers: list[LayerResult], totals: Totals, input_bytes: dict,
         inference_bytes=totals.param_bytes + buffer_bytes + inference,
         optimizer=optimizer, amp=amp, weight_bytes=weight_bytes, gradient_bytes=grad_bytes,
         optimizer_bytes=state_bytes, saved_activation_bytes=saved,
-        training_bytes=weight_bytes + grad_bytes + state_bytes + buffer_bytes + saved)
+        training_bytes=weight_bytes + grad_bytes + state_bytes + buffer_bytes + saved,
+        checkpointed=checkpoint)
+
+
+def checkpoint_segments(spec, patterns: tuple[str, ...]) -> list[range]:
+    """The layers of each checkpointed segment: every block matching a pattern
+    (`encoder.layers.*`: each transformer layer, as torch.utils.checkpoint wraps them),
+    the outermost where matches nest; a repeat named as such gives one per copy."""
+    from fnmatch import fnmatchcase
+
+    segments: list[range] = []
+    for pattern in patterns:
+        matched = [g for g in spec.groups if fnmatchcase(g.name, pattern)]
+        if not matched:
+            from .errors import did_you_mean
+            raise UsageError(f"--checkpoint {pattern}: no block or repeat of that name"
+                             f"{did_you_mean(pattern, [g.name for g in spec.groups])}")
+        for group in matched:
+            if group.kind == "repeat" and group.name == pattern:
+                copies = [g for g in spec.groups if g.depth == group.depth + 1
+                          and g.name.startswith(f"{group.name}.")]
+                segments += [range(g.first, g.end) for g in copies] if copies else \
+                    [range(k, k + 1) for k in range(group.first, group.end)]
+            else:
+                segments.append(range(group.first, group.end))
+    outermost = []
+    for segment in sorted(segments, key=lambda r: (r.start, -len(r))):
+        if not outermost or segment.start >= outermost[-1].stop:
+            outermost.append(segment)
+    return outermost
 
 
 def _storages(spec, layers: list[LayerResult], input_bytes: dict, dtype_bytes: int,
@@ -86,30 +118,55 @@ def _peak(spec, layers: list[LayerResult], input_bytes: dict, outputs: set[str],
 
 
 def _saved_bytes(spec, layers: list[LayerResult], input_bytes: dict, dtype_bytes: int,
-                 amp: bool) -> int:
+                 amp: bool, segments: list[range] = ()) -> int:
+    """What autograd holds when backward begins. A checkpointed segment keeps only its
+    inputs; what its layers save exists for one segment at a time, while backward
+    recomputes it: the largest segment's counts on top."""
     owner, size = _storages(spec, layers, input_bytes, dtype_bytes, training=True)
     element = AMP_BYTES if amp else dtype_bytes
+    segment_of = {index: k for k, segment in enumerate(segments) for index in segment}
 
     def scaled(n_bytes: int) -> int:
         return n_bytes * AMP_BYTES // dtype_bytes if amp else n_bytes
 
-    storages: set[str] = set()
+    def weight(held: set[str], new: int) -> int:
+        return new + sum(size[s] if s in input_bytes else scaled(size[s]) for s in held)
+
+    kept: set[str] = set()                  # held through to backward
     new = 0
-    for spec_layer, result in zip(spec.layers, layers):
+    # a segment's own saved tensors, which backward recomputes as new ones, and its inputs
+    inside: dict[int, tuple[set[str], list[int], set[str]]] = {}
+    for index, (spec_layer, result) in enumerate(zip(spec.layers, layers)):
+        k = segment_of.get(index)
+        held, fresh, inputs = (kept, None, None) if k is None else \
+            inside.setdefault(k, (set(), [0], set()))
+        if k is not None:                   # the segment's inputs stay for its recompute
+            outside = {owner[name] for name in result.inputs
+                       if size.get(owner[name]) and _outside(owner[name], segments[k], spec)}
+            kept.update(outside)
+            inputs.update(outside)
         for saved in spec_layer.layer.saved_for_backward(result.input_shapes,
                                                          result.output_shape):
             if saved.what == "new":
-                new += saved.elements * {"model": element, "float32": FLOAT32_BYTES,
-                                         "int64": INT64_BYTES}[saved.dtype]
+                n_bytes = saved.elements * {"model": element, "float32": FLOAT32_BYTES,
+                                            "int64": INT64_BYTES}[saved.dtype]
+                if fresh is None:
+                    new += n_bytes
+                else:
+                    fresh[0] += n_bytes
                 continue
             name = result.inputs[saved.index] if saved.what == "input" else result.name
             storage = owner[name]
             if storage in size and size[storage]:       # a parameter's is no activation
-                storages.add(storage)
-    total = new
-    for storage in storages:
-        total += size[storage] if storage in input_bytes else scaled(size[storage])
-    return total
+                held.add(storage)
+    total = weight(kept, new)
+    return total + max((weight(held - inputs, fresh[0])
+                        for held, fresh, inputs in inside.values()), default=0)
+
+
+def _outside(storage: str, segment: range, spec) -> bool:
+    """A storage made before the segment (or a spec input) is one of its inputs."""
+    return not any(spec.layers[i].name == storage for i in segment)
 
 
 def kv_cache(spec, layers: list[LayerResult], totals: Totals, context: int, batch: int,

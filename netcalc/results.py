@@ -126,6 +126,7 @@ class Memory(Record):
     optimizer_bytes: int
     saved_activation_bytes: int     # what autograd keeps for backward, each storage once
     training_bytes: int             # all of it, with the buffers, when backward begins
+    checkpointed: tuple[str, ...] = ()   # blocks run under activation checkpointing
 
 
 class SpecWarning(Record):

@@ -111,3 +111,63 @@ def test_what_training_keeps_for_backward_is_what_autograd_keeps(name):
     torch.manual_seed(0)
     torch_bytes = _kept_by_autograd(_references()[name](), (1, 3, 224, 224))
     assert summarize(SPECS / f"{name}.yaml").memory.saved_activation_bytes == torch_bytes
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name, blocks, pattern", [
+    ("resnet18", ("layer2", "layer3"), ("layer2", "layer3")),
+    ("vit_b_16", ("encoder.layers",), ("encoder.layers.*",)),
+])
+def test_checkpointing_keeps_what_torch_utils_checkpoint_keeps(name, blocks, pattern):
+    """Each copy of the blocks run under torch.utils.checkpoint: autograd keeps the rest's
+    saved tensors and each copy's input, and backward recomputes one copy at a time,
+    holding what that copy saves: the largest copy's on top."""
+    import torch
+    from torch.utils.checkpoint import checkpoint
+
+    torch.manual_seed(0)
+    model = _references()[name]().train()
+    own = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
+    kept: dict[int, int] = {}
+    copies: list[tuple] = []             # (block, its input)
+
+    class Checkpointed(torch.nn.Module):
+        def __init__(self, block):
+            super().__init__()
+            self.block = block
+
+        def forward(self, x):
+            copies.append((self.block, x))
+            return checkpoint(self.block, x, use_reentrant=False)
+
+    for path in blocks:
+        container = model.get_submodule(path)
+        for child_name, child in list(container.named_children()):
+            setattr(container, child_name, Checkpointed(child))
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in own:
+            kept[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    from netcalc.torch_bridge import countable_attention
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
+            countable_attention(torch):
+        model(torch.randn(1, 3, 224, 224))
+        for _, x in copies:                   # checkpoint holds each copy's input
+            kept[x.untyped_storage().data_ptr()] = x.untyped_storage().nbytes()
+        largest = 0
+        for block, x in copies:               # one copy's own, as backward recomputes it
+            kept_before = dict(kept)
+            kept.clear()
+            block(x.detach().requires_grad_())
+            kept.pop(x.untyped_storage().data_ptr(), None)
+            largest = max(largest, sum(kept.values()))
+            kept.clear()
+            kept.update(kept_before)
+    torch_bytes = sum(kept.values()) + largest
+    ours = summarize(SPECS / f"{name}.yaml", checkpoint=pattern).memory
+    assert ours.saved_activation_bytes == torch_bytes
+    assert ours.saved_activation_bytes < summarize(SPECS / f"{name}.yaml").memory \
+        .saved_activation_bytes

@@ -188,3 +188,15 @@ def test_a_spec_without_causal_attention_has_no_cache_to_size(tmp_path, capsys):
     code, _, err = run_cli(capsys, "summary", str(spec), "--kv-cache", "128")
     assert code == 2
     assert "no layer of this spec caches keys and values" in err
+
+
+def test_checkpointing_names_a_block_or_says_which_exist(capsys):
+    from helpers import SPECS
+    code, out, _ = run_cli(capsys, "summary", str(SPECS / "vit_b_16.yaml"), "--checkpoint",
+                           "encoder.layers.*")
+    assert code == 0 and "training (adam, checkpointing encoder.layers.*)" in out
+    code, _, err = run_cli(capsys, "summary", str(SPECS / "vit_b_16.yaml"), "--checkpoint",
+                           "encoder.layer")
+    assert code == 2
+    assert "--checkpoint encoder.layer: no block or repeat of that name; did you mean " \
+           "'encoder.layers'?" in err

@@ -128,7 +128,8 @@ def memory_footer(summary: Summary) -> list[tuple[str, str]]:
                            f"{units.size(t.activation_bytes)} + params "
                            f"{units.size(t.param_bytes)} + buffers {units.size(t.buffer_bytes)}"
                            f" = {units.size(t.total_bytes)}")]
-    kind = f"{m.optimizer}{', amp' if m.amp else ''}"
+    kind = f"{m.optimizer}{', amp' if m.amp else ''}" \
+        f"{', checkpointing ' + ', '.join(m.checkpointed) if m.checkpointed else ''}"
     return [
         ("Memory", f"inference {units.size(m.inference_bytes)}: params "
                    f"{units.size(t.param_bytes)} + buffers {units.size(t.buffer_bytes)} + "
