@@ -355,15 +355,20 @@ def explain(spec: str, names: tuple[str, ...], lang: str | None, fmt: str, batch
         help="Batch size N the answers are for.")
 @option("--input", dest="input_shapes", multiple=True, metavar="SHAPE",
         help="Override the input shape: 3x224x224 (name=SHAPE for a named input).")
+@option("--kv-cache", dest="kv_context", type=at_least(1), default=None, metavar="CONTEXT",
+        help="The context length a `total_kv_cache` answer is for.")
+@option("--dtype", choices=list(MODEL_DTYPES), default="float32", show_default=True,
+        help="Element type a `total_kv_cache` answer is for.")
 def check(spec: str, answers: str, lang: str | None, fmt: str, batch: int,
-          input_shapes: tuple[str, ...]) -> None:
+          input_shapes: tuple[str, ...], kv_context: int | None, dtype: str) -> None:
     """Grade ANSWERS (a YAML file: `conv1: {output: [64, 55, 55], params: 23296}`,
     `total_params: ...`) against SPEC's numbers. Exit 0 when all are right."""
     from .grading import grade, read_answers
     from .i18n import language
     from .render import check as render_check
 
-    expanded, result = _load_and_analyze(spec, input_shapes, batch, "float32")
+    expanded, result = _load_and_analyze(spec, input_shapes, batch, dtype,
+                                         kv_context=kv_context)
     items = grade(expanded, result, read_answers(answers))
     lang = language(lang)
     _emit(render_check.render_json(items, lang) if fmt == "json"

@@ -16,14 +16,15 @@ from .record import Record
 from .results import Summary
 from .spec.loader import LocatedDict, load_yaml
 from .spec.model import ExpandedSpec
-from .working import Remark, Step, explain_layers
+from .working import Remark, Step, count_step, explain_layers
 
 TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
 if TYPE_CHECKING:
     from typing import Any
 
 QUANTITIES = ("output", "params", "macs", "flops")
-TOTALS = {"total_params": "params", "total_macs": "macs", "total_flops": "flops"}
+TOTALS = {"total_params": "params", "total_macs": "macs", "total_flops": "flops",
+          "total_kv_cache": "kv_cache"}
 
 
 class Answer(Record):
@@ -116,6 +117,9 @@ def grade(spec: ExpandedSpec, summary: Summary, answers: list[Answer]) -> list[G
                                      "closest": closest(answer.layer, [*layers, *blocks])}),
                                  (), answer.layer_loc))
             continue
+        if answer.quantity == "kv_cache":
+            graded.append(_kv_cache(summary, answer))
+            continue
         if answer.layer is None:
             row = summary.totals
         else:
@@ -130,6 +134,36 @@ def grade(spec: ExpandedSpec, summary: Summary, answers: list[Answer]) -> list[G
         graded.append(Graded(answer.layer, answer.quantity, answer.given, expected, correct,
                              hint, _working(steps, answer), answer.loc))
     return graded
+
+
+def _kv_cache(summary: Summary, answer: Answer) -> Graded:
+    """`total_kv_cache`: one sequence's cache in bytes at the context --kv-cache gives."""
+    kv = summary.kv_cache
+    if kv is None:
+        raise SpecError("total_kv_cache: give the context with --kv-cache CONTEXT (and the "
+                        "cache's --dtype)", answer.loc)
+    expected = kv.sequence_bytes
+    hint = None
+    if answer.given * 2 == expected:
+        hint = Remark("kv_forgot_values")
+    elif answer.given * kv.dtype_bytes == expected and kv.dtype_bytes != 1:
+        hint = Remark("kv_elements_not_bytes", {"bytes": kv.dtype_bytes,
+                                                "dtype": summary.dtype})
+    elif answer.given == kv.batch_bytes and summary.batch != 1:
+        hint = Remark("counted_batch", {"factor": summary.batch})
+    return Graded(None, "kv_cache", answer.given, expected, answer.given == expected, hint,
+                  (kv_cache_step(kv),), answer.loc)
+
+
+def kv_cache_step(kv) -> Step:
+    """`KV cache = 2·layers·kv_heads·head_dim·context·bytes`, with the numbers."""
+    if kv.layer_token_elements:
+        return count_step("KV cache", "2·layers·(kv_heads·head_dim)·context·bytes",
+                          f"2·{kv.layers}·{kv.layer_token_elements:,}·{kv.context:,}·"
+                          f"{kv.dtype_bytes}", kv.sequence_bytes)
+    return count_step("KV cache", "(K and V elements per token)·context·bytes",
+                      f"{kv.token_elements:,}·{kv.context:,}·{kv.dtype_bytes}",
+                      kv.sequence_bytes)
 
 
 def _expected(row, answer: Answer):

@@ -200,3 +200,36 @@ def test_checkpointing_names_a_block_or_says_which_exist(capsys):
     assert code == 2
     assert "--checkpoint encoder.layer: no block or repeat of that name; did you mean " \
            "'encoder.layers'?" in err
+
+
+@pytest.mark.parametrize("given, correct, hint", [
+    (524_288, True, None),
+    (262_144, False, "kv_forgot_values"),          # the keys alone, or the values
+    (131_072, False, "kv_elements_not_bytes"),     # 2·2·8·4096 elements of 4 bytes
+])
+def test_check_grades_a_kv_cache_answer_against_torchs_tensors(given, correct, hint, tmp_path,
+                                                                 capsys):
+    spec = tmp_path / "decoder.yaml"
+    spec.write_text(DECODER.replace("24, 16]", "24, 8]"))
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(f"total_kv_cache: {given}\n")
+    keys = torch.zeros(1, 2, 4096, 8)                  # one sequence's k (and v) at 4096
+    assert 2 * keys.numel() * keys.element_size() == 524_288
+    code, out, _ = run_cli(capsys, "check", str(spec), str(answers), "--kv-cache", "4096",
+                           "--format", "json")
+    item = json.loads(out)["items"][0]
+    assert (code == 0) == correct and item["correct"] == correct
+    assert item["expected"] == 524_288 and item["hint_key"] == hint
+    assert item["working"] == ["2·layers·(kv_heads·head_dim)·context·bytes = 2·1·16·4,096·4 = "
+                               "524,288"]
+
+
+def test_a_kv_cache_answer_needs_the_context(tmp_path, capsys):
+    spec = tmp_path / "decoder.yaml"
+    spec.write_text(DECODER)
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("total_kv_cache: 1000\n")
+    code, _, err = run_cli(capsys, "check", str(spec), str(answers))
+    assert code == 1
+    assert err.startswith(f"{answers}:1:17: error: total_kv_cache: give the context with "
+                          "--kv-cache CONTEXT")

@@ -63,7 +63,12 @@ MESSAGES = {
         f"no layer or block '{name}' in {spec}"
         + (f"; did you mean '{closest}'?" if closest else "")),
     "dim": "dim {dim}", "output_q": "output", "params_q": "params", "macs_q": "macs",
-    "flops_q": "flops", "total": "total",
+    "flops_q": "flops", "total": "total", "kv_cache_q": "KV cache (bytes per sequence)",
+    "KV cache": "KV cache",
+    "kv_forgot_values": "that is half: the cache keeps the keys and the values, 2 tensors "
+                        "per layer",
+    "kv_elements_not_bytes": "that is the number of elements; in bytes it is {bytes} bytes "
+                             "each ({dtype})",
     # headings and words
     "params": "params", "MACs": "MACs", "buffers": "buffers", "features": "features",
     "output": "output", "no_working": "(its numbers need no working: the shape is its "

@@ -47,5 +47,7 @@ MESSAGES = {
     "flops_q": "FLOPs",
     "params": "参数量", "MACs": "MACs（乘加次数）", "buffers": "缓冲区", "features": "特征数",
     "output": "输出", "no_working": "（无需计算：形状与输入相同）",
-    "total": "合计",
+    "total": "合计", "kv_cache_q": "KV 缓存（每个序列的字节数）", "KV cache": "KV 缓存",
+    "kv_forgot_values": "这只有一半：缓存同时保存键（K）和值（V），每层 2 个张量",
+    "kv_elements_not_bytes": "这是元素个数；换算成字节，每个元素 {bytes} 字节（{dtype}）",
 }

@@ -19,7 +19,8 @@ def quantity(lang: str, step: Step) -> str:
     if step.quantity.startswith("dim "):
         return message(lang, "dim", dim=step.quantity[4:])
     return message(lang, step.quantity) if step.quantity in ("params", "MACs", "buffers",
-                                                             "features", "output") \
+                                                             "features", "output",
+                                                             "KV cache") \
         else step.quantity
 
 
