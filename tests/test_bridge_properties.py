@@ -13,6 +13,7 @@ import importlib.util
 import itertools
 
 import pytest
+import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -90,7 +91,9 @@ def test_a_layer_is_the_same_through_verify_export_and_import(type_name, data, t
     path = folder / f"exported_{next(_files)}.py"
     path.write_text(export_torch(spec, summary))
     exported = _load(path).One()
-    measured = measure(exported, spec_inputs(case), case.index_high)
+    # an LSTM as verify runs it: off oneDNN's fused kernel, which FlopCounterMode counts 0
+    with torch.backends.mkldnn.flags(enabled=type_name != "lstm"):
+        measured = measure(exported, spec_inputs(case), case.index_high)
     assert measured.output_shape == layer.output_shape
     assert sum(measured.params.values()) == layer.params
     assert sum(measured.buffers.values()) == layer.buffers

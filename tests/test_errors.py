@@ -210,8 +210,8 @@ CASES = {
         "dim: 1}\n", "3:52", ["split_size_or_sections=[3, 3] adds up to 6, but the dim has 4"]),
     "names_for_one_output": (
         "input: [4, 4]\nlayers:\n  - {type: relu, name: [a, b]}\n", "3:24",
-        ["layer 'a, b' (relu): a list of names is for every piece of a chunk or split; this layer "
-         "has one output"]),
+        ["layer 'a, b' (relu): a list of names is for every piece of a chunk, split or "
+         "recurrent layer; this layer has one output"]),
     "parameter_given_inputs": (
         "input: [4]\nlayers:\n  - {type: parameter, shape: [4], inputs: [input]}\n", "3:43",
         ["parameter takes no input"]),

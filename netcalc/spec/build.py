@@ -153,6 +153,7 @@ class LayerGraph:
         try:
             layer = cls.from_args(args, other_keys)
             _check_arity(cls, inputs)
+            self._check_same_call(layer, inputs)
         except SpecError as error:
             raise _in_layer(error, qualified, cls.type_name, entry, scope) from None
         arg_loc = {key: entry.where(key) for key in entry}
@@ -179,8 +180,9 @@ class LayerGraph:
     def add_pieces(self, cls: type, args: dict[str, Any], entry: LocatedDict, scope: Scope,
                    qualified: str | tuple[str, ...], inputs: tuple[str, ...], depth: int,
                    trainable: bool, other_keys: tuple[str, ...]) -> str:
-        """Every piece of a chunk or split: `name.0`, `name.1`, ... in a group `name`, or
-        the names listed. Returns the entry's name, which no layer may take whole."""
+        """Every piece of a chunk, split or recurrent layer: `name.0`, `name.1`, ... in a
+        group `name`, or the names listed. Returns the entry's name, which no layer may
+        take whole."""
         shown = qualified if isinstance(qualified, str) else ", ".join(qualified)
         try:
             count = cls.from_args(args, other_keys).piece_count()
@@ -196,20 +198,32 @@ class LayerGraph:
             raise _in_layer(error, shown, cls.type_name, entry, scope) from None
         if isinstance(qualified, tuple):
             for k, name in enumerate(qualified):
-                # `pieces`: the count the names promise, checked against the input's
-                self.add_layer(cls, {**args, "piece": k, "pieces": len(qualified)}, entry,
+                self.add_layer(cls, _piece_args(cls, args, k, len(qualified)), entry,
                                scope, name, inputs, depth, trainable, other_keys)
             self.pieces[shown] = list(qualified)
             return shown
         group = self.open_group(qualified, cls.type_name, "block", depth, entry.loc)
         names = [f"{qualified}.{k}" for k in range(count)]
         for k, name in enumerate(names):
-            self.add_layer(cls, {**args, "piece": k}, entry, scope, name, inputs, depth + 1,
-                           trainable, other_keys)
+            self.add_layer(cls, _piece_args(cls, args, k), entry, scope, name, inputs,
+                           depth + 1, trainable, other_keys)
         self.close_group(group, names[-1])
         self.pieces[qualified] = names
         self.resolved.pop(qualified)          # taken by piece only
         return qualified
+
+    def _check_same_call(self, layer, inputs: tuple[str, ...]) -> None:
+        """`same_call` (rnn, lstm, gru) marks piece k of an entry whose piece 0 is the
+        layer k places back: netcalc's mark, which a spec cannot set elsewhere."""
+        if not getattr(layer, "same_call", False):
+            return
+        layers = self.spec.layers
+        first = layers[-layer.piece] if len(layers) >= layer.piece else None
+        if first is None or type(first.layer) is not type(layer) or first.inputs != inputs \
+                or first.layer.piece != 0 or first.layer.same_call:
+            raise SpecError("same_call marks the later pieces of one entry, which netcalc "
+                            "makes from `name: [...]` or a name without `piece`: leave it out",
+                            arg="same_call")
 
     def open_group(self, qualified: str, type_name: str, kind: str, depth: int, loc: Location,
                    copies: int = 0) -> Group:
@@ -225,6 +239,16 @@ class LayerGraph:
         group.end = len(self.spec.layers)
         group.output = self.pieces[output][-1] if output in self.pieces else output
         self.resolved[group.name] = output
+
+
+def _piece_args(cls: type, args: dict[str, Any], k: int, named: int | None = None
+                ) -> dict[str, Any]:
+    """The arguments of piece k of an entry. Pieces of one call (rnn, lstm, gru:
+    `one_call`) mark each after the first `same_call`, counted there; a chunk's or
+    split's carry `pieces`, the count a name list promises, checked against the input's."""
+    if getattr(cls, "one_call", False):
+        return {**args, "piece": k, **({"same_call": True} if k else {})}
+    return {**args, "piece": k, **({"pieces": named} if named is not None else {})}
 
 
 def _in_layer(error: SpecError, qualified: str, type_name: str, entry: LocatedDict,

@@ -488,8 +488,8 @@ class _Expander(LayerGraph):
         if block is not None:
             if isinstance(qualified, tuple):
                 raise SpecError(f"block '{block.name}' has one name; a list of names is for "
-                                "every piece of a chunk or split", entry.where("name"),
-                                scope.trace)
+                                "every piece of a chunk, split or recurrent layer",
+                                entry.where("name"), scope.trace)
             return self._expand_block(block, entry, scope, variables, qualified, inputs, depth,
                                       trainable)
         return self._leaf(entry, scope, variables, qualified, inputs, depth, trainable)
@@ -509,7 +509,7 @@ class _Expander(LayerGraph):
             one = "with `piece`, the entry is one piece" if cls.makes_pieces \
                 else "this layer has one output"
             raise SpecError(f"layer '{', '.join(qualified)}' ({cls.type_name}): a list of names "
-                            f"is for every piece of a chunk or split; {one}",
+                            f"is for every piece of a chunk, split or recurrent layer; {one}",
                             entry.where("name"), scope.trace)
         added = self.add_layer(cls, args, entry, scope, qualified, inputs, depth, trainable,
                                RESERVED_KEYS)

@@ -166,8 +166,8 @@ class Network:
         entry = located(arguments, loc)
         if isinstance(name, (list, tuple)):        # the pieces' names: ["left", "right"]
             if not (cls.makes_pieces and arguments.get("piece") is None):
-                raise SpecError(f"a list of names is for every piece of a chunk or split, not "
-                                f"a {type}", loc, scope.trace)
+                raise SpecError(f"a list of names is for every piece of a chunk, split or "
+                                f"recurrent layer, not a {type}", loc, scope.trace)
             qualified = tuple(self._graph.define(layer_name(n, loc), scope, entry)
                               for n in name)
         else:

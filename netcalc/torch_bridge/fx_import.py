@@ -28,7 +28,7 @@ from ..spec.loader import located
 from ..results import SpecWarning
 from ..spec.model import ExpandedSpec, Group, InputSpec
 from . import available_ram, first_line, import_torch
-from .build import OWN_MODULES
+from .build import OWN_MODULES, own_module
 
 TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
 if TYPE_CHECKING:
@@ -239,7 +239,10 @@ def _trace(torch, model, target: str):
             # A user's own class named like a layer type (a home-made MultiheadAttention)
             # is traced into like any other.
             cls = type(module)
-            ours = cls.__name__ in OWN_MODULES or \
+            # netcalc's own (built, or written by export): its name and its docstring, for
+            # a user's class may well be called Attention
+            ours = cls.__name__ in OWN_MODULES and \
+                cls.__doc__ == own_module(torch, cls.__name__).__doc__ or \
                 cls.__module__.split(".")[0] in ("torch", "torchvision", "netcalc")
             return super().is_leaf_module(module, qualified_name) or \
                 ours and lookup(cls.__name__) is not None
@@ -315,6 +318,20 @@ class _Pieces(Record):
     args: dict           # the call's arguments but the piece
 
 
+class _RecurrentCall(Record):
+    """An nn.RNN/LSTM/GRU call: (output, h_n[, c_n]), taken apart by getitem; the one
+    piece taken becomes the layer (`piece: k`)."""
+
+    node: Any            # the call_module node
+    lstm: bool           # its state is a pair (h_n, c_n): call[1][0], call[1][1]
+
+
+class _RecurrentState(Record):
+    """An LSTM call's (h_n, c_n), itself taken apart by getitem."""
+
+    node: Any            # the call_module node
+
+
 class _Attribute(Record):
     """A tensor attribute read (get_attr): a `parameter` layer once a layer takes it as
     input; F.layer_norm's weight and bias count in the layernorm instead."""
@@ -354,7 +371,8 @@ class _Converter:
                 self.values[node] = _Attribute(str(node.target))
                 continue
             if self._shape_query(node) or self._pass_through(node) or self._chunk(node) \
-                    or self._assertion(node) or self._first_of_pair(node):
+                    or self._assertion(node) or self._first_of_pair(node) \
+                    or self._recurrent_call(node):
                 continue
             self._layer(node)
         self._close_groups("")
@@ -450,6 +468,59 @@ class _Converter:
                                      "multiheadattention does not return")
         return True
 
+    def _recurrent_call(self, node) -> bool:
+        """An nn.LSTM (GRU, RNN) call, or an LSTM's state pair: remembered until the piece
+        taken from it; several pieces of one call are refused (a flat spec writes one
+        entry per layer, and a piece entry is one call of its own)."""
+        if node.op == "call_module":
+            module = self.modules[str(node.target)]
+            cls = lookup(type(module).__name__)
+            if cls is None or not getattr(cls, "one_call", False):
+                return False
+            lstm = len(cls.outputs) == 3
+            taken = sorted(self._pieces_taken(node, lstm))
+            if len(taken) > 1:
+                shown = " and ".join(cls.outputs[k] for k in taken)
+                raise self._refuse(node, f"takes {shown} of nn.{type(module).__name__} "
+                                         f"'{node.target}': `import` writes one of its outputs "
+                                         "per layer; `netcalc summary` and `verify` read the "
+                                         "model itself (file.py:ClassName)")
+            self.values[node] = _RecurrentCall(node, lstm)
+            return True
+        if node.op == "call_function" and node.target is operator.getitem:
+            call = self.values.get(node.args[0])
+            if isinstance(call, _RecurrentCall) and call.lstm and node.args[1] in (1, -2):
+                self.values[node] = _RecurrentState(call.node)
+                return True
+            # `out, _ = self.gru(x)`: a piece no one reads is no layer
+            return isinstance(call, (_RecurrentCall, _RecurrentState)) and not node.users
+        return False
+
+    def _pieces_taken(self, call, lstm: bool) -> set[int]:
+        """The outputs of a recurrent call read later: 0 output, 1 h_n, 2 c_n."""
+        taken = set()
+        for user in call.users:
+            if not (user.op == "call_function" and user.target is operator.getitem):
+                raise self._refuse(call, "uses the tuple nn.LSTM (GRU, RNN) returns whole: "
+                                         "`import` follows its items, `out, h_n = ...`")
+            index = user.args[1] % 2           # (output, h_n) or (output, (h_n, c_n))
+            if lstm and index == 1:
+                taken |= {1 + inner.args[1] % 2 for inner in user.users if inner.users}
+            elif user.users:
+                taken.add(index)
+        return taken
+
+    def _recurrent_piece(self, node):
+        """(the recurrent call, the piece) a getitem takes; None for other nodes."""
+        if not (node.op == "call_function" and node.target is operator.getitem):
+            return None
+        taken = self.values.get(node.args[0])
+        if isinstance(taken, _RecurrentCall):
+            return taken.node, node.args[1] % 2
+        if isinstance(taken, _RecurrentState):
+            return taken.node, 1 + node.args[1] % 2
+        return None
+
     def _chunk(self, node) -> bool:
         """x.chunk(n, dim), x.split(size, dim) or torch.chunk/split(x, ...): remembered
         until its pieces are taken."""
@@ -481,6 +552,7 @@ class _Converter:
     # -- layers --
 
     def _layer(self, node) -> None:
+        source = node                   # the node whose module the layer is
         if node.op == "get_attr":
             path = str(node.target)
             if path in self.attributes:        # read again: the same tensor
@@ -496,15 +568,23 @@ class _Converter:
             cls, args, inputs = lookup("parameter"), {"shape": list(tensor.shape)}, ()
             container, _, local = path.rpartition(".")
             own_name = True
-        elif node.op == "call_module":
-            path = str(node.target)
+        elif node.op == "call_module" or self._recurrent_piece(node):
+            # a module's call, or the piece of a recurrent module's call taken here
+            call, piece = (node, None) if node.op == "call_module" else \
+                self._recurrent_piece(node)
+            source = call
+            path = str(call.target)
             module = self.modules[path]
             cls = lookup(type(module).__name__)
             if cls is None:
                 raise self._refuse(node, f"calls torch.nn.{type(module).__name__} ('{path}'), "
                                          "which netcalc has no layer type for")
             args = module_arguments(cls, module)
-            inputs = node.args
+            inputs = call.args
+            if piece is not None:           # lstm(x, (h_0, c_0)): the state's tensors
+                args = {**args, "piece": piece}
+                inputs = tuple(t for a in call.args
+                               for t in (a if isinstance(a, (tuple, list)) else (a,)))
             if isinstance(module, self.torch.nn.MultiheadAttention):
                 inputs = self._attention_inputs(node)
             container, _, local = path.rpartition(".")
@@ -530,7 +610,7 @@ class _Converter:
         loc = self._location(node)
         try:     # the spec format's own checks: arguments, inputs, the layer limit
             self.graph.add_layer(cls, args, located(args, loc), _TOP_LEVEL, name, producers,
-                                 len(self.open), self._trainable(node), ())
+                                 len(self.open), self._trainable(source), ())
         except SpecError as error:
             raise self._refuse(node, f"cannot be a netcalc layer: {error.message}") from None
         self.values[node] = name
