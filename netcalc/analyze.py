@@ -133,7 +133,7 @@ def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict
                            (*spec_layer.trace, *notes)) from None
         del own[tensor]                  # counted once, where it is first held
     params = sum(own.values())
-    bias = sum(n for tensor, n in own.items() if tensor.endswith("bias"))
+    bias = sum(n for tensor, n in own.items() if _is_bias(tensor))
     buffer_bytes = sum(n * (INT64_BYTES if name in layer.int64_buffers else dtype_bytes)
                        for name, n in numbers.buffers.items())
     return LayerResult(
@@ -157,6 +157,12 @@ def _active(active: int | None, params: int, own: dict, every: dict) -> int:
     """The params one token uses: all the layer holds, or its rule's fewer (less what it
     shares with another layer, counted there)."""
     return params if active is None else active - (sum(every.values()) - sum(own.values()))
+
+
+def _is_bias(tensor: str) -> bool:
+    """torch's names for biases: `bias`, `in_proj_bias`, a recurrent layer's `bias_ih_l0`."""
+    name = tensor.rpartition(".")[2]
+    return name.endswith("bias") or name.startswith(("bias_ih_", "bias_hh_"))
 
 
 def _check_tied(tensor: str, own: dict, source: LayerResult) -> None:

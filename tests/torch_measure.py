@@ -118,7 +118,9 @@ def on_meta(factory):
 
 def measure_model(model, input_shape) -> ModelFigures:
     """Run `model` on zeros (on the model's device) under FlopCounterMode, with a hook
-    on every leaf module."""
+    on every leaf module. `input_shape` may be a list of tensors instead: the inputs, moved
+    to the model's device. An LSTM runs without oneDNN's fused kernel, which
+    FlopCounterMode counts as 0, on torch's own matmuls."""
     model.eval()
     device = next((p.device for p in model.parameters()), "cpu")
     shapes: dict[str, tuple[int, ...]] = {}
@@ -131,15 +133,24 @@ def measure_model(model, input_shape) -> ModelFigures:
 
     for name, module in _layers(model):
         hooks.append(module.register_forward_hook(record(name)))
-    with torch.no_grad(), countable_attention(torch), FlopCounterMode(display=False) as counter:
-        y = model(torch.zeros(input_shape, device=device))
+    xs = [x.to(device) for x in input_shape] if isinstance(input_shape, list) else \
+        [torch.zeros(input_shape, device=device)]
+    with torch.no_grad(), countable_attention(torch), torch.backends.mkldnn.flags(enabled=False), \
+            FlopCounterMode(display=False) as counter:
+        y = model(*xs)
     for hook in hooks:
         hook.remove()
     per_module = counter.get_flop_counts()
     root = type(model).__name__
     modules = dict(model.named_modules())
+    # a tied weight is the module's that holds it first, as `model.parameters()` counts it
+    first_holder = {}
+    for name, module in _layers(model):
+        for p in module.parameters():
+            first_holder.setdefault(id(p), name)
     layers = {
-        name: (shape, sum(p.numel() for p in modules[name].parameters()),
+        name: (shape, sum(p.numel() for p in modules[name].parameters()
+                          if first_holder[id(p)] == name),
                sum(per_module.get(f"{root}.{name}", {}).values()) // 2)
         for name, shape in shapes.items()
     }
@@ -153,9 +164,13 @@ def measure_model(model, input_shape) -> ModelFigures:
 
 def _layers(model):
     """The modules that are layers: leaves with parameters, and nn.MultiheadAttention
-    whole (its out_proj never runs as a module of its own)."""
+    whole (its out_proj never runs as a module of its own), and netcalc's own modules
+    (its attention's q_proj, its mixture's experts are parts of one layer)."""
+    from netcalc.torch_bridge.build import OWN_MODULES
+
     attention = [name for name, m in model.named_modules()
-                 if isinstance(m, torch.nn.MultiheadAttention)]
+                 if isinstance(m, torch.nn.MultiheadAttention)
+                 or name and type(m).__name__ in OWN_MODULES]
     for name, module in model.named_modules():
         if any(name.startswith(f"{a}.") for a in attention):
             continue
@@ -175,3 +190,60 @@ def returned_shapes(result) -> dict[str, tuple]:
     return {output_name(keystr(path)): tuple(value.shape)
             for path, value in tree_flatten_with_path(result)[0]
             if isinstance(value, torch.Tensor)}
+
+
+def unrolled_lstm(module, x, state=()):
+    """nn.LSTM's computation written out: per layer, direction and time step, the gate
+    matmuls x_t·W_ihᵀ and h·W_hhᵀ (+ biases), the cell, and h·W_hrᵀ with proj_size.
+    Returns (output, h_n, c_n), shaped as nn.LSTM returns them."""
+    batched = x.dim() == 3
+    if not batched:
+        x, state = x.unsqueeze(1), [s.unsqueeze(1) for s in state]
+    elif module.batch_first:
+        x = x.transpose(0, 1)
+    length, batch, _ = x.shape
+    directions = 2 if module.bidirectional else 1
+    hidden, proj = module.hidden_size, module.proj_size
+    stack = module.num_layers * directions
+    h_0 = state[0] if state else x.new_zeros(stack, batch, proj or hidden)
+    c_0 = state[1] if state else x.new_zeros(stack, batch, hidden)
+    layer_input, h_n, c_n = x, [], []
+    for k in range(module.num_layers):
+        outputs = []
+        for d in range(directions):
+            suffix = f"_l{k}{'_reverse' if d else ''}"
+            w_ih, w_hh = getattr(module, f"weight_ih{suffix}"), getattr(module, f"weight_hh{suffix}")
+            h, c = h_0[k * directions + d], c_0[k * directions + d]
+            steps = [None] * length
+            for t in (reversed(range(length)) if d else range(length)):
+                gates = layer_input[t] @ w_ih.T + h @ w_hh.T
+                if module.bias:
+                    gates = gates + getattr(module, f"bias_ih{suffix}") \
+                        + getattr(module, f"bias_hh{suffix}")
+                i, f, g, o = gates.chunk(4, 1)
+                c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+                h = o.sigmoid() * c.tanh()
+                if proj:
+                    h = h @ getattr(module, f"weight_hr{suffix}").T
+                steps[t] = h
+            outputs.append(torch.stack(steps))
+            h_n.append(h)
+            c_n.append(c)
+        layer_input = torch.cat(outputs, dim=2)
+    output, h_n, c_n = layer_input, torch.stack(h_n), torch.stack(c_n)
+    if not batched:
+        return output.squeeze(1), h_n.squeeze(1), c_n.squeeze(1)
+    return output.transpose(0, 1) if module.batch_first else output, h_n, c_n
+
+
+def unrolled_lstm_macs(module, shapes) -> int:
+    """FlopCounterMode's count (flops / 2) for the LSTM written out as matmuls, with the
+    module's weights; its outputs checked against the module's own first."""
+    xs = make_inputs(shapes)
+    with torch.no_grad():
+        expected = torch.nn.LSTM.forward(module, xs[0], tuple(xs[1:]) or None)
+        with FlopCounterMode(display=False) as counter:
+            got = unrolled_lstm(module, xs[0], xs[1:])
+    for e, g in zip((expected[0], *expected[1]), got):
+        assert e.shape == g.shape and torch.allclose(e, g, atol=1e-5), (e - g).abs().max()
+    return counter.get_total_flops() // 2

@@ -27,6 +27,19 @@ MESSAGES = {
     "same_padding": "padding='same' adds {dilation}·({kernel} − 1) = {total} in all: {left} "
                     "before and {right} after",
     "no_bias": "no bias (bias: false)",
+    # recurrent layers (rnn, lstm, gru)
+    "recurrent_params": lambda gates: (
+        f"per layer and direction: {gates} gate{'s' if gates != 1 else ''}, each with W_ih "
+        "(H × I), W_hh (H × H_out) and two biases (b_ih, b_hh); layers above the first read "
+        "the D·H_out features below"),
+    "recurrent_macs": "per time step, layer and direction: the gate matmuls W_ih·x_t and "
+                      "W_hh·h_(t−1); adding the biases is not counted",
+    "lstm_fused_kernel": "torch's FlopCounterMode counts 0 for LSTM's fused kernel (oneDNN on "
+                         "the CPU); netcalc counts its gate matmuls as it counts GRU's",
+    "proj_size_out": "proj_size sets H_out: h_t is projected from H to proj_size features",
+    "state_stack": "one state per layer and direction, whatever batch_first",
+    "one_call": "one call gives every piece: its parameters and MACs are counted on piece 0 "
+                "of this entry",
     "bias_not_counted": "adding the bias is not counted (FlopCounterMode counts the "
                         "multiply-accumulates of the product only)",
     "adaptive_exact": "{output} bins of {input}/{output} = {size} each",
@@ -39,6 +52,30 @@ MESSAGES = {
     "concat_others_equal": "the other dims must be equal, and stay as they are",
     "elementwise_same": "elementwise: the shapes are equal, the output too",
     "broadcast": "elementwise with broadcasting: each dim is equal, or 1",
+    # the parts of an LLM (attention, gatedmlp, moe, rmsnorm)
+    "attention_head_dim": "head_dim = embed_dim / num_heads = {embed_dim} / {heads} = "
+                          "{head_dim}",
+    "kv_heads_shared": "{kv_heads} key/value heads, each shared by {group} query heads "
+                       "(grouped-query attention): k_proj and v_proj are {group}× smaller "
+                       "than q_proj",
+    "attention_math_path": "of which Q·Kᵀ and A·V: {attention:,} (torch's math path; softmax "
+                           "and the scaling are not counted)",
+    "causal_full_scores": "causal: the math path computes all {length}×{length} scores of "
+                          "each head and masks those after each query, so about half of "
+                          "the attention term does useful work",
+    "rotary_not_counted": "rotary position embedding: q·cos + rotate_half(q)·sin, and the "
+                          "same for k, {multiplies:,} elementwise multiplies that "
+                          "FlopCounterMode counts as 0 MACs; no parameters",
+    "gated_product": "act(gate)·up: {multiplies:,} elementwise multiplies, counted as 0 "
+                     "MACs",
+    "moe_active_params": "every expert's parameters exist, but one token uses the router "
+                         "and {top_k} of the {experts} experts: {active:,} of the "
+                         "{total:,} parameters are active",
+    "moe_active_macs": "each token runs its top {top_k} experts only: the other {idle} "
+                       "experts do no work for it, whatever the routing (the router's "
+                       "softmax, top-k and weighting are not counted)",
+    "rmsnorm_scale_only": "a scale γ per normalized element and no shift β; no running "
+                          "statistics",
     # check: the usual mistakes
     "forgot_bias": "that is the weights alone: the {bias:,} biases (one per output channel or "
                    "feature) are parameters too",

@@ -18,6 +18,16 @@ MESSAGES = {
     "same_padding": "padding='same' 共填充 {dilation}·({kernel} − 1) = {total}：前面 {left}，"
                     "后面 {right}",
     "no_bias": "没有偏置（bias: false）",
+    # recurrent layers (rnn, lstm, gru)
+    "recurrent_params": "每层每个方向：{gates} 个门，每个门有 W_ih（H × I）、W_hh（H × H_out）"
+                        "和两个偏置（b_ih、b_hh）；第一层以上的层读入下一层的 D·H_out 个特征",
+    "recurrent_macs": "每个时间步、每层、每个方向：门的矩阵乘 W_ih·x_t 和 W_hh·h_(t−1)；"
+                      "加偏置不计入",
+    "lstm_fused_kernel": "torch 的 FlopCounterMode 对 LSTM 的融合内核（CPU 上的 oneDNN）计为 0；"
+                         "netcalc 像对 GRU 一样计其门的矩阵乘",
+    "proj_size_out": "proj_size 决定 H_out：h_t 从 H 个特征投影到 proj_size 个",
+    "state_stack": "每层每个方向一个状态，与 batch_first 无关",
+    "one_call": "一次调用给出所有输出：参数量和 MACs 计在该条目的第 0 个输出上",
     "bias_not_counted": "加偏置不计入 MACs（FlopCounterMode 只计乘积的乘加次数）",
     "adaptive_exact": "{output} 个区域，每个 {input}/{output} = {size}",
     "adaptive_uneven": lambda input, output, sizes: (
@@ -27,6 +37,23 @@ MESSAGES = {
     "concat_others_equal": "其余维度必须相等，保持不变",
     "elementwise_same": "逐元素运算：形状相同，输出也相同",
     "broadcast": "带广播的逐元素运算：每一维相等或为 1",
+    "attention_head_dim": "head_dim = embed_dim / num_heads = {embed_dim} / {heads} = "
+                          "{head_dim}",
+    "kv_heads_shared": "{kv_heads} 个键/值头，每个由 {group} 个查询头共用（分组查询注意力，"
+                       "GQA）：k_proj 和 v_proj 比 q_proj 小 {group} 倍",
+    "attention_math_path": "其中 Q·Kᵀ 和 A·V 为 {attention:,}（torch 的 math 路径；softmax "
+                           "和缩放不计入）",
+    "causal_full_scores": "因果（causal）：math 路径算出每个头全部 {length}×{length} 个分数，"
+                          "再屏蔽每个查询之后的位置，所以注意力这一项大约只有一半是有用的计算",
+    "rotary_not_counted": "旋转位置编码（RoPE）：q·cos + rotate_half(q)·sin，k 同样，"
+                          "共 {multiplies:,} 次逐元素乘法，FlopCounterMode 计为 0 MACs；"
+                          "没有参数",
+    "gated_product": "act(gate)·up：{multiplies:,} 次逐元素乘法，计为 0 MACs",
+    "moe_active_params": "所有专家的参数都存在，但每个 token 只用路由器和 {experts} 个专家中的 "
+                         "{top_k} 个：{total:,} 个参数中有 {active:,} 个被激活",
+    "moe_active_macs": "每个 token 只运行它的前 {top_k} 个专家：其余 {idle} 个专家不为它计算，"
+                       "与路由结果无关（路由器的 softmax、top-k 和加权不计入）",
+    "rmsnorm_scale_only": "每个被归一化的元素一个缩放 γ，没有平移 β；没有滑动统计量",
     "forgot_bias": "这只是权重：{bias:,} 个偏置（每个输出通道或输出单元一个）也是参数",
     "counted_buffers": "这把 {buffers:,} 个滑动统计量也算进去了，它们是缓冲区，不是参数",
     "flops_not_macs": "这是 FLOPs，即 2 × MACs（一次乘加是两次运算）；MACs 是 {macs:,}",

@@ -1,7 +1,8 @@
 """Every layer type netcalc knows, registered by name (see registry.py)."""
 
 from . import (activation, attention, conv, linear, matmul, norm, parameter,  # noqa: F401
-               pointwise, pool, resize, tensor)  # (importing registers them)
+               pointwise, pool, resize, tensor, transformer)  # (importing registers them)
+from . import recurrent  # noqa: F401  (rnn, lstm, gru)
 from .base import Layer, LayerNumbers, Merge, Shape
 from .registry import REGISTRY, lookup, unknown_type
 

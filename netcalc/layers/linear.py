@@ -5,7 +5,7 @@ from __future__ import annotations
 from math import prod
 
 from ..errors import ShapeError
-from .base import Layer, Shape
+from .base import Layer, Saved, Shape, normalize_dim
 from .field import Field
 from .registry import register
 from ..working import Remark, Step, count_step, product
@@ -118,3 +118,46 @@ class Embedding(Layer):
 
     def params(self, x: Shape) -> dict[str, int]:
         return {"weight": self.num_embeddings * self.embedding_dim}
+
+
+@register("positionembedding", "positionalembedding")
+class PositionEmbedding(Layer):
+    """Learned absolute positions (GPT-2's wpe, BERT's position_embeddings): rows 0 .. L-1
+    of a table of num_embeddings, for an input of L positions along `dim` (token ids
+    [N, L]: the last). The output [1, L, embedding_dim] broadcasts over the batch when
+    added to the tokens' embeddings; the input's values are never read, only its length,
+    so the spec follows `--input L`."""
+
+    num_embeddings: int
+    embedding_dim: int
+    dim: int = -1
+
+    family: ClassVar[str] = "embedding"
+    positive: ClassVar[tuple[str, ...]] = ("num_embeddings", "embedding_dim")
+    torch_class: ClassVar[str] = "PositionEmbedding"    # netcalc's own: torch_bridge/build.py
+
+    def notation(self) -> str:
+        return f"positions {self.num_embeddings}×{self.embedding_dim}"
+
+    def output_shape(self, x: Shape) -> Shape:
+        length = x[normalize_dim(self.dim, len(x))]
+        if isinstance(length, int) and length > self.num_embeddings:
+            raise ShapeError(f"the input has {length} positions along dim {self.dim}, but the "
+                             f"table holds {self.num_embeddings} (num_embeddings)",
+                             arg="num_embeddings")
+        return (1, length, self.embedding_dim)
+
+    def params(self, x: Shape) -> dict[str, int]:
+        return {"weight": self.num_embeddings * self.embedding_dim}
+
+    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
+        return field.lost("a position's vector depends on no input value")
+
+    def saved_for_backward(self, xs: tuple[Shape, ...], y: Shape) -> list[Saved]:
+        """The positions it looked up: a new int64 tensor of L."""
+        return [Saved("new", elements=y[1], dtype="int64")]
+
+    def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
+        return [count_step("params", "num_embeddings·embedding_dim",
+                           f"{self.num_embeddings}·{self.embedding_dim}",
+                           self.num_embeddings * self.embedding_dim)]

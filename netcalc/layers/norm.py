@@ -12,7 +12,7 @@ from ..errors import ShapeError
 from .base import Dims, Layer, Saved, Shape
 from .field import Field
 from .registry import register
-from ..working import Remark, Step, count_step
+from ..working import Remark, Step, count_step, product
 
 TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
 if TYPE_CHECKING:
@@ -174,6 +174,49 @@ class LayerNorm(_Norm):
             return {}
         size = prod(self.normalized_shape)
         return {"weight": size, "bias": size} if self.bias else {"weight": size}
+
+
+@register("rmsnorm")
+class RMSNorm(_Norm):
+    """x / √(mean(x²) + eps) · γ over the last dims (Llama's norm): layer norm without
+    the mean's subtraction and without a shift, so a scale γ alone."""
+
+    normalized_shape: Dims
+    eps: float | None = None           # None: torch.finfo(x.dtype).eps
+    elementwise_affine: bool = True
+
+    positive: ClassVar[tuple[str, ...]] = ("normalized_shape",)
+    # torch's CPU kernel keeps a channels-last input's layout, else writes contiguously
+    layout: ClassVar[str] = "channels_last"
+    # the same dims, checked alike, as layer norm's
+    output_shape = LayerNorm.output_shape
+    statistics = LayerNorm.statistics
+
+    def check_arguments(self) -> None:
+        super().check_arguments()
+        if not self.normalized_shape:
+            raise ShapeError("normalized_shape must name at least one dim",
+                             arg="normalized_shape")
+
+    def params(self, x: Shape) -> dict[str, int]:
+        return {"weight": prod(self.normalized_shape)} if self.elementwise_affine else {}
+
+    def saved_for_backward(self, xs: tuple[Shape, ...], y: Shape) -> list[Saved]:
+        """x, each row's 1/rms, and (for γ's gradient) x normalized: torch's composite
+        rms_norm (the CPU's; its statistics and the normalized x are float32)."""
+        (x,) = xs
+        normalized = prod(x) if self.elementwise_affine else 0
+        return [Saved("input"), Saved("new", elements=self.statistics(x) + normalized,
+                                      dtype="float32")]
+
+    def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
+        """params = the normalized elements: one scale γ each (no shift β)."""
+        if not self.elementwise_affine:
+            return []
+        ns = self.normalized_shape
+        formula = "·".join(f"D{i + 1}" for i in range(len(ns))) if len(ns) > 1 else "D"
+        return [count_step("params", formula, product(ns), prod(ns),
+                           (Remark("rmsnorm_scale_only"),))]
 
 
 @register("groupnorm")

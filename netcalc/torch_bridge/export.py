@@ -146,8 +146,11 @@ def _module_code(item: Item, class_names: dict[str, str]) -> str | None:
         call = f"{class_names[item.type]}({keywords})"
     else:
         cls = lookup(item.type)
-        if issubclass(cls, TensorOp):
-            return None
+        if issubclass(cls, TensorOp) or item.args.get("same_call"):
+            return None          # written inline; a later piece of one call: no module
+        if getattr(cls, "one_call", False):       # rnn, lstm, gru: forward picks the pieces
+            keywords = ", ".join(f"{k}={_source(v)}" for k, v in item.args.items()
+                                 if k != "piece")
         torch_class = cls.torch_class or cls.__name__
         call = f"{'' if torch_class in OWN_MODULES else 'nn.'}{torch_class}({keywords})"
     if not item.trainable:
@@ -229,13 +232,30 @@ def _forward_code(template: Template, batch_readers: set[str], top: bool) -> str
     first_input = variables[template.input_names[0]]
     uses_batch = False
     previous = template.input_names[0] if len(template.input_names) == 1 else None
-    for child in template.children:
+    for index, child in enumerate(template.children):
+        if child.args.get("same_call"):     # assigned where its entry's first piece is
+            previous = child.name
+            continue
         xs = [variables[ref] for ref in child.inputs]
         chained = child.inputs == [previous] and uses.get(previous) == 1 \
             and variables.get(previous) == "x"
         target = "x" if chained else python_identifier(child.name, taken)
         taken.add(target)
         cls = None if child.is_template else lookup(child.type)
+        if cls is not None and getattr(cls, "one_call", False):
+            # rnn, lstm, gru: one call, its pieces unpacked: `out, (h_n, c_n) = self.lstm(x)`
+            targets = {child.args.get("piece") or 0: target}
+            for later in template.children[index + 1:]:
+                if not later.args.get("same_call"):
+                    break
+                targets[later.args["piece"]] = variables[later.name] = \
+                    python_identifier(later.name, taken)
+                taken.add(variables[later.name])
+            lines.append(f"        {cls.unpacked(targets)} = "
+                         f"{cls.torch_call(_attribute(child.name), xs)}")
+            variables[child.name] = target
+            previous = child.name
+            continue
         if cls is not None and issubclass(cls, TensorOp):
             args = {k: repr(v) for k, v in cls.defaults().items()}
             args.update({k: _source(v) for k, v in child.args.items()})

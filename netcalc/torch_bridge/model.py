@@ -27,6 +27,11 @@ def build_model(spec: ExpandedSpec, summary: Summary):
     for spec_layer, module in zip(spec.layers, modules):
         for tensor, source in spec_layer.tied.items():     # lm_head.weight = wte.weight
             setattr(module, tensor, getattr(by_name[source], tensor))
+    for index, spec_layer in enumerate(spec.layers):
+        # a later piece of one call (rnn, lstm, gru) reads what its entry's first piece's
+        # module, `piece` layers back, returned: the module runs once
+        if getattr(spec_layer.layer, "same_call", False):
+            modules[index].follow(modules[index - spec_layer.layer.piece])
     return _spec_module(torch)(spec, modules, list(summary.outputs))
 
 

@@ -111,6 +111,8 @@ def _write_flat(spec: ExpandedSpec, summary: Summary, origin: str,
             fields["trainable"] = False
         if spec_layer.inputs:
             fields["inputs"] = [names.get(i, i) for i in spec_layer.inputs]
+        if spec_layer.tied:                  # only a weight is ever tied
+            fields["tie_weight"] = names[spec_layer.tied["weight"]]
         lines.append("  - {" + ", ".join(f"{_scalar(k)}: {_value(v)}"
                                          for k, v in fields.items()) + "}")
     return "\n".join(lines) + "\n"

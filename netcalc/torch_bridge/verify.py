@@ -142,12 +142,32 @@ def _measure(torch, model, spec: ExpandedSpec, inputs, dtype: str, target):
         hooks.append(module.register_forward_hook(record))
     try:
         with torch.inference_mode(), countable_attention(torch), \
-                FlopCounterMode(display=False) as counter:
+                _countable_recurrence(torch, model), FlopCounterMode(display=False) as counter:
             _forward(torch, model, spec, inputs, dtype, target)
     finally:
         for hook in hooks:
             hook.remove()
     return shapes, counter.get_flop_counts()
+
+
+def _countable_recurrence(torch, model):
+    """Where the model holds an nn.RNN, nn.LSTM or nn.GRU: oneDNN's and cuDNN's fused
+    recurrent kernels off, which FlopCounterMode counts as 0 (a CPU float32 LSTM takes
+    oneDNN's); torch's own implementation runs the gate matmuls netcalc counts."""
+    import contextlib
+
+    if not any(isinstance(m, torch.nn.RNNBase) for m in model.modules()):
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def context():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # flags() sets the deprecated allow_tf32 too
+            with torch.backends.mkldnn.flags(enabled=False), \
+                    torch.backends.cudnn.flags(enabled=False):
+                yield
+
+    return context()
 
 
 def _forward(torch, model, spec: ExpandedSpec, inputs, dtype: str, target):
