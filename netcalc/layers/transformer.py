@@ -53,6 +53,7 @@ class Attention(Layer):
     out_bias: bool | None = None      # of o_proj; None: as bias
     is_causal: bool = False
     rotary: bool = False
+    rope_theta: float = 10000.0       # rotary's base: Llama 2's 10,000, Mixtral's 1e6
     dropout: float = 0.0
     embed_dim: int | None = None      # the input's last dim
 

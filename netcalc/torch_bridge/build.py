@@ -44,13 +44,15 @@ class Attention(nn.Module):
     Input and output [N, L, E]. netcalc's `attention` layer."""
 
     def __init__(self, num_heads, num_kv_heads=None, head_dim=None, bias=False,
-                 out_bias=None, is_causal=False, rotary=False, dropout=0.0, embed_dim=None):
+                 out_bias=None, is_causal=False, rotary=False, rope_theta=10000.0,
+                 dropout=0.0, embed_dim=None):
         super().__init__()
         if embed_dim is None:
             raise ValueError("Attention needs embed_dim, the input's last dim")
         self.num_heads, self.num_kv_heads, self.head_dim = num_heads, num_kv_heads, head_dim
         self.bias, self.out_bias, self.embed_dim = bias, out_bias, embed_dim
         self.is_causal, self.rotary, self.dropout = is_causal, rotary, dropout
+        self.rope_theta = rope_theta
         kv_heads = num_heads if num_kv_heads is None else num_kv_heads
         dim = embed_dim // num_heads if head_dim is None else head_dim
         self.q_proj = nn.Linear(embed_dim, num_heads * dim, bias=bias)
@@ -65,7 +67,7 @@ class Attention(nn.Module):
         k = self.k_proj(x).unflatten(-1, (-1, q.shape[-1])).transpose(1, 2)
         v = self.v_proj(x).unflatten(-1, (-1, q.shape[-1])).transpose(1, 2)
         if self.rotary:
-            cos, sin = self.rotary_embedding(length, q.shape[-1], x)
+            cos, sin = self.rotary_embedding(length, q.shape[-1], x, self.rope_theta)
             q = q * cos + self.rotate_half(q) * sin
             k = k * cos + self.rotate_half(k) * sin
         # enable_gqa: each key/value head serves num_heads / num_kv_heads query heads
