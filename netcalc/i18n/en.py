@@ -106,6 +106,24 @@ MESSAGES = {
                         "per layer",
     "kv_elements_not_bytes": "that is the number of elements; in bytes it is {bytes} bytes "
                              "each ({dtype})",
+    "recurrent_one_bias": "that counts one bias per gate; torch's {type} keeps two, b_ih and "
+                          "b_hh: {bias:,} more parameters",
+    "recurrent_one_direction": "that is one direction: bidirectional adds a reverse copy of "
+                               "every layer, and the layers above the first read both "
+                               "directions' features (2·H_out)",
+    "recurrent_first_layer_only": "that is the first layer alone: num_layers={layers} stacks "
+                                  "{layers} layers, each with its own weights",
+    "recurrent_one_gate": "that counts one gate: {type} has {gates}, each with its own W_ih, "
+                          "W_hh and biases",
+    "recurrent_one_step": "that is one time step: the gate matmuls run at each of the "
+                          "{length} steps",
+    "heads_counted_twice": "that multiplies by the {heads} heads again: the heads share the "
+                           "projections, each reading its own slice of their outputs "
+                           "(head_dim = embed_dim / num_heads)",
+    "forgot_out_proj": "that leaves out the output projection ({out:,} parameters)",
+    "kv_heads_as_query_heads": "that gives the keys and values all {heads} heads: this layer "
+                               "has {kv_heads} key/value heads (grouped-query attention), so "
+                               "k_proj and v_proj are {group}× smaller than q_proj",
     # headings and words
     "params": "params", "MACs": "MACs", "buffers": "buffers", "features": "features",
     "output": "output", "no_working": "(its numbers need no working: the shape is its "

@@ -74,6 +74,21 @@ MESSAGES = {
     "flops_q": "FLOPs",
     "params": "参数量", "MACs": "MACs（乘加次数）", "buffers": "缓冲区", "features": "特征数",
     "output": "输出", "no_working": "（无需计算：形状与输入相同）",
+    "recurrent_one_bias": "这里每个门只算了一个偏置；torch 的 {type} 有两个（b_ih 和 b_hh），"
+                          "还差 {bias:,} 个参数",
+    "recurrent_one_direction": "这只是一个方向：双向会给每一层再加一份反向的参数，而且第一层以上的"
+                               "层读入两个方向的特征（2·H_out）",
+    "recurrent_first_layer_only": "这只是第一层：num_layers={layers} 堆叠了 {layers} 层，每层都有"
+                                  "自己的权重",
+    "recurrent_one_gate": "这只算了一个门：{type} 有 {gates} 个门，每个门都有自己的 W_ih、W_hh "
+                          "和偏置",
+    "recurrent_one_step": "这只是一个时间步：门的矩阵乘法在 {length} 个时间步上各算一次",
+    "heads_counted_twice": "这又乘了一次 {heads} 个头：各个头共用投影矩阵，每个头只取输出中属于"
+                           "自己的一段（head_dim = embed_dim / num_heads）",
+    "forgot_out_proj": "这漏掉了输出投影（{out:,} 个参数）",
+    "kv_heads_as_query_heads": "这给键和值也算了 {heads} 个头：这一层只有 {kv_heads} 个键/值头"
+                               "（分组查询注意力），所以 k_proj 和 v_proj 比 q_proj 小 "
+                               "{group} 倍",
     "total": "合计", "kv_cache_q": "KV 缓存（每个序列的字节数）", "KV cache": "KV 缓存",
     "kv_forgot_values": "这只有一半：缓存同时保存键（K）和值（V），每层 2 个张量",
     "kv_elements_not_bytes": "这是元素个数；换算成字节，每个元素 {bytes} 字节（{dtype}）",

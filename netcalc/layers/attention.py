@@ -117,6 +117,17 @@ class MultiheadAttention(Layer):
             tensors["out_proj.bias"] = e
         return tensors
 
+    def usual_mistakes(self, xs: tuple[Shape, ...], y: Shape) -> list[tuple[str, str, int, dict]]:
+        """Heads counted twice (each head given full E×E projections); out_proj forgotten."""
+        query, key, value = self._dims(xs)
+        tensors = self.params(query, key[-1], value[-1])
+        weights = sum(n for name, n in tensors.items() if "weight" in name)
+        right = sum(tensors.values())
+        out = tensors["out_proj.weight"] + tensors.get("out_proj.bias", 0)
+        return [("params", "heads_counted_twice", right + (self.num_heads - 1) * weights,
+                 {"heads": self.num_heads}),
+                ("params", "forgot_out_proj", right - out, {"out": out})]
+
     def evaluate(self, inputs: tuple[Shape, ...],
                  strides: tuple[Strides, ...] | None = None) -> LayerNumbers:
         query, key, value = self._dims(inputs)

@@ -195,6 +195,36 @@ class _Recurrent(Layer):
     def inferred(self, x: Shape) -> dict[str, int]:
         return {"input_size": x[-1]} if x else {}
 
+    def usual_mistakes(self, xs: tuple[Shape, ...], y: Shape) -> list[tuple[str, str, int, dict]]:
+        """One bias per gate (torch keeps b_ih and b_hh), one direction, the first layer
+        alone, one gate instead of all; the MACs of one time step."""
+        if self.same_call:
+            return []
+        length, batch, features, _ = self._dims(xs)
+
+        def params(**changed) -> int:
+            return sum(replace(self, **changed).call_params(features).values())
+
+        right, g, h = params(), self.gates, self.hidden_size
+        copies = self.num_layers * self.directions
+        slips = []
+        if self.bias:
+            slips.append(("params", "recurrent_one_bias", right - copies * g * h,
+                          {"type": self.type_name, "bias": copies * g * h}))
+        if self.directions == 2:
+            slips.append(("params", "recurrent_one_direction", params(bidirectional=False), {}))
+            slips.append(("params", "recurrent_one_direction", right // 2, {}))
+        if self.num_layers > 1:
+            slips.append(("params", "recurrent_first_layer_only", params(num_layers=1),
+                          {"layers": self.num_layers}))
+        if g > 1 and not self.proj_size:
+            slips.append(("params", "recurrent_one_gate", right // g,
+                          {"type": self.type_name, "gates": g}))
+        macs = self.call_macs(length, batch, features)
+        if length > 1:
+            slips.append(("macs", "recurrent_one_step", macs // length, {"length": length}))
+        return slips
+
     def notation(self) -> str:
         words = [self.type_name]
         if self.num_layers > 1:

@@ -16,6 +16,7 @@ from math import prod
 from ..errors import ShapeError
 from ..working import Remark, Step, count_step, product
 from .attention import attended, attention_macs, check_probability
+from ..record import replace
 from .base import Layer, Saved, Shape
 from .field import Field
 from .registry import register
@@ -120,6 +121,24 @@ class Attention(Layer):
             if bias:
                 tensors[f"{name}.bias"] = n_out
         return tensors
+
+    def usual_mistakes(self, xs: tuple[Shape, ...], y: Shape) -> list[tuple[str, str, int, dict]]:
+        """Heads counted twice (each head given full E×E projections), all heads' k and v
+        where the layer shares fewer (GQA), the output projection forgotten."""
+        (x,) = xs
+        tensors = self.params(x)
+        weights = sum(n for name, n in tensors.items() if name.endswith("weight"))
+        right = sum(tensors.values())
+        out = tensors["o_proj.weight"] + tensors.get("o_proj.bias", 0)
+        slips = [("params", "heads_counted_twice", right + (self.num_heads - 1) * weights,
+                  {"heads": self.num_heads}),
+                 ("params", "forgot_out_proj", right - out, {"out": out})]
+        if self.kv_heads != self.num_heads:
+            every_head = sum(Attention.params(replace(self, num_kv_heads=None), x).values())
+            slips.append(("params", "kv_heads_as_query_heads", every_head,
+                          {"heads": self.num_heads, "kv_heads": self.kv_heads,
+                           "group": self.num_heads // self.kv_heads}))
+        return slips
 
     def _attention_macs(self, x: Shape) -> int:
         n, length, _, d = self._sizes(x)
