@@ -19,7 +19,7 @@ from .record import replace
 from .results import LayerResult, ReceptiveField, Row, SpecWarning, Summary, Totals
 from .spec.model import ExpandedSpec, Group
 from .memory import OPTIMIZER_STATES, kv_cache, memory
-from .symbolic import conditions, is_symbolic, unrecorded
+from .symbolic import by_degree, conditions, is_symbolic, unrecorded
 
 
 
@@ -91,7 +91,25 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
     return Summary(spec.name, spec.file, batch, dtype, size, depth, inputs, input_dtypes,
                    tuple(layers), tuple(_fold(tree, depth)),
                    tuple(r for r in tree if r.kind != "layer"), totals, outputs, tuple(warnings),
-                   tuple(assumed.texts()), held, dict(spec.outputs), cache)
+                   tuple(assumed.texts()), held, dict(spec.outputs), cache,
+                   _macs_by_degree(totals.macs, layers))
+
+
+def _macs_by_degree(macs, layers: list[LayerResult]) -> tuple:
+    """The MACs' terms by degree in each letter they grow faster than linearly in: a
+    sequence's L² (attention's scores) apart from its L (everything else), with the
+    layer types whose MACs hold the highest degree."""
+    if not is_symbolic(macs):
+        return ()
+    split = []
+    for letter in sorted(macs.letters):
+        terms = by_degree(macs, letter)
+        top = max(terms)
+        if top >= 2 and sum(degree >= 1 for degree in terms) >= 2:     # L² and L, both
+            types = sorted({r.type for r in layers if is_symbolic(r.macs)
+                            and max(by_degree(r.macs, letter)) == top})
+            split.append((letter, tuple(sorted(terms.items(), reverse=True)), tuple(types)))
+    return tuple(split)
 
 
 def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict,

@@ -159,6 +159,10 @@ class Summary(Record):
     # each output's layer, where outputs are named for what a model returns (`logits`)
     output_layers: dict = field(default_factory=dict)
     kv_cache: KVCache | None = None   # with --kv-cache CONTEXT
+    # sizes written as letters: in each letter the MACs grow faster than linearly in
+    # (attention's L²), the MACs' terms by degree, highest first, and the layer types
+    # that hold the highest: (("L", ((2, 18432·L²), (1, …)), ("attention",)),)
+    macs_by_degree: tuple = ()
 
 
 # -- verify: netcalc's numbers beside torch's ---------------------------------

@@ -233,3 +233,54 @@ def test_a_kv_cache_answer_needs_the_context(tmp_path, capsys):
     assert code == 1
     assert err.startswith(f"{answers}:1:17: error: total_kv_cache: give the context with "
                           "--kv-cache CONTEXT")
+
+
+SELF_ATTENTION = """
+name: tiny_encoder
+inputs: {ids: {shape: [16], dtype: int64}}
+layers:
+  - {type: embedding, name: embed, num_embeddings: 50, embedding_dim: 32}
+  - {type: multiheadattention, name: attn, num_heads: 4, batch_first: true}
+  - {type: linear, name: head, out_features: 50}
+"""
+
+
+class TinyEncoder(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(50, 32)
+        self.attn = torch.nn.MultiheadAttention(32, 4, batch_first=True)
+        self.head = torch.nn.Linear(32, 50)
+
+    def forward(self, ids):
+        x = self.embed(ids)
+        return self.head(self.attn(x, x, x, need_weights=False)[0])
+
+
+def _torch_macs(length: int) -> int:
+    from netcalc.torch_bridge import countable_attention
+
+    model = TinyEncoder().eval()
+    # off the fused inference kernel FlopCounterMode cannot see, on the math path
+    with torch.no_grad(), countable_attention(torch), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(2, length, dtype=torch.long))
+    return counter.get_total_flops() // 2
+
+
+def test_macs_in_l_split_by_degree_as_torch_grows(tmp_path, capsys):
+    spec = tmp_path / "encoder.yaml"
+    spec.write_text(SELF_ATTENTION)
+    code, out, _ = run_cli(capsys, "summary", str(spec), "--input", "ids=L", "--batch", "2",
+                           "--format", "json")
+    assert code == 0
+    split = json.loads(out)["macs_by_degree"]["L"]
+    # torch's count at L − 1, L, L + 1: its second difference is twice the L² coefficient,
+    # and what is left at L is the linear term
+    at = {n: _torch_macs(n) for n in (9, 10, 11)}
+    quadratic = (at[11] - 2 * at[10] + at[9]) // 2
+    linear = (at[10] - quadratic * 100) // 10
+    assert split["terms"] == {"2": f"{quadratic:,}·L²", "1": f"{linear:,}·L"}
+    assert split["highest_degree_from"] == ["multiheadattention"]
+    code, out, _ = run_cli(capsys, "summary", str(spec), "--input", "ids=L", "--batch", "2")
+    assert f"by degree in L: quadratic {quadratic:,}·L² (from multiheadattention), linear " \
+           f"{linear:,}·L" in out

@@ -53,6 +53,12 @@ def as_dict(summary: Summary) -> dict:
            else {}),
         # sizes written as letters: shapes hold formulas as text, valid under these
         **({"conditions": list(summary.conditions)} if summary.conditions else {}),
+        # and MACs of L² and L: each degree's terms, with the types holding the highest
+        **({"macs_by_degree": {letter: {"terms": {str(degree): str(term)
+                                                  for degree, term in terms},
+                                        "highest_degree_from": list(types)}
+                               for letter, terms, types in summary.macs_by_degree}}
+           if summary.macs_by_degree else {}),
     }
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..results import Summary
 from . import units
-from .table import causal_footer, kv_cache_footer, memory_footer, params_footer
+from .table import (causal_footer, degree_footer, kv_cache_footer, memory_footer,
+                    params_footer)
 
 
 def _cell(text: str) -> str:
@@ -44,7 +45,7 @@ def render(summary: Summary, show: tuple[str, ...] = ()) -> str:
         f"- **Buffers:** {units.count(t.buffers)}",
         f"- **MACs:** {units.count_and_si(t.macs)}; FLOPs "
         f"{units.count_and_si(t.flops)} = 2 × MACs",
-        *(f"  - {text}" for _, text in causal_footer(summary)),
+        *(f"  - {text}" for _, text in [*degree_footer(summary), *causal_footer(summary)]),
         *(f"- **{'Memory' if not label else label}:** {text}"
           for label, text in memory_footer(summary)),
         *(f"- **{'KV cache' if label else 'Generation'}:** {text}"

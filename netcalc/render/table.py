@@ -64,6 +64,7 @@ def footer(summary: Summary, show: tuple[str, ...] = ()) -> list[tuple[str, str]
         *params_footer(summary),
         ("Buffers", f"{units.count(t.buffers)} (running statistics; not parameters)"),
         ("MACs", f"{units.count_and_si(t.macs)}"),
+        *degree_footer(summary),
         *causal_footer(summary),
         ("FLOPs", f"{units.count_and_si(t.flops)} = 2 × MACs, "
                   "as torch's FlopCounterMode counts"),
@@ -84,6 +85,20 @@ def params_footer(summary: Summary) -> list[tuple[str, str]]:
                           "routers and the top_k experts each token runs"))
     lines += [("", f"{layer.name}.{tensor} is {source} (tied: counted once, there)")
               for layer in summary.layers for tensor, source in layer.tied_params.items()]
+    return lines
+
+
+_DEGREES = {0: "constant", 1: "linear", 2: "quadratic", 3: "cubic"}
+
+
+def degree_footer(summary: Summary) -> list[tuple[str, str]]:
+    """MACs as letters, by degree: attention's L² term apart from the linear ones."""
+    lines = []
+    for letter, terms, types in summary.macs_by_degree:
+        parts = [f"{_DEGREES.get(degree, f'degree {degree}')} {units.count(term)}"
+                 for degree, term in terms]
+        parts[0] += f" (from {', '.join(types)})"
+        lines.append(("", f"by degree in {letter}: " + ", ".join(parts)))
     return lines
 
 
