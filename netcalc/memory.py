@@ -45,7 +45,10 @@ def memory(spec, layers: list[LayerResult], totals: Totals, input_bytes: dict,
         optimizer=optimizer, amp=amp, weight_bytes=weight_bytes, gradient_bytes=grad_bytes,
         optimizer_bytes=state_bytes, saved_activation_bytes=saved,
         training_bytes=weight_bytes + grad_bytes + state_bytes + buffer_bytes + saved,
-        checkpointed=checkpoint)
+        checkpointed=checkpoint,
+        attention_score_bytes=dtype_bytes * max(
+            (spec_layer.layer.score_elements(result.input_shapes, result.output_shape)
+             for spec_layer, result in zip(spec.layers, layers)), default=0))
 
 
 def checkpoint_segments(spec, patterns: tuple[str, ...]) -> list[range]:

@@ -127,6 +127,9 @@ class Memory(Record):
     saved_activation_bytes: int     # what autograd keeps for backward, each storage once
     training_bytes: int             # all of it, with the buffers, when backward begins
     checkpointed: tuple[str, ...] = ()   # blocks run under activation checkpointing
+    # the largest layer's L×L attention scores and softmax on torch's math path, which
+    # fused kernels never hold: stated beside the inference peak, not in it
+    attention_score_bytes: int = 0
 
 
 class SpecWarning(Record):

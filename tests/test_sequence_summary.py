@@ -284,3 +284,57 @@ def test_macs_in_l_split_by_degree_as_torch_grows(tmp_path, capsys):
     code, out, _ = run_cli(capsys, "summary", str(spec), "--input", "ids=L", "--batch", "2")
     assert f"by degree in L: quadratic {quadratic:,}·L² (from multiheadattention), linear " \
            f"{linear:,}·L" in out
+
+
+def _most_scores_alive(module, x, score_bytes: int) -> int:
+    """The most bytes torch holds at once in tensors the size of one layer's attention
+    scores [N, heads, L, S], running `module` on the math path (a dispatch mode sees
+    every tensor made; a weakref on its storage sees it freed)."""
+    import weakref
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+
+    from netcalc.torch_bridge import countable_attention
+
+    class Scores(TorchDispatchMode):
+        live = most = 0
+        seen: set = set()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for t in tree_flatten(out)[0]:
+                storage = t.untyped_storage() if isinstance(t, torch.Tensor) else None
+                if storage is None or storage.nbytes() != score_bytes \
+                        or storage.data_ptr() in self.seen:
+                    continue
+                self.seen.add(storage.data_ptr())
+                self.live += score_bytes
+                self.most = max(self.most, self.live)
+                weakref.finalize(storage, self._freed, storage.data_ptr())
+            return out
+
+        def _freed(self, key):
+            self.live -= score_bytes
+            self.seen.discard(key)
+
+    with torch.no_grad(), countable_attention(torch), Scores() as scores:
+        module.eval()(x)
+    return scores.most
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_inference_states_the_scores_torchs_math_path_holds(causal, tmp_path, capsys):
+    from netcalc.torch_bridge.build import own_module
+
+    spec = tmp_path / "attention.yaml"
+    spec.write_text("name: a\ninput: [48, 64]\nlayers:\n"
+                    f"  - {{type: attention, num_heads: 4, num_kv_heads: 2, is_causal: {causal}}}\n")
+    summary = summarize_text(spec.read_text(), batch=2)
+    scores = 2 * 4 * 48 * 48 * 4                  # N·heads·L·L float32 elements' bytes
+    module = own_module(torch, "Attention")(num_heads=4, num_kv_heads=2, is_causal=causal,
+                                             embed_dim=64)
+    assert _most_scores_alive(module, torch.randn(2, 48, 64), scores) == 2 * scores
+    assert summary.memory.attention_score_bytes == 2 * scores
+    code, out, _ = run_cli(capsys, "summary", str(spec), "--batch", "2")
+    assert "+ up to 144.00 KiB for one layer's attention scores and softmax" in out

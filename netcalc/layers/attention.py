@@ -117,6 +117,13 @@ class MultiheadAttention(Layer):
             tensors["out_proj.bias"] = e
         return tensors
 
+    def score_elements(self, xs: tuple[Shape, ...], y: Shape) -> int:
+        query, key, _ = self._dims(xs)
+        n, length = (query[0], query[1]) if self.batch_first else (query[1], query[0])
+        source = (key[1] if self.batch_first else key[0]) + self.add_bias_kv \
+            + self.add_zero_attn
+        return 2 * n * self.num_heads * length * source
+
     def usual_mistakes(self, xs: tuple[Shape, ...], y: Shape) -> list[tuple[str, str, int, dict]]:
         """Heads counted twice (each head given full E×E projections); out_proj forgotten."""
         query, key, value = self._dims(xs)
@@ -280,6 +287,9 @@ class TransformerEncoderLayer(Layer):
         attention = self._attention().evaluate((x,)).output_strides
         first = iterator_strides(y, [(x, x_strides), (y, attention)])
         return iterator_strides(y, [(y, first), (y, contiguous_strides(y))])
+
+    def score_elements(self, xs: tuple[Shape, ...], y: Shape) -> int:
+        return self._attention().score_elements(xs, y)
 
     def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
         """Each output sees every position of the sequence (its self-attention's)."""

@@ -196,6 +196,12 @@ class Layer(Record):
         an LSTM's parameters with one bias vector instead of torch's two."""
         return []
 
+    def score_elements(self, xs: tuple[Shape, ...], y: Shape) -> int:
+        """Elements of the L×L attention scores and their softmax (2·N·heads·L·S), which
+        torch's math path holds while the layer runs and fused kernels (flash attention)
+        never make: summary states the largest beside the inference peak, not in it."""
+        return 0
+
     def active_params(self, xs: tuple[Shape, ...]) -> int | None:
         """Parameters one token's forward uses, where that is fewer than all of them
         (a mixture of experts: its router and top_k experts); None: all of them."""

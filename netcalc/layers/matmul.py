@@ -108,6 +108,10 @@ class ScaledDotProductAttention(TensorOp, Layer):
                        fields: tuple[Field, ...]) -> Field:
         return fields[0].mixed([len(y) - 2], "attention")
 
+    def score_elements(self, xs: tuple[Shape, ...], y: Shape) -> int:
+        q, k = xs[0], xs[1]
+        return 2 * prod(q[:-1]) * k[-2]
+
     def causal_attention_macs(self, xs: tuple[Shape, ...], y: Shape) -> int:
         """All of its MACs are Q·Kᵀ and A·V: with is_causal, half of them are masked."""
         q, k, v = xs[:3]

@@ -155,6 +155,10 @@ class Attention(Layer):
     def causal_attention_macs(self, xs: tuple[Shape, ...], y: Shape) -> int:
         return self._attention_macs(xs[0]) if self.is_causal else 0
 
+    def score_elements(self, xs: tuple[Shape, ...], y: Shape) -> int:
+        n, length, _, _ = self._sizes(xs[0])
+        return 2 * n * self.num_heads * length * length
+
     def kv_cache_elements(self, xs: tuple[Shape, ...], context: int) -> int:
         """A decoder's cache: each position's key and value, 2·Hkv·D per token."""
         if not self.is_causal:

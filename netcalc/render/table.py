@@ -150,6 +150,9 @@ def memory_footer(summary: Summary) -> list[tuple[str, str]]:
                    f"{units.size(t.param_bytes)} + buffers {units.size(t.buffer_bytes)} + "
                    f"activations {units.size(m.peak_activation_bytes)} at the peak (input "
                    f"included; each freed after its last use)"),
+        *([("", f"+ up to {units.size(m.attention_score_bytes)} for one layer's attention "
+                 "scores and softmax (2·N·heads·L·S) on torch's math path; fused kernels "
+                 "(flash attention) hold none")] if m.attention_score_bytes else []),
         ("", f"training ({kind}) {units.size(m.training_bytes)}: weights "
              f"{units.size(m.weight_bytes)} + gradients {units.size(m.gradient_bytes)} + "
              f"optimizer state {units.size(m.optimizer_bytes)} + buffers "
