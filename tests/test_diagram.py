@@ -199,3 +199,11 @@ def test_docs_writes_nothing_when_a_spec_is_wrong(tmp_path, capsys):
                            str(site))
     assert code == 1 and err.startswith(f"{bad}:3:")
     assert not site.exists()
+
+
+def test_every_layer_family_has_its_own_fill():
+    from netcalc.layers import REGISTRY
+    from netcalc.render.dot import FAMILY_COLOURS
+
+    families = {cls.family for cls in REGISTRY.values()}
+    assert families <= set(FAMILY_COLOURS), families - set(FAMILY_COLOURS)

@@ -21,7 +21,7 @@ FAMILY_COLOURS = {
     "pool": "#e2d9f3", "merge": "#ffe5d0", "reshape": "#eeeeee", "dropout": "#f4f4f4",
     "embedding": "#f8d7da", "resize": "#e2d9f3", "pad": "#e2d9f3", "reduce": "#e2d9f3",
     "attention": "#d2f4ea", "parameter": "#fce8f3", "block": "#ffffff",
-    "arithmetic": "#e6f4c8",
+    "arithmetic": "#e6f4c8", "recurrent": "#f6c9a8",
     "torch": "#ebe8d0",       # a captured model's op netcalc read from torch (TorchOp)
 }
 MERGE_SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷"}

@@ -14,6 +14,7 @@ FAMILY_STYLE = {
     "conv": "cyan", "linear": "magenta", "norm": "green", "activation": "yellow",
     "pool": "blue", "merge": "red", "block": "bold", "dropout": "dim", "reshape": "dim",
     "embedding": "magenta", "resize": "blue", "pad": "blue", "reduce": "blue",
+    "attention": "bright_cyan", "recurrent": "bright_magenta",
 }
 HEADERS = ("Layer", "Type", "Output shape", "Params", "MACs")
 RIGHT_ALIGNED = (False, False, False, True, True)
