@@ -61,6 +61,7 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
     notes = tuple(Note(None, f"input '{name}' is {list(inputs[name])}, from --input")
                   for name in overrides)
 
+    _check_indices(spec, input_dtypes)
     warnings: list[SpecWarning] = list(spec.warnings)
     with conditions() as assumed:      # sizes written as letters: what the formulas assume
         # a captured model's layers are what its code did at this batch: advice on how
@@ -175,6 +176,21 @@ def _active(active: int | None, params: int, own: dict, every: dict) -> int:
     """The params one token uses: all the layer holds, or its rule's fewer (less what it
     shares with another layer, counted there)."""
     return params if active is None else active - (sum(every.values()) - sum(own.values()))
+
+
+def _check_indices(spec: ExpandedSpec, input_dtypes: dict[str, str]) -> None:
+    """An embedding reading a spec input of floats: torch refuses float indices."""
+    for spec_layer in spec.layers:
+        if not spec_layer.layer.reads_indices:
+            continue
+        for name in spec_layer.inputs:
+            if input_dtypes.get(name, "int64").startswith(("float", "bfloat")):
+                problem = ShapeError(
+                    f"looks up integer indices, but input '{name}' is {input_dtypes[name]}: "
+                    f"give it an integer dtype in the spec (`{name}: {{shape: [...], dtype: "
+                    "int64}`)")
+                raise in_layer(problem, spec_layer.name, spec_layer.layer.type_name,
+                               spec_layer.loc, spec_layer.trace)
 
 
 def _is_bias(tensor: str) -> bool:

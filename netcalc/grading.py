@@ -124,7 +124,7 @@ def grade(spec: ExpandedSpec, summary: Summary, answers: list[Answer]) -> list[G
             row = summary.totals
         else:
             row = layers.get(answer.layer) or blocks[answer.layer]
-        expected = _expected(row, answer)
+        expected = _expected(row, answer, _batch_dim(spec, layers, answer.layer))
         correct = answer.given == expected
         hint = None
         if not correct:
@@ -151,6 +151,12 @@ def _kv_cache(summary: Summary, answer: Answer) -> Graded:
                                                 "dtype": summary.dtype})
     elif answer.given == kv.batch_bytes and summary.batch != 1:
         hint = Remark("counted_batch", {"factor": summary.batch})
+    else:                              # another dtype's bytes: float32's for float16's
+        wrong = [b for b in (1, 2, 4, 8) if b != kv.dtype_bytes
+                 and answer.given == kv.token_elements * kv.context * b]
+        if wrong:
+            hint = Remark("kv_dtype_bytes", {"bytes": wrong[0], "dtype": summary.dtype,
+                                             "dtype_bytes": kv.dtype_bytes})
     return Graded(None, "kv_cache", answer.given, expected, answer.given == expected, hint,
                   (kv_cache_step(kv),), answer.loc)
 
@@ -166,12 +172,22 @@ def kv_cache_step(kv) -> Step:
                       kv.sequence_bytes)
 
 
-def _expected(row, answer: Answer):
+def _expected(row, answer: Answer, batch_dim: int | None = 0):
     if answer.quantity == "output":
         shape = row.output_shape
-        # the batch dim may be left out, as the tutorials do
-        return shape[1:] if len(answer.given) == len(shape) - 1 else shape
+        # the batch dim may be left out, as the tutorials do (an RNN's h_n holds it second)
+        if batch_dim is not None and len(answer.given) == len(shape) - 1:
+            return shape[:batch_dim] + shape[batch_dim + 1:]
+        return shape
     return getattr(row, answer.quantity)
+
+
+def _batch_dim(spec: ExpandedSpec, layers: dict, name: str | None) -> int | None:
+    """Where a layer's output holds the batch; a block's output and the totals: dim 0."""
+    if name not in layers:
+        return 0
+    layer = next(s.layer for s in spec.layers if s.name == name)
+    return layer.output_batch_dim(layers[name].input_shapes)
 
 
 def _working(all_steps: dict[str, tuple[Step, ...]], answer: Answer) -> tuple[Step, ...]:

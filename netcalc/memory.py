@@ -181,6 +181,11 @@ def kv_cache(spec, layers: list[LayerResult], totals: Totals, context: int, batc
     if context < 1:
         raise UsageError(f"--kv-cache takes the context length in tokens (1 or more), "
                          f"got {context}")
+    for spec_layer in spec.layers:
+        held = spec_layer.layer.positions_held()
+        if held is not None and context > held:
+            raise UsageError(f"--kv-cache {context}: '{spec_layer.name}' holds {held:,} "
+                             "positions, and a decoder cannot generate past them")
     per_layer = [elements for elements in
                  (spec_layer.layer.for_batch(batch).kv_cache_elements(result.input_shapes, 1)
                   for spec_layer, result in zip(spec.layers, layers)) if elements]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from torch import nn
 
 from helpers import run_cli
@@ -120,3 +121,36 @@ def test_the_hints_read_in_chinese(tmp_path, capsys):
     code, out, _ = run_cli(capsys, "check", str(spec), str(answers), "--lang", "zh")
     assert code == 1
     assert "这只是一个方向" in out
+
+
+def test_h_n_without_the_batch_drops_torchs_batch_dim(tmp_path, capsys):
+    """h_n is [layers·D, N, H]: an answer without the batch leaves out N, dim 1."""
+    spec = ("name: enc\ninput: [30, 16]\nlayers:\n"
+            "  - {type: gru, name: [out, h_n], hidden_size: 8, num_layers: 2, batch_first: true}\n")
+    _, h_n = nn.GRU(16, 8, num_layers=2, batch_first=True)(torch.zeros(1, 30, 16))
+    without_batch = [size for dim, size in enumerate(h_n.shape) if dim != 1]
+    item = _grade(tmp_path, capsys, spec, "h_n", "output", without_batch)
+    assert item["correct"] and item["expected"] == without_batch == [2, 8]
+
+
+def test_a_gru_counted_with_an_lstms_gates_is_named(tmp_path, capsys):
+    spec = ("name: enc\ninput: [30, 16]\nlayers:\n"
+            "  - {type: gru, name: g, piece: 0, hidden_size: 8, batch_first: true}\n")
+    item = _grade(tmp_path, capsys, spec, "g", "params",
+                  _params(nn.LSTM(16, 8, batch_first=True)))
+    assert item["expected"] == _params(nn.GRU(16, 8, batch_first=True))
+    assert item["hint_key"] == "recurrent_wrong_gates"
+
+
+def test_a_kv_cache_in_another_dtypes_bytes_is_named(tmp_path, capsys):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(ATTENTION_SPEC.replace("num_kv_heads: 2}", "num_kv_heads: 2, is_causal: true}"))
+    answers = tmp_path / "answers.yaml"
+    # float32's bytes for a float16 cache: 2 · 2 kv heads · 32 · 1,024 tokens · 4 bytes
+    keys = torch.zeros(1, 2, 1024, 32, dtype=torch.float32)
+    answers.write_text(f"total_kv_cache: {2 * keys.numel() * keys.element_size()}\n")
+    _, out, _ = run_cli(capsys, "check", str(spec), str(answers), "--kv-cache", "1024",
+                        "--dtype", "float16", "--format", "json")
+    item = json.loads(out)["items"][0]
+    assert item["expected"] == 2 * keys.numel() * 2
+    assert item["hint_key"] == "kv_dtype_bytes"

@@ -338,3 +338,41 @@ def test_inference_states_the_scores_torchs_math_path_holds(causal, tmp_path, ca
     assert summary.memory.attention_score_bytes == 2 * scores
     code, out, _ = run_cli(capsys, "summary", str(spec), "--batch", "2")
     assert "+ up to 144.00 KiB for one layer's attention scores and softmax" in out
+
+
+def test_an_embedding_of_a_float_input_is_refused_as_torch_refuses_it(tmp_path, capsys):
+    with pytest.raises(RuntimeError, match="indices"):
+        torch.nn.Embedding(10, 4)(torch.zeros(1, 50))
+    spec = tmp_path / "floats.yaml"
+    spec.write_text("name: e\ninput: [50]\nlayers:\n"
+                    "  - {type: embedding, num_embeddings: 10, embedding_dim: 4}\n")
+    code, _, err = run_cli(capsys, "summary", str(spec))
+    assert code == 1
+    assert err.startswith(f"{spec}:4:5: error: layer 'embedding_1' (embedding): looks up "
+                          "integer indices, but input 'input' is float32")
+
+
+def test_a_context_past_the_position_table_is_refused(tmp_path, capsys):
+    from helpers import SPECS
+    code, _, err = run_cli(capsys, "summary", str(SPECS / "gpt2.yaml"), "--kv-cache", "4096")
+    assert code == 2
+    assert "--kv-cache 4096: 'transformer.wpe' holds 1,024 positions" in err
+
+
+def test_a_tie_to_a_missing_layer_names_tie_weight(tmp_path, capsys):
+    spec = tmp_path / "tie.yaml"
+    spec.write_text(TIED.replace("tie_weight: transformer.wte", "tie_weight: transformer.wtf"))
+    code, _, err = run_cli(capsys, "summary", str(spec))
+    assert code == 1
+    assert "unknown layer 'transformer.wtf' in `tie_weight`" in err and "`inputs`" not in err
+
+
+def test_the_layer_after_pieces_is_told_their_names(tmp_path, capsys):
+    spec = tmp_path / "pieces.yaml"
+    spec.write_text("name: p\ninput: [30, 16]\nlayers:\n"
+                    "  - {type: gru, name: g, hidden_size: 8, batch_first: true}\n"
+                    "  - {type: linear, out_features: 2}\n")
+    code, _, err = run_cli(capsys, "summary", str(spec))
+    assert code == 1
+    assert "the layer before gives 2 outputs (g.0, g.1): say which this layer takes with " \
+           "`inputs: [g.0]`, or make the entry before one piece (`piece: 0`)" in err

@@ -115,6 +115,9 @@ MESSAGES = {
                                   "{layers} layers, each with its own weights",
     "recurrent_one_gate": "that counts one gate: {type} has {gates}, each with its own W_ih, "
                           "W_hh and biases",
+    "recurrent_wrong_gates": "that counts {counted} gates; {type} has {gates}",
+    "kv_dtype_bytes": "that is at {bytes} bytes per element; in {dtype} each is "
+                      "{dtype_bytes}",
     "recurrent_one_step": "that is one time step: the gate matmuls run at each of the "
                           "{length} steps",
     "heads_counted_twice": "that multiplies by the {heads} heads again: the heads share the "

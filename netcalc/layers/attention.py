@@ -117,6 +117,9 @@ class MultiheadAttention(Layer):
             tensors["out_proj.bias"] = e
         return tensors
 
+    def output_batch_dim(self, xs: tuple[Shape, ...]) -> int | None:
+        return 0 if self.batch_first else 1
+
     def score_elements(self, xs: tuple[Shape, ...], y: Shape) -> int:
         query, key, _ = self._dims(xs)
         n, length = (query[0], query[1]) if self.batch_first else (query[1], query[0])
@@ -290,6 +293,9 @@ class TransformerEncoderLayer(Layer):
 
     def score_elements(self, xs: tuple[Shape, ...], y: Shape) -> int:
         return self._attention().score_elements(xs, y)
+
+    def output_batch_dim(self, xs: tuple[Shape, ...]) -> int | None:
+        return 0 if self.batch_first else 1
 
     def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
         """Each output sees every position of the sequence (its self-attention's)."""

@@ -94,6 +94,9 @@ class Layer(Record):
     # the module class built for it, when not torch.nn's of the layer class's name: another
     # of torch.nn's (StochasticDepth is nn.Identity) or netcalc's own (torch_bridge/build.py)
     torch_class: ClassVar[str] = ""
+    # its input is integer indices (an embedding's token ids): a spec input of a float
+    # dtype is refused, as torch refuses it
+    reads_indices: ClassVar[bool] = False
 
     # -- construction ---------------------------------------------------
 
@@ -190,6 +193,11 @@ class Layer(Record):
         layers that cache nothing (all but causal self-attention)."""
         return 0
 
+    def output_batch_dim(self, xs: tuple[Shape, ...]) -> int | None:
+        """Which dim of the output is the batch (None: none is): dim 0 but for torch's
+        sequence-first layouts, an RNN's h_n [layers·D, N, H] or batch_first: false."""
+        return 0
+
     def usual_mistakes(self, xs: tuple[Shape, ...], y: Shape) -> list[tuple[str, str, int, dict]]:
         """What the usual slips give for this layer's numbers, for `check` to name:
         (quantity, the i18n remark's key, the wrong number, the remark's arguments), e.g.
@@ -201,6 +209,11 @@ class Layer(Record):
         torch's math path holds while the layer runs and fused kernels (flash attention)
         never make: summary states the largest beside the inference peak, not in it."""
         return 0
+
+    def positions_held(self) -> int | None:
+        """How many positions a learned position table holds (GPT-2's 1,024): a decoder
+        cannot generate past them. None: no such limit (most layers; rotary has none)."""
+        return None
 
     def active_params(self, xs: tuple[Shape, ...]) -> int | None:
         """Parameters one token's forward uses, where that is fewer than all of them

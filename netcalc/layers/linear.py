@@ -97,6 +97,7 @@ class Embedding(Layer):
 
     family: ClassVar[str] = "embedding"
     saves: ClassVar[str] = "input"              # the indices
+    reads_indices: ClassVar[bool] = True        # torch refuses float indices
     positive: ClassVar[tuple[str, ...]] = ("num_embeddings", "embedding_dim")
 
     def notation(self) -> str:
@@ -149,6 +150,9 @@ class PositionEmbedding(Layer):
 
     def params(self, x: Shape) -> dict[str, int]:
         return {"weight": self.num_embeddings * self.embedding_dim}
+
+    def positions_held(self) -> int | None:
+        return self.num_embeddings
 
     def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
         return field.lost("a position's vector depends on no input value")

@@ -142,6 +142,12 @@ class _Recurrent(Layer):
         size = self.h_out if piece == 1 else self.hidden_size
         return (stack, batch, size) if batched else (stack, size)
 
+    def output_batch_dim(self, xs: tuple[Shape, ...]) -> int | None:
+        _, _, _, batched = self._dims(xs)
+        if not batched:
+            return None
+        return 0 if self._piece() == 0 and self.batch_first else 1
+
     def output_strides_of(self, y: Shape) -> Strides:
         """torch computes the output as [L, N, F] and, batch_first, returns its transpose."""
         if self.piece == 0 and self.batch_first and len(y) == 3:
@@ -220,6 +226,10 @@ class _Recurrent(Layer):
         if g > 1 and not self.proj_size:
             slips.append(("params", "recurrent_one_gate", right // g,
                           {"type": self.type_name, "gates": g}))
+        if not self.proj_size:          # another type's gates: a GRU counted as an LSTM
+            slips += [("params", "recurrent_wrong_gates", right // g * other,
+                       {"type": self.type_name, "gates": g, "counted": other})
+                      for other in (3, 4) if other != g]
         macs = self.call_macs(length, batch, features)
         if length > 1:
             slips.append(("macs", "recurrent_one_step", macs // length, {"length": length}))

@@ -170,7 +170,11 @@ class LayerGraph:
         (torch's `lm_head.weight = wte.weight`)."""
         if not isinstance(ref, str):
             raise SpecError(f"tie_weight names an earlier layer, got {ref!r}", loc, scope.trace)
-        source = self.resolve(ref, scope, loc, qualified)
+        try:
+            source = self.resolve(ref, scope, loc, qualified)
+        except SpecError as error:           # resolve speaks of `inputs`
+            raise SpecError(error.message.replace("in `inputs`", "in `tie_weight`"), loc,
+                            scope.trace) from None
         if source != scope.prefix + ref or source not in {s.name for s in self.spec.layers}:
             raise SpecError(f"tie_weight: '{ref}' is not a layer (a block or an input has no "
                             "weight of its own): name the layer that holds the weight", loc,

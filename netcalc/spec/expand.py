@@ -450,9 +450,11 @@ class _Expander(LayerGraph):
         elif _reads_no_input(entry["type"]):
             inputs = ()
         elif previous in self.pieces:
-            raise SpecError(f"the layer before gives {len(self.pieces[previous])} outputs: say "
-                            "which this layer takes with `inputs: [...]`", entry.loc,
-                            scope.trace)
+            names = [n[len(scope.prefix):] if n.startswith(scope.prefix) else n
+                     for n in self.pieces[previous]]
+            raise SpecError(f"the layer before gives {len(names)} outputs ({', '.join(names)}): "
+                            f"say which this layer takes with `inputs: [{names[0]}]`, or make "
+                            "the entry before one piece (`piece: 0`)", entry.loc, scope.trace)
         elif previous is None:
             raise SpecError("this spec has several inputs: say which this layer takes with "
                             "`inputs: [name]`", entry.loc, scope.trace)
