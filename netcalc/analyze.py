@@ -18,7 +18,7 @@ from .layers.field import LOCAL, Field
 from .record import replace
 from .results import LayerResult, ReceptiveField, Row, SpecWarning, Summary, Totals
 from .spec.model import ExpandedSpec, Group
-from .memory import OPTIMIZER_STATES, kv_cache, memory
+from .memory import OPTIMIZER_STATES, checkpoint_segments, kv_cache, memory
 from .symbolic import by_degree, conditions, is_symbolic, unrecorded
 
 
@@ -62,15 +62,19 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
                   for name in overrides)
 
     _check_indices(spec, input_dtypes)
+    checkpoint_segments(spec, tuple(checkpoint))    # a name that is no block: said at once
     warnings: list[SpecWarning] = list(spec.warnings)
     with conditions() as assumed:      # sizes written as letters: what the formulas assume
         # a captured model's layers are what its code did at this batch: advice on how
         # to write a spec (a view that fixes the batch) is not for its author
         advice = [] if spec.captured else warnings
         done: dict[str, LayerResult] = {}
+        # the layers whose weights others share (`tie_weight`), to compare shapes with
+        held = {source for s in spec.layers for source in s.tied.values()}
+        holders = {s.name: s.layer for s in spec.layers if s.name in held} if held else {}
         for spec_layer in spec.layers:
             done[spec_layer.name] = _run_layer(spec_layer, batch, shapes, layouts, fields, size,
-                                               notes, advice, done)
+                                               notes, advice, done, holders)
         layers = list(done.values())
 
     if spec.outputs:
@@ -115,7 +119,7 @@ def _macs_by_degree(macs, layers: list[LayerResult]) -> tuple:
 
 def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict,
                dtype_bytes: int, notes: tuple[Note, ...], warnings: list,
-               done: dict[str, LayerResult]) -> LayerResult:
+               done: dict[str, LayerResult], holders: dict) -> LayerResult:
     layer = spec_layer.layer.for_batch(batch)
     xs = tuple(shapes[name] for name in spec_layer.inputs)
     try:
@@ -145,7 +149,12 @@ def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict
     own = dict(numbers.params)
     for tensor, source in spec_layer.tied.items():
         try:
-            _check_tied(tensor, own, done[source])
+            source_result = done[source]
+            shapes_of = (layer.param_shape(xs[0] if xs else (), tensor),
+                         holders[source].param_shape(source_result.input_shapes[0]
+                                                     if source_result.input_shapes else (),
+                                                     tensor))
+            _check_tied(tensor, own, source_result, *shapes_of)
         except ShapeError as error:
             raise in_layer(error, spec_layer.name, layer.type_name,
                            spec_layer.arg_loc.get("tie_weight") or spec_layer.loc,
@@ -199,14 +208,19 @@ def _is_bias(tensor: str) -> bool:
     return name.endswith("bias") or name.startswith(("bias_ih_", "bias_hh_"))
 
 
-def _check_tied(tensor: str, own: dict, source: LayerResult) -> None:
-    """A tied tensor is the source layer's own, of as many elements as this layer needs."""
+def _check_tied(tensor: str, own: dict, source: LayerResult, needed_shape, held_shape) -> None:
+    """A tied tensor is the source layer's own, of the shape this layer needs (where both
+    types know it: a linear head's [out, in] and an embedding's [num, dim]), or at least
+    of as many elements."""
     if tensor not in own:
         raise ShapeError("tie_weight: a layer without a "
                          f"{tensor} cannot share one", arg="tie_weight")
     if tensor not in source.param_tensors:
         raise ShapeError(f"tie_weight: '{source.name}' ({source.type}) has no {tensor} of its "
                          "own to share", arg="tie_weight")
+    if needed_shape and held_shape and needed_shape != held_shape:
+        raise ShapeError(f"tie_weight: this layer's {tensor} is {list(needed_shape)} but "
+                         f"'{source.name}' holds {list(held_shape)}", arg="tie_weight")
     needed, held = own[tensor], source.param_tensors[tensor]
     if needed != held:
         raise ShapeError(f"tie_weight: this layer's {tensor} has {needed:,} elements but "

@@ -94,7 +94,8 @@ class Totals(Record):
     total_bytes: int
     # sequence models: the params one token uses (fewer than `params` in a mixture of
     # experts), and the attention term of causal layers, of which a causal mask makes
-    # half useful (MACs less that half: the causal-effective figure MFU counts)
+    # half useful (MACs less that half: the causal-effective figure FlashAttention's MFU
+    # counts; PaLM's and Megatron's keep the whole term)
     active_params: int = 0
     causal_attention_macs: int = 0
     causal_effective_macs: int = 0

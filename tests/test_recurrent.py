@@ -323,3 +323,13 @@ def _load_class(path, name):
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     return getattr(module, name)()
+
+
+def test_import_refuses_a_slice_of_the_tuple_with_a_located_error(tmp_path, capsys):
+    source = tmp_path / "model.py"
+    source.write_text(CLASSIFIER.replace("out, (h_n, c_n) = self.lstm(self.embed(ids))",
+                                         "out = self.lstm(self.embed(ids))[:1][0]")
+                      .replace("{taken}", "out[:, -1]"))
+    code, _, err = run_cli(capsys, "import", f"{source}:Classifier", "--input", "12")
+    assert code == 1 and "Traceback" not in err and "internal error" not in err
+    assert f"{source}:" in err

@@ -101,7 +101,7 @@ def test_a_python_spec_ties_by_name_or_by_output(tmp_path, capsys):
     ("{type: linear, name: head, out_features: 100, tie_weight: transformer}",
      "tie_weight: 'transformer' is not a layer"),
     ("{type: linear, name: head, out_features: 99, bias: false, tie_weight: transformer.wte}",
-     "tie_weight: this layer's weight has 3,168 elements but 'transformer.wte' holds 3,200"),
+     "tie_weight: this layer's weight is [99, 32] but 'transformer.wte' holds [100, 32]"),
     ("{type: relu, name: head, tie_weight: transformer.wte}",
      "tie_weight: a layer without a weight cannot share one"),
     ("{type: linear, name: head, out_features: 100, tie_weight: nowhere}",
@@ -376,3 +376,40 @@ def test_the_layer_after_pieces_is_told_their_names(tmp_path, capsys):
     assert code == 1
     assert "the layer before gives 2 outputs (g.0, g.1): say which this layer takes with " \
            "`inputs: [g.0]`, or make the entry before one piece (`piece: 0`)" in err
+
+
+@pytest.mark.parametrize("entry, message", [
+    # [50, 64] against the embedding's [64, 50]: as many elements, a shape torch refuses
+    ("{type: linear, name: head, out_features: 50, bias: false, tie_weight: wte}",
+     "tie_weight: this layer's weight is [50, 64] but 'wte' holds [64, 50]"),
+    ("{type: linear, name: head, out_features: 64, bias: false, tie_weight: head}",
+     "tie_weight: a layer cannot share its weight with itself"),
+    ("{type: gru, name: [out, h], hidden_size: 4, tie_weight: wte}",
+     "tie_weight: gru holds no weight another layer could share"),
+    ("{type: tied_head, name: h, tie_weight: wte}",
+     "tie_weight is for a layer, and 'tied_head' is a block"),
+])
+def test_ties_torch_could_not_hold_are_refused(entry, message, tmp_path, capsys):
+    text = ("name: t\ninputs: {ids: {shape: [8], dtype: int64}}\n"
+            "blocks:\n  tied_head:\n    layers:\n      - {type: linear, out_features: 64}\n"
+            "layers:\n  - {type: embedding, name: wte, num_embeddings: 64, embedding_dim: 50}\n"
+            "  - {type: linear, name: proj, out_features: 64}\n"
+            f"  - {entry}\n")
+    spec = tmp_path / "tie.yaml"
+    spec.write_text(text)
+    code, _, err = run_cli(capsys, "summary", str(spec))
+    assert code == 1, err
+    assert err.startswith(f"{spec}:10:"), err
+    assert message in err, err
+    if "[50, 64]" in message:         # torch refuses that tie when it runs
+        wte, head = torch.nn.Embedding(64, 50), torch.nn.Linear(64, 50, bias=False)
+        head.weight = wte.weight
+        with pytest.raises(RuntimeError):
+            head(torch.nn.Linear(50, 64)(wte(torch.zeros(1, 8, dtype=torch.long))))
+
+
+def test_a_checkpoint_name_is_checked_at_letters_too(capsys):
+    from helpers import SPECS
+    code, _, err = run_cli(capsys, "summary", str(SPECS / "gpt2.yaml"), "--input",
+                           "input_ids=L", "--checkpoint", "transformer.hh.*")
+    assert code == 2 and "--checkpoint transformer.hh.*: no block or repeat" in err

@@ -184,7 +184,8 @@ class Layer(Record):
     def causal_attention_macs(self, xs: tuple[Shape, ...], y: Shape) -> int:
         """Of `macs`, the attention term (Q·Kᵀ and A·V) of a causal layer. torch's math
         path computes all of it; a causal mask makes half of it useful, which is what
-        MFU figures count (summary's causal-effective line). 0 for other layers."""
+        FlashAttention's MFU counts (summary's causal-effective line; PaLM's and
+        Megatron's keep the whole term). 0 for other layers."""
         return 0
 
     def kv_cache_elements(self, xs: tuple[Shape, ...], context: int) -> int:
@@ -209,6 +210,11 @@ class Layer(Record):
         torch's math path holds while the layer runs and fused kernels (flash attention)
         never make: summary states the largest beside the inference peak, not in it."""
         return 0
+
+    def param_shape(self, x: Shape, tensor: str) -> tuple[int, ...] | None:
+        """A parameter tensor's shape, where `tie_weight` needs it (a linear layer's and
+        an embedding's weight); None: only its element count is known."""
+        return None
 
     def positions_held(self) -> int | None:
         """How many positions a learned position table holds (GPT-2's 1,024): a decoder

@@ -59,6 +59,9 @@ class Linear(Layer):
         weight = x[-1] * self.out_features
         return {"weight": weight, "bias": self.out_features} if self.bias else {"weight": weight}
 
+    def param_shape(self, x: Shape, tensor: str) -> tuple[int, ...] | None:
+        return (self.out_features, x[-1]) if tensor == "weight" else None
+
     def macs(self, x: Shape, y: Shape) -> int:
         # every output element is a dot product of length in_features
         return prod(y) * x[-1]
@@ -120,6 +123,9 @@ class Embedding(Layer):
     def params(self, x: Shape) -> dict[str, int]:
         return {"weight": self.num_embeddings * self.embedding_dim}
 
+    def param_shape(self, x: Shape, tensor: str) -> tuple[int, ...] | None:
+        return (self.num_embeddings, self.embedding_dim) if tensor == "weight" else None
+
 
 @register("positionembedding", "positionalembedding")
 class PositionEmbedding(Layer):
@@ -150,6 +156,9 @@ class PositionEmbedding(Layer):
 
     def params(self, x: Shape) -> dict[str, int]:
         return {"weight": self.num_embeddings * self.embedding_dim}
+
+    def param_shape(self, x: Shape, tensor: str) -> tuple[int, ...] | None:
+        return (self.num_embeddings, self.embedding_dim) if tensor == "weight" else None
 
     def positions_held(self) -> int | None:
         return self.num_embeddings

@@ -110,7 +110,8 @@ def causal_footer(summary: Summary) -> list[tuple[str, str]]:
         return []
     return [("", f"causal-effective {units.count_and_si(t.causal_effective_macs)}: the "
                  f"causal attention term ({units.count(t.causal_attention_macs)}, the full "
-                 "Q·Kᵀ and A·V the math path computes) halved, as MFU figures count it")]
+                 "Q·Kᵀ and A·V the math path computes) halved, as FlashAttention's MFU "
+                 "counts it (PaLM's and Megatron's keep it whole)")]
 
 
 def kv_cache_footer(summary: Summary) -> list[tuple[str, str]]:

@@ -170,6 +170,9 @@ class LayerGraph:
         (torch's `lm_head.weight = wte.weight`)."""
         if not isinstance(ref, str):
             raise SpecError(f"tie_weight names an earlier layer, got {ref!r}", loc, scope.trace)
+        if scope.prefix + ref == qualified:
+            raise SpecError("tie_weight: a layer cannot share its weight with itself; name the "
+                            "earlier layer that holds it", loc, scope.trace)
         try:
             source = self.resolve(ref, scope, loc, qualified)
         except SpecError as error:           # resolve speaks of `inputs`

@@ -504,6 +504,9 @@ class _Expander(LayerGraph):
                                [b.name for b in self.blocks.values()])
         args = {key: self._value(entry, key, variables) for key in entry
                 if key not in RESERVED_KEYS}
+        if cls.makes_pieces and "tie_weight" in entry:
+            raise SpecError(f"tie_weight: {cls.type_name} holds no weight another layer could "
+                            "share", entry.where("tie_weight"), scope.trace)
         if cls.makes_pieces and args.get("piece") is None:
             return self.add_pieces(cls, args, entry, scope, qualified, inputs, depth, trainable,
                                    RESERVED_KEYS)
@@ -527,6 +530,10 @@ class _Expander(LayerGraph):
             cycle = " → ".join([*scope.stack[scope.stack.index(block.name):], block.name])
             raise SpecError(f"block '{block.name}' uses itself ({cycle})", entry.where("type"),
                             scope.trace)
+        if "tie_weight" in entry:
+            raise SpecError(f"tie_weight is for a layer, and '{block.name}' is a block: give it "
+                            "to the block's layer that holds the weight",
+                            entry.where("tie_weight"), scope.trace)
         given = {}
         for key in entry:
             if key in RESERVED_KEYS:

@@ -182,6 +182,9 @@ class Network:
             raise in_layer(error, shown, type, error.loc, scope.trace) from None
         trainable = _trainable(trainable, loc, scope)
         level.child_types.append(type)
+        if cls.makes_pieces and tie_weight is not None:
+            raise SpecError(f"tie_weight: {type} holds no weight another layer could share",
+                            loc, scope.trace)
         if cls.makes_pieces and arguments.get("piece") is None:
             # chunk, split: every piece, `name.0`, `name.1`, ... (or the names given),
             # returned as a tuple

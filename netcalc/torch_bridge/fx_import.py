@@ -503,12 +503,19 @@ class _Converter:
             if not (user.op == "call_function" and user.target is operator.getitem):
                 raise self._refuse(call, "uses the tuple nn.LSTM (GRU, RNN) returns whole: "
                                          "`import` follows its items, `out, h_n = ...`")
-            index = user.args[1] % 2           # (output, h_n) or (output, (h_n, c_n))
+            index = self._item(user) % 2        # (output, h_n) or (output, (h_n, c_n))
             if lstm and index == 1:
-                taken |= {1 + inner.args[1] % 2 for inner in user.users if inner.users}
+                taken |= {1 + self._item(inner) % 2 for inner in user.users if inner.users}
             elif user.users:
                 taken.add(index)
         return taken
+
+    def _item(self, node) -> int:
+        """The index a getitem of a recurrent call's tuple takes; a slice is refused."""
+        if node.target is not operator.getitem or not isinstance(node.args[1], int):
+            raise self._refuse(node, "takes the tuple nn.LSTM (GRU, RNN) returns other than "
+                                     "item by item: `import` follows `out, (h_n, c_n) = ...`")
+        return node.args[1]
 
     def _recurrent_piece(self, node):
         """(the recurrent call, the piece) a getitem takes; None for other nodes."""
