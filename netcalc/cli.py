@@ -326,18 +326,26 @@ def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batc
         help="Batch size N.")
 @option("--input", dest="input_shapes", multiple=True, metavar="SHAPE",
         help="Override the input shape: 3x224x224 (name=SHAPE for a named input).")
+@option("--kv-cache", dest="kv_context", type=at_least(1), default=None, metavar="CONTEXT",
+        help="Also work out the KV cache a decoder keeps per sequence at CONTEXT tokens.")
+@option("--dtype", choices=list(MODEL_DTYPES), default="float32", show_default=True,
+        help="Element type of the KV cache.")
 @option("-o", "--output", type=output_path, default=None,
         help="Write to this file (atomically); '-' is standard output.")
 def explain(spec: str, names: tuple[str, ...], lang: str | None, fmt: str, batch: int,
-            input_shapes: tuple[str, ...], output: str | None) -> None:
+            input_shapes: tuple[str, ...], kv_context: int | None, dtype: str,
+            output: str | None) -> None:
     """Work out each layer's numbers with the spec's own values: the output size's
     formula (where it rounds, and what that leaves uncovered), parameters, MACs."""
     from .i18n import language
     from .render import explain as render_explain
-    from .working import explain_layers
+    from .working import explain_layers, kv_cache_working
 
-    expanded, result = _load_and_analyze(spec, input_shapes, batch, "float32")
+    expanded, result = _load_and_analyze(spec, input_shapes, batch, dtype,
+                                         kv_context=kv_context)
     workings = explain_layers(expanded, result, names)
+    if result.kv_cache:
+        workings.append(kv_cache_working(result.kv_cache, dtype))
     lang = language(lang)
     render = {"text": render_explain.plain_text, "markdown": render_explain.markdown,
               "json": render_explain.render_json}[fmt]

@@ -16,7 +16,7 @@ from .record import Record
 from .results import Summary
 from .spec.loader import LocatedDict, load_yaml
 from .spec.model import ExpandedSpec
-from .working import Remark, Step, count_step, explain_layers
+from .working import Remark, Step, explain_layers, kv_cache_step
 
 TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
 if TYPE_CHECKING:
@@ -159,17 +159,6 @@ def _kv_cache(summary: Summary, answer: Answer) -> Graded:
                                              "dtype_bytes": kv.dtype_bytes})
     return Graded(None, "kv_cache", answer.given, expected, answer.given == expected, hint,
                   (kv_cache_step(kv),), answer.loc)
-
-
-def kv_cache_step(kv) -> Step:
-    """`KV cache = 2·layers·kv_heads·head_dim·context·bytes`, with the numbers."""
-    if kv.layer_token_elements:
-        return count_step("KV cache", "2·layers·(kv_heads·head_dim)·context·bytes",
-                          f"2·{kv.layers}·{kv.layer_token_elements:,}·{kv.context:,}·"
-                          f"{kv.dtype_bytes}", kv.sequence_bytes)
-    return count_step("KV cache", "(K and V elements per token)·context·bytes",
-                      f"{kv.token_elements:,}·{kv.context:,}·{kv.dtype_bytes}",
-                      kv.sequence_bytes)
 
 
 def _expected(row, answer: Answer, batch_dim: int | None = 0):

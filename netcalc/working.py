@@ -161,3 +161,22 @@ def explain_layers(spec, summary, names: tuple[str, ...] = ()) -> list[LayerWork
             raise UsageError(f"--layer {name}: no layer or block of that name in "
                              f"{summary.name}{did_you_mean(name, known)}")
     return chosen
+
+
+def kv_cache_step(kv) -> Step:
+    """`KV cache = 2·layers·kv_heads·head_dim·context·bytes`, with the numbers."""
+    size = (Remark("kv_cache_size", {"mib": kv.sequence_bytes / 2**20}),)
+    if kv.layer_token_elements:
+        return count_step("KV cache", "2·layers·(kv_heads·head_dim)·context·bytes",
+                          f"2·{kv.layers}·{kv.layer_token_elements:,}·{kv.context:,}·"
+                          f"{kv.dtype_bytes}", kv.sequence_bytes, size)
+    return count_step("KV cache", "(K and V elements per token)·context·bytes",
+                      f"{kv.token_elements:,}·{kv.context:,}·{kv.dtype_bytes}",
+                      kv.sequence_bytes, size)
+
+
+def kv_cache_working(kv, dtype: str) -> LayerWorking:
+    """`explain --kv-cache`: the cache a decoder keeps per sequence, worked out."""
+    return LayerWorking("KV cache", "generation",
+                        f"{kv.layers} causal attention layer{'s' if kv.layers != 1 else ''}, "
+                        f"{kv.context:,} tokens, {dtype}", (), (), 0, 0, (kv_cache_step(kv),))

@@ -413,3 +413,17 @@ def test_a_checkpoint_name_is_checked_at_letters_too(capsys):
     code, _, err = run_cli(capsys, "summary", str(SPECS / "gpt2.yaml"), "--input",
                            "input_ids=L", "--checkpoint", "transformer.hh.*")
     assert code == 2 and "--checkpoint transformer.hh.*: no block or repeat" in err
+
+
+def test_explain_works_out_the_kv_cache_torchs_tensors_weigh(tmp_path, capsys):
+    spec = tmp_path / "decoder.yaml"
+    spec.write_text(DECODER)
+    code, out, _ = run_cli(capsys, "explain", str(spec), "--kv-cache", "100", "--dtype",
+                           "bfloat16", "--format", "json")
+    assert code == 0
+    working = json.loads(out)["layers"][-1]
+    keys = torch.zeros(1, 2, 100, 16, dtype=torch.bfloat16)     # one sequence's k (and v)
+    assert working["name"] == "KV cache"
+    (step,) = working["steps"]
+    assert step["value"] == 2 * keys.numel() * keys.element_size()
+    assert step["working"] == f"2·1·32·100·2 = {step['value']:,}"

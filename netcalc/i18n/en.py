@@ -116,6 +116,8 @@ MESSAGES = {
     "recurrent_one_gate": "that counts one gate: {type} has {gates}, each with its own W_ih, "
                           "W_hh and biases",
     "recurrent_wrong_gates": "that counts {counted} gates; {type} has {gates}",
+    "kv_cache_size": "bytes per sequence: {mib:,.2f} MiB (one layer's keys and values are "
+                     "[kv_heads, context, head_dim] each)",
     "kv_dtype_bytes": "that is at {bytes} bytes per element; in {dtype} each is "
                       "{dtype_bytes}",
     "recurrent_one_step": "that is one time step: the gate matmuls run at each of the "

@@ -83,6 +83,8 @@ MESSAGES = {
     "recurrent_one_gate": "这只算了一个门：{type} 有 {gates} 个门，每个门都有自己的 W_ih、W_hh "
                           "和偏置",
     "recurrent_wrong_gates": "这按 {counted} 个门算了；{type} 有 {gates} 个门",
+    "kv_cache_size": "每个序列的字节数：{mib:,.2f} MiB（每层的键和值各是 [kv_heads, context, "
+                     "head_dim]）",
     "kv_dtype_bytes": "这是按每个元素 {bytes} 字节算的；{dtype} 每个元素 {dtype_bytes} 字节",
     "recurrent_one_step": "这只是一个时间步：门的矩阵乘法在 {length} 个时间步上各算一次",
     "heads_counted_twice": "这又乘了一次 {heads} 个头：各个头共用投影矩阵，每个头只取输出中属于"

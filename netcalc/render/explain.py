@@ -25,6 +25,9 @@ def quantity(lang: str, step: Step) -> str:
 
 
 def _arrow(working: LayerWorking) -> str:
+    """What the layer takes and gives; empty for a figure of the whole model (KV cache)."""
+    if not working.input_shapes and not working.output_shape:
+        return ""
     ins = ", ".join(shape_text(s) for s in working.input_shapes) or "∅"
     return f"{ins} → {shape_text(working.output_shape)}"
 
@@ -41,7 +44,7 @@ def step_lines(lang: str, step: Step, indent: str = "  ") -> list[str]:
 def plain_text(workings: list[LayerWorking], lang: str) -> str:
     blocks = []
     for w in workings:
-        lines = [f"{w.name} · {w.type} · {w.notation}", f"  {_arrow(w)}"]
+        lines = [f"{w.name} · {w.type} · {w.notation}", *([f"  {_arrow(w)}"] if _arrow(w) else [])]
         for step in w.steps:
             lines += step_lines(lang, step)
         if not w.steps:
@@ -53,7 +56,8 @@ def plain_text(workings: list[LayerWorking], lang: str) -> str:
 def markdown(workings: list[LayerWorking], lang: str) -> str:
     parts = []
     for w in workings:
-        lines = [f"### {w.name} ({w.type}: {w.notation})", "", f"`{_arrow(w)}`", ""]
+        lines = [f"### {w.name} ({w.type}: {w.notation})", "",
+                 *([f"`{_arrow(w)}`", ""] if _arrow(w) else [])]
         for step in w.steps:
             label = quantity(lang, step)
             lines.append(f"- `{label} = {step.formula} = {step.working}`")
