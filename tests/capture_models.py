@@ -445,3 +445,22 @@ class Conv1D(nn.Module):
     def forward(self, x):                     # x: [B, T, 6]
         flat = torch.addmm(self.bias, x.view(-1, x.size(-1)), self.weight)
         return flat.view(*x.shape[:-1], 9)
+
+
+class GroupedExperts(nn.Module):
+    """A mixture's experts run as one grouped matmul (transformers 5 runs Mixtral's so):
+    each quarter of the rows meets its own expert's [hidden, mlp]."""
+
+    def __init__(self, experts=4, hidden=16, mlp=32):
+        super().__init__()
+        self.up = nn.Parameter(torch.randn(experts, hidden, mlp, dtype=torch.bfloat16))
+
+    def forward(self, x):                       # x: [N, tokens, hidden], sorted by expert
+        rows = x.flatten(0, 1)
+        offs = torch.arange(1, 5, dtype=torch.int32, device=x.device) * (rows.shape[0] // 4)
+        return torch._grouped_mm(rows, self.up, offs=offs)
+
+    def as_loop(self, x):
+        """The same products, one matmul per expert: what FlopCounterMode can count."""
+        rows = x.flatten(0, 1)
+        return torch.cat([part @ expert for part, expert in zip(rows.chunk(4), self.up)])

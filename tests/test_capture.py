@@ -446,3 +446,23 @@ def test_the_readmes_own_model_matches_torch(capsys):
     code, out, _ = run_cli(capsys, "verify", "docs/examples/my_model.py:build", "--input",
                            "3x32x32", "--runs", "0")
     assert code == 0 and "MACs     35,045,536 ✓" in out
+
+
+def test_a_grouped_matmul_is_counted_and_said_so(capsys):
+    """FlopCounterMode counts aten._grouped_mm as 0; netcalc counts its products, as many
+    as a loop of one matmul per group, and warns that it did."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = capture_models.GroupedExperts()
+    x = torch.randn(1, 8, 16, dtype=torch.bfloat16)
+    with FlopCounterMode(display=False) as fused:
+        model(x)
+    with FlopCounterMode(display=False) as loop:
+        model.as_loop(x)
+    assert fused.get_total_flops() == 0
+    code, out, err = run_cli(capsys, "summary", f"{MODELS}:GroupedExperts", "--input",
+                             "x=8x16:bfloat16", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["totals"]["macs"] == loop.get_total_flops() // 2 == 8 * 16 * 32
+    assert "warning: layer '_grouped_mm' (aten._grouped_mm.default): FlopCounterMode has no " \
+           "formula for this op" in err

@@ -61,3 +61,30 @@ def countable_attention(torch):
             torch.backends.mha.set_fastpath_enabled(was)
 
     return context()
+
+
+def _grouped_mm_flops(a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+    """aten._grouped_mm: one matmul per group, 2·M·K·N in all. [T, K] rows each meeting one
+    group's [K, N] (a mixture's experts: T = tokens·top_k) or batched [G, M, K]·[G, K, N]:
+    the output's elements times K; [M, K] · [K, N] with K cut into groups: M·K·N."""
+    if len(a_shape) == 2 and len(b_shape) == 2:
+        return 2 * a_shape[0] * a_shape[1] * b_shape[1]
+    elements = 1
+    for size in out_shape:
+        elements *= size
+    return 2 * elements * a_shape[-1]
+
+
+# Ops FlopCounterMode has no formula for (it counts them 0) whose matmuls netcalc counts,
+# and says so: transformers' mixtures of experts run every expert in one _grouped_mm.
+COUNTED_BY_NETCALC = {"aten._grouped_mm.default": _grouped_mm_flops}
+
+
+def flop_counter(torch):
+    """FlopCounterMode, with netcalc's formulas for the ops it has none for."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    formulas = {getattr(torch.ops.aten, op.split(".")[1]): formula
+                for op, formula in COUNTED_BY_NETCALC.items()
+                if hasattr(torch.ops.aten, op.split(".")[1])}
+    return FlopCounterMode(display=False, custom_mapping=formulas)

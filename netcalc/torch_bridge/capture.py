@@ -31,7 +31,7 @@ from ..record import Record, field
 from ..results import SpecWarning
 from ..spec.build import usable_name
 from ..spec.model import ExpandedSpec, Group, InputSpec, LayerSpec
-from . import countable_attention, first_line, import_torch
+from . import COUNTED_BY_NETCALC, countable_attention, first_line, flop_counter, import_torch
 from .aten import BOOKKEEPING, OPERAND_OPS, PASS_THROUGH, VIEWS, layer_for, piece_for
 from .fx_import import class_location, load_module, shown
 
@@ -267,12 +267,12 @@ def _export_message(model, error: Exception, inputs: list, batch: int) -> str:
 
 
 def _count(torch, graph_module, samples: dict, name: str) -> tuple[dict, Any]:
-    """Each node's MACs (FlopCounterMode's flops ÷ 2), by running the program op by op
-    on meta tensors; and what the program returns."""
+    """Each node's MACs (FlopCounterMode's flops ÷ 2, with netcalc's formulas for the ops
+    it has none for), by running the program op by op on meta tensors; and what the
+    program returns."""
     from torch.utils._pytree import tree_flatten
-    from torch.utils.flop_counter import FlopCounterMode
 
-    counter = FlopCounterMode(display=False)
+    counter = flop_counter(torch)
     macs: dict[str, int] = {}
 
     running = []                      # the node being run, for an error's location
@@ -465,6 +465,13 @@ class _SpecWriter:
         spec.outputs = {name: self.values[node] for name, node in captured.outputs.items()
                         if node in self.values}
         spec.warnings = list(captured.warnings)
+        for layer in self.layers:        # by their final names
+            if isinstance(layer.layer, TorchOp) and layer.layer.op in COUNTED_BY_NETCALC \
+                    and layer.layer.op_macs:
+                spec.warnings.append(SpecWarning(
+                    layer.loc, layer.name, layer.layer.op, "FlopCounterMode has no formula "
+                    "for this op and counts it 0; netcalc counts its matmuls (2·M·K·N over "
+                    "the groups: each expert's tokens)"))
         return spec, self.disagreements
 
     # -- one node --

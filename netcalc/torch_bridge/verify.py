@@ -16,7 +16,7 @@ import warnings
 from ..errors import NetcalcError, UsageError, in_layer
 from ..results import LayerCheck, Quantity, Summary, Verification
 from ..spec.model import ExpandedSpec
-from . import available_ram, countable_attention, first_line, import_torch
+from . import available_ram, countable_attention, first_line, flop_counter, import_torch
 from .model import build_model
 
 # The share of the free memory a forward pass may plan to use.
@@ -131,7 +131,6 @@ def _check_memory(torch, target, summary: Summary) -> None:
 
 def _measure(torch, model, spec: ExpandedSpec, inputs, dtype: str, target):
     """Each layer's output shape (by hook) and FlopCounterMode's per-module counts."""
-    from torch.utils.flop_counter import FlopCounterMode
 
     shapes: dict[str, tuple[int, ...]] = {}
     hooks = []
@@ -142,7 +141,7 @@ def _measure(torch, model, spec: ExpandedSpec, inputs, dtype: str, target):
         hooks.append(module.register_forward_hook(record))
     try:
         with torch.inference_mode(), countable_attention(torch), \
-                _countable_recurrence(torch, model), FlopCounterMode(display=False) as counter:
+                _countable_recurrence(torch, model), flop_counter(torch) as counter:
             _forward(torch, model, spec, inputs, dtype, target)
     finally:
         for hook in hooks:
@@ -236,7 +235,6 @@ def verify_model(target: str, kwargs: dict, summary: Summary, device: str = "aut
     weights) on the device and run once under FlopCounterMode; each layer named for a
     module (`layer1.0.conv1`) is checked against that module, and the totals and every
     output against the model's."""
-    from torch.utils.flop_counter import FlopCounterMode
 
     from .capture import forward_signature, output_name
     from .fx_import import load_module
@@ -272,7 +270,7 @@ def verify_model(target: str, kwargs: dict, summary: Summary, device: str = "aut
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with countable_attention(torch), torch.backends.mkldnn.flags(enabled=False), \
-                    FlopCounterMode(display=False) as counter:
+                    flop_counter(torch) as counter:
                 returned = model(**named)
     except (RuntimeError, ValueError, TypeError) as error:
         from .capture import user_location
