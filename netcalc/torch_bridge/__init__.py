@@ -76,15 +76,21 @@ def _grouped_mm_flops(a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
 
 
 # Ops FlopCounterMode has no formula for (it counts them 0) whose matmuls netcalc counts,
-# and says so: transformers' mixtures of experts run every expert in one _grouped_mm.
-COUNTED_BY_NETCALC = {"aten._grouped_mm.default": _grouped_mm_flops}
+# and says so: transformers' mixtures of experts run every expert in one grouped matmul,
+# torch's or, on a CPU torch cannot run it on, transformers' own fallback op.
+COUNTED_BY_NETCALC = {"aten._grouped_mm.default": _grouped_mm_flops,
+                      "transformers.grouped_mm_fallback.default": _grouped_mm_flops}
 
 
 def flop_counter(torch):
     """FlopCounterMode, with netcalc's formulas for the ops it has none for."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    formulas = {getattr(torch.ops.aten, op.split(".")[1]): formula
-                for op, formula in COUNTED_BY_NETCALC.items()
-                if hasattr(torch.ops.aten, op.split(".")[1])}
+    formulas = {}
+    for op, formula in COUNTED_BY_NETCALC.items():
+        namespace, name, _ = op.split(".")
+        try:            # a library's op exists once the library is imported
+            formulas[getattr(getattr(torch.ops, namespace), name)] = formula
+        except (AttributeError, RuntimeError):
+            continue
     return FlopCounterMode(display=False, custom_mapping=formulas)

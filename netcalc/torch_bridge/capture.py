@@ -465,13 +465,17 @@ class _SpecWriter:
         spec.outputs = {name: self.values[node] for name, node in captured.outputs.items()
                         if node in self.values}
         spec.warnings = list(captured.warnings)
-        for layer in self.layers:        # by their final names
+        counted = {}                     # op -> the layers netcalc counted it in
+        for layer in self.layers:
             if isinstance(layer.layer, TorchOp) and layer.layer.op in COUNTED_BY_NETCALC \
                     and layer.layer.op_macs:
-                spec.warnings.append(SpecWarning(
-                    layer.loc, layer.name, layer.layer.op, "FlopCounterMode has no formula "
-                    "for this op and counts it 0; netcalc counts its matmuls (2·M·K·N over "
-                    "the groups: each expert's tokens)"))
+                counted.setdefault(layer.layer.op, []).append(layer)
+        for op, layers in counted.items():  # said once, at the first, by its final name
+            more = f" (and in {len(layers) - 1} more layers)" if len(layers) > 1 else ""
+            spec.warnings.append(SpecWarning(
+                layers[0].loc, layers[0].name, op, "FlopCounterMode has no formula for this "
+                "op and counts it 0; netcalc counts its matmuls, one per group (a mixture's "
+                f"experts: each expert on its tokens){more}"))
         return spec, self.disagreements
 
     # -- one node --

@@ -18,6 +18,7 @@ Run with `pytest --corpus` (tests/corpus/requirements.txt).
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -178,3 +179,41 @@ def test_grouped_mm_experts_are_invisible_to_flop_counter_mode():
     p = case.small
     experts = p["depth"] * plain.BATCH * p["length"] * p["top_k"] * 3 * p["hidden"] * p["mlp"]
     assert ours.totals.macs - macs == experts
+
+
+MIXTRAL_FILE = '''
+import sys
+sys.modules.setdefault("torchvision", None)     # a torchvision built for another torch
+import transformers
+
+
+def mixtral(experts_implementation=None):
+    config = transformers.MixtralConfig(
+        vocab_size=100, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, num_local_experts=4,
+        num_experts_per_tok=2)
+    model = transformers.MixtralForCausalLM(config)
+    if experts_implementation:
+        model.config._experts_implementation = experts_implementation
+    return model
+'''
+
+
+def test_a_captured_mixtral_counts_its_grouped_experts(tmp_path, capsys):
+    """transformers' default experts run in one grouped matmul that FlopCounterMode
+    counts 0: netcalc's capture counts it, equal to the eager experts' count."""
+    from helpers import run_cli
+
+    source = tmp_path / "mixtral.py"
+    source.write_text(MIXTRAL_FILE)
+    code, out, err = run_cli(capsys, "summary", f"{source}:mixtral", "--input",
+                             "input_ids=16", "--format", "json")
+    assert code == 0, err
+    assert "netcalc counts its matmuls, one per group" in err
+    namespace: dict = {}
+    exec(compile(MIXTRAL_FILE, str(source), "exec"), namespace)
+    torch.manual_seed(0)
+    eager = namespace["mixtral"]("eager").eval()
+    with torch.no_grad(), countable_attention(torch), FlopCounterMode(display=False) as counter:
+        eager(torch.randint(0, 100, (1, 16)))
+    assert json.loads(out)["totals"]["macs"] == counter.get_total_flops() // 2
