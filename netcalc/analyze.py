@@ -297,7 +297,8 @@ def _tree(groups: list[Group], layers: list[LayerResult], shapes: dict, fields: 
                 flops=flops_of(total["macs"]), activation_bytes=total["activation_bytes"],
                 params_percent=percent(total["params"], totals.params),
                 macs_percent=percent(total["macs"], totals.macs), collapsed=False,
-                receptive_field=_receptive_field(fields[group.output])))
+                receptive_field=_receptive_field(fields[group.output]),
+                series=group.series))
         rows.append(Row(
             name=layer.name, type=layer.type, kind="layer", copies=0, family=layer.family,
             depth=layer.depth, output_shape=layer.output_shape, params=layer.params,

@@ -187,9 +187,9 @@ def export(spec: str, target: str, input_shapes: tuple[str, ...], output: str | 
         show_default=True, help="Direction the graph flows: top to bottom, left to right.")
 @option("--depth", type=at_least(1), default=None,
         help="Draw this many levels of blocks; deeper layers fold into one node each.")
-@option("--show", default="shapes,args", show_default=True,
-        help="What to write: shapes (on edges), args (each layer's notation), params, "
-             "macs; comma-separated.")
+@option("--show", default="", metavar="params,macs",
+        help="What to write besides the shapes (on edges) and each layer's notation: params, "
+             "macs; no-shapes or no-args leaves those out; comma-separated.")
 @option("--repeats", choices=("all", "once"), default="all",
         show_default=True,
         help="once: draw a repeated block's first copy, marked ×N.")
@@ -204,14 +204,20 @@ def diagram(spec: str, output: str | None, fmt: str | None, rankdir: str, depth:
     edges labelled with the shapes that flow along them."""
     from .render import dot
 
-    shown = tuple(part.strip() for part in show.split(",") if part.strip())
-    unknown = [part for part in shown if part not in dot.SHOWABLE]
+    asked = [part.strip() for part in show.split(",") if part.strip()]
+    unknown = [part for part in asked if part.removeprefix("no-") not in dot.SHOWABLE]
     if unknown:
-        raise UsageError(f"--show {','.join(unknown)}: choose from {', '.join(dot.SHOWABLE)}")
+        raise UsageError(f"--show {','.join(unknown)}: choose from {', '.join(dot.SHOWABLE)} "
+                         "(no-shapes, no-args leave the default ones out)")
+    # the shapes and the notation are always drawn unless left out; params, macs add
+    shown = tuple(part for part in (*dot.DEFAULT_SHOWN, *asked)
+                  if not part.startswith("no-") and f"no-{part}" not in asked)
     if fmt is None:
         suffix = os.path.splitext(output)[1].lower().lstrip(".") if output else ""
-        fmt = suffix if suffix in (*dot.IMAGE_FORMATS, "dot", "gv") else "dot"
-        fmt = "dot" if fmt == "gv" else fmt
+        if suffix and suffix not in (*dot.IMAGE_FORMATS, "dot", "gv"):
+            raise UsageError(f"-o {output}: netcalc draws .{', .'.join(dot.IMAGE_FORMATS)} "
+                             "and .dot (or .gv); give one of those, or --format")
+        fmt = "dot" if suffix in ("", "gv") else suffix
     _, result = _load_and_analyze(spec, input_shapes, 1, "float32", kwargs=kwargs)
     text = dot.render(result, dot.DiagramOptions(rankdir=rankdir, depth=depth, show=shown,
                                                  title=title, repeats=repeats))

@@ -75,6 +75,9 @@ class Row(Record):
     macs_percent: float
     collapsed: bool                 # a group whose members `--depth` hides
     receptive_field: ReceptiveField | None = None    # its output's
+    # a block that is one copy of a repeat named by ${i} (ViT's encoder_layer_0 ...):
+    # (its index, the number of copies)
+    series: tuple[int, int] = ()
 
 
 class Totals(Record):

@@ -174,6 +174,30 @@ def test_a_bad_show_is_a_usage_error(capsys):
     assert code == 2 and "--show flops: choose from shapes, params, macs, args" in err
 
 
+def test_show_adds_to_the_shapes_and_notation_and_no_leaves_them_out(capsys):
+    def line_of(node: str, *show) -> tuple[str, str]:
+        """The conv's node line and its edge to the ReLU, as drawn."""
+        code, out, _ = run_cli(capsys, "diagram", str(SPECS / "alexnet.yaml"), *show)
+        assert code == 0
+        lines = out.splitlines()
+        return (next(text for text in lines if text.strip().startswith(f'"{node}" [')),
+                next(text for text in lines if f'"{node}" -> ' in text))
+
+    node, edge = line_of("conv1.conv", "--show", "params,macs")
+    assert "conv 11×11/4, 64" in node and "params 23,296" in node and "MACs 70.28 M" in node
+    assert 'label=" 64×55×55"' in edge                     # the shapes stay drawn
+    node, edge = line_of("conv1.conv", "--show", "no-shapes,no-args")
+    assert "conv 11×11/4" not in node and "label=" not in edge
+
+
+@pytest.mark.parametrize("name", ["a.jpg", "picture.jpeg", "graph.txt"])
+def test_an_output_suffix_netcalc_cannot_draw_is_a_usage_error(name, tmp_path, capsys):
+    target = tmp_path / name
+    code, out, err = run_cli(capsys, "diagram", str(SPECS / "alexnet.yaml"), "-o", str(target))
+    assert code == 2 and not target.exists()
+    assert f"-o {target}: netcalc draws .svg, .png, .pdf and .dot (or .gv)" in err
+
+
 def test_docs_writes_a_page_per_model_and_an_index(tmp_path, capsys):
     site = tmp_path / "site"
     code, _, err = run_cli(capsys, "docs", str(SPECS / "alexnet.yaml"),
@@ -207,3 +231,25 @@ def test_every_layer_family_has_its_own_fill():
 
     families = {cls.family for cls in REGISTRY.values()}
     assert families <= set(FAMILY_COLOURS), families - set(FAMILY_COLOURS)
+
+
+def test_copies_named_by_i_are_drawn_once_and_a_block_of_them_says_how_many(capsys):
+    """ViT's encoder_layer_0 ... encoder_layer_11 (a repeat named by ${i}, as torchvision
+    names them): --repeats once draws the first, ×12; folded, their block says ×12."""
+    code, out, _ = run_cli(capsys, "diagram", str(SPECS / "vit_b_16.yaml"), "--repeats", "once")
+    assert code == 0
+    nodes, edges = read_dot(out)
+    assert not any("encoder_layer_1." in node for node in nodes)
+    assert "encoder.layers.encoder_layer_0 (encoder_block ×12)" in out
+    # what reads the last copy reads the first's, drawn in its place
+    assert ("encoder.layers.encoder_layer_0.add_mlp", "encoder.ln") in edges
+    code, out, _ = run_cli(capsys, "diagram", str(SPECS / "vit_b_16.yaml"), "--depth", "2")
+    assert "encoder_layers: encoder_block ×12" in out
+
+
+def test_the_legend_is_a_narrow_table_two_families_a_row(capsys):
+    code, out, _ = run_cli(capsys, "diagram", str(SPECS / "resnet18.yaml"))
+    legend = next(line for line in out.splitlines() if line.strip().startswith('"legend"'))
+    rows = legend.count("<TR>") - 1                               # less the title's
+    families = legend.count("BGCOLOR")
+    assert rows == (families + 1) // 2 and families >= 5

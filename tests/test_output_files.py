@@ -136,7 +136,8 @@ def test_a_spec_error_never_touches_the_output_file(command, tmp_path, capsys):
     bad.write_text("input: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: 4, kernel_size: 11}\n")
     target = tmp_path / "out.txt"
     target.write_text("previous contents")
-    code, out, err = run_cli(capsys, WRITERS[command][0], str(bad), "-o", str(target))
+    command_name, _, *options = WRITERS[command]
+    code, out, err = run_cli(capsys, command_name, str(bad), *options, "-o", str(target))
     assert (code, out) == (1, "")
     assert one_error_line(err).startswith(f"{bad}:3:")
     assert target.read_text() == "previous contents"

@@ -26,6 +26,7 @@ FAMILY_COLOURS = {
 }
 MERGE_SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷"}
 SHOWABLE = ("shapes", "params", "macs", "args")
+DEFAULT_SHOWN = ("shapes", "args")
 
 
 class DiagramOptions(Record):
@@ -33,7 +34,7 @@ class DiagramOptions(Record):
 
     rankdir: str = "TB"
     depth: int | None = None                 # fold blocks below this many levels
-    show: tuple[str, ...] = ("shapes", "args")
+    show: tuple[str, ...] = DEFAULT_SHOWN
     title: str | None = None
     repeats: str = "all"                      # "once": a repeat's first copy, marked ×N
 
@@ -78,23 +79,46 @@ class _Drawing:
         return name
 
     def _hidden(self, name: str) -> bool:
+        if self.options.repeats != "once":
+            return False
         for row in self._ancestors(name):
-            if row.kind == "repeat" and self.options.repeats == "once":
-                copy = name[len(row.name) + 1:].split(".")[0]
-                if copy != "0":
-                    return True
+            if row.kind == "repeat" and name[len(row.name) + 1:].split(".")[0] != "0":
+                return True
+            if row.series and row.series[0] > 0:      # encoder_layer_1 ...: a later copy
+                return True
         return False
 
     def _repeat_stand_ins(self) -> dict[str, str]:
         """A repeat drawn once: what reads its output reads its first copy's."""
-        stand_in = {}
+        copies = []                        # (first copy's name, last copy's name)
+        first = None
         for row in self.summary.blocks:
             if row.kind == "repeat" and row.copies > 1:
-                last = f"{row.name}.{row.copies - 1}"
-                for name in self.layers:
-                    if name == last or name.startswith(last + "."):
-                        stand_in[name] = f"{row.name}.0" + name[len(last):]
+                copies.append((f"{row.name}.0", f"{row.name}.{row.copies - 1}"))
+            if row.series and row.series[0] == 0:
+                first = row.name
+            if row.series and row.series[0] == row.series[1] - 1 and first and row.series[1] > 1:
+                copies.append((first, row.name))
+        stand_in = {}
+        for first, last in copies:
+            for name in self.layers:
+                if name == last or name.startswith(last + "."):
+                    stand_in[name] = first + name[len(last):]
         return stand_in
+
+    def _copies(self, row: Row) -> str:
+        """` ×12` for a repeat, a repeat's copy drawn once, or a block that holds nothing
+        but such copies (ViT's encoder layers at --depth 2)."""
+        if row.kind == "repeat":
+            return f" ×{row.copies}"
+        if row.series and self.options.repeats == "once":
+            return f" ×{row.series[1]}"
+        inside = [g for g in self.summary.blocks
+                  if g.depth == row.depth + 1 and g.name.startswith(row.name + ".")]
+        if inside and all(g.series for g in inside) and len(inside) == inside[0].series[1] \
+                and len({g.type for g in inside}) == 1 and self._folded(row):
+            return f": {inside[0].type} ×{len(inside)}"
+        return ""
 
     # -- DOT --
 
@@ -154,8 +178,7 @@ class _Drawing:
         for item in cluster.items:
             if isinstance(item, _Cluster):
                 row = item.row
-                copies = f" ×{row.copies}" if row.kind == "repeat" else ""
-                label = f"{row.name} ({row.type}{copies})"
+                label = f"{row.name} ({row.type}{self._copies(row)})"
                 lines.append(f"{indent}subgraph {_quote('cluster_' + row.name)} {{")
                 lines.append(f'{indent}  label={_quote(label)}; labeljust=l; fontsize=10; '
                              'style="rounded,dashed"; color="#999999";')
@@ -187,8 +210,7 @@ class _Drawing:
                 f'fillcolor="{colour}"];')
 
     def _block_node(self, row: Row) -> str:
-        copies = f" ×{row.copies}" if row.kind == "repeat" else ""
-        lines = [f"<b>{escape(self._local(row.name))}</b>", escape(row.type + copies)]
+        lines = [f"<b>{escape(self._local(row.name))}</b>", escape(row.type + self._copies(row))]
         if "params" in self.options.show and row.params:
             lines.append(f"params {units.count(row.params)}")
         if "macs" in self.options.show and row.macs:
@@ -244,15 +266,20 @@ class _Drawing:
                           | ({"block"} if drawn & set(self.groups) else set()))
         if len(families) < 2:
             return []
-        lines = ['  subgraph cluster_legend {', '    label="layer families"; fontsize=9; '
-                 'style="rounded"; color="#cccccc";']
-        for family in families:
-            lines.append(f"    {_quote('legend:' + family)} [label={_quote(family)}, "
-                         f'fontsize=8, fillcolor="{FAMILY_COLOURS.get(family, "#ffffff")}"];')
-        lines.append("    {rank=same; " + " ".join(_quote("legend:" + f) for f in families)
-                     + "}")
-        lines.append("  }")
-        return lines
+        # one small table, two families a row (one row beside a left-to-right graph), so
+        # that it is never wider than a chain of layers drawn top to bottom
+        across = 2 if self.options.rankdir in ("TB", "BT") else len(families)
+        rows = []
+        for start in range(0, len(families), across):
+            cells = "".join(f'<TD BGCOLOR="{FAMILY_COLOURS.get(f, "#ffffff")}">{escape(f)}</TD>'
+                            for f in families[start:start + across])
+            rows.append(f"<TR>{cells}</TR>")
+        table = (f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="2" CELLPADDING="3" '
+                 f'COLOR="#999999"><TR><TD COLSPAN="{across}" BORDER="0">layer families</TD>'
+                 f'</TR>{"".join(rows)}</TABLE>')
+        return ['  subgraph cluster_legend {', '    peripheries=0; label="";',
+                f'    "legend" [shape=plaintext, style="", fontsize=8, label=<{table}>];',
+                "  }"]
 
 
 def _dims(shape) -> str:

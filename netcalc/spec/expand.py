@@ -428,6 +428,12 @@ class _Expander(LayerGraph):
                 name, depth = f"{group_name}.{k}", scope.depth + 1
             previous = self._instance(entry, scope, variables, previous, name, depth,
                                       names_here, first=k == 0)
+            if indexed_names:           # a block copy: which of how many, for the diagram
+                # (its own group came before those of the blocks inside it)
+                made = next((g for g in reversed(self.spec.groups)
+                             if g.name == scope.prefix + name), None)
+                if made is not None:
+                    made.series = (k, repeat)
         if group:
             self.close_group(group, previous)
         return previous

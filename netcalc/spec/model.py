@@ -43,6 +43,9 @@ class Group(Record, frozen=False):
     end: int = -1               # one past the last layer
     output: str = ""            # qualified name of the producer of its output
     copies: int = 0             # a repeat's count
+    # one copy of a repeat whose copies are named by ${i} (`encoder_layer_${i}`), which
+    # makes no group of its own: (this copy's index, the number of copies)
+    series: tuple[int, int] = ()
 
 
 class ExpandedSpec(Record, frozen=False):
