@@ -89,11 +89,13 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
             from rich.console import Console
             from .render.console import natural_width
             console = Console(highlight=False)
-            target = table.renderable(result, shown)
-            natural = natural_width(target)
-            if natural > console.width:     # the terminal wraps lines; nothing is cut
-                console = Console(highlight=False, width=natural)
-            console.print(target)
+            # names and types fold to fit the terminal; too narrow even for the counts,
+            # the table keeps its width and the terminal wraps its lines: nothing is cut
+            if table.narrowest(result, shown) <= console.width:
+                console.print(table.renderable(result, shown, console.width))
+            else:
+                target = table.renderable(result, shown)
+                Console(highlight=False, width=natural_width(target)).print(target)
         else:
             _emit(table.plain_text(result, shown), output)
         return

@@ -350,3 +350,29 @@ def test_output_to_a_device_writes_to_it_and_leaves_it_a_device(capsys):
     code, _, _ = run_cli(capsys, "summary", str(SPECS / "lenet5.yaml"), "-o", "/dev/null")
     assert code == 0
     assert Path("/dev/null").is_char_device()
+
+
+@pytest.mark.parametrize("depth", [None, 2])
+def test_a_terminal_table_fits_80_columns_without_cutting_a_number(depth):
+    """ResNet-50's table and footer in an 80-column terminal: names and types fold,
+    the footer wraps, and every count and shape is there whole."""
+    import io
+    import re as regex
+
+    from rich.console import Console
+
+    from netcalc.render import table
+
+    result = summarize(SPECS / "resnet50.yaml", depth=depth)
+    assert table.narrowest(result) <= 80
+    buffer = io.StringIO()
+    Console(file=buffer, width=80, color_system=None).print(table.renderable(result, (), 80))
+    text = buffer.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    cells = [cell.strip() for line in text.splitlines() for cell in line.split("│")]
+    for row in result.rows:
+        assert f"{row.params:,}" in cells or not row.params, row.name
+        assert f"{row.macs:,}" in cells or not row.macs, row.name
+        assert str(list(row.output_shape)) in cells, row.name
+    footer = " ".join(regex.sub(r"\s+", " ", text).split())
+    assert "4,089,184,256 (4.09 G)" in footer and "kept for backward 82.13 MiB" in footer

@@ -169,14 +169,61 @@ def rf_footer(summary: Summary) -> list[tuple[str, str]]:
     return [("RF", units.RF_LEGEND), *(("", note) for note in notes)]
 
 
+# the widest shape the terminal table keeps on one line ([1, 1024, 14, 14] and longer)
+SHAPE_ON_ONE_LINE = 24
+# the least a folding column (a name, a type) is given in a narrow terminal
+FOLDED_LEAST = 8
+
+
+def narrowest(summary: Summary, show: tuple[str, ...] = ()) -> int:
+    """The fewest terminal columns the table fits without cutting a count."""
+    names, right_aligned = headers(show)
+    widths = column_widths([texts for texts, _ in rows(summary, show)], names)
+    fixed, folding = _fixed(widths, right_aligned)
+    return fixed + FOLDED_LEAST * len(folding)
+
+
+def _fixed(widths: list[int], right_aligned: tuple[bool, ...]) -> tuple[int, list[int]]:
+    """The columns the counts, a shape and the borders take; the columns that fold."""
+    fixed = 3 * len(widths) + 1                     # "│ " before each, " │" at the end
+    folding = []
+    for index, (w, right) in enumerate(zip(widths, right_aligned)):
+        if right and index >= 3:
+            fixed += w
+        elif index == 2:
+            fixed += min(w, SHAPE_ON_ONE_LINE)
+        else:
+            folding.append(index)
+    return fixed, folding
+
+
+def _folded_widths(widths: list[int], right_aligned: tuple[bool, ...],
+                   width: int | None) -> dict[int, int]:
+    """Each folding column's most, where the table is wider than `width`: of the room the
+    other columns leave, the names take what they need first (the type gives way)."""
+    if width is None or sum(widths) + 3 * len(widths) + 1 <= width:
+        return {}
+    fixed, folding = _fixed(widths, right_aligned)
+    room = max(width - fixed, FOLDED_LEAST * len(folding))
+    given = {}
+    for k, index in enumerate(folding):
+        later = FOLDED_LEAST * (len(folding) - k - 1)     # what the columns after need
+        given[index] = max(FOLDED_LEAST, min(widths[index], room - later))
+        room -= given[index]
+    return given
+
+
 def column_widths(cells: list[tuple[str, ...]], headers: tuple[str, ...] = HEADERS) -> list[int]:
     """Terminal columns each column's widest cell (or its header) takes."""
     return [max([len(h), *(units.width(texts[i]) for texts in cells)])
             for i, h in enumerate(headers)]
 
 
-def renderable(summary: Summary, show: tuple[str, ...] = ()):
-    """A rich renderable for a terminal: numbers and shapes are never cut."""
+def renderable(summary: Summary, show: tuple[str, ...] = (), width: int | None = None):
+    """A rich renderable for a terminal of `width` columns (None: as wide as it needs).
+    The counts keep their width and are never cut, nor is a shape up to
+    SHAPE_ON_ONE_LINE; where the terminal is narrower than the table, the names and the
+    types fold onto further lines, and the footer wraps."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -184,13 +231,15 @@ def renderable(summary: Summary, show: tuple[str, ...] = ()):
     cells = rows(summary, show)
     names, right_aligned = headers(show)
     widths = column_widths([texts for texts, _ in cells], names)
+    folded = _folded_widths(widths, right_aligned, width)
     table = Table(title=title(summary), title_justify="left", title_style="bold",
                   header_style="bold")
     for index, (header, right) in enumerate(zip(names, right_aligned)):
-        keep = index >= 2      # shapes and counts keep their width; names give way
-        table.add_column(header, justify="right" if right else "left", no_wrap=True,
-                         min_width=widths[index] if keep else None,
-                         overflow="fold" if keep else "ellipsis")
+        count = right and index >= 3        # params, MACs: whole numbers, on one line
+        least = widths[index] if count else \
+            min(widths[index], SHAPE_ON_ONE_LINE) if index == 2 else None
+        table.add_column(header, justify="right" if right else "left", no_wrap=count,
+                         min_width=least, max_width=folded.get(index), overflow="fold")
     for texts, styles in cells:
         table.add_row(*(Text(text, style=style) for text, style in zip(texts, styles)))
     grid = Table.grid(padding=(0, 2))
