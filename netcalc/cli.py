@@ -609,18 +609,17 @@ def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtyp
     (`file.py:ClassName`, `package.module:factory`).
     """
     from .analyze import analyze
-    from .inputs import input_overrides
+    from .api import load_values
     from .spec import load_spec
 
-    if _is_captured(spec):
-        from .torch_bridge.capture import capture, to_spec
-        expanded, _ = to_spec(capture(spec, input_shapes, _json_kwargs(kwargs), batch))
-        input_shapes = ()                             # the capture ran on them already
-    else:
+    if _is_captured(spec):              # the API captures `file.py:factory`
+        source = spec
+    else:                               # a file's path, or '-': never YAML text
         if kwargs is not None:
             raise UsageError("--kwargs is for a torch module given as file.py:ClassName")
-        expanded = load_spec(spec)
-    overrides = input_overrides(input_shapes, [i.name for i in expanded.inputs], letters)
+        source = load_spec(spec)
+    expanded, overrides = load_values(source, input_shapes, batch, _json_kwargs(kwargs),
+                                      letters)
     result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides, depth=depth,
                      optimizer=training[0], amp=training[1], kv_context=kv_context,
                      checkpoint=training[2])

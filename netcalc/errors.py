@@ -45,6 +45,19 @@ class NetcalcError(Exception):
         lines += [_line(note.loc, "note", note.message) for note in self.notes]
         return "\n".join(lines)
 
+    # where, for code that catches it (netcalc.summary in a notebook); None if unknown
+    @property
+    def path(self) -> str | None:
+        return self.loc.file if self.loc else None
+
+    @property
+    def line(self) -> int | None:
+        return self.loc.line if self.loc else None
+
+    @property
+    def col(self) -> int | None:
+        return self.loc.col if self.loc else None
+
 
 # Line breaks and control characters that a message quotes from the spec (a key
 # written "a\nb") would break its one line, or drive the terminal: shown escaped.
@@ -64,6 +77,7 @@ class SpecError(NetcalcError):
         super().__init__(message, loc, notes)
         # The argument the rule blames; `analyze` turns it into a location.
         self.arg = arg
+        self.layer: str | None = None       # the layer it is about, where one is
 
 
 class UnknownArgumentError(SpecError):
@@ -89,7 +103,10 @@ class MissingToolError(NetcalcError):
 def in_layer(error: SpecError, name: str, type_name: str, loc: Location | None,
              notes: tuple[Note, ...] = ()) -> SpecError:
     """The same error, located and naming the layer: `layer 'conv2' (conv2d): ...`."""
-    return SpecError(f"layer '{name}' ({type_name}): {error.message}", loc, notes or error.notes)
+    located = SpecError(f"layer '{name}' ({type_name}): {error.message}", loc,
+                        notes or error.notes)
+    located.layer = name
+    return located
 
 
 def closest(word: object, candidates) -> str | None:

@@ -53,6 +53,11 @@ def read_answers(path: str) -> list[Answer]:
         raise UsageError(f"no such answers file: {path}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read {path}: {error}") from None
+    return parse_answers(text, path)
+
+
+def parse_answers(text: str, path: str = "<answers>") -> list[Answer]:
+    """Answers from their YAML text; `path` locates them in messages."""
     if not text.strip():
         raise SpecError("the answers file is empty: list answers like `conv1: {params: 23296}`",
                         Location(path, 1, 1))

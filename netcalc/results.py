@@ -171,6 +171,66 @@ class Summary(Record):
     # that hold the highest: (("L", ((2, 18432·L²), (1, …)), ("attention",)),)
     macs_by_degree: tuple = ()
 
+    # -- as a notebook or a script shows it (each a renderer's, render/) --------------
+
+    def __repr__(self) -> str:
+        t = self.totals
+        layers = f"{len(self.layers)} layer{'s' if len(self.layers) != 1 else ''}"
+        return (f"<Summary {self.name}: {layers}, {t.params:,} params, "
+                f"{t.macs:,} MACs at batch {self.batch}>")
+
+    def __str__(self) -> str:
+        """The table, as `netcalc summary` writes it to a file."""
+        from .render.table import plain_text
+        return plain_text(self)
+
+    def __rich__(self):
+        from .render.table import renderable
+        return renderable(self)
+
+    def _repr_html_(self) -> str:
+        from .render.html import render
+        return render(self)
+
+    def to_json(self) -> str:
+        """`netcalc summary --format json`'s document."""
+        from .render.json import render
+        return render(self)
+
+    def to_markdown(self, show: tuple[str, ...] = ()) -> str:
+        from .render.markdown import render
+        return render(self, show)
+
+    def to_csv(self) -> str:
+        from .render.csv import render
+        return render(self)
+
+    def to_dataframe(self):
+        """One row per layer (pandas, where it is installed)."""
+        try:
+            import pandas
+        except ImportError:
+            from .errors import MissingToolError
+            raise MissingToolError("to_dataframe needs pandas (pip install pandas); "
+                                   "to_csv and to_json need nothing") from None
+        import io
+        return pandas.read_csv(io.StringIO(self.to_csv()))
+
+    def diagram(self, rankdir: str = "TB", depth: int | None = None,
+                show: tuple[str, ...] = ("shapes", "args"), repeats: str = "all",
+                title: str | None = None):
+        """The layer graph as a graphviz.Digraph, which Jupyter draws (Graphviz's `dot`
+        needed to draw it; `.source` is the DOT text)."""
+        import graphviz
+
+        from .render import dot
+        text = dot.render(self, dot.DiagramOptions(rankdir=rankdir, depth=depth,
+                                                   show=tuple(show), title=title,
+                                                   repeats=repeats))
+        inner = text.split("{", 1)[1].rsplit("}", 1)[0]
+        return graphviz.Digraph(name=self.name, body=[f"{line}\n" for line in
+                                                      inner.strip("\n").splitlines()])
+
 
 # -- verify: netcalc's numbers beside torch's ---------------------------------
 

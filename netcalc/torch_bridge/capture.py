@@ -188,10 +188,20 @@ def _meta_tensors(torch, inputs: list, batch: int) -> dict:
 def capture(target: str, values: tuple[str, ...], kwargs: dict, batch: int = 1) -> Captured:
     """Build the model `target` names on meta, export it on inputs of `batch` items, and
     count each op's MACs."""
-    torch = import_torch()
     if batch < 1:
         raise UsageError(f"--batch must be at least 1, got {batch}")
-    model = load_on_meta(target, kwargs)
+    return capture_model(load_on_meta(target, kwargs), target.rpartition(":")[2], target,
+                         values, batch)
+
+
+def capture_model(model, name: str, file: str, values: tuple[str, ...],
+                  batch: int = 1) -> Captured:
+    """Export `model` (on the meta device) on inputs of `batch` items and count each op's
+    MACs; `name` and `file` name it in the summary and in messages."""
+    torch = import_torch()
+    if batch < 1:
+        raise UsageError(f"the batch must be at least 1, got {batch}")
+    target = file
     inputs = sample_inputs(torch, model, values, batch)
     extra = {}
     if "use_cache" in forward_signature(model).parameters:
@@ -201,8 +211,7 @@ def capture(target: str, values: tuple[str, ...], kwargs: dict, batch: int = 1) 
     samples = _meta_tensors(torch, inputs, batch)
     macs, result = _count(torch, graph_module, {**samples, **extra}, type(model).__name__)
     tensors, classes = _model_tensors(model)
-    name = target.rpartition(":")[2]
-    return Captured(name=name, file=target, graph_module=graph_module, inputs=inputs,
+    return Captured(name=name, file=file, graph_module=graph_module, inputs=inputs,
                     outputs=_output_names(torch, graph_module, result), macs=macs,
                     tensors=tensors, module_classes=classes, class_loc=class_location(model),
                     batch=batch)
