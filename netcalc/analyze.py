@@ -88,8 +88,8 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
         producers = set(outputs)
     totals = _totals(layers, input_bytes)
     symbolic = any(is_symbolic(d) for shape in inputs.values() for d in shape)
-    held = None if symbolic else memory(spec, layers, totals, bytes_of_input, producers, size,
-                                        optimizer, amp, tuple(checkpoint))
+    held = memory(spec, layers, totals, bytes_of_input, producers, size, optimizer, amp,
+                  tuple(checkpoint), sized=not symbolic)
     tree = _tree(spec.groups, layers, shapes, fields, totals)
     cache = None if kv_context is None else kv_cache(spec, layers, totals, kv_context, batch,
                                                      size)

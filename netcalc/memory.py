@@ -26,19 +26,27 @@ FLOAT32_BYTES = 4
 
 def memory(spec, layers: list[LayerResult], totals: Totals, input_bytes: dict,
            outputs: set[str], dtype_bytes: int, optimizer: str, amp: bool,
-           checkpoint: tuple[str, ...] = ()) -> Memory:
+           checkpoint: tuple[str, ...] = (), sized: bool = True) -> Memory:
     """`input_bytes`: each spec input's bytes; `outputs`: the graph's output names;
-    `checkpoint`: blocks (or repeats, each copy) run under activation checkpointing."""
-    inference = _peak(spec, layers, input_bytes, outputs, dtype_bytes)
-    saved = _saved_bytes(spec, layers, input_bytes, dtype_bytes, amp,
-                         checkpoint_segments(spec, checkpoint))
+    `checkpoint`: blocks (or repeats, each copy) run under activation checkpointing.
+    Not `sized` (sizes written as letters), what depends on the activations (the peak,
+    what backward keeps, the totals with them) is None: no one peak holds for every
+    size; the weights, gradients and optimizer state are numbers still."""
     params, trainable = totals.params, totals.trainable_params
-    buffer_bytes = totals.buffer_bytes
     weight_bytes = totals.param_bytes
     if amp:                 # float32 master weights, and autocast's half copies of them
         weight_bytes = params * (FLOAT32_BYTES + AMP_BYTES)
     grad_bytes = trainable * (FLOAT32_BYTES if amp else dtype_bytes)
     state_bytes = trainable * OPTIMIZER_STATES[optimizer] * FLOAT32_BYTES
+    if not sized:
+        return Memory(peak_activation_bytes=None, inference_bytes=None, optimizer=optimizer,
+                      amp=amp, weight_bytes=weight_bytes, gradient_bytes=grad_bytes,
+                      optimizer_bytes=state_bytes, saved_activation_bytes=None,
+                      training_bytes=None, checkpointed=checkpoint)
+    inference = _peak(spec, layers, input_bytes, outputs, dtype_bytes)
+    saved = _saved_bytes(spec, layers, input_bytes, dtype_bytes, amp,
+                         checkpoint_segments(spec, checkpoint))
+    buffer_bytes = totals.buffer_bytes
     return Memory(
         peak_activation_bytes=inference,
         inference_bytes=totals.param_bytes + buffer_bytes + inference,
@@ -55,6 +63,8 @@ def checkpoint_segments(spec, patterns: tuple[str, ...]) -> list[range]:
     """The layers of each checkpointed segment: every block matching a pattern
     (`encoder.layers.*`: each transformer layer, as torch.utils.checkpoint wraps them),
     the outermost where matches nest; a repeat named as such gives one per copy."""
+    if not patterns:
+        return []
     from fnmatch import fnmatchcase
 
     segments: list[range] = []

@@ -119,7 +119,8 @@ class KVCache(Record):
 
 
 class Memory(Record):
-    """What a forward pass and a training step hold (memory.py says how)."""
+    """What a forward pass and a training step hold (memory.py says how). Where sizes
+    are letters, the figures that depend on the activations are None."""
 
     peak_activation_bytes: int      # inference: the most alive at once, the inputs included
     inference_bytes: int            # that, with the parameters and buffers
@@ -162,7 +163,8 @@ class Summary(Record):
     warnings: tuple[SpecWarning, ...] = ()
     # for sizes written as letters (`--input 3xHxW`): what the shapes' formulas assume
     conditions: tuple[str, ...] = ()
-    memory: Memory | None = None    # None where sizes are letters
+    # where sizes are letters, what depends on the activations is None in it
+    memory: Memory | None = None
     # each output's layer, where outputs are named for what a model returns (`logits`)
     output_layers: dict = field(default_factory=dict)
     kv_cache: KVCache | None = None   # with --kv-cache CONTEXT

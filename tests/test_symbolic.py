@@ -369,3 +369,16 @@ def test_attention_macs_are_torchs_count_and_the_square_term_is_the_scores(spec,
     assert square == sum(scores) * L * L and square.at({"L": 1}) == sum(scores)
     attention = next(r for r in s.layers if r.type == "multiheadattention")
     assert attention.macs.by_degree("L")[2].at({"L": 1}) == heads * 2 * (width // heads) * batch
+
+
+def test_letters_keep_the_memory_that_does_not_depend_on_the_sizes(capsys):
+    """Weights, gradients and the optimizer's state are numbers at any size; the peak
+    and what backward keeps are not, and are null in the JSON."""
+    code, out, _ = run_cli(capsys, "summary", str(SPECS / "alexnet.yaml"), "--input", "3xHxW",
+                           "--format", "json")
+    assert code == 0
+    memory = json.loads(out)["memory"]
+    params = PUBLISHED["alexnet"][0]
+    assert (memory["weight_bytes"], memory["gradient_bytes"], memory["optimizer_bytes"]) == \
+        (4 * params, 4 * params, 8 * params)
+    assert memory["peak_activation_bytes"] is None and memory["training_bytes"] is None

@@ -140,13 +140,21 @@ def memory_footer(summary: Summary) -> list[tuple[str, str]]:
     """Inference's peak and training's hold; the sum of all outputs where sizes are
     letters (no peak is known there)."""
     t, m = summary.totals, summary.memory
-    if m is None:
-        return [("Memory", f"input {units.size(t.input_bytes)} + activations "
-                           f"{units.size(t.activation_bytes)} + params "
-                           f"{units.size(t.param_bytes)} + buffers {units.size(t.buffer_bytes)}"
-                           f" = {units.size(t.total_bytes)}")]
     kind = f"{m.optimizer}{', amp' if m.amp else ''}" \
-        f"{', checkpointing ' + ', '.join(m.checkpointed) if m.checkpointed else ''}"
+        f"{', checkpointing ' + ', '.join(m.checkpointed) if m.checkpointed else ''}" \
+        if m else ""
+    if m is None or m.peak_activation_bytes is None:
+        sum_of_all = ("Memory", f"input {units.size(t.input_bytes)} + activations "
+                                f"{units.size(t.activation_bytes)} + params "
+                                f"{units.size(t.param_bytes)} + buffers "
+                                f"{units.size(t.buffer_bytes)} = {units.size(t.total_bytes)}")
+        if m is None:
+            return [sum_of_all]
+        return [sum_of_all,
+                ("", f"training ({kind}): weights {units.size(m.weight_bytes)} + gradients "
+                     f"{units.size(m.gradient_bytes)} + optimizer state "
+                     f"{units.size(m.optimizer_bytes)} + buffers {units.size(t.buffer_bytes)} + "
+                     "what backward keeps (its peak depends on the sizes)")]
     return [
         ("Memory", f"inference {units.size(m.inference_bytes)}: params "
                    f"{units.size(t.param_bytes)} + buffers {units.size(t.buffer_bytes)} + "
