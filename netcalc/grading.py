@@ -158,7 +158,7 @@ def _kv_cache(summary: Summary, answer: Answer) -> Graded:
         hint = Remark("counted_batch", {"factor": summary.batch})
     else:                              # another dtype's bytes: float32's for float16's
         wrong = [b for b in (1, 2, 4, 8) if b != kv.dtype_bytes
-                 and answer.given == kv.token_elements * kv.context * b]
+                 and answer.given == kv.elements * b]
         if wrong:
             hint = Remark("kv_dtype_bytes", {"bytes": wrong[0], "dtype": summary.dtype,
                                              "dtype_bytes": kv.dtype_bytes})

@@ -196,16 +196,23 @@ def kv_cache(spec, layers: list[LayerResult], totals: Totals, context: int, batc
         if held is not None and context > held:
             raise UsageError(f"--kv-cache {context}: '{spec_layer.name}' holds {held:,} "
                              "positions, and a decoder cannot generate past them")
-    per_layer = [elements for elements in
-                 (spec_layer.layer.for_batch(batch).kv_cache_elements(result.input_shapes, 1)
-                  for spec_layer, result in zip(spec.layers, layers)) if elements]
+    # each caching layer's elements per position, and at the context (fewer positions
+    # where a sliding window keeps only the last W)
+    per_layer = []
+    for spec_layer, result in zip(spec.layers, layers):
+        layer = spec_layer.layer.for_batch(batch)
+        one = layer.kv_cache_elements(result.input_shapes, 1)
+        if one:
+            per_layer.append((one, layer.kv_cache_elements(result.input_shapes, context)))
     if not per_layer:
         raise UsageError("--kv-cache: no layer of this spec caches keys and values (causal "
                          "self-attention does: `attention` with is_causal: true)")
-    token = sum(per_layer)
-    sequence = token * context * dtype_bytes
-    return KVCache(context=context, layers=len(per_layer), token_elements=token,
-                   layer_token_elements=per_layer[0] // 2 if len(set(per_layer)) == 1 else 0,
+    elements = sum(at_context for _, at_context in per_layer)
+    alike = len(set(per_layer)) == 1
+    sequence = elements * dtype_bytes
+    return KVCache(context=context, layers=len(per_layer), elements=elements,
+                   layer_token_elements=per_layer[0][0] // 2 if alike else 0,
+                   positions=per_layer[0][1] // per_layer[0][0] if alike else 0,
                    dtype_bytes=dtype_bytes, sequence_bytes=sequence,
                    batch_bytes=sequence * batch,
                    generation_bytes=totals.param_bytes + totals.buffer_bytes + sequence * batch)

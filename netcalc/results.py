@@ -110,10 +110,12 @@ class KVCache(Record):
 
     context: int
     layers: int                     # layers that cache
-    token_elements: int             # K and V elements one token adds, over all layers
+    elements: int                   # K and V elements one sequence's cache holds
     layer_token_elements: int       # one layer's kv_heads·head_dim, where all cache alike (else 0)
+    positions: int                  # the positions each layer keeps, where alike: the context,
+                                    # or a sliding window's W if that is fewer (else 0)
     dtype_bytes: int
-    sequence_bytes: int             # one sequence: token_elements · context · dtype_bytes
+    sequence_bytes: int             # one sequence: elements · dtype_bytes
     batch_bytes: int                # `batch` sequences
     generation_bytes: int           # weights, buffers and the batch's cache
 

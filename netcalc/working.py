@@ -167,12 +167,13 @@ def kv_cache_step(kv) -> Step:
     """`KV cache = 2·layers·kv_heads·head_dim·context·bytes`, with the numbers."""
     size = (Remark("kv_cache_size", {"mib": kv.sequence_bytes / 2**20}),)
     if kv.layer_token_elements:
-        return count_step("KV cache", "2·layers·(kv_heads·head_dim)·context·bytes",
-                          f"2·{kv.layers}·{kv.layer_token_elements:,}·{kv.context:,}·"
+        windowed = kv.positions < kv.context     # a sliding window keeps its last W
+        return count_step("KV cache", "2·layers·(kv_heads·head_dim)·"
+                          f"{'window' if windowed else 'context'}·bytes",
+                          f"2·{kv.layers}·{kv.layer_token_elements:,}·{kv.positions:,}·"
                           f"{kv.dtype_bytes}", kv.sequence_bytes, size)
-    return count_step("KV cache", "(K and V elements per token)·context·bytes",
-                      f"{kv.token_elements:,}·{kv.context:,}·{kv.dtype_bytes}",
-                      kv.sequence_bytes, size)
+    return count_step("KV cache", "(K and V elements of every layer)·bytes",
+                      f"{kv.elements:,}·{kv.dtype_bytes}", kv.sequence_bytes, size)
 
 
 def kv_cache_working(kv, dtype: str) -> LayerWorking:

@@ -594,6 +594,7 @@ def llm_attention(draw, type_name):
         maybe(draw, args, name, st.booleans())
     maybe(draw, args, "out_bias", st.one_of(st.none(), st.booleans()))
     maybe(draw, args, "dropout", st.sampled_from([0.0, 0.1]))
+    maybe(draw, args, "sliding_window", st.integers(1, 4))     # shorter than L, or not
     maybe_inferred(draw, args, "embed_dim", e)
     return Case(args, [(draw(st.integers(1, 2)), draw(st.integers(1, 5)), e)])
 

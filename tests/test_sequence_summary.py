@@ -427,3 +427,19 @@ def test_explain_works_out_the_kv_cache_torchs_tensors_weigh(tmp_path, capsys):
     (step,) = working["steps"]
     assert step["value"] == 2 * keys.numel() * keys.element_size()
     assert step["working"] == f"2·1·32·100·2 = {step['value']:,}"
+
+
+def test_a_sliding_window_bounds_the_cache_to_its_positions(capsys):
+    """Mistral 7B v0.1: a rolling buffer of 4,096 positions (its paper, §2), so at 32,768
+    tokens the cache is 2 · 32 layers · 8 kv heads · 128 · 4,096 · 2 bytes."""
+    from helpers import SPECS
+    keys = torch.zeros(1, 8, 4096, 128, dtype=torch.float16)      # one layer's keys
+    expected = 32 * 2 * keys.numel() * keys.element_size()
+    summary = summarize_text((SPECS / "mistral_7b.yaml").read_text(), dtype="float16",
+                             kv_context=32768)
+    assert summary.kv_cache.sequence_bytes == expected == 512 * 2**20
+    code, out, _ = run_cli(capsys, "summary", str(SPECS / "mistral_7b.yaml"), "--depth", "1",
+                           "--kv-cache", "32768", "--dtype", "float16")
+    assert "4,096 positions (the sliding window)" in out
+    assert summarize_text((SPECS / "mistral_7b.yaml").read_text(), dtype="float16",
+                          kv_context=2048).kv_cache.sequence_bytes == expected // 2

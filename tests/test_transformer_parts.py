@@ -314,3 +314,34 @@ def test_a_users_class_named_attention_is_traced_into():
     called = {node.target for node in _trace(torch, Model(), "t.py:Model").nodes
               if node.op == "call_module"}
     assert "ours" in called and "theirs" not in called and "theirs.qkv" in called
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_a_sliding_window_attends_the_last_w_keys(causal):
+    """netcalc's module with sliding_window W against attention computed query by query
+    over the keys less than W positions away (the earlier ones only, when causal)."""
+    window, length = 3, 7
+    ours = layer("attention", num_heads=2, num_kv_heads=1, is_causal=causal,
+                 sliding_window=window)
+    module = build_layer(ours, ((1, length, 8),)).eval()
+    x = torch.randn(1, length, 8)
+    with torch.no_grad():
+        got = module(x)
+        q = module.q_proj(x).view(1, length, 2, 4).transpose(1, 2)
+        k = module.k_proj(x).view(1, length, 1, 4).transpose(1, 2)
+        v = module.v_proj(x).view(1, length, 1, 4).transpose(1, 2)
+        rows = []
+        for i in range(length):
+            keys = [j for j in range(length)
+                    if (0 <= i - j < window if causal else abs(i - j) < window)]
+            scores = q[:, :, i:i + 1] @ k[:, :, keys].transpose(-1, -2) / 2.0   # √head_dim
+            rows.append(scores.softmax(-1) @ v[:, :, keys])
+        expected = module.o_proj(torch.cat(rows, 2).transpose(1, 2).flatten(2))
+    assert torch.allclose(got, expected, atol=1e-6)
+    # the math path computes every score all the same: the MACs do not change
+    assert ours.evaluate(((1, length, 8),)).macs == \
+        layer("attention", num_heads=2, num_kv_heads=1, is_causal=causal).evaluate(
+            ((1, length, 8),)).macs
+    # a decoder's cache is a rolling buffer of the last W positions (Mistral's paper)
+    assert ours.kv_cache_elements(((1, length, 8),), 100) == (2 * 1 * 4 * window if causal
+                                                              else 0)

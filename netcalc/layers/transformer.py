@@ -55,18 +55,20 @@ class Attention(Layer):
     is_causal: bool = False
     rotary: bool = False
     rope_theta: float = 10000.0       # rotary's base: Llama 2's 10,000, Mixtral's 1e6
+    sliding_window: int | None = None  # each query sees the last W keys (Mistral 7B's 4,096)
     dropout: float = 0.0
     embed_dim: int | None = None      # the input's last dim
 
     family: ClassVar[str] = "attention"
     positive: ClassVar[tuple[str, ...]] = ("num_heads", "num_kv_heads", "head_dim",
-                                           "embed_dim")
+                                           "embed_dim", "sliding_window")
     torch_class: ClassVar[str] = "Attention"       # netcalc's own: torch_bridge/build.py
 
     def notation(self) -> str:
         kv = f" ({self.kv_heads} kv)" if self.kv_heads != self.num_heads else ""
-        extras = "".join(f", {word}" for word, on in (("causal", self.is_causal),
-                                                      ("rotary", self.rotary)) if on)
+        extras = "".join(f", {word}" for word, on in (
+            ("causal", self.is_causal), ("rotary", self.rotary),
+            (f"window {self.sliding_window}", self.sliding_window)) if on)
         return f"attention ×{self.num_heads} heads{kv}{extras}"
 
     @property
@@ -160,11 +162,13 @@ class Attention(Layer):
         return 2 * n * self.num_heads * length * length
 
     def kv_cache_elements(self, xs: tuple[Shape, ...], context: int) -> int:
-        """A decoder's cache: each position's key and value, 2·Hkv·D per token."""
+        """A decoder's cache: each position's key and value, 2·Hkv·D per token; with a
+        sliding window, of the last W positions only (Mistral's rolling buffer)."""
         if not self.is_causal:
             return 0
         _, _, _, d = self._sizes(xs[0])
-        return 2 * self.kv_heads * d * context
+        kept = min(context, self.sliding_window) if self.sliding_window else context
+        return 2 * self.kv_heads * d * kept
 
     def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
         """Each output sees every position (a causal one those before it; the last

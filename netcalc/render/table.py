@@ -121,13 +121,13 @@ def kv_cache_footer(summary: Summary) -> list[tuple[str, str]]:
         return []
     if kv.layer_token_elements:
         layers = f"{kv.layers} layer{'s' if kv.layers != 1 else ''}"
+        kept = f"{units.count(kv.positions)} tokens" if kv.positions == kv.context else \
+            f"{units.count(kv.positions)} positions (the sliding window)"
         worked = (f"2 (K, V) · {layers} · {units.count(kv.layer_token_elements)} "
-                  f"(kv_heads·head_dim) · {units.count(kv.context)} tokens · {kv.dtype_bytes} "
-                  "bytes")
+                  f"(kv_heads·head_dim) · {kept} · {kv.dtype_bytes} bytes")
     else:
-        worked = (f"{units.count(kv.token_elements)} K and V elements per token over "
-                  f"{kv.layers} layers · {units.count(kv.context)} tokens · {kv.dtype_bytes} "
-                  "bytes")
+        worked = (f"{units.count(kv.elements)} K and V elements over {kv.layers} layers · "
+                  f"{kv.dtype_bytes} bytes")
     batch = f"; × batch {summary.batch} = {units.size(kv.batch_bytes)}" \
         if summary.batch != 1 else ""
     return [("KV cache", f"{units.size(kv.sequence_bytes)} per sequence at "

@@ -45,14 +45,14 @@ class Attention(nn.Module):
 
     def __init__(self, num_heads, num_kv_heads=None, head_dim=None, bias=False,
                  out_bias=None, is_causal=False, rotary=False, rope_theta=10000.0,
-                 dropout=0.0, embed_dim=None):
+                 sliding_window=None, dropout=0.0, embed_dim=None):
         super().__init__()
         if embed_dim is None:
             raise ValueError("Attention needs embed_dim, the input's last dim")
         self.num_heads, self.num_kv_heads, self.head_dim = num_heads, num_kv_heads, head_dim
         self.bias, self.out_bias, self.embed_dim = bias, out_bias, embed_dim
         self.is_causal, self.rotary, self.dropout = is_causal, rotary, dropout
-        self.rope_theta = rope_theta
+        self.rope_theta, self.sliding_window = rope_theta, sliding_window
         kv_heads = num_heads if num_kv_heads is None else num_kv_heads
         dim = embed_dim // num_heads if head_dim is None else head_dim
         self.q_proj = nn.Linear(embed_dim, num_heads * dim, bias=bias)
@@ -70,10 +70,19 @@ class Attention(nn.Module):
             cos, sin = self.rotary_embedding(length, q.shape[-1], x, self.rope_theta)
             q = q * cos + self.rotate_half(q) * sin
             k = k * cos + self.rotate_half(k) * sin
+        # a sliding window: query i sees the keys less than W positions away (causal:
+        # i - W + 1 .. i), as a mask, which the math path applies to all L×L scores
+        mask, causal = None, self.is_causal
+        if self.sliding_window is not None and length > self.sliding_window:
+            position = torch.arange(length, device=x.device)
+            apart = position[:, None] - position[None, :]       # query's minus key's
+            mask = (apart >= 0) & (apart < self.sliding_window) if causal \
+                else apart.abs() < self.sliding_window
+            causal = False
         # enable_gqa: each key/value head serves num_heads / num_kv_heads query heads
         y = nn.functional.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.dropout if self.training else 0.0,
-            is_causal=self.is_causal, enable_gqa=True)
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
+            is_causal=causal, enable_gqa=True)
         return self.o_proj(y.transpose(1, 2).flatten(2))
 
     @staticmethod
