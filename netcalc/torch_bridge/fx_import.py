@@ -324,12 +324,14 @@ class _RecurrentCall(Record):
 
     node: Any            # the call_module node
     lstm: bool           # its state is a pair (h_n, c_n): call[1][0], call[1][1]
+    names: tuple = ()    # where it gives several pieces: every piece's layer, made at once
 
 
 class _RecurrentState(Record):
     """An LSTM call's (h_n, c_n), itself taken apart by getitem."""
 
     node: Any            # the call_module node
+    names: tuple = ()    # the call's pieces' layers, where made at once
 
 
 class _Attribute(Record):
@@ -478,23 +480,49 @@ class _Converter:
             if cls is None or not getattr(cls, "one_call", False):
                 return False
             lstm = len(cls.outputs) == 3
-            taken = sorted(self._pieces_taken(node, lstm))
-            if len(taken) > 1:
-                shown = " and ".join(cls.outputs[k] for k in taken)
-                raise self._refuse(node, f"takes {shown} of nn.{type(module).__name__} "
-                                         f"'{node.target}': `import` writes one of its outputs "
-                                         "per layer; `netcalc summary` and `verify` read the "
-                                         "model itself (file.py:ClassName)")
-            self.values[node] = _RecurrentCall(node, lstm)
+            taken = self._pieces_taken(node, lstm)
+            # one output read: a `piece: k` layer where it is read; several: the entry's
+            # every piece at once (`name: [lstm, lstm_h_n, lstm_c_n]`), the call counted once
+            names = self._every_piece(node, cls, module) if len(taken) > 1 else ()
+            self.values[node] = _RecurrentCall(node, lstm, names)
             return True
         if node.op == "call_function" and node.target is operator.getitem:
             call = self.values.get(node.args[0])
             if isinstance(call, _RecurrentCall) and call.lstm and node.args[1] in (1, -2):
-                self.values[node] = _RecurrentState(call.node)
+                self.values[node] = _RecurrentState(call.node, call.names)
+                return True
+            if isinstance(call, (_RecurrentCall, _RecurrentState)) and call.names:
+                piece = self._item(node) % 2 + (1 if isinstance(call, _RecurrentState) else 0)
+                self.values[node] = call.names[piece]
                 return True
             # `out, _ = self.gru(x)`: a piece no one reads is no layer
             return isinstance(call, (_RecurrentCall, _RecurrentState)) and not node.users
         return False
+
+    def _every_piece(self, node, cls, module) -> tuple[str, ...]:
+        """Every piece of a recurrent call whose outputs are read more than once, as one
+        entry's: the module's name for the output, `_h_n` and `_c_n` beside it."""
+        path = str(node.target)
+        container, _, local = path.rpartition(".")
+        inputs = tuple(t for a in node.args for t in (a if isinstance(a, (tuple, list)) else (a,)))
+        producers = tuple(self._producer(a, node) for a in inputs)
+        self._enter(container, node)
+        self.module_calls[path] = self.module_calls.get(path, 0) + 1
+        if self.module_calls[path] > 1:
+            raise self._refuse(node, f"calls '{path}' a second time: its weights are shared, "
+                                     "and netcalc counts each layer's own")
+        names = [self._unique(container, local, True, node)] + \
+            [self._unique(container, f"{local}_{piece}", False, node)
+             for piece in cls.outputs[1:]]
+        qualified = tuple(f"{container}.{n}" if container else n for n in names)
+        args = module_arguments(cls, module)
+        try:
+            self.graph.add_pieces(cls, args, located(args, self._location(node)), _TOP_LEVEL,
+                                  qualified, producers, len(self.open), self._trainable(node),
+                                  ())
+        except SpecError as error:
+            raise self._refuse(node, f"cannot be a netcalc layer: {error.message}") from None
+        return qualified
 
     def _pieces_taken(self, call, lstm: bool) -> set[int]:
         """The outputs of a recurrent call read later: 0 output, 1 h_n, 2 c_n."""

@@ -102,7 +102,10 @@ def _flat_names(spec: ExpandedSpec) -> dict[str, str]:
 def _write_flat(spec: ExpandedSpec, summary: Summary, origin: str,
                 names: dict[str, str]) -> str:
     lines = [*_head(spec, summary, origin), "", "layers:"]
-    for spec_layer, result in zip(spec.layers, summary.layers):
+    start = 0
+    for span in _one_call([s.layer.given_arguments() for s in spec.layers]):
+        spec_layer, result = spec.layers[start], summary.layers[start]
+        start += span
         layer = spec_layer.layer
         implied = layer.inferred(result.input_shapes[0]) if result.input_shapes else {}
         fields = {"type": layer.type_name, "name": names[spec_layer.name],
@@ -113,6 +116,9 @@ def _write_flat(spec: ExpandedSpec, summary: Summary, origin: str,
             fields["inputs"] = [names.get(i, i) for i in spec_layer.inputs]
         if spec_layer.tied:                  # only a weight is ever tied
             fields["tie_weight"] = names[spec_layer.tied["weight"]]
+        if span > 1:
+            fields = _pieces_as_one(fields, [names[s.name]
+                                             for s in spec.layers[start - span:start]])
         lines.append("  - {" + ", ".join(f"{_scalar(k)}: {_value(v)}"
                                          for k, v in fields.items()) + "}")
     return "\n".join(lines) + "\n"
@@ -138,12 +144,37 @@ def _write(spec: ExpandedSpec, summary: Summary, origin: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _one_call(args: list[dict]) -> list[int]:
+    """How many entries each written entry takes: the pieces of one recurrent call
+    (piece 0, then `same_call` pieces) become one, `name: [out, h_n, c_n]`."""
+    spans, k = [], 0
+    while k < len(args):
+        n = 1
+        if args[k].get("piece") == 0:
+            while k + n < len(args) and args[k + n].get("same_call"):
+                n += 1
+        spans.append(n)
+        k += n
+    return spans
+
+
+def _pieces_as_one(fields: dict, names: list[str]) -> dict:
+    """An entry of every piece: its names listed, neither `piece` nor `same_call`."""
+    fields = {k: v for k, v in fields.items() if k not in ("piece", "same_call")}
+    fields["name"] = names
+    return fields
+
+
 def _entries(children: list[Item], input_names: list[str]) -> list[str]:
     entries = []
     previous = input_names[0] if len(input_names) == 1 else None
-    for child in children:
+    start = 0
+    for span in _one_call([child.args for child in children]):
+        child, start = children[start], start + span
         fields = {"type": child.type, "name": child.name}
         fields.update(child.args)
+        if span > 1:
+            fields = _pieces_as_one(fields, [c.name for c in children[start - span:start]])
         if child.copies:
             fields["repeat"] = child.copies
         if not child.trainable:
@@ -152,7 +183,7 @@ def _entries(children: list[Item], input_names: list[str]) -> list[str]:
             fields["inputs"] = child.inputs
         entries.append("{" + ", ".join(f"{_scalar(k)}: {_value(v)}"
                                        for k, v in fields.items()) + "}")
-        previous = child.name
+        previous = child.name if span == 1 else None     # pieces: the next names one
     return entries
 
 
