@@ -582,14 +582,20 @@ def _alternatives(values: list[int], last_tried: int) -> str:
 
 
 @cli.command()
+@argument("words", nargs="*", metavar="WORD")
 @option("--format", dest="fmt", choices=("table", "json"), default="table",
         show_default=True, help="Output format.")
-def layers(fmt: str) -> None:
-    """The layer types a spec can use, with their arguments and defaults."""
+def layers(words: list[str], fmt: str) -> None:
+    """The layer types a spec can use, with their arguments and defaults; with WORDs,
+    those whose name, alias, family or an argument contains each (`netcalc layers
+    attention`, `netcalc layers conv 2d`)."""
     from .layers.registry import catalog
     from .render import catalog as render_catalog
 
-    entries = catalog()
+    entries = [entry for entry in catalog() if all(_mentions(entry, w) for w in words)]
+    if not entries:
+        raise UsageError(f"no layer type matches {' '.join(words)!r}: `netcalc layers` "
+                         "lists them all")
     if fmt == "json":
         _emit(render_catalog.render_json(entries), None)
     else:
@@ -597,6 +603,14 @@ def layers(fmt: str) -> None:
 
 
 # -- helpers -------------------------------------------------------------------
+
+def _mentions(entry: dict, word: str) -> bool:
+    """A catalog entry's type, aliases, family or argument names contain `word`."""
+    word = word.lower()
+    return any(word in text.lower() for text in (entry["type"], entry["family"],
+                                                 *entry["aliases"],
+                                                 *(a["name"] for a in entry["arguments"])))
+
 
 def _load_and_analyze(spec: str, input_shapes: tuple[str, ...], batch: int, dtype: str,
                       depth: int | None = None, kwargs: str | None = None,

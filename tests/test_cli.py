@@ -376,3 +376,15 @@ def test_a_terminal_table_fits_80_columns_without_cutting_a_number(depth):
         assert str(list(row.output_shape)) in cells, row.name
     footer = " ".join(regex.sub(r"\s+", " ", text).split())
     assert "4,089,184,256 (4.09 G)" in footer and "kept for backward 82.13 MiB" in footer
+
+
+def test_layers_takes_words_to_find_a_type(capsys):
+    from netcalc.layers import REGISTRY
+    code, out, _ = run_cli(capsys, "layers", "--format", "json", "attention")
+    assert code == 0
+    found = {entry["type"] for entry in json.loads(out)}
+    assert found == {cls.type_name for cls in REGISTRY.values() if cls.family == "attention"}
+    code, out, _ = run_cli(capsys, "layers", "--format", "json", "conv", "3d")
+    assert {entry["type"] for entry in json.loads(out)} == {"conv3d", "convtranspose3d"}
+    code, _, err = run_cli(capsys, "layers", "lstmm")
+    assert code == 2 and "no layer type matches 'lstmm'" in err
