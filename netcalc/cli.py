@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import sys
 
+import click
+
 from . import __version__
-from .command_line import (Commands, argument, at_least, directory_path, file_path, option,
-                           output_path)
+from .command_line import DIRECTORY_PATH, OUTPUT_PATH, SPEC_PATH, cli, run
 from .dtypes import MODEL_DTYPES
 from .i18n import LANGUAGES
 from .errors import NetcalcError, SpecError, UsageError
@@ -20,50 +21,54 @@ from .errors import NetcalcError, SpecError, UsageError
 FORMATS = ("table", "json", "markdown", "csv")
 SUMMARY_SHOWABLE = ("rf",)     # summary --show: extra table and markdown columns
 
-_kwargs_option = option(
-    "--kwargs", default=None, metavar="JSON",
-    help="For a torch module (file.py:ClassName): constructor arguments, as a JSON object.")
+_kwargs_option = click.option("--kwargs", default=None, metavar="JSON",
+                              help="For a torch module (file.py:ClassName): constructor "
+                                   "arguments, as a JSON object.")
+# options several commands take alike
+_lang_option = click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default=None,
+                            help="Language of the words (default: from LANG, else en).")
+_named_input_option = click.option(
+    "--input", "input_shapes", multiple=True, metavar="SHAPE",
+    help="Override the input shape: 3x224x224 (name=SHAPE for a named input).")
 EXIT_INTERNAL = 3
 # rich lays out about a thousand rows a second; longer tables are written directly
 RICH_TABLE_ROWS = 5_000
 
-cli = Commands("netcalc", "netcalc: shapes, parameters, MACs and memory of a neural network "
-               "spec,\ncomputed exactly and without torch.", __version__)
 
 
 @cli.command()
-@argument("spec", type=file_path)
-@option("--format", dest="fmt", choices=FORMATS, default="table", show_default=True,
-        help="Output format.")
-@option("--batch", type=at_least(1), default=1, show_default=True,
-        help="Batch size N (shapes in the spec leave it out).")
-@option("--input", dest="input_shapes", multiple=True, metavar="SHAPE",
-        help="Override the input shape: 3x224x224, or name=3x224x224 for a named input.")
-@option("--dtype", choices=list(MODEL_DTYPES), default="float32",
-        show_default=True,
-        help="Element type for the memory figures.")
-@option("--depth", type=at_least(1), default=None,
-        help="Table and markdown: show this many levels of blocks; deeper layers fold "
-             "into their block's row.")
-@option("--show", default="", metavar="rf",
-        help="Table and markdown: extra columns, comma-separated; rf: each layer's "
-             "receptive field, jump and start (JSON and CSV always carry them).")
-@option("--optimizer", choices=("sgd", "momentum", "adam", "adamw"),
-        default="adam", show_default=True,
-        help="Training memory: the optimizer whose state it holds.")
-@option("--amp", flag=True,
-        help="Training memory with mixed precision: float16/bfloat16 activations, "
-             "float32 master weights.")
-@option("--checkpoint", multiple=True, metavar="BLOCK",
-        help="Training memory with activation checkpointing of these blocks (a name or a "
-             "pattern, 'encoder.layers.*'; a repeat: each copy; repeatable): only their "
-             "inputs are kept for backward.")
-@option("--kv-cache", dest="kv_context", type=at_least(1), default=None, metavar="CONTEXT",
-        help="Generation memory: the KV cache a decoder keeps per sequence at CONTEXT "
-             "tokens (2·layers·kv_heads·head_dim·CONTEXT·dtype bytes), for --batch and "
-             "--dtype.")
-@option("-o", "--output", type=output_path, default=None,
-        help="Write to this file (atomically); '-' is standard output.")
+@click.argument("spec", type=SPEC_PATH)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="Output format.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch size N (shapes in the spec leave it out).")
+@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
+              help="Override the input shape: 3x224x224, or name=3x224x224 for a named input.")
+@click.option("--dtype", type=click.Choice(list(MODEL_DTYPES)), default="float32",
+              show_default=True, help="Element type for the memory figures.")
+@click.option("--depth", type=click.IntRange(min=1), default=None,
+              help="Table and markdown: show this many levels of blocks; deeper layers fold into "
+                   "their block's row.")
+@click.option("--show", default="", metavar="rf",
+              help="Table and markdown: extra columns, comma-separated; rf: each layer's "
+                   "receptive field, jump and start (JSON and CSV always carry them).")
+@click.option("--optimizer", type=click.Choice(("sgd", "momentum", "adam", "adamw")),
+              default="adam", show_default=True,
+              help="Training memory: the optimizer whose state it holds.")
+@click.option("--amp", is_flag=True,
+              help="Training memory with mixed precision: float16/bfloat16 activations, float32 "
+                   "master weights.")
+@click.option("--checkpoint", multiple=True, metavar="BLOCK",
+              help="Training memory with activation checkpointing of these blocks (a name or a "
+                   "pattern, 'encoder.layers.*'; a repeat: each copy; repeatable): only their "
+                   "inputs are kept for backward.")
+@click.option("--kv-cache", "kv_context", type=click.IntRange(min=1), default=None,
+              metavar="CONTEXT",
+              help="Generation memory: the KV cache a decoder keeps per sequence at CONTEXT "
+                   "tokens (2·layers·kv_heads·head_dim·CONTEXT·dtype bytes), for --batch and "
+                   "--dtype.")
+@click.option("-o", "--output", type=OUTPUT_PATH, default=None,
+              help="Write to this file (atomically); '-' is standard output.")
 @_kwargs_option
 def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
             depth: int | None, show: str, optimizer: str, amp: bool,
@@ -111,23 +116,23 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
 
 
 @cli.command()
-@argument("spec", type=file_path)
-@option("--device", choices=("auto", "cpu", "cuda"), default="auto",
-        show_default=True, help="Where torch runs the model; auto picks CUDA if torch "
-                                "sees a GPU.")
-@option("--batch", type=at_least(1), default=1, show_default=True,
-        help="Batch size N.")
-@option("--input", dest="input_shapes", multiple=True, metavar="SHAPE",
-        help="Override the input shape, as for summary.")
-@option("--dtype", choices=[d for d in MODEL_DTYPES if d != "int8"],
-        default="float32", show_default=True, help="Element type of the model and inputs.")
-@option("--runs", type=at_least(0), default=None,
-        help="Timed forward passes for the latency figure (default 10 on a GPU, 3 on "
-             "the CPU; 0 skips timing).")
-@option("--format", dest="fmt", choices=("table", "json"), default="table",
-        show_default=True, help="Output format.")
-@option("-o", "--output", type=output_path, default=None,
-        help="Write to this file (atomically); '-' is standard output.")
+@click.argument("spec", type=SPEC_PATH)
+@click.option("--device", type=click.Choice(("auto", "cpu", "cuda")), default="auto",
+              show_default=True,
+              help="Where torch runs the model; auto picks CUDA if torch sees a GPU.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch size N.")
+@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
+              help="Override the input shape, as for summary.")
+@click.option("--dtype", type=click.Choice([d for d in MODEL_DTYPES if d != "int8"]),
+              default="float32", show_default=True, help="Element type of the model and inputs.")
+@click.option("--runs", type=click.IntRange(min=0), default=None,
+              help="Timed forward passes for the latency figure (default 10 on a GPU, 3 on the "
+                   "CPU; 0 skips timing).")
+@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
+              show_default=True, help="Output format.")
+@click.option("-o", "--output", type=OUTPUT_PATH, default=None,
+              help="Write to this file (atomically); '-' is standard output.")
 @_kwargs_option
 def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
            runs: int | None, fmt: str, output: str | None, kwargs: str | None) -> None:
@@ -152,15 +157,15 @@ def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dt
 
 
 @cli.command()
-@argument("spec", type=file_path)
-@option("--to", dest="target", choices=("torch", "yaml"), default="torch",
-        show_default=True, help="What to write: a PyTorch module, or the spec in "
-                                "canonical flat form (every layer in one list, with "
-                                "its torch arguments and inputs).")
-@option("--input", dest="input_shapes", multiple=True, metavar="SHAPE",
-        help="Override the input shape (channel counts follow from it).")
-@option("-o", "--output", type=output_path, default=None,
-        help="Write to this file (atomically); '-' is standard output.")
+@click.argument("spec", type=SPEC_PATH)
+@click.option("--to", "target", type=click.Choice(("torch", "yaml")), default="torch",
+              show_default=True,
+              help="What to write: a PyTorch module, or the spec in canonical flat form (every "
+                   "layer in one list, with its torch arguments and inputs).")
+@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
+              help="Override the input shape (channel counts follow from it).")
+@click.option("-o", "--output", type=OUTPUT_PATH, default=None,
+              help="Write to this file (atomically); '-' is standard output.")
 @_kwargs_option
 def export(spec: str, target: str, input_shapes: tuple[str, ...], output: str | None,
            kwargs: str | None) -> None:
@@ -179,25 +184,24 @@ def export(spec: str, target: str, input_shapes: tuple[str, ...], output: str | 
 
 
 @cli.command()
-@argument("spec", type=file_path)
-@option("-o", "--output", type=output_path, default=None,
-        help="Write the picture to this file (atomically); its suffix sets the format.")
-@option("--format", dest="fmt", choices=("svg", "png", "pdf", "dot"), default=None,
-        help="svg, png, pdf (drawn by Graphviz's dot) or dot (the DOT text, no Graphviz "
-             "needed). Default: from -o's suffix, else dot.")
-@option("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB",
-        show_default=True, help="Direction the graph flows: top to bottom, left to right.")
-@option("--depth", type=at_least(1), default=None,
-        help="Draw this many levels of blocks; deeper layers fold into one node each.")
-@option("--show", default="", metavar="params,macs",
-        help="What to write besides the shapes (on edges) and each layer's notation: params, "
-             "macs; no-shapes or no-args leaves those out; comma-separated.")
-@option("--repeats", choices=("all", "once"), default="all",
-        show_default=True,
-        help="once: draw a repeated block's first copy, marked ×N.")
-@option("--title", default=None, help="The title above the graph (default: its name).")
-@option("--input", dest="input_shapes", multiple=True, metavar="SHAPE",
-        help="Override the input shape, as for summary.")
+@click.argument("spec", type=SPEC_PATH)
+@click.option("-o", "--output", type=OUTPUT_PATH, default=None,
+              help="Write the picture to this file (atomically); its suffix sets the format.")
+@click.option("--format", "fmt", type=click.Choice(("svg", "png", "pdf", "dot")), default=None,
+              help="svg, png, pdf (drawn by Graphviz's dot) or dot (the DOT text, no Graphviz "
+                   "needed). Default: from -o's suffix, else dot.")
+@click.option("--rankdir", type=click.Choice(("TB", "LR", "BT", "RL")), default="TB",
+              show_default=True, help="Direction the graph flows: top to bottom, left to right.")
+@click.option("--depth", type=click.IntRange(min=1), default=None,
+              help="Draw this many levels of blocks; deeper layers fold into one node each.")
+@click.option("--show", default="", metavar="params,macs",
+              help="What to write besides the shapes (on edges) and each layer's notation: "
+                   "params, macs; no-shapes or no-args leaves those out; comma-separated.")
+@click.option("--repeats", type=click.Choice(("all", "once")), default="all", show_default=True,
+              help="once: draw a repeated block's first copy, marked ×N.")
+@click.option("--title", default=None, help="The title above the graph (default: its name).")
+@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
+              help="Override the input shape, as for summary.")
 @_kwargs_option
 def diagram(spec: str, output: str | None, fmt: str | None, rankdir: str, depth: int | None,
             show: str, repeats: str, title: str | None, input_shapes: tuple[str, ...],
@@ -235,13 +239,13 @@ def diagram(spec: str, output: str | None, fmt: str | None, rankdir: str, depth:
 
 
 @cli.command()
-@argument("specs", nargs="+", type=file_path)
-@option("-o", "--output", dest="directory", required=True, type=directory_path,
-        help="The directory for the pages (made if missing).")
-@option("--depth", type=at_least(1), default=None,
-        help="Tables and diagrams show this many levels of blocks.")
-@option("--repeats", choices=("all", "once"), default="all",
-        show_default=True, help="Diagrams: draw a repeated block's first copy only.")
+@click.argument("specs", type=SPEC_PATH, nargs=-1, required=True)
+@click.option("-o", "--output", "directory", type=DIRECTORY_PATH, required=True,
+              help="The directory for the pages (made if missing).")
+@click.option("--depth", type=click.IntRange(min=1), default=None,
+              help="Tables and diagrams show this many levels of blocks.")
+@click.option("--repeats", type=click.Choice(("all", "once")), default="all", show_default=True,
+              help="Diagrams: draw a repeated block's first copy only.")
 def docs(specs: tuple[str, ...], directory: str, depth: int | None, repeats: str) -> None:
     """A markdown page per SPEC (its summary table, totals and SVG diagram) and an
     index.md listing every model, in DIRECTORY, ready for mkdocs."""
@@ -272,19 +276,19 @@ def docs(specs: tuple[str, ...], directory: str, depth: int | None, repeats: str
 
 
 @cli.command("import")
-@argument("target")
-@option("--input", dest="input_shapes", multiple=True, metavar="SHAPE", required=True,
-        help="The input shape without the batch dim: 3x224x224 (name=SHAPE for each "
-             "input of a model that takes several).")
+@click.argument("target")
+@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE", required=True,
+              help="The input shape without the batch dim: 3x224x224 (name=SHAPE for each input "
+                   "of a model that takes several).")
 @_kwargs_option
-@option("-o", "--output", type=output_path, default=None,
-        help="Write the spec to this file (atomically); '-' is standard output.")
-@option("--batch", type=at_least(1), default=1, show_default=True,
-        help="Batch size of the sample input the module runs on once (the spec itself "
-             "works at any batch).")
-@option("--flat", flag=True,
-        help="Write every layer in one list with its torch arguments and inputs, "
-             "instead of blocks.")
+@click.option("-o", "--output", type=OUTPUT_PATH, default=None,
+              help="Write the spec to this file (atomically); '-' is standard output.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch size of the sample input the module runs on once (the spec itself works "
+                   "at any batch).")
+@click.option("--flat", is_flag=True,
+              help="Write every layer in one list with its torch arguments and inputs, instead of "
+                   "blocks.")
 def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batch: int,
             output: str | None, flat: bool) -> None:
     """Trace the torch module TARGET with torch.fx and write it as a netcalc YAML spec.
@@ -323,23 +327,22 @@ def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batc
 
 
 @cli.command()
-@argument("spec", type=file_path)
-@option("--layer", dest="names", multiple=True, metavar="NAME",
-        help="Only this layer, or the layers of this block (repeatable).")
-@option("--lang", choices=sorted(LANGUAGES), default=None,
-        help="Language of the words (default: from LANG, else en).")
-@option("--format", dest="fmt", choices=("text", "markdown", "json"),
-        default="text", show_default=True, help="Output format.")
-@option("--batch", type=at_least(1), default=1, show_default=True,
-        help="Batch size N.")
-@option("--input", dest="input_shapes", multiple=True, metavar="SHAPE",
-        help="Override the input shape: 3x224x224 (name=SHAPE for a named input).")
-@option("--kv-cache", dest="kv_context", type=at_least(1), default=None, metavar="CONTEXT",
-        help="Also work out the KV cache a decoder keeps per sequence at CONTEXT tokens.")
-@option("--dtype", choices=list(MODEL_DTYPES), default="float32", show_default=True,
-        help="Element type of the KV cache.")
-@option("-o", "--output", type=output_path, default=None,
-        help="Write to this file (atomically); '-' is standard output.")
+@click.argument("spec", type=SPEC_PATH)
+@click.option("--layer", "names", multiple=True, metavar="NAME",
+              help="Only this layer, or the layers of this block (repeatable).")
+@_lang_option
+@click.option("--format", "fmt", type=click.Choice(("text", "markdown", "json")), default="text",
+              show_default=True, help="Output format.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch size N.")
+@_named_input_option
+@click.option("--kv-cache", "kv_context", type=click.IntRange(min=1), default=None,
+              metavar="CONTEXT",
+              help="Also work out the KV cache a decoder keeps per sequence at CONTEXT tokens.")
+@click.option("--dtype", type=click.Choice(list(MODEL_DTYPES)), default="float32",
+              show_default=True, help="Element type of the KV cache.")
+@click.option("-o", "--output", type=OUTPUT_PATH, default=None,
+              help="Write to this file (atomically); '-' is standard output.")
 def explain(spec: str, names: tuple[str, ...], lang: str | None, fmt: str, batch: int,
             input_shapes: tuple[str, ...], kv_context: int | None, dtype: str,
             output: str | None) -> None:
@@ -361,20 +364,18 @@ def explain(spec: str, names: tuple[str, ...], lang: str | None, fmt: str, batch
 
 
 @cli.command()
-@argument("spec", type=file_path)
-@argument("answers", type=file_path)
-@option("--lang", choices=sorted(LANGUAGES), default=None,
-        help="Language of the words (default: from LANG, else en).")
-@option("--format", dest="fmt", choices=("text", "json"), default="text",
-        show_default=True, help="Output format (json for autograders).")
-@option("--batch", type=at_least(1), default=1, show_default=True,
-        help="Batch size N the answers are for.")
-@option("--input", dest="input_shapes", multiple=True, metavar="SHAPE",
-        help="Override the input shape: 3x224x224 (name=SHAPE for a named input).")
-@option("--kv-cache", dest="kv_context", type=at_least(1), default=None, metavar="CONTEXT",
-        help="The context length a `total_kv_cache` answer is for.")
-@option("--dtype", choices=list(MODEL_DTYPES), default="float32", show_default=True,
-        help="Element type a `total_kv_cache` answer is for.")
+@click.argument("spec", type=SPEC_PATH)
+@click.argument("answers", type=SPEC_PATH)
+@_lang_option
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
+              show_default=True, help="Output format (json for autograders).")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch size N the answers are for.")
+@_named_input_option
+@click.option("--kv-cache", "kv_context", type=click.IntRange(min=1), default=None,
+              metavar="CONTEXT", help="The context length a `total_kv_cache` answer is for.")
+@click.option("--dtype", type=click.Choice(list(MODEL_DTYPES)), default="float32",
+              show_default=True, help="Element type a `total_kv_cache` answer is for.")
 def check(spec: str, answers: str, lang: str | None, fmt: str, batch: int,
           input_shapes: tuple[str, ...], kv_context: int | None, dtype: str) -> None:
     """Grade ANSWERS (a YAML file: `conv1: {output: [64, 55, 55], params: 23296}`,
@@ -398,14 +399,14 @@ def check(spec: str, answers: str, lang: str | None, fmt: str, batch: int,
 def _calculator_options(command):
     """--explain, --lang, --batch, --format: what every calculator takes."""
     for declare in reversed([
-        option("--explain", dest="show_working", flag=True,
-               help="Show the working: each formula with these numbers."),
-        option("--lang", choices=sorted(LANGUAGES), default=None,
-               help="Language of the working's words (default: from LANG, else en)."),
-        option("--batch", type=at_least(1), default=1, show_default=True,
-               help="Batch size N."),
-        option("--format", dest="fmt", choices=("text", "json"), default="text",
-               show_default=True, help="Output format."),
+        click.option("--explain", "show_working", is_flag=True,
+                     help="Show the working: each formula with these numbers."),
+        click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default=None,
+                     help="Language of the working's words (default: from LANG, else en)."),
+        click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Batch size N."),
+        click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
+                     show_default=True, help="Output format."),
     ]):
         command = declare(command)
     return command
@@ -450,18 +451,17 @@ def _convolution_options(command):
     """The options conv and convtranspose share."""
     command = _calculator_options(command)
     for declare in reversed([
-        option("--input", dest="input_shape", required=True, metavar="SHAPE",
-               help="The input without the batch: 3x224x224 (C×H×W; C×L and C×D×H×W "
-                    "too)."),
-        option("--out", dest="out_channels", required=True, type=int,
-               help="Output channels (kernels)."),
-        option("-k", "--kernel-size", dest="kernel_size", required=True,
-               help="Kernel size: 11, or 3x5."),
-        option("-s", "--stride", default=None, help="Stride (1)."),
-        option("-p", "--padding", default=None, help="Padding (0); conv: same, valid."),
-        option("-d", "--dilation", default=None, help="Dilation (1)."),
-        option("-g", "--groups", type=int, default=None, help="Groups (1)."),
-        option("--no-bias", flag=True, help="No bias."),
+        click.option("--input", "input_shape", required=True, metavar="SHAPE",
+                     help="The input without the batch: 3x224x224 (C×H×W; C×L and C×D×H×W too)."),
+        click.option("--out", "out_channels", type=int, required=True,
+                     help="Output channels (kernels)."),
+        click.option("-k", "--kernel-size", "kernel_size", required=True,
+                     help="Kernel size: 11, or 3x5."),
+        click.option("-s", "--stride", default=None, help="Stride (1)."),
+        click.option("-p", "--padding", default=None, help="Padding (0); conv: same, valid."),
+        click.option("-d", "--dilation", default=None, help="Dilation (1)."),
+        click.option("-g", "--groups", type=int, default=None, help="Groups (1)."),
+        click.option("--no-bias", is_flag=True, help="No bias."),
     ]):
         command = declare(command)
     return command
@@ -489,7 +489,7 @@ def conv(input_shape, out_channels, kernel_size, stride, padding, dilation, grou
 
 
 @cli.command()
-@option("--output-padding", default=None, help="Output padding (0).")
+@click.option("--output-padding", default=None, help="Output padding (0).")
 @_convolution_options
 def convtranspose(output_padding, input_shape, out_channels, kernel_size, stride, padding,
                   dilation, groups, no_bias, show_working, lang, batch, fmt) -> None:
@@ -501,14 +501,14 @@ def convtranspose(output_padding, input_shape, out_channels, kernel_size, stride
 
 
 @cli.command()
-@option("--input", dest="input_shape", required=True, metavar="SHAPE",
-        help="The input without the batch: 64x55x55.")
-@option("-k", "--kernel-size", dest="kernel_size", required=True, help="Window size.")
-@option("-s", "--stride", default=None, help="Stride (the window size).")
-@option("-p", "--padding", default=None, help="Padding (0).")
-@option("-d", "--dilation", default=None, help="Dilation (1; max pooling only).")
-@option("--ceil", dest="ceil_mode", flag=True, help="ceil_mode: round up.")
-@option("--avg", flag=True, help="Average pooling (default: max).")
+@click.option("--input", "input_shape", required=True, metavar="SHAPE",
+              help="The input without the batch: 64x55x55.")
+@click.option("-k", "--kernel-size", "kernel_size", required=True, help="Window size.")
+@click.option("-s", "--stride", default=None, help="Stride (the window size).")
+@click.option("-p", "--padding", default=None, help="Padding (0).")
+@click.option("-d", "--dilation", default=None, help="Dilation (1; max pooling only).")
+@click.option("--ceil", "ceil_mode", is_flag=True, help="ceil_mode: round up.")
+@click.option("--avg", is_flag=True, help="Average pooling (default: max).")
 @_calculator_options
 def pool(input_shape, kernel_size, stride, padding, dilation, ceil_mode, avg, show_working,
          lang, batch, fmt) -> None:
@@ -522,10 +522,10 @@ def pool(input_shape, kernel_size, stride, padding, dilation, ceil_mode, avg, sh
 
 
 @cli.command()
-@option("--input", dest="input_shape", required=True, metavar="SHAPE",
-        help="The features (and any leading dims) without the batch: 9216, or 197x768.")
-@option("--out", dest="out_features", required=True, type=int, help="Output features.")
-@option("--no-bias", flag=True, help="No bias.")
+@click.option("--input", "input_shape", required=True, metavar="SHAPE",
+              help="The features (and any leading dims) without the batch: 9216, or 197x768.")
+@click.option("--out", "out_features", type=int, required=True, help="Output features.")
+@click.option("--no-bias", is_flag=True, help="No bias.")
 @_calculator_options
 def linear(input_shape, out_features, no_bias, show_working, lang, batch, fmt) -> None:
     """One fully connected layer: output shape, parameters, MACs (no spec file)."""
@@ -535,16 +535,16 @@ def linear(input_shape, out_features, no_bias, show_working, lang, batch, fmt) -
 
 
 @cli.command()
-@argument("kind", choices=("conv", "pool"))
-@option("--input", dest="input_size", required=True, type=at_least(1),
-        help="The input size along one dim: 224.")
-@option("--output", dest="output_size", required=True, type=at_least(1),
-        help="The output size wanted: 112.")
-@option("-k", "--kernel-size", dest="kernel_size", type=at_least(1), default=None)
-@option("-s", "--stride", type=at_least(1), default=None)
-@option("-p", "--padding", type=at_least(0), default=None)
-@option("-d", "--dilation", type=at_least(1), default=None)
-@option("--ceil", dest="ceil_mode", flag=True, help="ceil_mode (pool).")
+@click.argument("kind", type=click.Choice(("conv", "pool")))
+@click.option("--input", "input_size", type=click.IntRange(min=1), required=True,
+              help="The input size along one dim: 224.")
+@click.option("--output", "output_size", type=click.IntRange(min=1), required=True,
+              help="The output size wanted: 112.")
+@click.option("-k", "--kernel-size", "kernel_size", type=click.IntRange(min=1), default=None)
+@click.option("-s", "--stride", type=click.IntRange(min=1), default=None)
+@click.option("-p", "--padding", type=click.IntRange(min=0), default=None)
+@click.option("-d", "--dilation", type=click.IntRange(min=1), default=None)
+@click.option("--ceil", "ceil_mode", is_flag=True, help="ceil_mode (pool).")
 def solve(kind, input_size, output_size, kernel_size, stride, padding, dilation,
           ceil_mode) -> None:
     """Find the hyper-parameter left out: every value that turns INPUT into OUTPUT.
@@ -582,9 +582,9 @@ def _alternatives(values: list[int], last_tried: int) -> str:
 
 
 @cli.command()
-@argument("words", nargs="*", metavar="WORD")
-@option("--format", dest="fmt", choices=("table", "json"), default="table",
-        show_default=True, help="Output format.")
+@click.argument("words", nargs=-1, metavar="WORD")
+@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
+              show_default=True, help="Output format.")
 def layers(words: list[str], fmt: str) -> None:
     """The layer types a spec can use, with their arguments and defaults; with WORDs,
     those whose name, alias, family or an argument contains each (`netcalc layers
@@ -724,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
     args = [a for a in args if a != "--debug"]
     try:
         # a command's own verdict (verify: 1 when numbers differ) is its return value
-        code = cli.run(args)
+        code = run(args)
         return code if isinstance(code, int) else 0
     except NetcalcError as error:
         if _Interrupts.seen:

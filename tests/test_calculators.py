@@ -119,6 +119,6 @@ def test_solve_says_when_there_is_none_or_too_much_is_unknown(capsys):
     assert err == "error: no padding turns 10 into 50 with kernel_size=3, stride=1 " \
                   "(dilation 1 assumed: give -p or -d if they differ)\n"
     code, _, err = run_cli(capsys, "solve", "conv", "--input", "10", "--output", "5", "-s", "0")
-    assert code == 2 and "argument -s/--stride: 0 is not at least 1" in err
+    assert code == 2 and "Invalid value for '-s' / '--stride': 0 is not in the range x>=1" in err
     code, _, err = run_cli(capsys, "solve", "conv", "--input", "10", "--output", "5")
     assert code == 2 and "leave out one of -k, -s, -p" in err
