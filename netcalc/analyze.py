@@ -70,8 +70,9 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
         advice = [] if spec.captured else warnings
         done: dict[str, LayerResult] = {}
         # the layers whose weights others share (`tie_weight`), to compare shapes with
-        held = {source for s in spec.layers for source in s.tied.values()}
-        holders = {s.name: s.layer for s in spec.layers if s.name in held} if held else {}
+        sources = {source for s in spec.layers for source in s.tied.values()}
+        holders = {s.name: s.layer for s in spec.layers if s.name in sources} if sources \
+            else {}
         for spec_layer in spec.layers:
             done[spec_layer.name] = _run_layer(spec_layer, batch, shapes, layouts, fields, size,
                                                notes, advice, done, holders)
