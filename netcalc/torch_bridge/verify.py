@@ -45,21 +45,26 @@ def verify(spec: ExpandedSpec, summary: Summary, device: str = "auto",
 
     root = type(model).__name__
     modules = model.layer_modules()
-    checks = []
-    seen: set[int] = set()        # a tied weight counts where it is first held, as in torch
-    for result in summary.layers:
-        module = modules[result.name]
-        params = [p for p in module.parameters() if id(p) not in seen]
-        seen.update(id(p) for p in params)
-        checks.append(LayerCheck(
-            name=result.name, type=result.type,
-            output_shape=Quantity(result.output_shape, shapes.get(result.name)),
-            params=Quantity(result.params, sum(p.numel() for p in params)),
-            buffers=Quantity(result.buffers, sum(b.numel() for b in module.buffers())),
-            macs=Quantity(result.macs, sum(counts.get(f"{root}.{result.name}", {}).values())
-                          // 2)))
+    seen: set[int] = set()
+    checks = [_layer_check(result, modules[result.name], shapes, counts, root, seen)
+              for result in summary.layers]
     return _verification(torch, summary, model, checks, sum(counts.get("Global", {}).values()),
                          target, runs, lambda: model(*inputs))
+
+
+def _layer_check(result, module, shapes: dict, counts: dict, root: str,
+                 seen: set[int]) -> LayerCheck:
+    """A layer's numbers beside its module's: output shape, parameters (a tied weight
+    counts where it is first held, as torch's `parameters()` counts it: `seen` holds
+    those counted already), buffers, and FlopCounterMode's MACs under `root`."""
+    params = [p for p in module.parameters() if id(p) not in seen]
+    seen.update(id(p) for p in params)
+    return LayerCheck(
+        name=result.name, type=result.type,
+        output_shape=Quantity(result.output_shape, shapes.get(result.name)),
+        params=Quantity(result.params, sum(p.numel() for p in params)),
+        buffers=Quantity(result.buffers, sum(b.numel() for b in module.buffers())),
+        macs=Quantity(result.macs, sum(counts.get(f"{root}.{result.name}", {}).values()) // 2))
 
 
 def _verification(torch, summary: Summary, model, checks: list, flops: int, where,
@@ -299,15 +304,7 @@ def verify_model(target: str, kwargs: dict, summary: Summary, device: str = "aut
         # never called has nothing of torch's to compare
         if module is None or calls.get(result.name) != 1:
             continue
-        params = [p for p in module.parameters() if id(p) not in seen]
-        seen.update(id(p) for p in params)
-        checks.append(LayerCheck(
-            name=result.name, type=result.type,
-            output_shape=Quantity(result.output_shape, shapes.get(result.name)),
-            params=Quantity(result.params, sum(p.numel() for p in params)),
-            buffers=Quantity(result.buffers, sum(b.numel() for b in module.buffers())),
-            macs=Quantity(result.macs,
-                          sum(counts.get(f"{root}.{result.name}", {}).values()) // 2)))
+        checks.append(_layer_check(result, module, shapes, counts, root, seen))
     from torch.utils._pytree import keystr, tree_flatten_with_path
     for path, value in tree_flatten_with_path(returned)[0]:
         if not hasattr(value, "shape"):
