@@ -72,20 +72,9 @@ def _kept_by_autograd(model, shape) -> int:
     parameters' and buffers' aside."""
     import torch
 
-    from netcalc.torch_bridge import countable_attention
+    from torch_measure import saved_by_autograd
 
-    model.train()
-    own = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
-    kept: dict[int, int] = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in own:
-            kept[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
-            countable_attention(torch):
+    with saved_by_autograd(model.train()) as kept:
         model(torch.randn(shape))
     return sum(kept.values())
 
@@ -125,10 +114,10 @@ def test_checkpointing_keeps_what_torch_utils_checkpoint_keeps(name, blocks, pat
     import torch
     from torch.utils.checkpoint import checkpoint
 
+    from torch_measure import saved_by_autograd
+
     torch.manual_seed(0)
     model = _references()[name]().train()
-    own = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
-    kept: dict[int, int] = {}
     copies: list[tuple] = []             # (block, its input)
 
     class Checkpointed(torch.nn.Module):
@@ -145,27 +134,16 @@ def test_checkpointing_keeps_what_torch_utils_checkpoint_keeps(name, blocks, pat
         for child_name, child in list(container.named_children()):
             setattr(container, child_name, Checkpointed(child))
 
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in own:
-            kept[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    from netcalc.torch_bridge import countable_attention
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
-            countable_attention(torch):
+    with saved_by_autograd(model) as kept:
         model(torch.randn(1, 3, 224, 224))
-        for _, x in copies:                   # checkpoint holds each copy's input
-            kept[x.untyped_storage().data_ptr()] = x.untyped_storage().nbytes()
-        largest = 0
-        for block, x in copies:               # one copy's own, as backward recomputes it
-            kept_before = dict(kept)
-            kept.clear()
+    for _, x in copies:                       # checkpoint holds each copy's input
+        kept[x.untyped_storage().data_ptr()] = x.untyped_storage().nbytes()
+    largest = 0
+    for block, x in copies:                   # one copy's own, as backward recomputes it
+        with saved_by_autograd(model) as inside:
             block(x.detach().requires_grad_())
-            kept.pop(x.untyped_storage().data_ptr(), None)
-            largest = max(largest, sum(kept.values()))
-            kept.clear()
-            kept.update(kept_before)
+        inside.pop(x.untyped_storage().data_ptr(), None)
+        largest = max(largest, sum(inside.values()))
     torch_bytes = sum(kept.values()) + largest
     ours = summarize(SPECS / f"{name}.yaml", checkpoint=pattern).memory
     assert ours.saved_activation_bytes == torch_bytes

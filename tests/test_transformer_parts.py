@@ -149,18 +149,9 @@ def test_rmsnorm_is_llamas():
 def _kept_bytes(module, x) -> int:
     """Bytes of the distinct storages autograd saves in a training forward, the module's
     own tensors aside (tests/test_memory.py's count)."""
-    module.train()
-    own = {t.untyped_storage().data_ptr() for t in (*module.parameters(), *module.buffers())}
-    kept: dict[int, int] = {}
+    from torch_measure import saved_by_autograd
 
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in own:
-            kept[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
-            countable_attention(torch):
+    with saved_by_autograd(module.train()) as kept:
         module(x)
     return sum(kept.values())
 

@@ -7,6 +7,7 @@ count 0: see netcalc.torch_bridge.countable_attention).
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass
 
@@ -247,3 +248,21 @@ def unrolled_lstm_macs(module, shapes) -> int:
     for e, g in zip((expected[0], *expected[1]), got):
         assert e.shape == g.shape and torch.allclose(e, g, atol=1e-5), (e - g).abs().max()
     return counter.get_total_flops() // 2
+
+
+@contextlib.contextmanager
+def saved_by_autograd(module):
+    """While inside: the distinct storages autograd saves for backward, as {storage:
+    bytes}, the module's own parameters and buffers aside; attention on the math path."""
+    own = {t.untyped_storage().data_ptr() for t in (*module.parameters(), *module.buffers())}
+    kept: dict[int, int] = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in own:
+            kept[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
+            countable_attention(torch):
+        yield kept
