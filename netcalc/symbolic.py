@@ -316,14 +316,19 @@ def _terms(value) -> dict:
     raise TypeError(f"not a size, formula or whole number: {value!r}")
 
 
+def _add_term(total: dict, monomial: tuple, coefficient: int) -> None:
+    """total += coefficient·monomial, a term that cancels to 0 dropped."""
+    value = total.get(monomial, 0) + coefficient
+    if value:
+        total[monomial] = value
+    else:
+        total.pop(monomial, None)
+
+
 def _sum(p: dict, q: dict, sign: int = 1) -> dict:
     total = dict(p)
     for monomial, coefficient in q.items():
-        value = total.get(monomial, 0) + sign * coefficient
-        if value:
-            total[monomial] = value
-        else:
-            total.pop(monomial, None)
+        _add_term(total, monomial, sign * coefficient)
     return total
 
 
@@ -344,12 +349,7 @@ def _product(p: dict, q: dict) -> dict:
     total: dict = {}
     for m, c in p.items():
         for n, k in q.items():
-            monomial = _times(m, n)
-            value = total.get(monomial, 0) + c * k
-            if value:
-                total[monomial] = value
-            else:
-                total.pop(monomial, None)
+            _add_term(total, _times(m, n), c * k)
     return total
 
 
