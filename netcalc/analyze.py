@@ -62,7 +62,8 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
                   for name in overrides)
 
     _check_indices(spec, input_dtypes)
-    checkpoint_segments(spec, tuple(checkpoint))    # a name that is no block: said at once
+    # a name that is no block is said at once, at letters too
+    segments = checkpoint_segments(spec, tuple(checkpoint))
     warnings: list[SpecWarning] = list(spec.warnings)
     with conditions() as assumed:      # sizes written as letters: what the formulas assume
         # a captured model's layers are what its code did at this batch: advice on how
@@ -90,7 +91,7 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
     totals = _totals(layers, input_bytes)
     symbolic = any(is_symbolic(d) for shape in inputs.values() for d in shape)
     held = memory(spec, layers, totals, bytes_of_input, producers, size, optimizer, amp,
-                  tuple(checkpoint), sized=not symbolic)
+                  tuple(checkpoint), segments, sized=not symbolic)
     tree = _tree(spec.groups, layers, shapes, fields, totals)
     cache = None if kv_context is None else kv_cache(spec, layers, totals, kv_context, batch,
                                                      size)

@@ -26,9 +26,11 @@ FLOAT32_BYTES = 4
 
 def memory(spec, layers: list[LayerResult], totals: Totals, input_bytes: dict,
            outputs: set[str], dtype_bytes: int, optimizer: str, amp: bool,
-           checkpoint: tuple[str, ...] = (), sized: bool = True) -> Memory:
+           checkpoint: tuple[str, ...] = (), segments: list[range] = (),
+           sized: bool = True) -> Memory:
     """`input_bytes`: each spec input's bytes; `outputs`: the graph's output names;
-    `checkpoint`: blocks (or repeats, each copy) run under activation checkpointing.
+    `checkpoint`: blocks (or repeats, each copy) run under activation checkpointing, and
+    `segments` the layers each holds (checkpoint_segments').
     Not `sized` (sizes written as letters), what depends on the activations (the peak,
     what backward keeps, the totals with them) is None: no one peak holds for every
     size; the weights, gradients and optimizer state are numbers still."""
@@ -44,8 +46,7 @@ def memory(spec, layers: list[LayerResult], totals: Totals, input_bytes: dict,
                       optimizer_bytes=state_bytes, saved_activation_bytes=None,
                       training_bytes=None, checkpointed=checkpoint)
     inference = _peak(spec, layers, input_bytes, outputs, dtype_bytes)
-    saved = _saved_bytes(spec, layers, input_bytes, dtype_bytes, amp,
-                         checkpoint_segments(spec, checkpoint))
+    saved = _saved_bytes(spec, layers, input_bytes, dtype_bytes, amp, segments)
     buffer_bytes = totals.buffer_bytes
     return Memory(
         peak_activation_bytes=inference,
