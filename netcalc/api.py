@@ -77,16 +77,13 @@ def explain(spec: Any, *, layer: str | tuple[str, ...] = (), input: Any = None,
     of `layer` (a name or several; a block's name gives its layers), and the KV cache's
     with `kv_cache`."""
     from .analyze import analyze
-    from .working import explain_layers, kv_cache_working
+    from .working import explain_layers
 
     expanded, overrides, batch = load(spec, input=input, batch=batch)
     result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides,
                      kv_context=kv_cache)
     names = (layer,) if isinstance(layer, str) else tuple(layer)
-    workings = explain_layers(expanded, result, names)
-    if result.kv_cache:
-        workings.append(kv_cache_working(result.kv_cache, dtype))
-    return workings
+    return explain_layers(expanded, result, names)
 
 
 def check(spec: Any, answers: Any, *, input: Any = None, batch: int = 1,
@@ -135,7 +132,7 @@ def _expanded(spec: Any, values: tuple[str, ...], batch: int, kwargs: dict) -> E
         if "\n" not in spec and (os.path.exists(spec) or spec.endswith((".yaml", ".yml",
                                                                           ".py"))):
             return load_spec(spec)          # a missing file says so
-        if "\n" not in spec and ":" in spec and _names_a_module(spec):
+        if "\n" not in spec and ":" in spec and is_torch_target(spec):
             from .torch_bridge.capture import capture, to_spec
             return to_spec(capture(spec, values, kwargs, batch))[0]
         return parse_spec(spec, "<string>")
@@ -150,10 +147,11 @@ def _expanded(spec: Any, values: tuple[str, ...], batch: int, kwargs: dict) -> E
                      f"netcalc.Network or a torch module, not {type(spec).__name__}")
 
 
-def _names_a_module(text: str) -> bool:
+def is_torch_target(text: str) -> bool:
+    """`path/to/file.py:ClassName` or `package.module:factory`: a torch module."""
     source, _, attribute = text.rpartition(":")
-    return attribute.isidentifier() and (source.endswith(".py") or all(
-        part.isidentifier() for part in source.split(".")))
+    return bool(attribute.isidentifier() and source
+                and (source.endswith(".py") or all(p.isidentifier() for p in source.split("."))))
 
 
 def _is_torch_module(value: Any) -> bool:

@@ -25,6 +25,8 @@ _kwargs_option = click.option("--kwargs", default=None, metavar="JSON",
                               help="For a torch module (file.py:ClassName): constructor "
                                    "arguments, as a JSON object.")
 # options several commands take alike
+_output_option = click.option("-o", "--output", type=OUTPUT_PATH, default=None,
+                              help="Write to this file (atomically); '-' is standard output.")
 _lang_option = click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default=None,
                             help="Language of the words (default: from LANG, else en).")
 _named_input_option = click.option(
@@ -67,8 +69,7 @@ RICH_TABLE_ROWS = 5_000
               help="Generation memory: the KV cache a decoder keeps per sequence at CONTEXT "
                    "tokens (2·layers·kv_heads·head_dim·CONTEXT·dtype bytes), for --batch and "
                    "--dtype.")
-@click.option("-o", "--output", type=OUTPUT_PATH, default=None,
-              help="Write to this file (atomically); '-' is standard output.")
+@_output_option
 @_kwargs_option
 def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
             depth: int | None, show: str, optimizer: str, amp: bool,
@@ -131,8 +132,7 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
                    "CPU; 0 skips timing).")
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True, help="Output format.")
-@click.option("-o", "--output", type=OUTPUT_PATH, default=None,
-              help="Write to this file (atomically); '-' is standard output.")
+@_output_option
 @_kwargs_option
 def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dtype: str,
            runs: int | None, fmt: str, output: str | None, kwargs: str | None) -> None:
@@ -164,8 +164,7 @@ def verify(spec: str, device: str, batch: int, input_shapes: tuple[str, ...], dt
                    "layer in one list, with its torch arguments and inputs).")
 @click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
               help="Override the input shape (channel counts follow from it).")
-@click.option("-o", "--output", type=OUTPUT_PATH, default=None,
-              help="Write to this file (atomically); '-' is standard output.")
+@_output_option
 @_kwargs_option
 def export(spec: str, target: str, input_shapes: tuple[str, ...], output: str | None,
            kwargs: str | None) -> None:
@@ -300,7 +299,8 @@ def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batc
     from .torch_bridge.fx_import import import_spec
     from .torch_bridge.spec_yaml import spec_yaml
 
-    if not _is_torch_target(target):
+    from .api import is_torch_target
+    if not is_torch_target(target):
         raise UsageError(f"{target!r}: name the module as path/to/file.py:ClassName or "
                          "package.module:factory")
     from .errors import MissingToolError
@@ -341,8 +341,7 @@ def import_(target: str, input_shapes: tuple[str, ...], kwargs: str | None, batc
               help="Also work out the KV cache a decoder keeps per sequence at CONTEXT tokens.")
 @click.option("--dtype", type=click.Choice(list(MODEL_DTYPES)), default="float32",
               show_default=True, help="Element type of the KV cache.")
-@click.option("-o", "--output", type=OUTPUT_PATH, default=None,
-              help="Write to this file (atomically); '-' is standard output.")
+@_output_option
 def explain(spec: str, names: tuple[str, ...], lang: str | None, fmt: str, batch: int,
             input_shapes: tuple[str, ...], kv_context: int | None, dtype: str,
             output: str | None) -> None:
@@ -350,13 +349,11 @@ def explain(spec: str, names: tuple[str, ...], lang: str | None, fmt: str, batch
     formula (where it rounds, and what that leaves uncovered), parameters, MACs."""
     from .i18n import language
     from .render import explain as render_explain
-    from .working import explain_layers, kv_cache_working
+    from .working import explain_layers
 
     expanded, result = _load_and_analyze(spec, input_shapes, batch, dtype,
                                          kv_context=kv_context)
     workings = explain_layers(expanded, result, names)
-    if result.kv_cache:
-        workings.append(kv_cache_working(result.kv_cache, dtype))
     lang = language(lang)
     render = {"text": render_explain.plain_text, "markdown": render_explain.markdown,
               "json": render_explain.render_json}[fmt]
@@ -649,14 +646,8 @@ def _print_warnings(result) -> None:
 
 def _is_captured(spec: str) -> bool:
     """SPEC names a torch model (`file.py:factory`), not a spec file."""
-    return ":" in spec and not os.path.exists(spec) and _is_torch_target(spec)
-
-
-def _is_torch_target(text: str) -> bool:
-    """`path/to/file.py:ClassName` or `package.module:factory`: a torch module."""
-    source, _, attribute = text.rpartition(":")
-    return bool(attribute.isidentifier() and source
-                and (source.endswith(".py") or all(p.isidentifier() for p in source.split("."))))
+    from .api import is_torch_target
+    return ":" in spec and not os.path.exists(spec) and is_torch_target(spec)
 
 
 def _json_kwargs(text: str | None) -> dict:

@@ -142,7 +142,8 @@ def count_step(quantity: str, formula: str, factors_text: str, value: int,
 
 
 def explain_layers(spec, summary, names: tuple[str, ...] = ()) -> list[LayerWorking]:
-    """Each layer's working (the layers `names` names, or in the blocks it names)."""
+    """Each layer's working (the layers `names` names, or in the blocks it names); after
+    them the KV cache's, where the summary sized one (`--kv-cache`)."""
     from .errors import UsageError, did_you_mean
 
     chosen = []
@@ -160,6 +161,8 @@ def explain_layers(spec, summary, names: tuple[str, ...] = ()) -> list[LayerWork
         if name not in known:
             raise UsageError(f"--layer {name}: no layer or block of that name in "
                              f"{summary.name}{did_you_mean(name, known)}")
+    if summary.kv_cache:
+        chosen.append(kv_cache_working(summary.kv_cache, summary.dtype))
     return chosen
 
 
