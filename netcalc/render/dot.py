@@ -55,6 +55,11 @@ class _Drawing:
         self.groups = {row.name: row for row in summary.blocks}
         self.layers = {layer.name: layer for layer in summary.layers}
         self.stand_in = self._repeat_stand_ins() if options.repeats == "once" else {}
+        self.child_blocks: dict[str, list[Row]] = {}     # a block -> the blocks just inside
+        for row in summary.blocks:
+            enclosing = self._ancestors(row.name)
+            if enclosing:
+                self.child_blocks.setdefault(enclosing[-1].name, []).append(row)
 
     # -- which node shows what --
 
@@ -113,8 +118,7 @@ class _Drawing:
             return f" ×{row.copies}"
         if row.series and self.options.repeats == "once":
             return f" ×{row.series[1]}"
-        inside = [g for g in self.summary.blocks
-                  if g.depth == row.depth + 1 and g.name.startswith(row.name + ".")]
+        inside = self.child_blocks.get(row.name, [])
         if inside and all(g.series for g in inside) and len(inside) == inside[0].series[1] \
                 and len({g.type for g in inside}) == 1 and self._folded(row):
             return f": {inside[0].type} ×{len(inside)}"
