@@ -139,6 +139,8 @@ def _saved_bytes(spec, layers: list[LayerResult], input_bytes: dict, dtype_bytes
     owner, size = _storages(spec, layers, input_bytes, dtype_bytes, training=True)
     element = AMP_BYTES if amp else dtype_bytes
     segment_of = {index: k for k, segment in enumerate(segments) for index in segment}
+    # a storage made outside a segment (or a spec input) is one of its inputs
+    made_in = [{spec.layers[i].name for i in segment} for segment in segments]
 
     def scaled(n_bytes: int) -> int:
         return n_bytes * AMP_BYTES // dtype_bytes if amp else n_bytes
@@ -156,7 +158,7 @@ def _saved_bytes(spec, layers: list[LayerResult], input_bytes: dict, dtype_bytes
             inside.setdefault(k, (set(), [0], set()))
         if k is not None:                   # the segment's inputs stay for its recompute
             outside = {owner[name] for name in result.inputs
-                       if size.get(owner[name]) and _outside(owner[name], segments[k], spec)}
+                       if size.get(owner[name]) and owner[name] not in made_in[k]}
             kept.update(outside)
             inputs.update(outside)
         for saved in spec_layer.layer.saved_for_backward(result.input_shapes,
@@ -177,10 +179,6 @@ def _saved_bytes(spec, layers: list[LayerResult], input_bytes: dict, dtype_bytes
     return total + max((weight(held - inputs, fresh[0])
                         for held, fresh, inputs in inside.values()), default=0)
 
-
-def _outside(storage: str, segment: range, spec) -> bool:
-    """A storage made before the segment (or a spec input) is one of its inputs."""
-    return not any(spec.layers[i].name == storage for i in segment)
 
 
 def kv_cache(spec, layers: list[LayerResult], totals: Totals, context: int, batch: int,
