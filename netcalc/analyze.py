@@ -180,6 +180,7 @@ def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict
         receptive_field=_receptive_field(field),
         active_params=_active(layer.active_params(xs), params, own, numbers.params),
         causal_attention_macs=layer.causal_attention_macs(xs, numbers.output_shape),
+        batch_dim=layer.output_batch_dim(xs),
     )
 
 

@@ -129,7 +129,8 @@ def grade(spec: ExpandedSpec, summary: Summary, answers: list[Answer]) -> list[G
             row = summary.totals
         else:
             row = layers.get(answer.layer) or blocks[answer.layer]
-        expected = _expected(row, answer, _batch_dim(spec, layers, answer.layer))
+        # a block's output and the totals hold the batch first; a layer's says where
+        expected = _expected(row, answer, getattr(row, "batch_dim", 0))
         correct = answer.given == expected
         hint = None
         if not correct:
@@ -174,14 +175,6 @@ def _expected(row, answer: Answer, batch_dim: int | None = 0):
             return shape[:batch_dim] + shape[batch_dim + 1:]
         return shape
     return getattr(row, answer.quantity)
-
-
-def _batch_dim(spec: ExpandedSpec, layers: dict, name: str | None) -> int | None:
-    """Where a layer's output holds the batch; a block's output and the totals: dim 0."""
-    if name not in layers:
-        return 0
-    layer = next(s.layer for s in spec.layers if s.name == name)
-    return layer.output_batch_dim(layers[name].input_shapes)
 
 
 def _working(all_steps: dict[str, tuple[Step, ...]], answer: Answer) -> tuple[Step, ...]:

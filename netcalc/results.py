@@ -53,6 +53,7 @@ class LayerResult(Record):
     receptive_field: ReceptiveField | None = None
     tied_params: dict = field(default_factory=dict)  # tensor -> the layer.tensor it shares
     active_params: int = 0          # what one token uses (a mixture of experts: fewer)
+    batch_dim: int | None = 0       # the output's batch dim (an RNN's h_n: 1; None: none)
     causal_attention_macs: int = 0  # of macs, a causal attention term (Q·Kᵀ and A·V)
 
 

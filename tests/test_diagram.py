@@ -37,13 +37,17 @@ def test_every_layer_and_every_shape_is_in_the_svg(path, tmp_path, capsys):
     summary = summary_of(path, capsys)
     layers = summary["layers"]
     assert {layer["name"] for layer in layers} <= titles
-    # an edge into each layer from each producer, labelled with the producer's shape
-    shapes = {layer["name"]: layer["output_shape"] for layer in layers}
-    shapes.update(summary["inputs"])
+    # an edge into each layer from each producer, labelled with the producer's shape less
+    # its batch dim (the second of an RNN's h_n)
+    def drawn(shape, batch_dim):
+        return [size for dim, size in enumerate(shape) if dim != batch_dim]
+
+    shapes = {layer["name"]: drawn(layer["output_shape"], layer["batch_dim"]) for layer in layers}
+    shapes.update({name: drawn(shape, 0) for name, shape in summary["inputs"].items()})
     edges = {f"{'input:' if p in summary['inputs'] else ''}{p}->{layer['name']}"
              for layer in layers for p in layer["inputs"]}
     assert edges <= titles
-    labels = {"×".join(map(str, shapes[p][1:])) for layer in layers for p in layer["inputs"]}
+    labels = {"×".join(map(str, shapes[p])) for layer in layers for p in layer["inputs"]}
     assert labels <= set(texts)
     # the title carries the totals
     # (every input's shape, in order: seq2seq_gru's "input 30, 30")

@@ -331,3 +331,12 @@ def test_import_refuses_a_slice_of_the_tuple_with_a_located_error(tmp_path, caps
     code, _, err = run_cli(capsys, "import", f"{source}:Classifier", "--input", "12")
     assert code == 1 and "Traceback" not in err and "internal error" not in err
     assert f"{source}:" in err
+
+
+def test_the_diagram_writes_h_n_without_its_batch_dim_where_torch_holds_it(capsys):
+    """h_n is [layers·D, N, H]: the edge from the encoder's h_n leaves out N, dim 1."""
+    _, h_n = torch.nn.GRU(256, 512, num_layers=2, batch_first=True)(torch.zeros(1, 30, 256))
+    expected = "×".join(str(size) for dim, size in enumerate(h_n.shape) if dim != 1)
+    code, out, _ = run_cli(capsys, "diagram", str(SPECS / "seq2seq_gru.yaml"))
+    assert code == 0
+    assert f'"encoder" -> "decoder" [label=" {expected}"];' in out

@@ -235,10 +235,11 @@ class _Drawing:
                 continue
             for producer in layer.inputs:
                 if producer in self.summary.inputs:
-                    source, shape = f"input:{producer}", self.summary.inputs[producer]
+                    source = f"input:{producer}"
+                    shape = self.summary.inputs[producer][1:]
                 else:     # a repeat drawn once gives its output from its first copy
                     source = self.node_of(self.stand_in.get(producer, producer))
-                    shape = self.layers[producer].output_shape
+                    shape = _without_batch(self.layers[producer])
                 if source is None or source == target or (source, target) in drawn:
                     continue
                 drawn.add((source, target))
@@ -248,7 +249,7 @@ class _Drawing:
     def _edge_label(self, shape) -> str:
         if "shapes" not in self.options.show:
             return ""
-        return f" [label={_quote(' ' + _dims(shape[1:]))}]"
+        return f" [label={_quote(' ' + _dims(shape))}]"
 
     def _outputs(self) -> list[str]:
         lines = []
@@ -257,7 +258,8 @@ class _Drawing:
             node = self.node_of(self.stand_in.get(producer, producer))
             if node is None:
                 continue
-            label = f"output\n{_dims(shape[1:])}"
+            layer = self.layers.get(producer)
+            label = f"output\n{_dims(_without_batch(layer) if layer else shape[1:])}"
             lines.append(f"  {_quote('output:' + name)} [label={_quote(label)}, shape=oval, "
                          'style=filled, fillcolor="#f0f0f0"];')
             lines.append(f"  {_quote(node)} -> {_quote('output:' + name)};")
@@ -284,6 +286,13 @@ class _Drawing:
         return ['  subgraph cluster_legend {', '    peripheries=0; label="";',
                 f'    "legend" [shape=plaintext, style="", fontsize=8, label=<{table}>];',
                 "  }"]
+
+
+def _without_batch(layer: LayerResult) -> tuple:
+    """A layer's output shape as the drawing writes it: without its batch dim, wherever the
+    layer holds it (an RNN's h_n [layers·D, N, H]: the second)."""
+    shape, dim = layer.output_shape, layer.batch_dim
+    return shape if dim is None else shape[:dim] + shape[dim + 1:]
 
 
 def _dims(shape) -> str:
