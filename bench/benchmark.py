@@ -29,11 +29,11 @@ wait4. Then netcalc's speed-up over the fastest peer per network, and issue
 a test: the figures belong to the machine.
 
 It runs in its own virtual environment, bench/.venv (git-ignored), made on
-the first run (or with --setup): netcalc from this checkout, editable in
-setuptools' "compat" mode (a path in a .pth file; the default mode imports a
-finder at every start of Python, ~13 ms that a user's `pip install .` never
-pays), and torch pinned by constraints.txt to the CPU build, with torchinfo,
-fvcore and ptflops.
+the first run (or with --setup), with torch pinned by constraints.txt to the
+CPU build, torchinfo, fvcore and ptflops; netcalc is installed there from this
+checkout at every run, as `pip install .` installs it (not editable: an
+editable install's finder runs at every start of Python, which a user's
+install never pays).
 """
 
 from __future__ import annotations
@@ -222,9 +222,10 @@ def ensure_venv(force: bool) -> dict[str, str]:
             subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         pip = [str(python), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt")]
         subprocess.run([*pip, "torch", *PEER_PACKAGES], check=True)
-        subprocess.run([*pip, "-e", str(ROOT), "--config-settings", "editable_mode=compat"],
-                       check=True)
-        versions = venv_versions(python)
+    # this checkout's netcalc as a user's `pip install .` leaves it, whatever was there
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt"),
+                    str(ROOT)], check=True)
+    versions = venv_versions(python)
     if versions is None:
         raise SystemExit(f"{VENV} lacks one of {', '.join(VERSIONS_OF)}: run again with --setup")
     return versions

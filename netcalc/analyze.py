@@ -7,6 +7,7 @@ dtype bytes, flops = 2 × macs, totals, group sums, percentages and the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import accumulate
 from math import prod
 
@@ -15,12 +16,10 @@ from .errors import Note, ShapeError, SpecError, UsageError, in_layer
 from .formulas import contiguous_strides
 from .layers.base import too_many_elements
 from .layers.field import LOCAL, Field
-from .record import replace
 from .results import LayerResult, ReceptiveField, Row, SpecWarning, Summary, Totals
 from .spec.model import ExpandedSpec, Group
 from .memory import OPTIMIZER_STATES, checkpoint_segments, kv_cache, memory
 from .symbolic import by_degree, conditions, is_symbolic, unrecorded
-
 
 
 def flops_of(macs: int) -> int:

@@ -16,7 +16,8 @@ TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations
 if TYPE_CHECKING:
     from typing import Any
 
-    from .results import Summary, Verification
+    from .results import Summary
+    from .verification import Verification
     from .spec.model import ExpandedSpec
 
 
@@ -104,7 +105,7 @@ def verify(spec: Any, *, input: Any = None, input_size: Any = None, batch: int =
            dtype: str = "float32", device: str = "auto", runs: int | None = None,
            kwargs: dict | None = None) -> Verification:
     """Build the spec in torch (or run the torch model), and compare every layer's shape,
-    parameters and MACs with netcalc's (results.Verification; `.ok`)."""
+    parameters and MACs with netcalc's (verification.Verification; `.ok`)."""
     from .analyze import analyze
     from .torch_bridge.verify import verify as run_verify
 

@@ -7,11 +7,11 @@ each value against those rules.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 
 from .analyze import analyze
 from .errors import ShapeError, SpecError, UsageError
 from .layers import lookup
-from .record import Record
 from .results import LayerResult
 from .spec.model import ExpandedSpec, InputSpec, LayerSpec
 from .working import LayerWorking, explain_layers
@@ -34,7 +34,10 @@ def layer_type(kind: str, input_shape: tuple[int, ...]) -> str:
     return f"{kind}{_RANKS[len(input_shape)]}d"
 
 
-class Calculation(Record):
+@dataclass(frozen=True)
+class Calculation:
+    """One layer computed without a spec, with its working."""
+
     result: LayerResult
     working: LayerWorking
     warnings: tuple                  # results.SpecWarning: what torch accepts but is unlikely

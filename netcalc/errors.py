@@ -7,11 +7,11 @@ exits with `error.exit_code`.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from .record import Record
 
-
-class Location(Record):
+@dataclass(frozen=True)
+class Location:
     """A 1-based position in a spec file."""
 
     file: str
@@ -22,7 +22,8 @@ class Location(Record):
         return f"{self.file}:{self.line}:{self.col}"
 
 
-class Note(Record):
+@dataclass(frozen=True)
+class Note:
     """A secondary location that explains an error (gcc's `note:` lines)."""
 
     loc: Location | None

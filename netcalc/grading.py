@@ -9,10 +9,10 @@ where one fits, the usual mistake that gives that exact number.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Location, SpecError, UsageError, closest, did_you_mean
-from .record import Record
 from .results import Summary
 from .spec.loader import LocatedDict, load_yaml
 from .spec.model import ExpandedSpec
@@ -27,7 +27,10 @@ TOTALS = {"total_params": "params", "total_macs": "macs", "total_flops": "flops"
           "total_kv_cache": "kv_cache"}
 
 
-class Answer(Record):
+@dataclass(frozen=True)
+class Answer:
+    """One value a student's answers file gives."""
+
     layer: str | None           # None for a total
     quantity: str               # output, params, macs, flops
     given: Any                  # an int, or a shape (a tuple)
@@ -35,7 +38,10 @@ class Answer(Record):
     layer_loc: Location         # the layer name's
 
 
-class Graded(Record):
+@dataclass(frozen=True)
+class Graded:
+    """One answer marked: what was expected, the verdict and the hint."""
+
     layer: str | None
     quantity: str
     given: Any

@@ -5,7 +5,7 @@ Renderers select and format these; they never compute.
 
 from __future__ import annotations
 
-from .record import Record, field
+from dataclasses import dataclass, field
 
 TYPE_CHECKING = False    # annotations only: importing fractions costs ~3 ms of start-up
 if TYPE_CHECKING:
@@ -17,7 +17,8 @@ MACS_CONVENTION = ("MACs as torch.utils.flop_counter.FlopCounterMode counts them
                    "convolutions and matrix products only; flops = 2 × macs")
 
 
-class ReceptiveField(Record):
+@dataclass(frozen=True)
+class ReceptiveField:
     """What one unit of a tensor sees of the network's input (README, "Receptive field")."""
 
     kind: str                       # "local", "flattened", "whole", "undefined" or "none"
@@ -29,7 +30,10 @@ class ReceptiveField(Record):
     origin: str                     # the layer (or input) where it stopped being local
 
 
-class LayerResult(Record):
+@dataclass(frozen=True)
+class LayerResult:
+    """One layer's numbers: shape, parameters, MACs, memory and layout."""
+
     name: str                       # qualified, torch-style
     type: str
     family: str
@@ -57,7 +61,8 @@ class LayerResult(Record):
     causal_attention_macs: int = 0  # of macs, a causal attention term (Q·Kᵀ and A·V)
 
 
-class Row(Record):
+@dataclass(frozen=True)
+class Row:
     """One line of the table: a layer, or a block/repeat (collapsed or not)."""
 
     name: str
@@ -81,7 +86,10 @@ class Row(Record):
     series: tuple[int, int] = ()
 
 
-class Totals(Record):
+@dataclass(frozen=True)
+class Totals:
+    """The network's sums over its layers."""
+
     layers: int
     params: int
     trainable_params: int
@@ -105,7 +113,8 @@ class Totals(Record):
     causal_effective_macs: int = 0
 
 
-class KVCache(Record):
+@dataclass(frozen=True)
+class KVCache:
     """What a decoder generating `context` tokens keeps per sequence: each causal
     attention layer's keys and values (`--kv-cache CONTEXT`)."""
 
@@ -121,7 +130,8 @@ class KVCache(Record):
     generation_bytes: int           # weights, buffers and the batch's cache
 
 
-class Memory(Record):
+@dataclass(frozen=True)
+class Memory:
     """What a forward pass and a training step hold (memory.py says how). Where sizes
     are letters, the figures that depend on the activations are None."""
 
@@ -140,7 +150,8 @@ class Memory(Record):
     attention_score_bytes: int = 0
 
 
-class SpecWarning(Record):
+@dataclass(frozen=True)
+class SpecWarning:
     """Valid for torch, but likely not what was meant (a batch dim fixed in a reshape...)."""
 
     loc: object                     # errors.Location of the layer
@@ -149,7 +160,10 @@ class SpecWarning(Record):
     message: str
 
 
-class Summary(Record):
+@dataclass(frozen=True)
+class Summary:
+    """What `netcalc.summary` returns: every layer, the totals and the memory."""
+
     name: str
     file: str
     batch: int
@@ -235,54 +249,3 @@ class Summary(Record):
         inner = text.split("{", 1)[1].rsplit("}", 1)[0]
         return graphviz.Digraph(name=self.name, body=[f"{line}\n" for line in
                                                       inner.strip("\n").splitlines()])
-
-
-# -- verify: netcalc's numbers beside torch's ---------------------------------
-
-class Quantity(Record):
-    """One number both ways: what netcalc computed and what torch measured."""
-
-    netcalc: object
-    torch: object
-
-    @property
-    def ok(self) -> bool:
-        return self.netcalc == self.torch
-
-
-class LayerCheck(Record):
-    name: str
-    type: str
-    output_shape: Quantity
-    params: Quantity
-    buffers: Quantity
-    macs: Quantity
-
-    @property
-    def ok(self) -> bool:
-        return all(q.ok for q in (self.output_shape, self.params, self.buffers, self.macs))
-
-
-class Verification(Record):
-    name: str
-    file: str
-    device: str                      # "cpu", or "cuda (NVIDIA H100 80GB HBM3)"
-    torch_version: str
-    batch: int
-    dtype: str
-    layers: tuple[LayerCheck, ...]
-    params: Quantity
-    buffers: Quantity
-    macs: Quantity
-    estimated_bytes: int             # netcalc's memory figure (Totals.total_bytes)
-    latency_ms: float | None         # median forward time; None when not timed
-    timed_runs: int
-    peak_bytes: int | None           # torch.cuda.max_memory_allocated; None on CPU
-    failed_layers: int               # layers with any number unlike torch's
-    estimate_to_peak: float | None   # estimated_bytes / peak_bytes
-    warnings: tuple[SpecWarning, ...] = ()   # the summary's, for the JSON
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.layers) and self.params.ok and self.macs.ok \
-            and self.buffers.ok

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass
 
 from .errors import ShapeError
-from .record import Record
 
 class Conditions:
     """What the rules assumed of the letters: the least each must be (`H ≥ 32`)."""
@@ -76,7 +76,8 @@ def _assume_at_least(var: str, n: int) -> None:
         _ACTIVE[-1].least[var] = max(n, _ACTIVE[-1].least.get(var, 1))
 
 
-class Size(Record):
+@dataclass(frozen=True)
+class Size:
     """⌊(a·var + c) / d⌋ + e."""
 
     var: str

@@ -9,8 +9,7 @@ filled in by the renderer in the reader's language.
 
 from __future__ import annotations
 
-
-from .record import Record, field
+from dataclasses import dataclass, field
 
 TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
 if TYPE_CHECKING:
@@ -20,14 +19,16 @@ if TYPE_CHECKING:
 SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
-class Remark(Record):
+@dataclass(frozen=True)
+class Remark:
     """A sentence for the reader: a catalogue key and its numbers."""
 
     key: str
     args: dict[str, Any] = field(default_factory=dict)
 
 
-class Step(Record):
+@dataclass(frozen=True)
+class Step:
     """One quantity worked out: `H_out = ⌊(224 + 2·2 − 1·(11 − 1) − 1) / 4⌋ + 1 = ...`."""
 
     quantity: str            # what is computed: "H_out", "params", "MACs", "C_out", ...
@@ -37,7 +38,8 @@ class Step(Record):
     remarks: tuple[Remark, ...] = ()
 
 
-class LayerWorking(Record):
+@dataclass(frozen=True)
+class LayerWorking:
     """A layer's steps, with what it takes and gives."""
 
     name: str

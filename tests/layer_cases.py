@@ -16,7 +16,7 @@ from math import prod
 import hypothesis.strategies as st
 
 from netcalc.layers import REGISTRY
-from netcalc.record import MISSING, fields
+from dataclasses import MISSING, fields
 
 
 @dataclass

@@ -14,7 +14,7 @@ import pytest
 
 from helpers import ROOT, SPECS, run_cli, summarize_text
 from netcalc.errors import SpecError
-from netcalc.record import replace
+from dataclasses import replace
 from netcalc.render.csv import render as render_csv
 
 HEADER = ("name,type,depth,inputs,output_shape,params,trainable_params,weight_params,"

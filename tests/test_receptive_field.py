@@ -21,7 +21,7 @@ from hypothesis import assume, given, settings
 from helpers import SPECS, run_cli, summarize, summarize_text
 from netcalc.errors import SpecError
 from netcalc.layers.base import Layer
-from netcalc.layers.registry import REGISTRY
+from netcalc.layers import REGISTRY
 
 
 def fields(summary) -> dict:

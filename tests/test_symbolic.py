@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from helpers import PUBLISHED, SPECS, evaluate, run_cli, summarize, summarize_text
 from netcalc.errors import SpecError
 from netcalc.inputs import parse_shape
-from netcalc.record import fields
+from dataclasses import fields
 from netcalc.results import Totals
 from netcalc.symbolic import _MOST_TERMS, Formula, Size, by_degree, value_at
 

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import PUBLISHED, SPECS, run_cli, spec_cases, summarize
 from netcalc.layers import lookup
-from netcalc.record import replace
+from dataclasses import replace
 from netcalc.spec import load_spec
 from netcalc.torch_bridge import verify as verify_module
 
@@ -114,7 +114,7 @@ def test_cuda_without_a_gpu_is_a_usage_error(capsys):
 
 
 def test_quantities_compare_both_ways():
-    from netcalc.results import Quantity
+    from netcalc.verification import Quantity
     assert Quantity(3, 3).ok and not Quantity((1, 2), (1, 3)).ok
     assert not replace(Quantity(1, 1), torch=None).ok
 

@@ -1,9 +1,17 @@
-"""Every layer type netcalc knows, registered by name (see registry.py)."""
+"""Every layer type netcalc knows, registered by name (see registry.py).
 
-from . import (activation, attention, conv, linear, matmul, norm, parameter,  # noqa: F401
-               pointwise, pool, resize, tensor, transformer)  # (importing registers them)
-from . import recurrent  # noqa: F401  (rnn, lstm, gru)
+A type's module is imported when a spec first names the type (`lookup`);
+`REGISTRY` here loads them all.
+"""
+
 from .base import Layer, LayerNumbers, Merge, Shape
-from .registry import REGISTRY, lookup, unknown_type
+from .registry import all_types, lookup, unknown_type
 
-__all__ = ["REGISTRY", "Layer", "LayerNumbers", "Merge", "Shape", "lookup", "unknown_type"]
+__all__ = ["REGISTRY", "Layer", "LayerNumbers", "Merge", "Shape", "all_types", "lookup",
+           "unknown_type"]
+
+
+def __getattr__(name: str):
+    if name == "REGISTRY":         # every type: load every module
+        return all_types()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

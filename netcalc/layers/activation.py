@@ -7,16 +7,14 @@ table, as a registry).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import prod
+from typing import Any, ClassVar
 
 from ..errors import ShapeError
 from .base import Layer, Saved, Shape, normalize_dim
 from .field import Field
 from .registry import register
-
-TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
-if TYPE_CHECKING:
-    from typing import Any, ClassVar
 
 _ANNOTATION = {bool: "bool", float: "float", int: "int", str: "str", type(None): "int | None"}
 
@@ -48,11 +46,27 @@ class Elementwise(Layer):
 
 def _declare(base: type, torch_class: str, class_vars: dict | None = None, **defaults: Any):
     """One registered layer type for `torch.nn.<torch_class>` with these keywords."""
-    annotations = {name: _ANNOTATION[type(value)] for name, value in defaults.items()}
-    namespace = {"__module__": __name__, "__annotations__": annotations, **defaults,
-                 **(class_vars or {})}
-    cls = type(torch_class, (base,), namespace)
+    namespace = {"__module__": __name__, **(class_vars or {})}
+    cls = type(torch_class, (_with_fields(base, **defaults),), namespace)
     return register(torch_class.lower())(cls)
+
+
+def _with_fields(base: type, **defaults: Any) -> type:
+    """`base` with these keyword fields: one dataclass for every type declared with the
+    same keywords and defaults (ReLU, SiLU, Mish ... share `inplace=False`), since
+    making a dataclass costs start-up time and the types differ only in class data."""
+    if not defaults:
+        return base
+    key = (base, *defaults.items())
+    if key not in _FIELDS_OF:
+        annotations = {name: _ANNOTATION[type(value)] for name, value in defaults.items()}
+        namespace = {"__module__": __name__, "__annotations__": annotations, **defaults}
+        name = f"{base.__name__}_{'_'.join(defaults)}"
+        _FIELDS_OF[key] = dataclass(frozen=True)(type(name, (base,), namespace))
+    return _FIELDS_OF[key]
+
+
+_FIELDS_OF: dict[tuple, type] = {}
 
 
 # what their derivatives keep, where it is not x (a copy of it when in place)
@@ -94,6 +108,7 @@ _declare(_Clamp, "Hardtanh", min_val=-1.0, max_val=1.0, inplace=False)
 
 
 @register("threshold")
+@dataclass(frozen=True)
 class Threshold(Elementwise):
     """y = x if x > threshold else value; both required, as in torch."""
 
@@ -133,6 +148,7 @@ for _name in ("Softmax", "LogSoftmax", "Softmin"):
 
 
 @register("prelu")
+@dataclass(frozen=True)
 class PReLU(Elementwise):
     """One learned slope, or one per channel (dim 1)."""
 
@@ -188,6 +204,7 @@ for _name, _ranks in {
 
 
 @register("stochasticdepth", "droppath")
+@dataclass(frozen=True)
 class StochasticDepth(Dropout):
     """torchvision.ops.StochasticDepth (timm's DropPath): while training it drops a
     residual branch for whole samples (`row`) or the whole batch; at inference

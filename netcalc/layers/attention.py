@@ -8,17 +8,15 @@ FlopCounterMode; `verify` runs attention on the math path, which it counts.)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import prod
+from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import contiguous_strides, iterator_strides
 from .base import Layer, LayerNumbers, Saved, Shape, Strides
 from .field import Field, merged
 from .registry import register
-
-TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
-if TYPE_CHECKING:
-    from typing import ClassVar
 
 
 def attention_macs(batch: int, heads: int, query_len: int, key_len: int, head_dim: int,
@@ -51,6 +49,7 @@ def sequence_first_warning(batch_first: bool, x: Shape) -> list[str]:
 
 
 @register("multiheadattention")
+@dataclass(frozen=True)
 class MultiheadAttention(Layer):
     """softmax(Q·Kᵀ/√d)·V over `num_heads` heads of embed_dim/num_heads each, between
     linear projections in and out. One input is self-attention (query = key =
@@ -224,6 +223,7 @@ def _output_only(nn):
 
 
 @register("transformerencoderlayer")
+@dataclass(frozen=True)
 class TransformerEncoderLayer(Layer):
     """nn.TransformerEncoderLayer: self-attention, then a two-layer MLP of
     dim_feedforward, each added back to its input, with a LayerNorm after each

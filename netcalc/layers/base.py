@@ -1,6 +1,6 @@
 """The unit of extension: one layer type.
 
-A layer type is a frozen record (record.py) whose fields are torch's constructor
+A layer type is a frozen dataclass whose fields are torch's constructor
 keywords with torch's defaults. It owns every rule about itself: argument
 checks, output shape, parameters, buffers, MACs, the memory its output takes
 and how to build the torch module. Rules raise `ShapeError(msg, arg=...)`
@@ -10,16 +10,13 @@ without a location; `analyze` adds the layer's name and position.
 from __future__ import annotations
 
 import math
+from dataclasses import MISSING, dataclass, fields
 from math import prod
+from typing import Any, ClassVar, Mapping
 
 from ..errors import ShapeError, SpecError, UnknownArgumentError, did_you_mean, shorten
 from ..formulas import channels_last_strides, contiguous_strides, is_channels_last
-from ..record import MISSING, Record, fields
 from .field import Field, merged
-
-TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
-if TYPE_CHECKING:
-    from typing import Any, ClassVar, Mapping
 
 Shape = tuple[int, ...]
 Strides = tuple[int, ...]
@@ -47,7 +44,8 @@ def too_many_elements(shape: Shape) -> str | None:
     return None
 
 
-class LayerNumbers(Record):
+@dataclass(frozen=True)
+class LayerNumbers:
     """What one layer contributes, computed by its own rules."""
 
     output_shape: Shape
@@ -59,7 +57,8 @@ class LayerNumbers(Record):
     warnings: tuple[str, ...] = ()     # valid, but likely not what was meant
 
 
-class Saved(Record):
+@dataclass(frozen=True)
+class Saved:
     """A tensor autograd keeps of a layer for the backward pass (in training): one of
     its inputs (by index), its output, or a new one of `elements` (of the model's
     dtype, or float32 or int64 whatever the model's)."""
@@ -70,7 +69,8 @@ class Saved(Record):
     dtype: str = "model"       # a new one's: "model", "float32" or "int64"
 
 
-class Layer(Record):
+@dataclass(frozen=True)
+class Layer:
     """Base of every layer type; subclasses are frozen records."""
 
     type_name: ClassVar[str] = ""

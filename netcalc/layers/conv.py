@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import prod
+from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import contiguous_strides, conv_out, conv_transpose_out, same_padding
@@ -11,10 +13,6 @@ from .field import Field
 from .registry import register_ranked
 from ..working import (Remark, Step, count_step, dim_names, kernel_symbols, out_symbols,
                        product, same_steps, transposed_steps, window_steps)
-
-TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
-if TYPE_CHECKING:
-    from typing import ClassVar
 
 
 class _ConvBase(Layer):
@@ -65,7 +63,10 @@ class _ConvBase(Layer):
                           f"{taps}·{self.out_channels}", total, (Remark("no_bias"),))
 
 
+@dataclass(frozen=True)
 class ConvNd(_ConvBase):
+    """nn.Conv1d/2d/3d."""
+
     out_channels: int
     kernel_size: Ints
     stride: Ints = 1
@@ -161,7 +162,10 @@ def _layout(layer, x: Shape, x_strides: Strides, y: Shape, by_type) -> Strides:
     return by_type(x, x_strides, y)
 
 
+@dataclass(frozen=True)
 class ConvTransposeNd(_ConvBase):
+    """nn.ConvTranspose1d/2d/3d."""
+
     out_channels: int
     kernel_size: Ints
     stride: Ints = 1

@@ -21,10 +21,10 @@ Kinds:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from math import prod
 
 from ..formulas import half, receptive_field_out
-from ..record import Record, replace
 
 TYPE_CHECKING = False    # annotations only: importing fractions costs ~3 ms of start-up
 if TYPE_CHECKING:
@@ -35,7 +35,10 @@ LOCAL, FLATTENED, WHOLE, UNDEFINED, NONE = "local", "flattened", "whole", "undef
 Shape = tuple[int, ...]
 
 
-class Field(Record):
+@dataclass(frozen=True)
+class Field:
+    """What one unit of a tensor sees of the input: the receptive field's kind and sizes."""
+
     kind: str
     dims: tuple[int, ...] = ()           # the tensor dims holding positions
     size: tuple[int, ...] = ()           # r per spatial dim (local, flattened)

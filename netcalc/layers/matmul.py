@@ -8,7 +8,9 @@ A·V, L·S·(E + Eᵥ) per batch and query head.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import prod
+from typing import ClassVar
 
 from ..errors import ShapeError
 from .attention import attention_macs
@@ -16,10 +18,6 @@ from .base import Layer, LayerNumbers, Saved, Shape, Strides
 from .field import Field
 from .registry import register
 from .tensor import TensorOp, broadcast
-
-TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
-if TYPE_CHECKING:
-    from typing import ClassVar
 
 
 def _contiguous(y: Shape) -> Strides:
@@ -73,6 +71,7 @@ class Matmul(TensorOp, Layer):
 
 
 @register("scaleddotproductattention", "sdpa")
+@dataclass(frozen=True)
 class ScaledDotProductAttention(TensorOp, Layer):
     """F.scaled_dot_product_attention(q, k, v[, mask]): softmax(Q·Kᵀ·scale + mask)·V, for
     q [..., Hq, L, E], k [..., Hkv, S, E], v [..., Hkv, S, Eᵥ]; with enable_gqa, each of

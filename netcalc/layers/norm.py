@@ -6,17 +6,15 @@ are parameters; running statistics are buffers, reported apart.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import prod
+from typing import ClassVar
 
 from ..errors import ShapeError
 from .base import Dims, Layer, Saved, Shape
 from .field import Field
 from .registry import register
 from ..working import Remark, Step, count_step, product
-
-TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
-if TYPE_CHECKING:
-    from typing import ClassVar
 
 
 class _Norm(Layer):
@@ -83,7 +81,10 @@ class _RunningStatsNorm(_Norm):
         return steps
 
 
+@dataclass(frozen=True)
 class BatchNormNd(_RunningStatsNorm):
+    """nn.BatchNorm1d/2d/3d: per-channel statistics of the batch, running ones kept."""
+
     num_features: int | None = None
     eps: float = 1e-5
     momentum: float | None = 0.1
@@ -97,7 +98,10 @@ class BatchNormNd(_RunningStatsNorm):
         return x[1]
 
 
+@dataclass(frozen=True)
 class InstanceNormNd(_RunningStatsNorm):
+    """nn.InstanceNorm1d/2d/3d: per-sample, per-channel statistics."""
+
     num_features: int | None = None
     eps: float = 1e-5
     momentum: float | None = 0.1
@@ -142,6 +146,7 @@ class InstanceNorm3d(InstanceNormNd):
 
 
 @register("layernorm")
+@dataclass(frozen=True)
 class LayerNorm(_Norm):
     """Normalizes over the last dims, which must equal normalized_shape."""
 
@@ -177,6 +182,7 @@ class LayerNorm(_Norm):
 
 
 @register("rmsnorm")
+@dataclass(frozen=True)
 class RMSNorm(_Norm):
     """x / √(mean(x²) + eps) · γ over the last dims (Llama's norm): layer norm without
     the mean's subtraction and without a shift, so a scale γ alone."""
@@ -220,7 +226,10 @@ class RMSNorm(_Norm):
 
 
 @register("groupnorm")
+@dataclass(frozen=True)
 class GroupNorm(_Norm):
+    """nn.GroupNorm: statistics over groups of channels, per sample."""
+
     num_groups: int
     num_channels: int | None = None
     eps: float = 1e-5
@@ -248,6 +257,7 @@ class GroupNorm(_Norm):
 
 
 @register("localresponsenorm")
+@dataclass(frozen=True)
 class LocalResponseNorm(_Norm):
     """AlexNet's LRN: across `size` neighbouring channels; no parameters."""
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import prod
+from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import contiguous_strides
@@ -10,12 +12,9 @@ from .base import NO_INPUT, IntList, Layer, LayerNumbers, Shape, Strides, window
 from .field import NONE, Field
 from .registry import register
 
-TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
-if TYPE_CHECKING:
-    from typing import ClassVar
-
 
 @register("parameter", "learnedtensor")
+@dataclass(frozen=True)
 class Parameter(Layer):
     """A tensor of parameters of the given shape: ViT's class token [1, 1, 768] and
     position embedding [1, 197, 768], ConvNeXt's layer scale [96, 1, 1]. It takes

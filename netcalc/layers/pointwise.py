@@ -8,14 +8,14 @@ elementwise arithmetic as 0, as it counts activations.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 from .activation import Elementwise
 from .base import Saved, Shape
 from .registry import register
 from .tensor import TensorOp
 
-TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
-if TYPE_CHECKING:
-    from typing import ClassVar
 
 # op -> how Python writes x op c (rsub is c - x, rdiv c / x)
 _SCALAR_OPS = {"add": "{x} + {c}", "sub": "{x} - {c}", "mul": "{x} * {c}",
@@ -24,6 +24,7 @@ _SCALAR_OPS = {"add": "{x} + {c}", "sub": "{x} - {c}", "mul": "{x} * {c}",
 
 
 @register("scalar")
+@dataclass(frozen=True)
 class Scalar(TensorOp, Elementwise):
     """x op c for a number c: add, sub, mul, div, pow, rsub (c − x), rdiv (c / x)."""
 
@@ -64,6 +65,7 @@ _FUNCTIONS = {"neg": "", "abs": "input", "sqrt": "output", "rsqrt": "output",
 
 
 @register("pointwise")
+@dataclass(frozen=True)
 class Pointwise(TensorOp, Elementwise):
     """function(x) of each element: neg, abs, sqrt, rsqrt, exp, log, sin, cos, ..."""
 

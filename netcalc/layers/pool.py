@@ -6,7 +6,9 @@ matrix products and convolutions).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import prod
+from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import pool_out
@@ -14,10 +16,6 @@ from .base import DIMS_BY_RANK, Ints, Layer, OutputSize, Saved, Shape, per_dim, 
 from .field import Field
 from .registry import register_ranked
 from ..working import Remark, Step, dim_names, window_steps
-
-TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
-if TYPE_CHECKING:
-    from typing import ClassVar
 
 
 class _Pool(Layer):
@@ -36,7 +34,10 @@ class _Pool(Layer):
         return x[: len(x) - self.rank], x[len(x) - self.rank:]
 
 
+@dataclass(frozen=True)
 class _WindowPool(_Pool):
+    """A pool that slides a kernel_size window by stride over padded input."""
+
     kernel_size: Ints
     stride: Ints | None = None      # torch: defaults to kernel_size
     padding: Ints = 0
@@ -81,7 +82,10 @@ class _WindowPool(_Pool):
                             self.dilations, self.ceil_mode)
 
 
+@dataclass(frozen=True)
 class MaxPoolNd(_WindowPool):
+    """nn.MaxPool1d/2d/3d: the largest value in each (dilated) window."""
+
     dilation: Ints = 1
     return_indices: bool = False
     ceil_mode: bool = False
@@ -99,12 +103,18 @@ class MaxPoolNd(_WindowPool):
         _reject_indices(self)
 
 
+@dataclass(frozen=True)
 class AvgPoolNd(_WindowPool):
+    """nn.AvgPool1d: the mean of each window."""
+
     ceil_mode: bool = False
     count_include_pad: bool = True
 
 
+@dataclass(frozen=True)
 class AvgPoolWithDivisor(AvgPoolNd):
+    """nn.AvgPool2d/3d: the mean of each window, or its sum over divisor_override."""
+
     divisor_override: int | None = None
 
     positive: ClassVar[tuple[str, ...]] = ("kernel_size", "stride", "divisor_override")
@@ -120,7 +130,10 @@ class _AvgPool3dInputCheck(AvgPoolWithDivisor):
         return super().output_shape(x)
 
 
+@dataclass(frozen=True)
 class _AdaptivePool(_Pool):
+    """A pool whose windows are chosen to give output_size."""
+
     output_size: OutputSize
 
     def check_arguments(self) -> None:
@@ -177,7 +190,10 @@ class AdaptiveAvgPoolNd(_AdaptivePool):
         return super().saved_for_backward(xs, y)
 
 
+@dataclass(frozen=True)
 class AdaptiveMaxPoolNd(_AdaptivePool):
+    """nn.AdaptiveMaxPool1d/2d/3d: the largest value of each adaptive window."""
+
     return_indices: bool = False
 
     keeps_indices: ClassVar[bool] = True

@@ -2,10 +2,41 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 
 from ..errors import SpecError, closest
 
-REGISTRY: dict[str, type] = {}
+REGISTRY: dict[str, type] = {}     # the types of the modules loaded so far
+
+# Which module declares each type name: a spec loads only the modules of the types
+# it uses (making the layer dataclasses of every module costs start-up time).
+# tests/test_registry.py checks this against what the modules register.
+MODULE_OF = {name: module for module, names in {
+    "activation": "relu relu6 leakyrelu elu selu silu mish sigmoid tanh hardswish hardsigmoid "
+                  "softplus softsign tanhshrink gelu logsigmoid hardtanh threshold celu softmax "
+                  "logsoftmax softmin prelu dropout alphadropout featurealphadropout dropout1d "
+                  "dropout2d dropout3d stochasticdepth droppath",
+    "attention": "multiheadattention transformerencoderlayer",
+    "conv": "conv1d convtranspose1d conv2d convtranspose2d conv3d convtranspose3d",
+    "linear": "linear embedding positionembedding positionalembedding",
+    "matmul": "matmul bmm scaleddotproductattention sdpa",
+    "norm": "batchnorm1d batchnorm2d batchnorm3d instancenorm1d instancenorm2d instancenorm3d "
+            "layernorm rmsnorm groupnorm localresponsenorm",
+    "parameter": "parameter learnedtensor",
+    "pointwise": "scalar pointwise",
+    "pool": "maxpool1d maxpool2d maxpool3d avgpool1d avgpool2d avgpool3d adaptiveavgpool1d "
+            "adaptiveavgpool2d adaptiveavgpool3d adaptivemaxpool1d adaptivemaxpool2d "
+            "adaptivemaxpool3d",
+    "recurrent": "rnn gru lstm",
+    "resize": "upsample upsamplingnearest2d upsamplingbilinear2d pixelshuffle pixelunshuffle "
+              "zeropad1d zeropad2d zeropad3d constantpad1d constantpad2d constantpad3d "
+              "reflectionpad1d reflectionpad2d reflectionpad3d replicationpad1d "
+              "replicationpad2d replicationpad3d circularpad1d circularpad2d circularpad3d",
+    "tensor": "identity contiguous narrow squeeze unsqueeze select slice expand chunk split "
+              "flatten unflatten reshape view permute transpose mean sum add mul sub div "
+              "concat cat",
+    "transformer": "attention gatedmlp moe mixtureofexperts",
+}.items() for name in names.split()}
 
 
 def register(*names: str):
@@ -39,7 +70,17 @@ def _squash(name: str) -> str:
 
 def lookup(type_name: str):
     """The class for a spec's `type`, matched case-insensitively; None if unknown."""
-    return REGISTRY.get(type_name.lower())
+    name = type_name.lower()
+    if name not in REGISTRY and name in MODULE_OF:
+        import_module(f"{__package__}.{MODULE_OF[name]}")
+    return REGISTRY.get(name)
+
+
+def all_types() -> dict[str, type]:
+    """Every type name -> class, every module loaded (for suggestions and listings)."""
+    for module in set(MODULE_OF.values()):
+        import_module(f"{__package__}.{module}")
+    return REGISTRY
 
 
 # Other libraries' names for torch's layers, for suggestions.
@@ -53,12 +94,12 @@ _TYPE_NAMES_ELSEWHERE = {"dense": "linear", "fc": "linear", "fullyconnected": "l
 def suggest(type_name: str, extra: list[str] = ()) -> str:
     """'; did you mean ...?' for an unknown type (block names included)."""
     squashed = _squash(type_name)
-    ranked = [f"{squashed}{r}d" for r in (1, 2, 3) if f"{squashed}{r}d" in REGISTRY]
+    ranked = [f"{squashed}{r}d" for r in (1, 2, 3) if f"{squashed}{r}d" in MODULE_OF]
     if ranked:                   # `maxpool`: which rank is the input's business
         return f"; did you mean {', '.join(repr(n) for n in ranked[:-1])} or {ranked[-1]!r}?"
     if squashed in _TYPE_NAMES_ELSEWHERE:
         return f"; torch calls it '{_TYPE_NAMES_ELSEWHERE[squashed]}'"
-    candidates = {_squash(n): n for n in [*REGISTRY, *extra]}
+    candidates = {_squash(n): n for n in [*MODULE_OF, *extra]}
     match = squashed if squashed in candidates else closest(squashed, candidates)
     return f"; did you mean '{candidates[match]}'?" if match else ""
 
@@ -70,10 +111,10 @@ def unknown_type(type_name: str, block_names: list[str] = ()) -> SpecError:
 
 def catalog() -> list[dict]:
     """Every layer type with its family, aliases and arguments (for `netcalc layers`)."""
-    from ..record import MISSING, fields
+    from dataclasses import MISSING, fields
 
     entries: dict[type, dict] = {}
-    for name, cls in REGISTRY.items():
+    for name, cls in all_types().items():
         entry = entries.get(cls)
         if entry is None:
             arguments = []

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from ..errors import ShapeError, SpecError
 from ..formulas import iterator_strides
 from .base import Floats, IntList, Layer, Shape, SizeOrList, Strides, parse_int
 from .field import Field
 from .registry import register, register_ranked
-
-TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
-if TYPE_CHECKING:
-    from typing import Any, ClassVar
 
 # F.interpolate's modes and the input ranks each accepts
 _MODE_RANKS = {
@@ -22,6 +20,7 @@ _MODE_RANKS = {
 
 
 @register("upsample")
+@dataclass(frozen=True)
 class Upsample(Layer):
     """Output size = size, or ⌊input · scale_factor⌋ per spatial dim (F.interpolate)."""
 
@@ -85,6 +84,7 @@ def _per_dim(value: Any, rank: int, name: str) -> tuple:
     return (value,) * rank
 
 
+@dataclass(frozen=True)
 class _FixedModeUpsample(Layer):
     """UpsamplingNearest2d / UpsamplingBilinear2d: Upsample with the mode fixed."""
 
@@ -122,6 +122,7 @@ class UpsamplingBilinear2d(_FixedModeUpsample):
 
 
 @register("pixelshuffle")
+@dataclass(frozen=True)
 class PixelShuffle(Layer):
     """[.., C·r², H, W] -> [.., C, H·r, W·r]"""
 
@@ -149,6 +150,7 @@ class PixelShuffle(Layer):
 
 
 @register("pixelunshuffle")
+@dataclass(frozen=True)
 class PixelUnshuffle(Layer):
     """[.., C, H·r, W·r] -> [.., C·r², H, W]"""
 
@@ -232,14 +234,20 @@ class _Pad(Layer):
         return super().output_strides(x, x_strides, y)
 
 
+@dataclass(frozen=True)
 class _PadWithValue(_Pad):
+    """Padding filled with a constant value (nn.ConstantPadNd)."""
+
     padding: IntList
     value: float          # required, as in torch
 
     crops_first = True
 
 
+@dataclass(frozen=True)
 class _PadOnly(_Pad):
+    """Padding whose fill comes from the input or is zero."""
+
     padding: IntList
 
 

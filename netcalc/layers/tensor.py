@@ -7,7 +7,9 @@ counts MACs. Views (flatten, reshape, permute, ...) allocate no new memory.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, replace
 from math import prod
+from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import (channels_last_strides, contiguous_strides, is_channels_last,
@@ -16,12 +18,7 @@ from .base import (BATCH, Dims, IntList, Layer, LayerNumbers, Merge, Shape, Size
                    SizesOrBatch, Strides, normalize_dim)
 from .field import Field, merged
 from .registry import register
-from ..record import replace
 from ..working import Remark, Step, count_step, product, shape_text
-
-TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
-if TYPE_CHECKING:
-    from typing import ClassVar
 
 
 class TensorOp:
@@ -107,6 +104,7 @@ class Contiguous(TensorOp, _View):
 
 
 @register("narrow")
+@dataclass(frozen=True)
 class Narrow(TensorOp, _View):
     """x.narrow(dim, start, length): `length` entries of one dim from `start` (negative
     counts from the end), a view. x.chunk(2, dim=1)'s halves are two of these."""
@@ -144,6 +142,7 @@ class Narrow(TensorOp, _View):
 
 
 @register("squeeze")
+@dataclass(frozen=True)
 class Squeeze(TensorOp, _View):
     """x.squeeze(dim): drops the given dims (every dim when none is given) that have
     size 1; a dim of another size stays, as torch keeps it."""
@@ -176,6 +175,7 @@ class Squeeze(TensorOp, _View):
 
 
 @register("unsqueeze")
+@dataclass(frozen=True)
 class Unsqueeze(TensorOp, _View):
     """x.unsqueeze(dim): a new dim of size 1 at `dim` (-1 appends one)."""
 
@@ -200,6 +200,7 @@ class Unsqueeze(TensorOp, _View):
 
 
 @register("select")
+@dataclass(frozen=True)
 class Select(TensorOp, _View):
     """x.select(dim, index), which is x[:, index] for dim 1: one entry of a dim,
     the dim dropped (ViT's class token, `x[:, 0]`)."""
@@ -229,6 +230,7 @@ class Select(TensorOp, _View):
 
 
 @register("slice")
+@dataclass(frozen=True)
 class Slice(TensorOp, _View):
     """x[..., start:end:step] on one dim, as Python slices it: bounds past the
     ends are clipped, negative ones count from the end; a view."""
@@ -278,6 +280,7 @@ class Slice(TensorOp, _View):
 
 
 @register("expand")
+@dataclass(frozen=True)
 class Expand(TensorOp, _View):
     """x.expand(*size): dims of size 1 repeated without copying (stride 0), new
     dims in front; -1 keeps a dim. `batch` stands for the batch size, as torch
@@ -410,6 +413,7 @@ class _Piece(TensorOp, _View):
 
 
 @register("chunk")
+@dataclass(frozen=True)
 class Chunk(_Piece):
     """x.chunk(chunks, dim)[piece]: pieces of ⌈size / chunks⌉, the last one shorter;
     torch gives fewer than `chunks` when the size runs out first."""
@@ -444,6 +448,7 @@ class Chunk(_Piece):
 
 
 @register("split")
+@dataclass(frozen=True)
 class Split(_Piece):
     """x.split(split_size_or_sections, dim)[piece]: pieces of a size (the last one
     shorter), or of the listed sizes, which must add up to the dim's."""
@@ -510,6 +515,7 @@ def _listed(value) -> str:
 
 
 @register("flatten")
+@dataclass(frozen=True)
 class Flatten(_View):
     """nn.Flatten: dims start_dim..end_dim become one (the batch dim stays by default)."""
 
@@ -561,7 +567,10 @@ def _fill_unknown(sizes: tuple[int, ...], total: int, name: str, what: str) -> t
 
 
 @register("unflatten")
+@dataclass(frozen=True)
 class Unflatten(_View):
+    """nn.Unflatten: dim split into unflattened_size."""
+
     dim: int
     unflattened_size: IntList
 
@@ -575,6 +584,7 @@ class Unflatten(_View):
 
 
 @register("reshape")
+@dataclass(frozen=True)
 class Reshape(TensorOp, _View):
     """x.reshape(shape): the shape includes the batch dim; one entry may be -1."""
 
@@ -614,7 +624,10 @@ class View(Reshape):
 
 
 @register("permute")
+@dataclass(frozen=True)
 class Permute(TensorOp, _View):
+    """x.permute(dims): a view with the dims reordered."""
+
     dims: IntList
 
     method = "permute"
@@ -638,7 +651,10 @@ class Permute(TensorOp, _View):
 
 
 @register("transpose")
+@dataclass(frozen=True)
 class Transpose(TensorOp, _View):
+    """x.transpose(dim0, dim1): a view with two dims swapped."""
+
     dim0: int
     dim1: int
 
@@ -663,7 +679,10 @@ class Transpose(TensorOp, _View):
         return tuple(strides)
 
 
+@dataclass(frozen=True)
 class _Reduction(TensorOp, Layer):
+    """A reduction over dim (all dims when None), keeping it as size 1 with keepdim."""
+
     dim: Dims | None = None
     keepdim: bool = False
 
@@ -781,6 +800,7 @@ class Div(_Elementwise):
 
 
 @register("concat", "cat")
+@dataclass(frozen=True)
 class Concat(TensorOp, Merge):
     """torch.cat along `dim` (required: torch's default 0 is the batch dim)."""
 

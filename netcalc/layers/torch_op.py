@@ -12,17 +12,16 @@ this type: a spec's numbers come from netcalc's rules.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import prod
+from typing import ClassVar
 
 from ..formulas import contiguous_strides
 from .base import Layer, LayerNumbers, Saved, Shape, Strides
 from .field import Field
 
-TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
-if TYPE_CHECKING:
-    from typing import ClassVar
 
-
+@dataclass(frozen=True)
 class TorchOp(Layer):
     """One ATen operation (`aten.cumsum.default`), with the numbers torch gave it."""
 

@@ -11,19 +11,17 @@ not. Elementwise work (rotary's multiplies, the gate's product, softmax) counts 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from math import prod
+from typing import ClassVar
 
 from ..errors import ShapeError
 from ..working import Remark, Step, count_step, product
 from .attention import attended, attention_macs, check_probability
-from ..record import replace
 from .base import Layer, Saved, Shape
 from .field import Field
 from .registry import register
 
-TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
-if TYPE_CHECKING:
-    from typing import ClassVar
 
 # the gated MLPs' activations: the name of each (SwiGLU, GeGLU) as papers call them
 GATED_ACTIVATIONS = {"silu": "SwiGLU", "gelu": "GeGLU", "gelu_tanh": "GeGLU"}
@@ -39,6 +37,7 @@ def _rows(x: Shape) -> tuple[int, str, str]:
 
 
 @register("attention")
+@dataclass(frozen=True)
 class Attention(Layer):
     """Self-attention as LLMs build it (Llama's LlamaAttention): x [N, L, E] ->
     q = x·W_qᵀ (num_heads heads of head_dim), k and v = x·W_kᵀ, x·W_vᵀ (num_kv_heads
@@ -252,6 +251,7 @@ class _Gated(Layer):
 
 
 @register("gatedmlp")
+@dataclass(frozen=True)
 class GatedMLP(_Gated):
     """Llama's MLP: down_proj(act(gate_proj(x)) · up_proj(x)) over the last dim; SiLU
     makes it SwiGLU, GELU GeGLU (Shazeer, "GLU Variants Improve Transformer")."""
@@ -307,6 +307,7 @@ class GatedMLP(_Gated):
 
 
 @register("moe", "mixtureofexperts")
+@dataclass(frozen=True)
 class MixtureOfExperts(_Gated):
     """Mixtral's sparse MoE block: a router `gate` [num_experts, E] scores the experts
     for each token; softmax; the top_k experts run on it, each a gated MLP, and their

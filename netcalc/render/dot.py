@@ -9,9 +9,9 @@ table. The text is deterministic: the same spec gives the same bytes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from html import escape
 
-from ..record import Record, field
 from ..results import LayerResult, Row, Summary
 from . import units
 
@@ -29,7 +29,8 @@ SHOWABLE = ("shapes", "params", "macs", "args")
 DEFAULT_SHOWN = ("shapes", "args")
 
 
-class DiagramOptions(Record):
+@dataclass(frozen=True)
+class DiagramOptions:
     """How to draw: presentation only."""
 
     rankdir: str = "TB"
@@ -39,7 +40,10 @@ class DiagramOptions(Record):
     repeats: str = "all"                      # "once": a repeat's first copy, marked ×N
 
 
-class _Cluster(Record, frozen=False):
+@dataclass
+class _Cluster:
+    """A block drawn as a Graphviz cluster, with what it holds."""
+
     row: Row
     items: list = field(default_factory=list)  # node ids and sub-clusters, in order
 

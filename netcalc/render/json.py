@@ -7,8 +7,8 @@ One layer per line keeps large outputs fast to write and easy to grep.
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 
-from ..record import fields
 from ..results import (KVCache, Memory, MACS_CONVENTION, LayerResult, ReceptiveField, Row,
                        Summary, Totals)
 from .units import number

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..results import Quantity, Verification
+from ..verification import Quantity, Verification
 from . import units
 from .json import warning_dicts
 from .table import box_table

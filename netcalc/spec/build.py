@@ -10,12 +10,12 @@ arguments and number of inputs are checked; every error says where.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from ..errors import (Location, Note, SpecError, UnknownArgumentError, did_you_mean, in_layer,
                       shorten)
 from ..layers import lookup, unknown_type
 from ..layers.base import NO_INPUT
-from ..record import Record
 from .loader import LocatedDict
 from .model import ExpandedSpec, Group, LayerSpec
 
@@ -33,7 +33,8 @@ MAX_LAYERS = 150_000
 NAME = re.compile(r"^\w+$")
 
 
-class Scope(Record):
+@dataclass(frozen=True)
+class Scope:
     """Where names are defined and looked up: the top level, or inside a block."""
 
     prefix: str                      # "" at top level, "layer1.0." inside a block

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 
 from ..dtypes import INPUT_DTYPES
 from ..errors import Location, Note, SpecError, did_you_mean, in_layer, shorten
@@ -19,7 +20,6 @@ from .build import (MAX_LAYERS, NAME, LayerGraph, Scope, check_block_name, check
 from .expr import cost, has_placeholder, substitute
 from .loader import LocatedDict, LocatedList, located
 from .model import ExpandedSpec, InputSpec
-from ..record import Record
 
 TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
 if TYPE_CHECKING:
@@ -39,7 +39,10 @@ MAX_STEPS = 4_000_000
 MAX_BLOCK_DEPTH = 64
 
 
-class BlockDef(Record):
+@dataclass(frozen=True)
+class BlockDef:
+    """A block the spec defines: its parameters, inputs and layers."""
+
     name: str
     params: dict[str, Any]
     input_names: tuple[str, ...]
@@ -47,7 +50,10 @@ class BlockDef(Record):
     loc: Location
 
 
+@dataclass(frozen=True)
 class _Scope(Scope):
+    """Names visible while a block's copy is expanded."""
+
     variables: dict[str, Any]        # block parameters (and `i` in a repeat)
     stack: tuple[str, ...]           # blocks being expanded, for recursion errors
 

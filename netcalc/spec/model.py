@@ -3,19 +3,26 @@ blocks and repeats they came from (for the table's tree and `--depth`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from ..errors import Location, Note
 from ..layers import Layer
-from ..record import Record, field
 
 
-class InputSpec(Record):
+@dataclass(frozen=True)
+class InputSpec:
+    """One input the spec declares."""
+
     name: str
     shape: tuple[int, ...]      # without the batch dim
     loc: Location
     dtype: str | None = None    # None: the model's --dtype; token ids say int64
 
 
-class LayerSpec(Record, frozen=False):
+@dataclass
+class LayerSpec:
+    """One layer of the expanded spec: its type's record, inputs and location."""
+
     name: str                   # qualified, torch-style: layer1.0.conv1
     layer: Layer
     inputs: tuple[str, ...]     # qualified names of producers, or spec input names
@@ -31,7 +38,8 @@ class LayerSpec(Record, frozen=False):
     tied: dict = field(default_factory=dict)
 
 
-class Group(Record, frozen=False):
+@dataclass
+class Group:
     """A block instance or a repeat: a contiguous run of layers under one name."""
 
     name: str
@@ -48,7 +56,10 @@ class Group(Record, frozen=False):
     series: tuple[int, int] = ()
 
 
-class ExpandedSpec(Record, frozen=False):
+@dataclass
+class ExpandedSpec:
+    """The spec with its blocks and repeats expanded into layers."""
+
     name: str
     file: str
     inputs: list[InputSpec]

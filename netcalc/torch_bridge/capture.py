@@ -21,13 +21,13 @@ import functools
 import inspect
 import re
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Location, NetcalcError, UsageError
 from ..inputs import parse_shape
 from ..layers import lookup
 from ..layers.torch_op import TorchOp
-from ..record import Record, field
 from ..results import SpecWarning
 from ..spec.build import usable_name
 from ..spec.model import ExpandedSpec, Group, InputSpec, LayerSpec
@@ -49,7 +49,8 @@ TOKEN_INPUTS = re.compile(r"(^|_)ids$|^(decoder_)?attention_mask$")
 INPUT_DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "bool")
 
 
-class ModelTensor(Record):
+@dataclass(frozen=True)
+class ModelTensor:
     """A parameter or buffer of the model, under one of its names."""
 
     elements: int
@@ -59,7 +60,8 @@ class ModelTensor(Record):
     int64: bool = False        # an integer buffer (position ids): 8 bytes whatever --dtype
 
 
-class Captured(Record, frozen=False):
+@dataclass
+class Captured:
     """The exported program, with what netcalc needs to read it."""
 
     name: str                       # the factory's name
@@ -417,7 +419,8 @@ def _count_of(n: int) -> str:
     return f"{n} operation{'s' if n != 1 else ''}"
 
 
-class _Op(Record, frozen=False):
+@dataclass
+class _Op:
     """One op of the program on its way to a layer."""
 
     node: Any

@@ -16,13 +16,13 @@ import importlib.util
 import operator
 import sys
 import traceback
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..errors import Location, NetcalcError, SpecError, UsageError, did_you_mean
 from ..inputs import input_overrides
 from ..layers import lookup
 from ..layers.base import BATCH
-from ..record import Record, fields
 from ..spec.build import LayerGraph, Scope, layer_name, usable_name
 from ..spec.loader import located
 from ..results import SpecWarning
@@ -310,7 +310,8 @@ def _input_dtype(torch, node, modules: dict) -> str | None:
 
 # -- graph nodes -> layers -------------------------------------------------------------
 
-class _Pieces(Record):
+@dataclass(frozen=True)
+class _Pieces:
     """x.chunk(...) or x.split(...): its pieces become layers where they are taken."""
 
     source: Any          # the fx node cut
@@ -318,7 +319,8 @@ class _Pieces(Record):
     args: dict           # the call's arguments but the piece
 
 
-class _RecurrentCall(Record):
+@dataclass(frozen=True)
+class _RecurrentCall:
     """An nn.RNN/LSTM/GRU call: (output, h_n[, c_n]), taken apart by getitem; the one
     piece taken becomes the layer (`piece: k`)."""
 
@@ -327,21 +329,24 @@ class _RecurrentCall(Record):
     names: tuple = ()    # where it gives several pieces: every piece's layer, made at once
 
 
-class _RecurrentState(Record):
+@dataclass(frozen=True)
+class _RecurrentState:
     """An LSTM call's (h_n, c_n), itself taken apart by getitem."""
 
     node: Any            # the call_module node
     names: tuple = ()    # the call's pieces' layers, where made at once
 
 
-class _Attribute(Record):
+@dataclass(frozen=True)
+class _Attribute:
     """A tensor attribute read (get_attr): a `parameter` layer once a layer takes it as
     input; F.layer_norm's weight and bias count in the layernorm instead."""
 
     path: str
 
 
-class _Size(Record):
+@dataclass(frozen=True)
+class _Size:
     """An int the graph computed from a tensor's shape; `batch` if it is the batch size."""
 
     value: int

@@ -15,9 +15,9 @@ from __future__ import annotations
 import itertools
 import keyword
 import re
+from dataclasses import dataclass, field
 
 from ..errors import SpecError, in_layer
-from ..record import Record, field
 from ..results import Summary
 from ..spec.model import ExpandedSpec
 
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from typing import Any, Callable
 
 
-class Item(Record, frozen=False):
+@dataclass
+class Item:
     """A layer, a container, or a repeat, as its parent sees it."""
 
     name: str                          # local: conv1, 0, downsample
@@ -44,7 +45,8 @@ class Item(Record, frozen=False):
                                        # and no repeat (export writes tensor ops inline)
 
 
-class Template(Record, frozen=False):
+@dataclass
+class Template:
     """Containers built alike: one YAML block / Python class."""
 
     name: str
@@ -54,7 +56,8 @@ class Template(Record, frozen=False):
     params: dict[str, Any]             # parameter -> the first instance's value
 
 
-class Param(Record):
+@dataclass(frozen=True)
+class Param:
     """An argument that is the template's parameter `name`."""
 
     name: str

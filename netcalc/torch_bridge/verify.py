@@ -14,7 +14,8 @@ import time
 import warnings
 
 from ..errors import NetcalcError, UsageError, in_layer
-from ..results import LayerCheck, Quantity, Summary, Verification
+from ..results import Summary
+from ..verification import LayerCheck, Quantity, Verification
 from ..spec.model import ExpandedSpec
 from . import available_ram, countable_attention, first_line, flop_counter, import_torch
 from .model import build_model
