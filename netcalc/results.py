@@ -17,7 +17,7 @@ MACS_CONVENTION = ("MACs as torch.utils.flop_counter.FlopCounterMode counts them
                    "convolutions and matrix products only; flops = 2 × macs")
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReceptiveField:
     """What one unit of a tensor sees of the network's input (README, "Receptive field")."""
 
@@ -30,7 +30,7 @@ class ReceptiveField:
     origin: str                     # the layer (or input) where it stopped being local
 
 
-@dataclass(frozen=True)
+@dataclass
 class LayerResult:
     """One layer's numbers: shape, parameters, MACs, memory and layout."""
 
@@ -61,7 +61,7 @@ class LayerResult:
     causal_attention_macs: int = 0  # of macs, a causal attention term (Q·Kᵀ and A·V)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Row:
     """One line of the table: a layer, or a block/repeat (collapsed or not)."""
 
@@ -86,7 +86,7 @@ class Row:
     series: tuple[int, int] = ()
 
 
-@dataclass(frozen=True)
+@dataclass
 class Totals:
     """The network's sums over its layers."""
 
@@ -113,7 +113,7 @@ class Totals:
     causal_effective_macs: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class KVCache:
     """What a decoder generating `context` tokens keeps per sequence: each causal
     attention layer's keys and values (`--kv-cache CONTEXT`)."""
@@ -130,7 +130,7 @@ class KVCache:
     generation_bytes: int           # weights, buffers and the batch's cache
 
 
-@dataclass(frozen=True)
+@dataclass
 class Memory:
     """What a forward pass and a training step hold (memory.py says how). Where sizes
     are letters, the figures that depend on the activations are None."""
@@ -150,7 +150,7 @@ class Memory:
     attention_score_bytes: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class SpecWarning:
     """Valid for torch, but likely not what was meant (a batch dim fixed in a reshape...)."""
 
@@ -160,7 +160,7 @@ class SpecWarning:
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class Summary:
     """What `netcalc.summary` returns: every layer, the totals and the memory."""
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Remark:
     """A sentence for the reader: a catalogue key and its numbers."""
 
@@ -27,7 +27,7 @@ class Remark:
     args: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Step:
     """One quantity worked out: `H_out = ⌊(224 + 2·2 − 1·(11 − 1) − 1) / 4⌋ + 1 = ...`."""
 
@@ -38,7 +38,7 @@ class Step:
     remarks: tuple[Remark, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass
 class LayerWorking:
     """A layer's steps, with what it takes and gives."""
 

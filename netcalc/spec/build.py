@@ -33,7 +33,7 @@ MAX_LAYERS = 150_000
 NAME = re.compile(r"^\w+$")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Scope:
     """Where names are defined and looked up: the top level, or inside a block."""
 

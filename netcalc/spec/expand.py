@@ -39,7 +39,7 @@ MAX_STEPS = 4_000_000
 MAX_BLOCK_DEPTH = 64
 
 
-@dataclass(frozen=True)
+@dataclass
 class BlockDef:
     """A block the spec defines: its parameters, inputs and layers."""
 
@@ -50,7 +50,7 @@ class BlockDef:
     loc: Location
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Scope(Scope):
     """Names visible while a block's copy is expanded."""
 

@@ -1,0 +1,104 @@
+"""Pictures and pages: `netcalc diagram` (Graphviz) and `netcalc docs`."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ..command_line import (DIRECTORY_PATH, OUTPUT_PATH, SPEC_PATH, emit, kwargs_option,
+                            load_and_analyze, print_warnings)
+from ..errors import UsageError
+
+
+@click.command()
+@click.argument("spec", type=SPEC_PATH)
+@click.option("-o", "--output", type=OUTPUT_PATH, default=None,
+              help="Write the picture to this file (atomically); its suffix sets the format.")
+@click.option("--format", "fmt", type=click.Choice(("svg", "png", "pdf", "dot")), default=None,
+              help="svg, png, pdf (drawn by Graphviz's dot) or dot (the DOT text, no Graphviz "
+                   "needed). Default: from -o's suffix, else dot.")
+@click.option("--rankdir", type=click.Choice(("TB", "LR", "BT", "RL")), default="TB",
+              show_default=True, help="Direction the graph flows: top to bottom, left to right.")
+@click.option("--depth", type=click.IntRange(min=1), default=None,
+              help="Draw this many levels of blocks; deeper layers fold into one node each.")
+@click.option("--show", default="", metavar="params,macs",
+              help="What to write besides the shapes (on edges) and each layer's notation: "
+                   "params, macs; no-shapes or no-args leaves those out; comma-separated.")
+@click.option("--repeats", type=click.Choice(("all", "once")), default="all", show_default=True,
+              help="once: draw a repeated block's first copy, marked ×N.")
+@click.option("--title", default=None, help="The title above the graph (default: its name).")
+@click.option("--input", "input_shapes", multiple=True, metavar="SHAPE",
+              help="Override the input shape, as for summary.")
+@kwargs_option
+def diagram(spec: str, output: str | None, fmt: str | None, rankdir: str, depth: int | None,
+            show: str, repeats: str, title: str | None, input_shapes: tuple[str, ...],
+            kwargs: str | None) -> None:
+    """Draw SPEC's layer graph with Graphviz: one node per layer (or folded block),
+    edges labelled with the shapes that flow along them."""
+    from ..render import dot
+
+    asked = [part.strip() for part in show.split(",") if part.strip()]
+    unknown = [part for part in asked if part.removeprefix("no-") not in dot.SHOWABLE]
+    if unknown:
+        raise UsageError(f"--show {','.join(unknown)}: choose from {', '.join(dot.SHOWABLE)} "
+                         "(no-shapes, no-args leave the default ones out)")
+    # the shapes and the notation are always drawn unless left out; params, macs add
+    shown = tuple(part for part in (*dot.DEFAULT_SHOWN, *asked)
+                  if not part.startswith("no-") and f"no-{part}" not in asked)
+    if fmt is None:
+        suffix = os.path.splitext(output)[1].lower().lstrip(".") if output else ""
+        if suffix and suffix not in (*dot.IMAGE_FORMATS, "dot", "gv"):
+            raise UsageError(f"-o {output}: netcalc draws .{', .'.join(dot.IMAGE_FORMATS)} "
+                             "and .dot (or .gv); give one of those, or --format")
+        fmt = "dot" if suffix in ("", "gv") else suffix
+    _, result = load_and_analyze(spec, input_shapes, 1, "float32", kwargs=kwargs)
+    text = dot.render(result, dot.DiagramOptions(rankdir=rankdir, depth=depth, show=shown,
+                                                 title=title, repeats=repeats))
+    if fmt == "dot":
+        emit(text, output)
+        return
+    image = dot.to_image(text, fmt)
+    if output:
+        from ..io import write_atomic
+        write_atomic(output, image)
+    else:
+        sys.stdout.buffer.write(image)
+
+
+@click.command()
+@click.argument("specs", type=SPEC_PATH, nargs=-1, required=True)
+@click.option("-o", "--output", "directory", type=DIRECTORY_PATH, required=True,
+              help="The directory for the pages (made if missing).")
+@click.option("--depth", type=click.IntRange(min=1), default=None,
+              help="Tables and diagrams show this many levels of blocks.")
+@click.option("--repeats", type=click.Choice(("all", "once")), default="all", show_default=True,
+              help="Diagrams: draw a repeated block's first copy only.")
+def docs(specs: tuple[str, ...], directory: str, depth: int | None, repeats: str) -> None:
+    """A markdown page per SPEC (its summary table, totals and SVG diagram) and an
+    index.md listing every model, in DIRECTORY, ready for mkdocs."""
+    from pathlib import Path
+
+    from ..analyze import analyze
+    from ..io import write_atomic
+    from ..render import dot, site
+    from ..spec import load_spec
+
+    pages = []
+    for spec in specs:          # everything is drawn before anything is written
+        result = analyze(load_spec(spec), depth=depth)
+        print_warnings(result)
+        svg = dot.to_image(dot.render(result, dot.DiagramOptions(depth=depth, repeats=repeats)),
+                           "svg")
+        pages.append((result, svg))
+    target = Path(directory)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot make {directory}: {error.strerror}") from None
+    files = site.files(pages)
+    for name, content in files.items():
+        write_atomic(target / name, content)
+    print(f"wrote {len(files)} files to {directory}: index.md and "
+          f"{len(pages)} page{'s' if len(pages) != 1 else ''}", file=sys.stderr)
