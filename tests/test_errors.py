@@ -18,6 +18,29 @@ CASES = {
     "yaml_syntax": (
         "input: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: 4, kernel_size: [3, 3}\n",
         "3:55", ["YAML syntax", "expected ',' or ']'"]),
+    # the common YAML slips, each with its plain-words hint
+    "yaml_key_indented_deeper": (
+        "input: [3, 8, 8]\nlayers:\n  - type: conv2d\n    out_channels: 4\n"
+        "     kernel_size: 3\n", "5:17",
+        ["mapping values are not allowed here", "line 5 is indented 5 spaces and line 4 "
+         "above it 4", "keys of one entry line up"]),
+    "yaml_key_indented_less": (
+        "input: [3, 8, 8]\nlayers:\n  - type: conv2d\n    out_channels: 4\n"
+        "   kernel_size: 3\n", "5:4", ["line 5 is indented 3 spaces and line 4 above it 4"]),
+    "yaml_dash_indented_into_the_entry_above": (
+        "input: [3, 8, 8]\nlayers:\n  - type: conv2d\n    out_channels: 4\n"
+        "    kernel_size: 3\n    - type: relu\n", "6:5",
+        ["this '-' is indented 4 spaces, into the entry above",
+         "the list's entries start at 2, as line 3's does"]),
+    "yaml_dash_missing": (
+        "input: [3, 8, 8]\nlayers:\n  - type: conv2d\n    out_channels: 4\n"
+        "    kernel_size: 3\n    type: relu\n", "6:5",
+        ["duplicate key 'type'", "a new layer starts with '- '"]),
+    "yaml_tab": ("input: [3, 8, 8]\nlayers:\n  - type: conv2d\n\tout_channels: 4\n", "4:1",
+                 ["line 4 is indented with a tab: YAML indents with spaces only"]),
+    "yaml_two_pairs_on_a_line": (
+        "input: [3, 8, 8]\nlayers:\n  - type: conv2d out_channels: 4\n", "3:30",
+        ["line 3 holds two `key: value` pairs", "give each its own line"]),
     "top_level_not_mapping": ("- relu\n- relu\n", "1:1", ["top level", "mapping"]),
     "empty_file": ("", "1:1", ["empty"]),
     "no_input": ("layers: [relu]\n", "1:1", ["input: [C, H, W]"]),

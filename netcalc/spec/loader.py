@@ -7,6 +7,8 @@ can't carry positions, so their parent does: `d.key_loc[k]`, `d.value_loc[k]`,
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from ..errors import Location, Note, SpecError, shorten
@@ -101,8 +103,11 @@ class _Constructor:
                                 self._loc(key_node)) from None
             if index >= merged:
                 if key in own_keys:
+                    # a second `type:` in one entry is most often a layer whose '- ' is missing
+                    hint = ("; a new layer starts with '- '" if key in ("type", "name")
+                            else "")
                     raise SpecError(f"duplicate key '{key}' (first given at "
-                                    f"{data.key_loc[key]})", self._loc(key_node))
+                                    f"{data.key_loc[key]}){hint}", self._loc(key_node))
                 own_keys.add(key)
             data[key] = self.construct_object(value_node, deep=True)
             data.key_loc[key] = self._loc(key_node)
@@ -263,9 +268,53 @@ def load_yaml(text: str, file: str):
                 notes = (Note(context_loc, e.context.replace("while ", "", 1) + " started here"),)
             else:
                 problem = f"{problem} ({e.context})"
-        raise SpecError(f"YAML syntax: {problem}", loc, notes) from None
+        hint = _yaml_hint(text, loc.line, problem) if mark else ""
+        raise SpecError(f"YAML syntax: {problem}" + (f"; {hint}" if hint else ""), loc,
+                        notes) from None
     except yaml.YAMLError as e:
         raise SpecError(f"YAML: {e}", Location(file, 1, 1)) from None
+
+
+def _yaml_hint(text: str, line: int, problem: str) -> str:
+    """The usual mistake behind YAML's message, in plain words: a tab, two pairs on one
+    line, a line indented unlike the one above, a list entry's '-' indented into the
+    entry before it. "" when the lines do not show one."""
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines):
+        return ""
+    here = lines[line - 1]
+    stripped = here.lstrip(" ")
+    if "'\\t'" in problem or stripped.startswith("\t"):
+        return f"line {line} is indented with a tab: YAML indents with spaces only"
+    if "mapping values" in problem and _TWO_PAIRS.search(stripped):
+        return (f"line {line} holds two `key: value` pairs: give each its own line, or "
+                "write the entry in braces ({type: conv2d, out_channels: 8})")
+    indent = len(here) - len(stripped)
+    earlier = [(n, text) for n, text in enumerate(lines[:line - 1], 1)
+               if text.strip() and not text.lstrip().startswith("#")]
+    if not earlier:
+        return ""
+    if stripped.startswith("-") and "'-'" in problem:
+        entries = [(n, _indent(text)) for n, text in earlier
+                   if text.lstrip().startswith("- ") and _indent(text) < indent]
+        if entries:
+            n, column = entries[-1]
+            return (f"this '-' is indented {indent} spaces, into the entry above; the "
+                    f"list's entries start at {column}, as line {n}'s does")
+    above, text_above = earlier[-1]
+    keys_at = _indent(text_above) + len(text_above.lstrip(" ")) - len(
+        text_above.lstrip(" ").lstrip("- "))
+    if indent != keys_at and not text_above.rstrip().endswith(":"):
+        return (f"line {line} is indented {indent} spaces and line {above} above it "
+                f"{keys_at}: keys of one entry line up, and a new list entry starts with '- '")
+    return ""
+
+
+_TWO_PAIRS = re.compile(r"^(- )?[\w.]+:\s.*\s[\w.]+:(\s|$)")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
 
 
 def _read(loader_class, text: str, file: str):
