@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 
 
 def load(spec: Any, *, input: Any = None, input_size: Any = None, batch: int = 1,
-         kwargs: dict | None = None) -> tuple[ExpandedSpec, dict, int]:
+         kwargs: dict | None = None, params: dict | None = None
+         ) -> tuple[ExpandedSpec, dict, int]:
     """The expanded spec of anything `summary` takes, the input overrides for it, and the
-    batch (a torch module's `input_size` gives it as its first size)."""
+    batch (a torch module's `input_size` gives it as its first size). `params`: values
+    for a YAML spec's top-level params (`{"width": 32}`) instead of its defaults."""
     if input_size is not None:
         if input is not None:
             raise UsageError("give input or input_size, not both")
@@ -33,18 +35,20 @@ def load(spec: Any, *, input: Any = None, input_size: Any = None, batch: int = 1
             raise UsageError(f"input_size is the input's shape with the batch first, as "
                              f"torchinfo takes it: (1, 3, 224, 224), got {sizes}")
         batch, input = sizes[0], sizes[1:]
-    expanded, overrides = load_values(spec, _input_values(input), batch, kwargs or {})
+    expanded, overrides = load_values(spec, _input_values(input), batch, kwargs or {},
+                                      params=params)
     return expanded, overrides, batch
 
 
 def load_values(spec: Any, values: tuple[str, ...], batch: int, kwargs: dict,
-                letters: bool = True) -> tuple[ExpandedSpec, dict]:
+                letters: bool = True, params: dict | None = None
+                ) -> tuple[ExpandedSpec, dict]:
     """`load` for the command line's `--input` values (3x224x224, name=SHAPE[:dtype]):
     the expanded spec and its input overrides (none for a torch module, whose capture
     ran on them)."""
     from .inputs import input_overrides
 
-    expanded = _expanded(spec, values, batch, kwargs)
+    expanded = _expanded(spec, values, batch, kwargs, params)
     if expanded.captured:
         return expanded, {}
     names = [i.name for i in expanded.inputs]
@@ -54,33 +58,35 @@ def load_values(spec: Any, values: tuple[str, ...], batch: int, kwargs: dict,
 def summary(spec: Any, *, input: Any = None, input_size: Any = None, batch: int = 1,
             dtype: str = "float32", depth: int | None = None, optimizer: str = "adam",
             amp: bool = False, kv_cache: int | None = None, checkpoint: tuple = (),
-            kwargs: dict | None = None) -> Summary:
+            kwargs: dict | None = None, params: dict | None = None) -> Summary:
     """Every layer's shape, parameters and MACs, with totals and memory.
 
     `spec`: a spec file's path (YAML or a Python spec), YAML text, a dict in the spec
     format, a `netcalc.Network`, or a torch module: an `nn.Module` class or factory
     (built on the meta device, with `kwargs`) or instance (copied to the meta device),
     with `input` (`"3x224x224"`, `(3, 224, 224)`, `{"input_ids": (128,)}`, letters
-    allowed for specs: `"3xHxW"`) or torchinfo's `input_size` (batch first).
+    allowed for specs: `"3xHxW"`) or torchinfo's `input_size` (batch first). `params`:
+    a YAML spec's top-level params at other values (`{"width": 32}`).
     """
     from .analyze import analyze
 
     expanded, overrides, batch = load(spec, input=input, input_size=input_size, batch=batch,
-                                      kwargs=kwargs)
+                                      kwargs=kwargs, params=params)
     return analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides, depth=depth,
                    optimizer=optimizer, amp=amp, kv_context=kv_cache,
                    checkpoint=tuple(checkpoint))
 
 
 def explain(spec: Any, *, layer: str | tuple[str, ...] = (), input: Any = None,
-            batch: int = 1, kv_cache: int | None = None, dtype: str = "float32") -> list:
+            batch: int = 1, kv_cache: int | None = None, dtype: str = "float32",
+            params: dict | None = None) -> list:
     """Each layer's worked computation (working.LayerWorking: formula, numbers, remarks),
     of `layer` (a name or several; a block's name gives its layers), and the KV cache's
     with `kv_cache`."""
     from .analyze import analyze
     from .working import explain_layers
 
-    expanded, overrides, batch = load(spec, input=input, batch=batch)
+    expanded, overrides, batch = load(spec, input=input, batch=batch, params=params)
     result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides,
                      kv_context=kv_cache)
     names = (layer,) if isinstance(layer, str) else tuple(layer)
@@ -88,14 +94,15 @@ def explain(spec: Any, *, layer: str | tuple[str, ...] = (), input: Any = None,
 
 
 def check(spec: Any, answers: Any, *, input: Any = None, batch: int = 1,
-          kv_cache: int | None = None, dtype: str = "float32") -> list:
+          kv_cache: int | None = None, dtype: str = "float32",
+          params: dict | None = None) -> list:
     """A student's answers graded (grading.Graded each: given, expected, ✓, the usual
     mistake, the working). `answers`: an answers file's path, its YAML text, or a dict
     (`{"conv1": {"params": 23296}, "total_macs": ...}`)."""
     from .analyze import analyze
     from .grading import grade
 
-    expanded, overrides, batch = load(spec, input=input, batch=batch)
+    expanded, overrides, batch = load(spec, input=input, batch=batch, params=params)
     result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides,
                      kv_context=kv_cache)
     return grade(expanded, result, _answers(answers))
@@ -103,14 +110,14 @@ def check(spec: Any, answers: Any, *, input: Any = None, batch: int = 1,
 
 def verify(spec: Any, *, input: Any = None, input_size: Any = None, batch: int = 1,
            dtype: str = "float32", device: str = "auto", runs: int | None = None,
-           kwargs: dict | None = None) -> Verification:
+           kwargs: dict | None = None, params: dict | None = None) -> Verification:
     """Build the spec in torch (or run the torch model), and compare every layer's shape,
     parameters and MACs with netcalc's (verification.Verification; `.ok`)."""
     from .analyze import analyze
     from .torch_bridge.verify import verify as run_verify
 
     expanded, overrides, batch = load(spec, input=input, input_size=input_size, batch=batch,
-                                      kwargs=kwargs)
+                                      kwargs=kwargs, params=params)
     if expanded.captured:
         raise UsageError("verify of a torch module: give the model as 'file.py:factory' to "
                          "the command line (netcalc verify), which builds it with real "
@@ -121,31 +128,39 @@ def verify(spec: Any, *, input: Any = None, input_size: Any = None, batch: int =
 
 # -- what `spec` may be -------------------------------------------------------------
 
-def _expanded(spec: Any, values: tuple[str, ...], batch: int, kwargs: dict) -> ExpandedSpec:
+def _expanded(spec: Any, values: tuple[str, ...], batch: int, kwargs: dict,
+              params: dict | None = None) -> ExpandedSpec:
     from .spec import load_spec, parse_spec
     from .spec.model import ExpandedSpec
 
-    if isinstance(spec, ExpandedSpec):
-        return spec
     if isinstance(spec, os.PathLike):
-        return load_spec(spec)
+        return load_spec(spec, params)
     if isinstance(spec, str):
         if "\n" not in spec and (os.path.exists(spec) or spec.endswith((".yaml", ".yml",
                                                                           ".py"))):
-            return load_spec(spec)          # a missing file says so
+            return load_spec(spec, params)          # a missing file says so
         if "\n" not in spec and ":" in spec and is_torch_target(spec):
+            _no_params(params, "a torch module takes its values as kwargs")
             from .torch_bridge.capture import capture, to_spec
             return to_spec(capture(spec, values, kwargs, batch))[0]
-        return parse_spec(spec, "<string>")
+        return parse_spec(spec, "<string>", params)
     if isinstance(spec, dict):
         import yaml
-        return parse_spec(yaml.safe_dump(spec, sort_keys=False), "<dict>")
+        return parse_spec(yaml.safe_dump(spec, sort_keys=False), "<dict>", params)
+    _no_params(params, "params set a YAML spec's top-level params")
+    if isinstance(spec, ExpandedSpec):
+        return spec
     if type(spec).__name__ == "Network" and hasattr(spec, "_expanded"):
         return spec._expanded()
     if _is_torch_module(spec) or callable(spec):
         return _captured(spec, values, batch, kwargs)
     raise UsageError(f"netcalc.summary takes a spec's path, YAML text, a dict, a "
                      f"netcalc.Network or a torch module, not {type(spec).__name__}")
+
+
+def _no_params(params: dict | None, why: str) -> None:
+    if params:
+        raise UsageError(f"params={params!r}: {why}")
 
 
 def is_torch_target(text: str) -> bool:

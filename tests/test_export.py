@@ -278,3 +278,71 @@ def test_tricky_specs_export_to_the_same_function(name, tmp_path, capsys):
         assert {"class ConvBlock(", "class ConvBlock2(", "class Net(", "class Net2("} <= \
             {line[:line.index("(") + 1] for line in source.splitlines()
              if line.startswith("class ")}
+
+
+# -- the spec's top-level params become the class's constructor arguments -------------
+
+PARAMS_SPEC = """\
+name: pnet
+params: {width: 16, num_classes: 10, depth: 2, wider: "${width + 4}"}
+input: [3, 32, 32]
+blocks:
+  unit:
+    params: {out: 16}
+    layers:
+      - {type: conv2d, out_channels: "${out}", kernel_size: 3, padding: 1}
+      - batchnorm2d
+      - relu
+layers:
+  - {type: unit, name: stem, out: "${width}"}
+  - {type: unit, name: "s${i}", out: "${2 * width}", repeat: "${depth}"}
+  - {type: conv2d, name: squeeze, out_channels: "${wider}", kernel_size: 1}
+  - {type: adaptiveavgpool2d, output_size: 1}
+  - flatten
+  - {type: linear, name: fc, out_features: "${num_classes + 1}"}
+"""
+
+
+@pytest.mark.parametrize("path, values", [
+    ("pnet", {"width": 8, "num_classes": 5}),
+    ("pnet", {"width": 24, "num_classes": 100}),
+    ("gpt2", {"hidden": 256, "heads": 4, "mlp": 1024, "vocab": 1000}),
+    ("vit_b_16", {"heads": 6, "mlp": 1024, "classes": 10}),
+    ("bert_base", {"hidden": 128, "heads": 2, "mlp": 512, "types": 3}),
+])
+def test_the_exported_class_takes_the_specs_params(path, values, tmp_path, capsys):
+    import netcalc
+    if path == "pnet":
+        path = tmp_path / "pnet.yaml"
+        path.write_text(PARAMS_SPEC)
+    else:
+        path = SPECS / f"{path}.yaml"
+    model, module, source = export(path, tmp_path, capsys, meta=True)
+    model_class = type(model)
+    # at other values the class is the spec at those values: torch's count against
+    # netcalc's summary of the spec with its params set so
+    other = on_meta(lambda: model_class(**values))
+    expected = netcalc.summary(path, params=values).totals
+    measured = measure_model(other, module.example_inputs())
+    assert (measured.params, measured.macs) == (expected.params, expected.macs)
+    if path.name == "pnet.yaml":
+        assert "def __init__(self, width=16, num_classes=10):" in source
+        assert "self.squeeze = nn.Conv2d(in_channels=2 * width, out_channels=width + 4, " \
+            "kernel_size=1)" in source
+        assert "self.fc = nn.Linear(in_features=width + 4, out_features=num_classes + 1)" \
+            in source
+        assert "self.s0 = Unit(in_channels=width, channels=2 * width)" in source
+        assert "# depth stays 2 here: it changes the layers themselves." in source
+
+
+def test_a_param_that_rounds_stays_a_value_and_says_so(tmp_path, capsys):
+    """`half: ${width // 2}` is derived; the layer reading it follows width other than
+    linearly (32 → 16, 33 → 16, 34 → 17): width must stay fixed, not half-followed."""
+    path = tmp_path / "rounds.yaml"
+    path.write_text("params: {width: 32}\ninput: [3, 8, 8]\nlayers:\n"
+                    "  - {type: conv2d, out_channels: '${width // 2}', kernel_size: 1}\n"
+                    "  - {type: conv2d, out_channels: '${width}', kernel_size: 1}\n")
+    _, _, source = export(path, tmp_path, capsys)
+    assert "# width stays 32 here: it changes out_channels of layer 'conv2d_1' other " \
+        "than linearly." in source
+    assert "def __init__(self):" in source

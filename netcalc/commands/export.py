@@ -36,8 +36,23 @@ def export(spec: str, target: str, input_shapes: tuple[str, ...], output: str | 
                          flat=True)
     else:
         from ..torch_bridge.export import export_torch
-        text = export_torch(expanded, result)
+        text = export_torch(expanded, result, _variant(spec, input_shapes, expanded))
     emit(text, output)
+
+
+def _variant(spec: str, input_shapes: tuple[str, ...], expanded):
+    """The spec at other values of its top-level params, for export to find the layer
+    arguments that follow them; None when it has none (or is not a YAML file)."""
+    if not expanded.params or spec == "-":
+        return None
+    from ..analyze import analyze
+    from ..api import load_values
+    from ..spec import load_spec
+
+    def at(params: dict):
+        other, overrides = load_values(load_spec(spec, params), input_shapes, 1, {})
+        return other, analyze(other, input_shapes=overrides)
+    return at
 
 
 @click.command("import")

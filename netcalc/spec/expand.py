@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ..dtypes import INPUT_DTYPES
-from ..errors import Location, Note, SpecError, did_you_mean, in_layer, shorten
+from ..errors import Location, Note, SpecError, UsageError, did_you_mean, in_layer, shorten
 from ..layers import lookup
 from ..layers.base import MAX_INT, NO_INPUT, too_many_elements
 from .build import (MAX_LAYERS, NAME, LayerGraph, Scope, check_block_name, check_input_name,
@@ -58,13 +58,23 @@ class _Scope(Scope):
     stack: tuple[str, ...]           # blocks being expanded, for recursion errors
 
 
-def expand(doc: Any, file: str) -> ExpandedSpec:
+def expand(doc: Any, file: str, params: dict[str, Any] | None = None) -> ExpandedSpec:
+    """The spec's layers, at its top-level `params` or at the values `params` gives."""
     if not isinstance(doc, LocatedDict):
         raise SpecError("the top level of a spec must be a mapping with `input` and `layers`",
                         _doc_loc(doc, file))
     _check_keys(doc, TOP_KEYS, "the spec")
-    variables = bind_params(_params(doc.get("params", {}), doc.where("params"), "the spec"), {})
+    defaults = _params(doc.get("params", {}), doc.where("params"), "the spec")
+    for name in params or {}:
+        if name not in defaults:
+            listed = ", ".join(defaults) or "none"
+            raise UsageError(f"the spec has no param '{name}'{did_you_mean(name, defaults)} "
+                             f"(its params: {listed})")
+    variables = bind_params(defaults, params or {})
     spec = new_spec(doc, file, variables)
+    spec.params = {name: variables[name] for name in defaults}
+    spec.derived_params = tuple(name for name, default in defaults.items()
+                                if _has_expression(default))
     if "layers" not in doc:
         raise SpecError("the spec has no `layers` list", doc.loc)
     blocks = _blocks(doc)
@@ -211,6 +221,13 @@ def bind_params(defaults: dict, given: dict[str, Any]) -> dict[str, Any]:
             loc = defaults.where(name) if isinstance(defaults, LocatedDict) else None
             values[name] = _substitute_deep(default, values, loc)
     return values
+
+
+def _has_expression(value: Any) -> bool:
+    """A param's default computed from others (`out: "${4 * width}"`)."""
+    if isinstance(value, list):
+        return any(_has_expression(item) for item in value)
+    return isinstance(value, str) and "${" in value
 
 
 _UNKNOWN = object()

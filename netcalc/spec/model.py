@@ -70,3 +70,7 @@ class ExpandedSpec:
     # `logits`); empty: every layer no other layer reads
     outputs: dict = field(default_factory=dict)
     captured: bool = False          # read from a torch model (torch_bridge/capture.py)
+    # the top-level `params` as bound (a YAML spec's), and those whose default is an
+    # expression of others (`out: "${4 * width}"`)
+    params: dict = field(default_factory=dict)
+    derived_params: tuple = ()

@@ -20,20 +20,30 @@ from ..results import Summary
 from ..spec.model import ExpandedSpec
 from .build import OWN_MODULES
 from .model import check_module_names
-from .templates import Item, Param, Template, make_templates, python_identifier, spec_tree
+from .parameters import ConstructorParams, Expr, Variant, constructor_params
+from .templates import (Item, Param, Template, has_expression, make_templates,
+                        python_identifier, spec_tree)
 
 
-def export_torch(spec: ExpandedSpec, summary: Summary) -> str:
+def export_torch(spec: ExpandedSpec, summary: Summary, variant: Variant | None = None) -> str:
+    """The spec as Python source. `variant(params)`: the spec expanded and analyzed at
+    other values of its top-level params, to find the layer arguments that follow them
+    (then the model class takes those params; without it every value is written)."""
     check_module_names(spec)
-    # tensor operations are written inline in forward: their arguments stay values
-    root = spec_tree(spec, summary, literal=lambda layer: isinstance(layer, TensorOp))
+
+    def literal(layer) -> bool:   # tensor operations are written inline in forward
+        return isinstance(layer, TensorOp)
+
+    params = constructor_params(spec, summary, variant, literal) \
+        if variant is not None and spec.params else ConstructorParams()
+    root = spec_tree(spec, summary, literal=literal, arguments=params.arguments)
     templates = make_templates(root)
     class_names = _class_names([t.name for t in templates])
     model_class = _unique_class_name(spec.name or "Model", set(class_names.values()))
     batch_readers = _batch_readers(templates)
     classes = [_class_code(class_names[t.name], t, class_names, batch_readers)
                for t in templates]
-    top = Template(model_class, root.input_names, root.output, root.children, {})
+    top = Template(model_class, root.input_names, root.output, root.children, params.defaults)
     shapes = ", ".join(f"{name!r}: {tuple(summary.inputs[name][1:])}" for name in summary.inputs)
     dtypes = ", ".join(f"{name!r}: torch.{dtype}" for name, dtype in summary.input_dtypes.items())
     t = summary.totals
@@ -43,7 +53,8 @@ def export_torch(spec: ExpandedSpec, summary: Summary) -> str:
               f"{_one_line(spec.file)}\n"
               f"# {units.count(t.params)} parameters, {units.count(t.macs)} MACs for one input "
               f"of {', '.join(units.shape(s[1:]) for s in summary.inputs.values())}.\n"
-              f"# Check it with: netcalc verify {_one_line(spec.file)}\n\n"
+              f"# Check it with: netcalc verify {_one_line(spec.file)}\n"
+              f"{_params_comment(params, model_class)}\n"
               "import torch\nfrom torch import nn\n\n\n")
     footer = (f"\n\n\nINPUT_SHAPES = {{{shapes}}}     # without the batch dim\n"
               f"INPUT_DTYPES = {{{dtypes}}}\n\n\n"
@@ -68,6 +79,17 @@ def export_torch(spec: ExpandedSpec, summary: Summary) -> str:
         top_class = "\n".join([init, *ties]) + "\n\n    def forward" + forward
     return header + "\n\n\n".join([*own, *classes, top_class]) \
         + footer
+
+
+def _params_comment(params: ConstructorParams, model_class: str) -> str:
+    """What the class takes of the spec's params, and why the others stay fixed."""
+    lines = []
+    if params.defaults:
+        taken = ", ".join(f"{name}={value}" for name, value in params.defaults.items())
+        lines.append(f"# {model_class}({taken}) takes the spec's params.")
+    lines += [f"# {name} stays {value} here: {params.fixed[name]}."
+              for name, value in params.defaults_of_fixed().items()]
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _one_line(text: str) -> str:
@@ -127,9 +149,26 @@ def _class_name(label: str) -> str:
 
 
 def _source(value) -> str:
+    """A value as code: a parameter by name, an expression of the model's parameters as
+    written (`2 * width`), a tuple of them item by item."""
     if isinstance(value, Param):
         return value.name
+    if isinstance(value, Expr):
+        return value.code
+    if isinstance(value, (tuple, list)) and has_expression(value):
+        items = ", ".join(map(_source, value))
+        return f"({items},)" if isinstance(value, tuple) and len(value) == 1 else \
+            f"({items})" if isinstance(value, tuple) else f"[{items}]"
     return repr(value)
+
+
+def _default(value) -> str:
+    """A block class's default for a parameter: expressions at the spec's values."""
+    if isinstance(value, Expr):
+        return repr(value.value)
+    if isinstance(value, (tuple, list)):
+        return repr(type(value)(v.value if isinstance(v, Expr) else v for v in value))
+    return _source(value)
 
 
 def _sequential_shaped(template: Template) -> bool:
@@ -182,7 +221,7 @@ def _batch_readers(templates: list[Template]) -> set[str]:
 
 def _class_code(class_name: str, template: Template, class_names: dict[str, str],
                 batch_readers: set[str], top: bool = False) -> str:
-    signature = "".join(f", {p}={_source(v)}" for p, v in template.params.items())
+    signature = "".join(f", {p}={_default(v)}" for p, v in template.params.items())
     modules = [_module_code(c, class_names) for c in template.children]
     if _sequential_shaped(template) and all(modules) and template.name not in batch_readers:
         listed = ",\n            ".join(modules)

@@ -164,7 +164,9 @@ def _template(name: str, instances: list[Item]) -> Template:
     for index, child in enumerate(first.children):
         for key in child.args:
             values = tuple(_freeze(i.children[index].args[key]) for i in instances)
-            if len(set(values)) > 1:
+            # an expression of the model's parameters is passed in: a block's own code
+            # cannot name them
+            if len(set(values)) > 1 or any(map(has_expression, values)):
                 varying.setdefault((values, _meaning(key)), []).append((child.name, key))
     params: dict[str, Any] = {}
     param_of: dict[tuple[str, str], str] = {}
@@ -205,6 +207,13 @@ def _param_name(members: list[tuple[str, str]]) -> str:
     return keys.pop() if len(keys) == 1 else _meaning(members[0][1])
 
 
+def has_expression(value: Any) -> bool:
+    """Does a value (a tuple's items too) hold an expression of the model's parameters?"""
+    if isinstance(value, (tuple, list)):
+        return any(map(has_expression, value))
+    return type(value).__name__ == "Expr"
+
+
 def _freeze(value: Any) -> Any:
     if isinstance(value, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
@@ -229,7 +238,8 @@ def python_identifier(base: str, taken=()) -> str:
 # -- the spec as a tree ----------------------------------------------------------
 
 def spec_tree(spec: ExpandedSpec, summary: Summary, for_yaml: bool = False,
-              literal: Callable[[Any], bool] = lambda layer: False) -> Item:
+              literal: Callable[[Any], bool] = lambda layer: False,
+              arguments: dict[tuple[str, str], Any] | None = None) -> Item:
     """Layers placed in their blocks and repeats; inputs as each container sees them.
 
     For Python code (`for_yaml` false) a block's value is what its forward
@@ -239,8 +249,12 @@ def spec_tree(spec: ExpandedSpec, summary: Summary, for_yaml: bool = False,
     are left out. `literal(layer)`: its arguments must stay values (Item.literal).
     A block one of whose inner layers is read from outside it cannot be a Python
     class returning one value: for code, its layers join its parent's, named by
-    their dotted path (`probe.conv`).
+    their dotted path (`probe.conv`). `arguments`: (layer, key) -> the value to write
+    instead (export's expressions of the constructor's parameters).
     """
+    replaced: dict[str, dict[str, Any]] = {}
+    for (layer_name, key), value in (arguments or {}).items():
+        replaced.setdefault(layer_name, {})[key] = value
     root = Item("", "", {}, [], children=[])
     containers = {"": root}
     groups = sorted((g for g in spec.groups if g.end > g.first), key=lambda g: (g.first, -g.end))
@@ -269,7 +283,7 @@ def spec_tree(spec: ExpandedSpec, summary: Summary, for_yaml: bool = False,
         if for_yaml:
             args = {k: v for k, v in args.items() if k not in implied or implied[k] != v}
         else:
-            args = {**implied, **args}
+            args = {**implied, **args, **replaced.get(spec_layer.name, {})}
         containers[parent].children.append(Item(
             _local(spec_layer.name, parent), layer.type_name, args, [],
             trainable=spec_layer.trainable, literal=literal(layer)))
