@@ -34,10 +34,6 @@ def main(argv: list[str] | None = None) -> int:
     _Interrupts.seen = False
     if argv is None:      # the program itself, not a test calling main()
         signal.signal(signal.SIGINT, _Interrupts.handle)
-        # One short run makes few reference cycles; looking for them as often as a
-        # long-lived program must took ~2 ms of a ~60 ms summary.
-        import gc
-        gc.set_threshold(50_000, *gc.get_threshold()[1:])
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args     # accepted anywhere on the line, not only before the command
     args = [a for a in args if a != "--debug"]

@@ -15,9 +15,9 @@ from netcalc.layers.registry import MODULE_OF, REGISTRY, all_types
 def test_every_registered_type_is_mapped_to_the_module_that_declares_it():
     for module in pkgutil.iter_modules(netcalc.layers.__path__):
         importlib.import_module(f"netcalc.layers.{module.name}")
+    assert all_types() is REGISTRY        # the one-line declarations made too
     declared = {name: cls.__module__.rsplit(".", 1)[1] for name, cls in REGISTRY.items()}
     assert declared == MODULE_OF
-    assert all_types() is REGISTRY
 
 
 def test_every_command_is_mapped_to_a_module_that_defines_it():
@@ -32,13 +32,19 @@ def test_a_summary_loads_its_command_and_the_layer_modules_its_spec_uses(tmp_pat
     spec.write_text("input: [3, 32, 32]\nlayers:\n  - {type: conv2d, out_channels: 8, "
                     "kernel_size: 3}\n  - {type: relu}\n")
     script = ("import sys; from netcalc.cli import run; run(['summary', sys.argv[1], "
-              "'--format', 'json']); print(sorted(m for m in sys.modules "
+              "'--format', 'json']); from netcalc.layers.registry import REGISTRY; "
+              "print(sorted(n for n, c in REGISTRY.items() if c.family == 'activation'), "
+              "file=sys.stderr); print(sorted(m for m in sys.modules "
               "if m.startswith('netcalc.')), file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", script, str(spec)], capture_output=True,
                           text=True, check=True)
     modules = eval(done.stderr.strip().splitlines()[-1])
     layers = {name.rsplit(".", 1)[1] for name in modules if name.startswith("netcalc.layers.")}
     assert {"conv", "activation"} <= layers
+    # of the one-line declarations only relu is made (prelu and threshold are classes
+    # written out, made with their module)
+    made = eval(done.stderr.strip().splitlines()[-2])
+    assert made == ["prelu", "relu", "threshold"]
     assert not layers & {"recurrent", "transformer", "attention", "resize", "matmul"}
     commands = {name.rsplit(".", 1)[1] for name in modules if name.startswith("netcalc.commands.")}
     assert commands == {"summary"}

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from ..errors import ShapeError
 from .base import Layer, Saved, Shape, normalize_dim
 from .field import Field
-from .registry import register
+from .registry import register, register_recipe
 
 _ANNOTATION = {bool: "bool", float: "float", int: "int", str: "str", type(None): "int | None"}
 
@@ -45,10 +45,13 @@ class Elementwise(Layer):
 
 
 def _declare(base: type, torch_class: str, class_vars: dict | None = None, **defaults: Any):
-    """One registered layer type for `torch.nn.<torch_class>` with these keywords."""
-    namespace = {"__module__": __name__, **(class_vars or {})}
-    cls = type(torch_class, (_with_fields(base, **defaults),), namespace)
-    return register(torch_class.lower())(cls)
+    """A layer type for `torch.nn.<torch_class>` with these keywords, made when a spec
+    first names it (a summary of a ReLU network makes no dataclass for the others)."""
+    def make() -> type:
+        namespace = {"__module__": __name__, **(class_vars or {})}
+        cls = type(torch_class, (_with_fields(base, **defaults),), namespace)
+        return register(torch_class.lower())(cls)
+    register_recipe(torch_class.lower(), make)
 
 
 def _with_fields(base: type, **defaults: Any) -> type:

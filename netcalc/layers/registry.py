@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Callable
 
 from ..errors import SpecError, closest
 
@@ -68,11 +69,23 @@ def _squash(name: str) -> str:
     return name.lower().replace("_", "").replace("-", "")
 
 
+# Types a module declares in one line (activation.py's), made when first looked up:
+# type name -> the function that makes and registers the class
+_RECIPES: dict[str, Callable[[], type]] = {}
+
+
+def register_recipe(name: str, make: Callable[[], type]) -> None:
+    _RECIPES[name] = make
+
+
 def lookup(type_name: str):
     """The class for a spec's `type`, matched case-insensitively; None if unknown."""
     name = type_name.lower()
-    if name not in REGISTRY and name in MODULE_OF:
-        import_module(f"{__package__}.{MODULE_OF[name]}")
+    if name not in REGISTRY:
+        if name in MODULE_OF:
+            import_module(f"{__package__}.{MODULE_OF[name]}")
+        if name in _RECIPES:
+            _RECIPES.pop(name)()
     return REGISTRY.get(name)
 
 
@@ -80,6 +93,8 @@ def all_types() -> dict[str, type]:
     """Every type name -> class, every module loaded (for suggestions and listings)."""
     for module in set(MODULE_OF.values()):
         import_module(f"{__package__}.{module}")
+    for name in list(_RECIPES):
+        lookup(name)
     return REGISTRY
 
 
