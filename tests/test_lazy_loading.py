@@ -45,7 +45,8 @@ def test_a_summary_loads_its_command_and_the_layer_modules_its_spec_uses(tmp_pat
     # written out, made with their module)
     made = eval(done.stderr.strip().splitlines()[-2])
     assert made == ["prelu", "relu", "threshold"]
-    assert not layers & {"recurrent", "transformer", "attention", "resize", "matmul"}
+    assert not layers & {"recurrent", "transformer", "attention", "resize", "matmul", "slicing",
+                          "combine"}
     commands = {name.rsplit(".", 1)[1] for name in modules if name.startswith("netcalc.commands.")}
     assert commands == {"summary"}
     assert not any(name.startswith(("netcalc.torch_bridge", "torch")) for name in modules)

@@ -17,7 +17,8 @@ from .attention import attention_macs
 from .base import Layer, LayerNumbers, Saved, Shape, Strides
 from .field import Field
 from .registry import register
-from .tensor import TensorOp, broadcast
+from .combine import broadcast
+from .tensor import TensorOp
 
 
 def _contiguous(y: Shape) -> Strides:

@@ -33,9 +33,10 @@ MODULE_OF = {name: module for module, names in {
               "zeropad1d zeropad2d zeropad3d constantpad1d constantpad2d constantpad3d "
               "reflectionpad1d reflectionpad2d reflectionpad3d replicationpad1d "
               "replicationpad2d replicationpad3d circularpad1d circularpad2d circularpad3d",
-    "tensor": "identity contiguous narrow squeeze unsqueeze select slice expand chunk split "
-              "flatten unflatten reshape view permute transpose mean sum add mul sub div "
-              "concat cat",
+    "tensor": "identity contiguous squeeze unsqueeze expand flatten unflatten reshape view "
+              "permute transpose",
+    "slicing": "narrow select slice chunk split",
+    "combine": "mean sum add mul sub div concat cat",
     "transformer": "attention gatedmlp moe mixtureofexperts",
 }.items() for name in names.split()}
 

@@ -1,24 +1,24 @@
-"""Tensor operations: views, reductions and merges of several inputs.
+"""Tensor operations that reshape: views (flatten, reshape, permute, ...), which
+allocate no new memory where a view exists, and the TensorOp mixin of operations
+torch has no module for.
 
-Dimension arguments count the batch dim, as torch's do. None of these
-counts MACs. Views (flatten, reshape, permute, ...) allocate no new memory.
+Dimension arguments count the batch dim, as torch's do. None of these counts MACs.
+slicing.py cuts tensors into parts; combine.py merges and reduces them.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, replace
 from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
-from ..formulas import (channels_last_strides, contiguous_strides, is_channels_last,
-                        is_contiguous, iterator_strides, view_strides)
-from .base import (BATCH, Dims, IntList, Layer, LayerNumbers, Merge, Shape, SizeOrList,
-                   SizesOrBatch, Strides, normalize_dim)
+from ..formulas import contiguous_strides, is_contiguous, view_strides
+from .base import (BATCH, Dims, IntList, Layer, LayerNumbers, Shape, SizesOrBatch, Strides,
+                   normalize_dim)
 from .field import Field, merged
 from .registry import register
-from ..working import Remark, Step, count_step, product, shape_text
+from ..working import Step, count_step, product
 
 
 class TensorOp:
@@ -46,7 +46,7 @@ class TensorOp:
         return False
 
 
-class _View(Layer):
+class ViewOp(Layer):
     """Returns a view of its input: no new memory, strides re-sliced.
 
     Where no view exists (a reshape of a permuted tensor, say), torch's reshape
@@ -75,7 +75,7 @@ class _View(Layer):
 
 
 @register("identity")
-class Identity(_View):
+class Identity(ViewOp):
     def output_shape(self, x: Shape) -> Shape:
         return x
 
@@ -87,7 +87,7 @@ class Identity(_View):
 
 
 @register("contiguous")
-class Contiguous(TensorOp, _View):
+class Contiguous(TensorOp, ViewOp):
     """x.contiguous(): the input itself when it is laid out row-major, else a copy
     that is (after a permute or transpose, so that a `view` can follow)."""
 
@@ -103,47 +103,9 @@ class Contiguous(TensorOp, _View):
         return x_strides if is_contiguous(x, x_strides) else None
 
 
-@register("narrow")
-@dataclass(frozen=True)
-class Narrow(TensorOp, _View):
-    """x.narrow(dim, start, length): `length` entries of one dim from `start` (negative
-    counts from the end), a view. x.chunk(2, dim=1)'s halves are two of these."""
-
-    dim: int
-    start: int
-    length: int
-
-    method = "narrow"
-    method_args = ("dim", "start", "length")
-
-    def output_shape(self, x: Shape) -> Shape:
-        d = normalize_dim(self.dim, len(x))
-        size = x[d]
-        if not -size <= self.start <= size:
-            raise ShapeError(f"start={self.start} is outside dim {d} of size {size}", arg="start")
-        start = self.start + size if self.start < 0 else self.start
-        if self.length < 0:
-            raise ShapeError(f"length={self.length} must not be negative", arg="length")
-        if start + self.length > size:
-            raise ShapeError(f"start {start} + length {self.length} runs past dim {d} of size "
-                             f"{size}", arg="length")
-        return (*x[:d], self.length, *x[d + 1:])
-
-    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
-        """Units from `start` on: start_out = start_in + start·j_in on that dim."""
-        d = normalize_dim(self.dim, len(x))
-        return field.sliced(d, self.start % x[d] if self.start < 0 else self.start)
-
-    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
-        return x_strides          # a slice: the same steps through memory
-
-    def notation(self) -> str:
-        return f"narrow dim {self.dim} [{self.start}:+{self.length}]"
-
-
 @register("squeeze")
 @dataclass(frozen=True)
-class Squeeze(TensorOp, _View):
+class Squeeze(TensorOp, ViewOp):
     """x.squeeze(dim): drops the given dims (every dim when none is given) that have
     size 1; a dim of another size stays, as torch keeps it."""
 
@@ -164,7 +126,7 @@ class Squeeze(TensorOp, _View):
         return tuple(s for i, s in enumerate(x_strides) if i not in dropped)
 
     def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
-        return field.moved(_without(len(x), self._dropped(x)), "squeeze")
+        return field.moved(dims_after_dropping(len(x), self._dropped(x)), "squeeze")
 
     def torch_forward(self, torch, x):
         return x.squeeze() if self.dim is None else x.squeeze(self.dim)
@@ -176,7 +138,7 @@ class Squeeze(TensorOp, _View):
 
 @register("unsqueeze")
 @dataclass(frozen=True)
-class Unsqueeze(TensorOp, _View):
+class Unsqueeze(TensorOp, ViewOp):
     """x.unsqueeze(dim): a new dim of size 1 at `dim` (-1 appends one)."""
 
     dim: int
@@ -199,89 +161,9 @@ class Unsqueeze(TensorOp, _View):
         return (*x_strides[:d], stride, *x_strides[d:])
 
 
-@register("select")
-@dataclass(frozen=True)
-class Select(TensorOp, _View):
-    """x.select(dim, index), which is x[:, index] for dim 1: one entry of a dim,
-    the dim dropped (ViT's class token, `x[:, 0]`)."""
-
-    dim: int
-    index: int
-
-    method = "select"
-    method_args = ("dim", "index")
-
-    def output_shape(self, x: Shape) -> Shape:
-        d = normalize_dim(self.dim, len(x))
-        if not -x[d] <= self.index < x[d]:
-            raise ShapeError(f"index={self.index} is outside dim {d} of size {x[d]}",
-                             arg="index")
-        return (*x[:d], *x[d + 1:])
-
-    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
-        return field.moved(_without(len(x), {normalize_dim(self.dim, len(x))}), "select")
-
-    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
-        d = normalize_dim(self.dim, len(x))
-        return (*x_strides[:d], *x_strides[d + 1:])
-
-    def notation(self) -> str:
-        return f"select dim {self.dim} [{self.index}]"
-
-
-@register("slice")
-@dataclass(frozen=True)
-class Slice(TensorOp, _View):
-    """x[..., start:end:step] on one dim, as Python slices it: bounds past the
-    ends are clipped, negative ones count from the end; a view."""
-
-    dim: int
-    start: int | None = None
-    end: int | None = None
-    step: int = 1
-
-    positive = ("step",)     # torch refuses negative steps
-
-    def output_shape(self, x: Shape) -> Shape:
-        d = normalize_dim(self.dim, len(x))
-        return (*x[:d], len(range(*slice(self.start, self.end, self.step).indices(x[d]))),
-                *x[d + 1:])
-
-    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
-        d = normalize_dim(self.dim, len(x))
-        return (*x_strides[:d], x_strides[d] * self.step, *x_strides[d + 1:])
-
-    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
-        """Units first, first + step, ...: start_out = start_in + first·j_in, j_out = j_in·step."""
-        d = normalize_dim(self.dim, len(x))
-        first, _, _ = slice(self.start, self.end, self.step).indices(x[d])
-        return field.sliced(d, first, self.step)
-
-    def torch_forward(self, torch, x):
-        return x[self._index(x.dim())]
-
-    def _index(self, ndim: int) -> tuple:
-        d = normalize_dim(self.dim, ndim)
-        return (slice(None),) * d + (slice(self.start, self.end, self.step),)
-
-    @classmethod
-    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
-        bounds = ":".join("" if args[k] == "None" else args[k] for k in ("start", "end"))
-        if args["step"] != "1":
-            bounds += f":{args['step']}"
-        dim = int(args["dim"])
-        # x[:, :, 2:5] for dim 2; x[..., 2:5, :] for dim -2
-        index = [":"] * dim + [bounds] if dim >= 0 else ["..."] + [bounds] + [":"] * (-dim - 1)
-        return f"{xs[0]}[{', '.join(index)}]"
-
-    def notation(self) -> str:
-        start, end = ("" if v is None else v for v in (self.start, self.end))
-        return f"slice dim {self.dim} [{start}:{end}{'' if self.step == 1 else f':{self.step}'}]"
-
-
 @register("expand")
 @dataclass(frozen=True)
-class Expand(TensorOp, _View):
+class Expand(TensorOp, ViewOp):
     """x.expand(*size): dims of size 1 repeated without copying (stride 0), new
     dims in front; -1 keeps a dim. `batch` stands for the batch size, as torch
     code writes `expand(x.shape[0], -1, -1)` for ViT's class token."""
@@ -365,141 +247,7 @@ class Expand(TensorOp, _View):
         return BATCH in args.get("size", ())
 
 
-class _Piece(TensorOp, _View):
-    """One piece of x.chunk(...) or x.split(...): a slice of one dim, a view.
-
-    A spec entry without `piece` stands for every piece: it expands into one
-    layer per piece, `name.0`, `name.1`, ... (or the names it lists, which set
-    `pieces`, the count the input must give).
-    """
-
-    makes_pieces = True
-
-    def piece_count(self) -> int | None:
-        """How many pieces the entry makes, where the arguments alone say (else None)."""
-        raise NotImplementedError
-
-    def bounds(self, size: int) -> list[tuple[int, int]]:
-        """(start, length) of every piece of a dim of `size`, as torch cuts it."""
-        raise NotImplementedError
-
-    def output_shape(self, x: Shape) -> Shape:
-        d = normalize_dim(self.dim, len(x))
-        pieces = self.bounds(x[d])
-        if self.piece is None:
-            raise ShapeError("which piece? (`piece: 0` ...; a spec entry without it "
-                             "makes every piece)", arg="piece")
-        made = (f"{self.describe()} of dim {d} (size {x[d]}) gives {len(pieces)} piece"
-                f"{'s' if len(pieces) != 1 else ''} ({', '.join(str(n) for _, n in pieces)})")
-        if self.pieces is not None and self.pieces != len(pieces):
-            raise ShapeError(f"{made}, but the entry expects {self.pieces} (its names, or "
-                             "`pieces`)", arg="name")
-        if not -len(pieces) <= self.piece < len(pieces):
-            fewer = " (torch makes fewer pieces than chunks when the size runs out)" \
-                if isinstance(self, Chunk) else ""
-            raise ShapeError(f"piece {self.piece} does not exist: {made}{fewer}", arg="piece")
-        return (*x[:d], pieces[self.piece][1], *x[d + 1:])
-
-    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
-        """The piece's units from its first on: start_out = start_in + first·j_in."""
-        d = normalize_dim(self.dim, len(x))
-        return field.sliced(d, self.bounds(x[d])[self.piece][0])
-
-    def view_strides(self, x: Shape, x_strides: Strides, y: Shape) -> Strides:
-        return x_strides
-
-    def describe(self) -> str:
-        raise NotImplementedError
-
-
-@register("chunk")
-@dataclass(frozen=True)
-class Chunk(_Piece):
-    """x.chunk(chunks, dim)[piece]: pieces of ⌈size / chunks⌉, the last one shorter;
-    torch gives fewer than `chunks` when the size runs out first."""
-
-    chunks: int
-    dim: int                       # required: torch's default, 0, is the batch
-    piece: int | None = None
-    pieces: int | None = None      # the count a name list promises
-
-    positive = ("chunks",)
-
-    def piece_count(self) -> int:
-        return self.chunks
-
-    def bounds(self, size: int) -> list[tuple[int, int]]:
-        step = -(-size // self.chunks)
-        return [(start, min(step, size - start)) for start in range(0, size, step)] \
-            if step else [(0, 0)] * self.chunks      # torch: `chunks` empty pieces
-
-    def describe(self) -> str:
-        return f"chunk({self.chunks})"
-
-    def torch_forward(self, torch, x):
-        return x.chunk(self.chunks, self.dim)[self.piece]
-
-    @classmethod
-    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
-        return f"{xs[0]}.chunk({args['chunks']}, dim={args['dim']})[{args['piece']}]"
-
-    def notation(self) -> str:
-        return f"chunk {self.chunks} on dim {self.dim} [{self.piece}]"
-
-
-@register("split")
-@dataclass(frozen=True)
-class Split(_Piece):
-    """x.split(split_size_or_sections, dim)[piece]: pieces of a size (the last one
-    shorter), or of the listed sizes, which must add up to the dim's."""
-
-    split_size_or_sections: SizeOrList
-    dim: int                       # required: torch's default, 0, is the batch
-    piece: int | None = None
-    pieces: int | None = None      # the count a name list promises
-
-    def piece_count(self) -> int | None:
-        sections = self.split_size_or_sections
-        return len(sections) if isinstance(sections, tuple) else None
-
-    def check_arguments(self) -> None:
-        sections = self.split_size_or_sections
-        sizes = sections if isinstance(sections, tuple) else (sections,)
-        if any(s < 0 for s in sizes) or sizes in ((0,), ()):
-            raise ShapeError(f"split_size_or_sections={_listed(sections)}: give one size of at "
-                             "least 1, or a list of sizes, none negative",
-                             arg="split_size_or_sections")
-
-    def bounds(self, size: int) -> list[tuple[int, int]]:
-        sections = self.split_size_or_sections
-        if isinstance(sections, tuple):
-            if sum(sections) != size:
-                raise ShapeError(f"split_size_or_sections={_listed(sections)} adds up to "
-                                 f"{sum(sections)}, but the dim has {size}",
-                                 arg="split_size_or_sections")
-            starts = [sum(sections[:k]) for k in range(len(sections))]
-            return list(zip(starts, sections))
-        return [(start, min(sections, size - start)) for start in range(0, size, sections)] \
-            or [(0, 0)]
-
-    def describe(self) -> str:
-        return f"split({_listed(self.split_size_or_sections)})"
-
-    def torch_forward(self, torch, x):
-        sections = self.split_size_or_sections
-        sections = list(sections) if isinstance(sections, tuple) else sections
-        return x.split(sections, self.dim)[self.piece]
-
-    @classmethod
-    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
-        sections = args["split_size_or_sections"].replace("(", "[").replace(")", "]")
-        return f"{xs[0]}.split({sections}, dim={args['dim']})[{args['piece']}]"
-
-    def notation(self) -> str:
-        return f"split {_listed(self.split_size_or_sections)} on dim {self.dim} [{self.piece}]"
-
-
-def _without(ndim: int, dropped: set[int]) -> dict[int, int | None]:
+def dims_after_dropping(ndim: int, dropped: set[int]) -> dict[int, int | None]:
     """Where each of ndim dims goes when `dropped` go (None for those)."""
     kept = [d for d in range(ndim) if d not in dropped]
     return {d: kept.index(d) if d in kept else None for d in range(ndim)}
@@ -510,13 +258,9 @@ def _written(sizes: tuple) -> str:
     return "[" + ", ".join(str(s) for s in sizes) + "]"
 
 
-def _listed(value) -> str:
-    return str(list(value)) if isinstance(value, tuple) else str(value)
-
-
 @register("flatten")
 @dataclass(frozen=True)
-class Flatten(_View):
+class Flatten(ViewOp):
     """nn.Flatten: dims start_dim..end_dim become one (the batch dim stays by default)."""
 
     start_dim: int = 1
@@ -568,7 +312,7 @@ def _fill_unknown(sizes: tuple[int, ...], total: int, name: str, what: str) -> t
 
 @register("unflatten")
 @dataclass(frozen=True)
-class Unflatten(_View):
+class Unflatten(ViewOp):
     """nn.Unflatten: dim split into unflattened_size."""
 
     dim: int
@@ -585,7 +329,7 @@ class Unflatten(_View):
 
 @register("reshape")
 @dataclass(frozen=True)
-class Reshape(TensorOp, _View):
+class Reshape(TensorOp, ViewOp):
     """x.reshape(shape): the shape includes the batch dim; one entry may be -1."""
 
     shape: IntList
@@ -625,7 +369,7 @@ class View(Reshape):
 
 @register("permute")
 @dataclass(frozen=True)
-class Permute(TensorOp, _View):
+class Permute(TensorOp, ViewOp):
     """x.permute(dims): a view with the dims reordered."""
 
     dims: IntList
@@ -652,7 +396,7 @@ class Permute(TensorOp, _View):
 
 @register("transpose")
 @dataclass(frozen=True)
-class Transpose(TensorOp, _View):
+class Transpose(TensorOp, ViewOp):
     """x.transpose(dim0, dim1): a view with two dims swapped."""
 
     dim0: int
@@ -677,172 +421,3 @@ class Transpose(TensorOp, _View):
         a, b = self.dim0 % len(x), self.dim1 % len(x)
         strides[a], strides[b] = strides[b], strides[a]
         return tuple(strides)
-
-
-@dataclass(frozen=True)
-class _Reduction(TensorOp, Layer):
-    """A reduction over dim (all dims when None), keeping it as size 1 with keepdim."""
-
-    dim: Dims | None = None
-    keepdim: bool = False
-
-    family: ClassVar[str] = "reduce"
-    torch_name: ClassVar[str] = ""
-
-    def output_shape(self, x: Shape) -> Shape:
-        if not self.dim:              # None, or [] which torch also reads as every dim
-            reduced = set(range(len(x)))
-        else:
-            reduced = [normalize_dim(d, len(x)) for d in self.dim]
-            if len(set(reduced)) != len(reduced):
-                raise ShapeError(f"dim={list(self.dim)} repeats a dim", arg="dim")
-        if self.keepdim:
-            return tuple(1 if i in reduced else s for i, s in enumerate(x))
-        return tuple(s for i, s in enumerate(x) if i not in reduced)
-
-    def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
-        """Each output sees every entry of the reduced dims (all of them: the whole input
-        for a mean over H and W); the other dims keep their positions."""
-        reduced = {normalize_dim(d, len(x)) for d in self.dim} if self.dim else set(range(len(x)))
-        field = field.mixed(reduced, f"{self.torch_name} over dims {sorted(reduced)}")
-        return field if self.keepdim else field.moved(_without(len(x), reduced))
-
-    def torch_forward(self, torch, x):
-        fn = getattr(torch, self.torch_name)
-        if not self.dim:
-            y = fn(x)
-            return y.reshape((1,) * x.dim()) if self.keepdim else y
-        return fn(x, dim=self.dim, keepdim=self.keepdim)
-
-    @classmethod
-    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
-        return f"{xs[0]}.{cls.torch_name}(dim={args['dim']}, keepdim={args['keepdim']})"
-
-
-@register("mean")
-class Mean(_Reduction):
-    torch_name = "mean"
-
-
-@register("sum")
-class Sum(_Reduction):
-    torch_name = "sum"
-
-
-def broadcast(shapes: tuple[Shape, ...], op: str) -> Shape:
-    """torch's broadcasting: align right; each dim is equal, or 1."""
-    ndim = max(len(s) for s in shapes)
-    padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
-    out, clashes = [], []
-    for dim, sizes in enumerate(zip(*padded)):
-        distinct = sorted({s for s in sizes if s != 1})
-        if len(distinct) > 1:
-            clashes.append(f"dim {dim} is {' vs '.join(str(s) for s in distinct)}")
-        out.append(distinct[0] if distinct else 1)
-    if clashes:
-        listed = " and ".join(str(list(s)) for s in shapes)
-        raise ShapeError(f"{op} of {listed}: shapes do not broadcast ({'; '.join(clashes)})")
-    return tuple(out)
-
-
-class _Elementwise(TensorOp, Merge):
-    def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
-        return broadcast(xs, self.type_name)
-
-    def merge_strides(self, xs: tuple[Shape, ...], strides: tuple[Strides, ...],
-                      y: Shape) -> Strides:
-        # torch folds a + b + c pairwise; each step is one TensorIterator
-        shape, layout = xs[0], strides[0]
-        for x, x_strides in zip(xs[1:], strides[1:]):
-            out = broadcast((shape, x), self.type_name)
-            layout = iterator_strides(out, [(shape, layout), (x, x_strides)])
-            shape = out
-        return layout
-
-    operator: ClassVar[str] = ""
-
-    def torch_forward(self, torch, *xs):
-        return functools.reduce(getattr(torch, self.type_name), xs)
-
-    def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
-        same = len(set(xs)) == 1
-        return [Step("output", f" {self.operator} ".join(f"x_{i + 1}" for i in range(len(xs))),
-                     f" {self.operator} ".join(shape_text(x) for x in xs) + f" → {shape_text(y)}",
-                     y, (Remark("elementwise_same" if same else "broadcast"),))]
-
-    @classmethod
-    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
-        return f" {cls.operator} ".join(xs)
-
-
-@register("add")
-class Add(_Elementwise):
-    operator = "+"
-
-
-@register("mul")
-class Mul(_Elementwise):
-    operator = "*"
-    saves = "inputs"          # each factor's gradient is the other factor
-
-
-@register("sub")
-class Sub(_Elementwise):
-    arity = 2
-    operator = "-"
-
-
-@register("div")
-class Div(_Elementwise):
-    arity = 2
-    operator = "/"
-    saves = "inputs"          # d(x/y) needs both
-
-
-@register("concat", "cat")
-@dataclass(frozen=True)
-class Concat(TensorOp, Merge):
-    """torch.cat along `dim` (required: torch's default 0 is the batch dim)."""
-
-    dim: int
-
-    def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
-        ndim = len(xs[0])
-        if any(len(x) != ndim for x in xs):
-            listed = ", ".join(str(list(x)) for x in xs)
-            raise ShapeError(f"inputs of different ranks cannot be concatenated: {listed}")
-        d = normalize_dim(self.dim, ndim)
-        for other in xs[1:]:
-            clashes = [f"dim {i} is {a} vs {b}" for i, (a, b) in enumerate(zip(xs[0], other))
-                       if i != d and a != b]
-            if clashes:
-                raise ShapeError(f"concat on dim {d} of {list(xs[0])} and {list(other)}: "
-                                 f"the other dims must match ({'; '.join(clashes)})")
-        return (*xs[0][:d], sum(x[d] for x in xs), *xs[0][d + 1:])
-
-    def merge_strides(self, xs: tuple[Shape, ...], strides: tuple[Strides, ...],
-                      y: Shape) -> Strides:
-        # torch.cat keeps channels-last when every input is channels-last
-        if len(y) in (4, 5) and all(is_channels_last(x, s) for x, s in zip(xs, strides)):
-            return channels_last_strides(y)
-        return contiguous_strides(y)
-
-    def evaluate_field(self, inputs: tuple[Shape, ...], y: Shape,
-                       fields: tuple[Field, ...]) -> Field:
-        """Each output sees what the unit it comes from sees; along a dim of positions
-        the grid breaks."""
-        return merged(fields, inputs, y, concat_dim=normalize_dim(self.dim, len(y)))
-
-    def torch_forward(self, torch, *xs):
-        return torch.cat(xs, dim=self.dim)
-
-    def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
-        d = normalize_dim(self.dim, len(xs[0]))
-        sizes = [x[d] for x in xs]
-        return [Step(f"dim {d}", " + ".join(f"C_{i + 1}" for i in range(len(xs))),
-                     f"{' + '.join(str(s) for s in sizes)} = {sum(sizes)}", sum(sizes),
-                     (Remark("concat_others_equal"),))]
-
-    @classmethod
-    def torch_code(cls, xs: list[str], args: dict[str, str]) -> str:
-        return f"torch.cat([{', '.join(xs)}], dim={args['dim']})"
