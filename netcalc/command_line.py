@@ -36,7 +36,7 @@ DIRECTORY_PATH = click.Path(file_okay=False)                 # may not exist yet
 # command -> "module:function" in netcalc/commands
 COMMANDS = {
     "summary": "summary:summary", "verify": "verify:verify", "export": "export:export",
-    "import": "export:import_", "diagram": "diagram:diagram", "docs": "diagram:docs",
+    "import": "export:import_", "diagram": "diagram:diagram", "docs": "docs:docs",
     "explain": "students:explain", "check": "students:check", "conv": "students:conv",
     "convtranspose": "students:convtranspose", "pool": "students:pool",
     "linear": "students:linear", "solve": "students:solve", "layers": "layers:layers",

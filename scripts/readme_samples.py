@@ -1,6 +1,7 @@
-"""Writes the README's sample output from the tool itself, or checks it.
+"""Writes the sample output of README.md and of the documentation's pages
+(docs/*.md) from the tool itself, or checks it.
 
-    python scripts/readme_samples.py          rewrite README.md's samples
+    python scripts/readme_samples.py          rewrite the samples
     python scripts/readme_samples.py --check  exit 1, with a diff, where one is stale
 
 A sample is a fenced block right after a marker naming the command that prints it:
@@ -28,6 +29,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+
+
+def pages() -> list[Path]:
+    """The files whose samples are the tool's output: the README and the docs' pages."""
+    return [README, *sorted((ROOT / "docs").glob("*.md"))]
 
 SAMPLE = re.compile(r"(?P<head><!-- sample: (?P<command>[^\n]*?) -->\n```(?P<lang>\w*)\n)"
                     r"(?P<body>.*?)(?P<tail>^```$)", re.S | re.M)
@@ -117,29 +123,35 @@ def regenerate(readme: str) -> str:
     return LIBRARY_ROW.sub(library_row, SAMPLE.sub(sample, readme))
 
 
-def stale_diff(readme: str) -> str:
-    """A unified diff from the README to what the tool prints now ('' when none)."""
-    fresh = regenerate(readme)
-    return "".join(difflib.unified_diff(readme.splitlines(True), fresh.splitlines(True),
-                                        "README.md", "README.md (regenerated)"))
+def stale_diff(text: str, name: str = "README.md") -> str:
+    """A unified diff from the page to what the tool prints now ('' when none)."""
+    fresh = regenerate(text)
+    return "".join(difflib.unified_diff(text.splitlines(True), fresh.splitlines(True),
+                                        name, f"{name} (regenerated)"))
 
 
 def main(argv: list[str]) -> int:
-    readme = README.read_text(encoding="utf-8")
-    if argv == ["--check"]:
-        diff = stale_diff(readme)
-        sys.stdout.write(diff or "README.md: every sample matches the tool\n")
-        return 1 if diff else 0
-    if argv:
+    if argv not in ([], ["--check"]):
         print(__doc__, file=sys.stderr)
         return 2
-    fresh = regenerate(readme)
-    if fresh != readme:
-        README.write_text(fresh, encoding="utf-8")
-        print("README.md: samples rewritten")
-    else:
-        print("README.md: every sample matches the tool")
-    return 0
+    stale = 0
+    for path in pages():
+        name = path.relative_to(ROOT).as_posix()
+        text = path.read_text(encoding="utf-8")
+        if argv == ["--check"]:
+            diff = stale_diff(text, name)
+            sys.stdout.write(diff)
+            stale += bool(diff)
+            continue
+        fresh = regenerate(text)
+        if fresh != text:
+            path.write_text(fresh, encoding="utf-8")
+            print(f"{name}: samples rewritten")
+    if argv == ["--check"] and not stale:
+        print("every sample in README.md and docs/*.md matches the tool")
+    elif not argv:
+        print("every sample in README.md and docs/*.md now matches the tool")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

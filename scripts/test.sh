@@ -1,9 +1,12 @@
 #!/bin/sh
 # Installs what the tests need and runs them: Graphviz's `dot` (from the
-# system's package manager), a virtual environment in .venv with netcalc and
-# its test extra at the releases pinned in constraints.txt (torch: the CPU
-# build), then ruff and pytest. The README's test command and .ci/run both run
-# this script. Extra arguments go to pytest: sh scripts/test.sh -k errors
+# system's package manager), Chromium and a CJK font (apt-get: the screenshot
+# test of the documentation site, skipped where there is no Chromium), a virtual
+# environment in .venv with netcalc and its test extra at the releases pinned
+# in constraints.txt (torch: the CPU build), then ruff and pytest (which also
+# builds the documentation site, mkdocs build --strict: tests/test_docs_site.py).
+# The README's test command and .ci/run both run this script. Extra arguments
+# go to pytest: sh scripts/test.sh -k errors
 #
 # sh scripts/test.sh --latest  does the same in .venv-latest with the newest
 # releases that pyproject.toml's ranges admit (torch stays pinned: its newest
@@ -30,8 +33,8 @@ elif [ "${1:-}" = "--latest" ]; then
     upgrade="--upgrade --upgrade-strategy eager"
 fi
 
+if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
 if ! command -v dot >/dev/null 2>&1; then
-    if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
     if command -v apt-get >/dev/null 2>&1; then
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq graphviz >/dev/null
@@ -42,6 +45,19 @@ if ! command -v dot >/dev/null 2>&1; then
     else
         echo "scripts/test.sh: install Graphviz (its 'dot' program) and run again" >&2
         exit 2
+    fi
+fi
+
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && { [ -z "$sudo" ] || command -v sudo >/dev/null 2>&1; }; then
+        # not fatal: without it only the screenshot test is skipped
+        { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install \
+            -y -qq chromium fonts-wqy-zenhei >/dev/null; } ||
+            echo "scripts/test.sh: Chromium did not install: the screenshot test of the" \
+                 "documentation site will be skipped" >&2
+    else
+        echo "scripts/test.sh: no Chromium (apt-get install chromium, or your system's" \
+             "package): the screenshot test of the documentation site will be skipped" >&2
     fi
 fi
 

@@ -207,15 +207,18 @@ def test_docs_writes_a_page_per_model_and_an_index(tmp_path, capsys):
     code, _, err = run_cli(capsys, "docs", str(SPECS / "alexnet.yaml"),
                            str(SPECS / "resnet18.yaml"), "-o", str(site), "--depth", "2")
     assert code == 0, err
-    assert sorted(p.name for p in site.iterdir()) == \
-        ["alexnet.md", "alexnet.svg", "index.md", "resnet18.md", "resnet18.svg"]
-    index = (site / "index.md").read_text()
+    assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()) == \
+        ["docs/alexnet.md", "docs/alexnet.svg", "docs/index.md", "docs/resnet18.md",
+         "docs/resnet18.svg", "mkdocs.yml"]
+    index = (site / "docs" / "index.md").read_text()
     assert "| [resnet18](resnet18.md) | [3, 224, 224] | 69 | 11,689,512 (11.69 M) | " \
            "1,814,073,344 (1.81 G) |" in index
-    page = (site / "resnet18.md").read_text()
+    page = (site / "docs" / "resnet18.md").read_text()
     assert page.startswith("# resnet18\n") and "![resnet18](resnet18.svg)" in page
     assert "| **layer1** | basic_block ×2 | [1, 64, 56, 56] | 147,968 | 462,422,016 |" in page
-    ET.parse(site / "resnet18.svg")
+    ET.parse(site / "docs" / "resnet18.svg")
+    config = (site / "mkdocs.yml").read_text()
+    assert '  - "alexnet": alexnet.md\n  - "resnet18": resnet18.md\n' in config
 
 
 def test_docs_writes_nothing_when_a_spec_is_wrong(tmp_path, capsys):

@@ -244,3 +244,19 @@ layers:
             assert step.value == torch_value, (working.name, step.quantity, step.working)
             checked += 1
     assert checked == 3 * 2 + 4 + 4
+
+
+def test_a_layer_without_steps_never_claims_its_shape_is_kept(tmp_path, capsys):
+    """A pad changes the shape and a group norm has parameters: explain has no steps for
+    either, and says it writes none, not that there is nothing to work out (as for relu)."""
+    spec = tmp_path / "mixed.yaml"
+    spec.write_text("input: [3, 8, 8]\nlayers:\n  - {type: zeropad2d, padding: 1}\n"
+                    "  - relu\n  - {type: groupnorm, num_groups: 1}\n")
+    code, out, _ = run_cli(capsys, "explain", str(spec))
+    assert code == 0
+    pad, relu, norm = out.strip().split("\n\n")
+    assert "[1, 3, 8, 8] → [1, 3, 10, 10]" in pad and "writes no working for this type" in pad
+    assert "the shape is its input's" in relu
+    assert "writes no working for this type" in norm and "the shape is its" not in norm
+    _, out, _ = run_cli(capsys, "explain", str(spec), "--lang", "zh")
+    assert "暂未给出此类型的计算过程" in out.split("\n\n")[0]

@@ -1,8 +1,10 @@
-"""The README shows what the tool prints today.
+"""The README and the documentation's pages (docs/*.md) show what the tool prints
+today.
 
-Its samples are written by scripts/readme_samples.py from the tool's own
+Their samples are written by scripts/readme_samples.py from the tool's own
 output; a sample that no longer matches fails here with the diff, and
-`python scripts/readme_samples.py` rewrites it.
+`python scripts/readme_samples.py` rewrites it. The synopsis of every command
+(docs/commands.md) names every option its --help lists.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import pytest
 from helpers import ROOT, run_cli
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+COMMANDS_PAGE = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
+PAGES = ["README.md", *sorted(p.relative_to(ROOT).as_posix()
+                              for p in (ROOT / "docs").glob("*.md"))]
 
 
 def _samples_module():
@@ -25,12 +30,21 @@ def _samples_module():
     return module
 
 
-def test_every_sample_is_what_the_tool_prints():
+def test_the_samples_are_in_the_readme_and_the_pages():
     samples = _samples_module()
-    assert len(samples.SAMPLE.findall(README)) >= 3      # the markers are still there
-    assert len(samples.LIBRARY_ROW.findall(README)) >= 30
-    diff = samples.stale_diff(README)
-    assert diff == "", ("README.md is stale; `python scripts/readme_samples.py` rewrites "
+    texts = {page: (ROOT / page).read_text(encoding="utf-8") for page in PAGES}
+    assert [p.relative_to(ROOT).as_posix() for p in samples.pages()] == PAGES
+    assert len(samples.SAMPLE.findall(README)) >= 2      # the markers are still there
+    assert sum(len(samples.SAMPLE.findall(text)) for text in texts.values()) >= 15
+    library = texts["docs/library.md"]
+    assert len(samples.LIBRARY_ROW.findall(library)) >= 30
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_sample_is_what_the_tool_prints(page):
+    samples = _samples_module()
+    diff = samples.stale_diff((ROOT / page).read_text(encoding="utf-8"), page)
+    assert diff == "", (f"{page} is stale; `python scripts/readme_samples.py` rewrites "
                         "it:\n" + diff)
 
 
@@ -43,8 +57,8 @@ def test_a_stale_sample_is_found():
 
 
 def _synopsis() -> dict[str, str]:
-    """Each command's lines in the README's synopsis block ('The command')."""
-    block = README.split("## The command", 1)[1].split("```", 2)[1]
+    """Each command's lines in the synopsis block, the first of docs/commands.md."""
+    block = COMMANDS_PAGE.split("# Commands", 1)[1].split("```", 2)[1]
     lines: dict[str, str] = {}
     command = None
     for line in block.splitlines():
@@ -89,4 +103,4 @@ def test_the_synopsis_names_every_option(capsys, command):
     missing = [flags[-1] for flags in _options(out)
                if not any(re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", synopsis)
                           for flag in flags)]
-    assert missing == [], f"the README's synopsis of `netcalc {command}` lacks {missing}"
+    assert missing == [], f"docs/commands.md's synopsis of `netcalc {command}` lacks {missing}"

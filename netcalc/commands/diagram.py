@@ -1,4 +1,4 @@
-"""Pictures and pages: `netcalc diagram` (Graphviz) and `netcalc docs`."""
+"""Pictures: `netcalc diagram` (Graphviz). Pages: netcalc/commands/docs.py."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import sys
 
 import click
 
-from ..command_line import (DIRECTORY_PATH, OUTPUT_PATH, SPEC_PATH, emit, kwargs_option,
-                            load_and_analyze, print_warnings)
+from ..command_line import OUTPUT_PATH, SPEC_PATH, emit, kwargs_option, load_and_analyze
 from ..errors import UsageError
 
 
@@ -65,40 +64,3 @@ def diagram(spec: str, output: str | None, fmt: str | None, rankdir: str, depth:
         write_atomic(output, image)
     else:
         sys.stdout.buffer.write(image)
-
-
-@click.command()
-@click.argument("specs", type=SPEC_PATH, nargs=-1, required=True)
-@click.option("-o", "--output", "directory", type=DIRECTORY_PATH, required=True,
-              help="The directory for the pages (made if missing).")
-@click.option("--depth", type=click.IntRange(min=1), default=None,
-              help="Tables and diagrams show this many levels of blocks.")
-@click.option("--repeats", type=click.Choice(("all", "once")), default="all", show_default=True,
-              help="Diagrams: draw a repeated block's first copy only.")
-def docs(specs: tuple[str, ...], directory: str, depth: int | None, repeats: str) -> None:
-    """A markdown page per SPEC (its summary table, totals and SVG diagram) and an
-    index.md listing every model, in DIRECTORY, ready for mkdocs."""
-    from pathlib import Path
-
-    from ..analyze import analyze
-    from ..io import write_atomic
-    from ..render import dot, site
-    from ..spec import load_spec
-
-    pages = []
-    for spec in specs:          # everything is drawn before anything is written
-        result = analyze(load_spec(spec), depth=depth)
-        print_warnings(result)
-        svg = dot.to_image(dot.render(result, dot.DiagramOptions(depth=depth, repeats=repeats)),
-                           "svg")
-        pages.append((result, svg))
-    target = Path(directory)
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"cannot make {directory}: {error.strerror}") from None
-    files = site.files(pages)
-    for name, content in files.items():
-        write_atomic(target / name, content)
-    print(f"wrote {len(files)} files to {directory}: index.md and "
-          f"{len(pages)} page{'s' if len(pages) != 1 else ''}", file=sys.stderr)

@@ -133,4 +133,6 @@ MESSAGES = {
     "params": "params", "MACs": "MACs", "buffers": "buffers", "features": "features",
     "output": "output", "no_working": "(its numbers need no working: the shape is its "
                                      "input's)",
+    "no_working_written": "(netcalc writes no working for this type yet: its shape, "
+                          "parameters and MACs are in `netcalc summary`)",
 }

@@ -74,6 +74,8 @@ MESSAGES = {
     "flops_q": "FLOPs",
     "params": "参数量", "MACs": "MACs（乘加次数）", "buffers": "缓冲区", "features": "特征数",
     "output": "输出", "no_working": "（无需计算：形状与输入相同）",
+    "no_working_written": "（netcalc 暂未给出此类型的计算过程：其形状、参数量和 MACs 见 "
+                          "`netcalc summary`）",
     "recurrent_one_bias": "这里每个门只算了一个偏置；torch 的 {type} 有两个（b_ih 和 b_hh），"
                           "还差 {bias:,} 个参数",
     "recurrent_one_direction": "这只是一个方向：双向会给每一层再加一份反向的参数，而且第一层以上的"

@@ -32,6 +32,16 @@ def _arrow(working: LayerWorking) -> str:
     return f"{ins} → {shape_text(working.output_shape)}"
 
 
+def no_steps(working: LayerWorking) -> str:
+    """Why a layer shows no steps: nothing to work out (its input's shape, nothing
+    counted), or a type whose working netcalc does not write yet (the arrow and the
+    summary still give its numbers)."""
+    unchanged = working.input_shapes[:1] == (working.output_shape,)
+    if unchanged and not working.params and not working.macs:
+        return "no_working"
+    return "no_working_written"
+
+
 def step_lines(lang: str, step: Step, indent: str = "  ") -> list[str]:
     """`H_out = formula` then `      = working`, then the remarks."""
     label = quantity(lang, step)
@@ -48,7 +58,7 @@ def plain_text(workings: list[LayerWorking], lang: str) -> str:
         for step in w.steps:
             lines += step_lines(lang, step)
         if not w.steps:
-            lines.append(f"  {message(lang, 'no_working')}")
+            lines.append(f"  {message(lang, no_steps(w))}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 
@@ -63,7 +73,7 @@ def markdown(workings: list[LayerWorking], lang: str) -> str:
             lines.append(f"- `{label} = {step.formula} = {step.working}`")
             lines += [f"  - {remark_text(lang, r)}" for r in step.remarks]
         if not w.steps:
-            lines.append(message(lang, "no_working"))
+            lines.append(message(lang, no_steps(w)))
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
