@@ -10,10 +10,10 @@ __version__ = "0.1.0"
 # what `netcalc.X` gives, each imported when first asked for: `import netcalc` stays
 # instant, and the command line loads only what its command needs
 _EXPORTS = {
-    "summary": "api", "explain": "api", "check": "api", "verify": "api",
+    "summary": "api", "explain": "api", "check": "api", "verify": "api", "fit": "api",
     "Network": "spec.pyspec",
     "NetcalcError": "errors", "SpecError": "errors", "UsageError": "errors",
-    "MissingToolError": "errors", "Summary": "results",
+    "MissingToolError": "errors", "Summary": "results", "Fit": "fitting",
 }
 
 __all__ = sorted(_EXPORTS)

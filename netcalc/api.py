@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .results import Summary
+    from .fitting import Fit
     from .verification import Verification
     from .spec.model import ExpandedSpec
 
@@ -124,6 +125,31 @@ def verify(spec: Any, *, input: Any = None, input_size: Any = None, batch: int =
                          "weights; netcalc.verify checks specs")
     result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides)
     return run_verify(expanded, result, device=device, runs=runs)
+
+
+def fit(spec: Any, vary: dict, *, max_params: int | str | None = None,
+        max_macs: int | str | None = None, max_memory: int | str | None = None,
+        training: bool = False, maximize: str | None = None, batch: int = 1,
+        dtype: str = "float32", optimizer: str = "adam", input: Any = None,
+        limit: int = 10_000) -> Fit:
+    """The configuration of a YAML spec's top-level params (and `batch`) that does the
+    most within a budget: `vary` maps each name to the values to try (a range, a list, or
+    `"16..256"`); budgets are numbers or text (`"5M"`, `"24GiB"`). Returns the
+    fitting.Fit: `.best`, `.ranked()`, every candidate computed with its exact figures."""
+    from . import fitting as search
+
+    values = {name: search.parse_values(v, name) if isinstance(v, str) else tuple(v)
+              for name, v in vary.items()}
+
+    def amount(value, option, parse):
+        return parse(value, option) if isinstance(value, str) else value
+
+    budget = search.Budget(amount(max_params, "max_params", search.parse_count),
+                           amount(max_macs, "max_macs", search.parse_count),
+                           amount(max_memory, "max_memory", search.parse_bytes), training)
+    return search.fit(os.fspath(spec), values, budget, maximize=maximize, batch=batch,
+                      dtype=dtype, optimizer=optimizer, input=_input_values(input),
+                      limit=limit)
 
 
 # -- what `spec` may be -------------------------------------------------------------

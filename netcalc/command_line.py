@@ -40,6 +40,7 @@ COMMANDS = {
     "explain": "students:explain", "check": "students:check", "conv": "students:conv",
     "convtranspose": "students:convtranspose", "pool": "students:pool",
     "linear": "students:linear", "solve": "students:solve", "layers": "layers:layers",
+    "fit": "fit:fit",
 }
 
 

@@ -12,35 +12,48 @@ def load_spec(path, params: dict | None = None) -> ExpandedSpec:
     """Read and expand a spec file: YAML ('-' reads standard input), or a Python
     spec (`.py`) that builds a `Network`. `params`: values for a YAML spec's top-level
     params instead of its defaults."""
-    file = str(path)
-    if file == "-":
-        import sys
-        return _parse_bytes(sys.stdin.buffer.read(), "<stdin>", params)
-    try:
-        with open(path, "rb") as spec_file:    # not pathlib: ~3 ms of start-up
-            data = spec_file.read()
-    except FileNotFoundError:
-        raise UsageError(f"no such spec file: {file}") from None
-    except IsADirectoryError:
-        raise UsageError(f"{file} is a directory, not a spec file") from None
-    except OSError as e:
-        raise UsageError(f"cannot read {file}: {e.strerror}") from None
+    file, data = _read_file(path)
     if file.endswith(".py"):
         if params:
             raise UsageError(f"{file}: a Python spec takes its values in Python, not as "
                              "params")
         from .pyspec import load_python_spec  # only Python specs need it
         return load_python_spec(data, file)
-    return _parse_bytes(data, file, params)
+    return expand(load_yaml(_text(data, file), file), file, params)
 
 
-def _parse_bytes(data: bytes, file: str, params: dict | None = None) -> ExpandedSpec:
+def read_spec_document(path) -> tuple:
+    """A YAML spec file's document, read once to be expanded at many params (`fit`),
+    and its name."""
+    file, data = _read_file(path)
+    if file.endswith(".py"):
+        raise UsageError(f"{file}: a Python spec has no top-level params to vary; give "
+                         "its network's values in Python")
+    return load_yaml(_text(data, file), file), file
+
+
+def _read_file(path) -> tuple[str, bytes]:
+    file = str(path)
+    if file == "-":
+        import sys
+        return "<stdin>", sys.stdin.buffer.read()
     try:
-        text = data.decode("utf-8")
+        with open(path, "rb") as spec_file:    # not pathlib: ~3 ms of start-up
+            return file, spec_file.read()
+    except FileNotFoundError:
+        raise UsageError(f"no such spec file: {file}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{file} is a directory, not a spec file") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {file}: {e.strerror}") from None
+
+
+def _text(data: bytes, file: str) -> str:
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise SpecError("the spec is not UTF-8 text", Location(file, line, 1)) from None
-    return parse_spec(text, file, params)
 
 
 def parse_spec(text: str, file: str = "<spec>", params: dict | None = None) -> ExpandedSpec:
