@@ -15,7 +15,7 @@ from importlib import import_module
 import click
 
 from . import __version__
-from .errors import UsageError
+from .errors import UsageError, did_you_mean
 from .i18n import LANGUAGES
 
 
@@ -50,6 +50,13 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in COMMANDS:
+            raise click.UsageError(f"no command '{name}'{did_you_mean(name, list(COMMANDS))}"
+                                   " (`netcalc --help` lists them)", ctx)
+        return super().resolve_command(ctx, args)
+
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None
@@ -79,6 +86,13 @@ def run(args: list[str]) -> int | None:
         return cli.main(args, prog_name="netcalc", standalone_mode=False)
     except click.exceptions.Exit as done:
         return done.exit_code
+    except click.UsageError as error:
+        # one line, as netcalc's own errors are, not click's usage block before it
+        command = error.ctx.command_path if error.ctx else "netcalc"
+        message = error.format_message()
+        hint = "" if "--help" in message else f" (`{command} --help` lists the options)"
+        print(f"error: {message}{hint}", file=sys.stderr)
+        return error.exit_code
     except click.ClickException as error:
         error.show()
         return error.exit_code

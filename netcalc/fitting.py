@@ -54,9 +54,10 @@ class Candidate:
         return self.values[name] if name in self.values else getattr(self, name)
 
 
-@dataclass
+@dataclass(repr=False)
 class Fit:
-    """What `netcalc.fit` returns: every configuration computed, and the best."""
+    """What `netcalc.fit` returns: every configuration computed, and the best. Printed,
+    it is `netcalc fit`'s text; its repr is one line."""
 
     name: str
     file: str
@@ -66,6 +67,16 @@ class Fit:
     method: str                        # "bisection" or "exhaustive"
     candidates: list[Candidate] = field(default_factory=list)   # each computed once
     configurations: int = 0            # how many the ranges make
+
+    def __repr__(self) -> str:
+        best = self.best
+        found = ", ".join(f"{k}={v}" for k, v in best.values.items()) if best else "none"
+        return (f"<Fit {self.name}: best {found} of {self.configurations:,} configurations "
+                f"({len(self.candidates):,} computed, {self.method})>")
+
+    def __str__(self) -> str:
+        from .render.fit import plain_text
+        return plain_text(self)
 
     @property
     def best(self) -> Candidate | None:

@@ -202,6 +202,20 @@ def test_an_output_suffix_netcalc_cannot_draw_is_a_usage_error(name, tmp_path, c
     assert f"-o {target}: netcalc draws .svg, .png, .pdf and .dot (or .gv)" in err
 
 
+@pytest.mark.parametrize("name, fmt", [("x.svg", "png"), ("q.png", "svg"), ("g.dot", "pdf")])
+def test_an_output_suffix_and_a_format_that_disagree_are_a_usage_error(name, fmt, tmp_path,
+                                                                         capsys):
+    """A newcomer's -o x.svg --format png wrote PNG bytes into x.svg and exited 0."""
+    target = tmp_path / name
+    code, _, err = run_cli(capsys, "diagram", str(SPECS / "alexnet.yaml"), "-o", str(target),
+                           "--format", fmt)
+    assert code == 2 and not target.exists()
+    assert f"-o {target} and --format {fmt} disagree: name the file *.{fmt}" in err
+    code, _, _ = run_cli(capsys, "diagram", str(SPECS / "alexnet.yaml"), "-o", str(target),
+                         "--format", name.rsplit(".", 1)[1])
+    assert code == 0 and target.exists()
+
+
 def test_docs_writes_a_page_per_model_and_an_index(tmp_path, capsys):
     site = tmp_path / "site"
     code, _, err = run_cli(capsys, "docs", str(SPECS / "alexnet.yaml"),

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from helpers import run_cli
 from netcalc.cli import main
 
 CASES = {
@@ -41,6 +42,10 @@ CASES = {
     "yaml_two_pairs_on_a_line": (
         "input: [3, 8, 8]\nlayers:\n  - type: conv2d out_channels: 4\n", "3:30",
         ["line 3 holds two `key: value` pairs", "give each its own line"]),
+    "yaml_layers_without_dashes": ("input: [3, 8, 8]\nlayers:\n  type: conv2d\n"
+                                   "  out_channels: 4\n", "3:3",
+                                   ["`layers` of the spec must be a non-empty list",
+                                    "start each layer with '- '"]),
     "top_level_not_mapping": ("- relu\n- relu\n", "1:1", ["top level", "mapping"]),
     "empty_file": ("", "1:1", ["empty"]),
     "no_input": ("layers: [relu]\n", "1:1", ["input: [C, H, W]"]),
@@ -264,6 +269,14 @@ def test_bad_spec_gets_a_located_error(case, tmp_path, capsys):
     assert "Traceback" not in err
 
 
+def test_a_file_that_is_no_spec_is_asked_about(capsys):
+    from helpers import ROOT
+    code, _, err = run_cli(capsys, "summary", str(ROOT / "README.md"))
+    assert code == 1
+    assert "YAML syntax" in err and "is " in err and "README.md a spec? netcalc reads YAML " \
+        "specs (.yaml) and Python specs (.py)" in err
+
+
 def test_python_tag_runs_nothing(tmp_path, capsys):
     marker = tmp_path / "pwned"
     spec = tmp_path / "bad.yaml"
@@ -434,14 +447,18 @@ def test_missing_file_is_a_usage_error(tmp_path, capsys):
     (["summary", "specs/alexnet.yaml", "--format", "xml"], "--format"),
     (["summary", "specs/alexnet.yaml", "--input", "3xbig"], "write a shape like 3x224x224"),
     (["summary", "specs/alexnet.yaml", "--input", "image=3x224x224"], "no input 'image'"),
-    (["frobnicate"], "No such command 'frobnicate'"),
+    (["frobnicate"], "no command 'frobnicate'"),
+    (["summry", "specs/alexnet.yaml"], "no command 'summry'; did you mean 'summary'?"),
     (["summary", "specs"], "'specs' is a directory"),
 ])
 def test_usage_errors_exit_2(args, words, capsys, monkeypatch):
     from helpers import ROOT
     monkeypatch.chdir(ROOT)
     assert main(args) == 2
-    assert words in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert words in err
+    # one line, `error: ...`, as netcalc's own errors are: not click's usage block
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Usage:" not in err
 
 
 def test_no_traceback_from_a_real_process(tmp_path):

@@ -113,6 +113,11 @@ def test_a_param_whose_most_values_are_invalid_is_searched_value_by_value(tmp_pa
     assert found.method == "exhaustive"
     assert found.best.values == {"heads": max(valid)}    # heads add no parameters
     assert sum(1 for c in found.candidates if c.error) == 48 - len(valid)
+    # the text says so, with why, rather than leave them out unseen
+    assert f"{48 - len(valid)} of them are no valid network (at heads=5: " in str(found)
+    assert "does not split into num_heads=5 heads" in str(found)
+    assert repr(found) == "<Fit tiny: best heads=48 of 48 configurations (48 computed, " \
+        "exhaustive)>"
 
 
 def test_the_command_prints_the_best_and_its_neighbours(wide_resnet, capsys):

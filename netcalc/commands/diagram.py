@@ -46,12 +46,17 @@ def diagram(spec: str, output: str | None, fmt: str | None, rankdir: str, depth:
     # the shapes and the notation are always drawn unless left out; params, macs add
     shown = tuple(part for part in (*dot.DEFAULT_SHOWN, *asked)
                   if not part.startswith("no-") and f"no-{part}" not in asked)
+    suffix = os.path.splitext(output)[1].lower().lstrip(".") if output else ""
+    suffix_format = "dot" if suffix == "gv" else suffix
     if fmt is None:
-        suffix = os.path.splitext(output)[1].lower().lstrip(".") if output else ""
-        if suffix and suffix not in (*dot.IMAGE_FORMATS, "dot", "gv"):
+        if suffix and suffix_format not in (*dot.IMAGE_FORMATS, "dot"):
             raise UsageError(f"-o {output}: netcalc draws .{', .'.join(dot.IMAGE_FORMATS)} "
                              "and .dot (or .gv); give one of those, or --format")
-        fmt = "dot" if suffix in ("", "gv") else suffix
+        fmt = suffix_format or "dot"
+    elif suffix_format in (*dot.IMAGE_FORMATS, "dot") and suffix_format != fmt:
+        # a PNG written into x.svg opens as a broken picture
+        raise UsageError(f"-o {output} and --format {fmt} disagree: name the file "
+                         f"*.{fmt}, or leave --format out (the suffix sets it)")
     _, result = load_and_analyze(spec, input_shapes, 1, "float32", kwargs=kwargs)
     text = dot.render(result, dot.DiagramOptions(rankdir=rankdir, depth=depth, show=shown,
                                                  title=title, repeats=repeats))

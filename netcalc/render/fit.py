@@ -63,6 +63,12 @@ def plain_text(fit: Fit, top: int = 5) -> str:
              f"best: {best_values}: {count(best.params)} params ({si(best.params)}), "
              f"{count(best.macs)} MACs ({si(best.macs)}), memory {size(best.memory)}",
              f"searched by {how}"]
+    invalid = [c for c in fit.candidates if c.error]
+    if invalid:
+        first = invalid[0]
+        example = ", ".join(f"{k}={v}" for k, v in first.values.items())
+        lines.append(f"{len(invalid):,} of them {'is' if len(invalid) == 1 else 'are'} no "
+                     f"valid network (at {example}: {first.error})")
     largest = max(fit.candidates, key=lambda c: tuple(c.values.values()))
     if best.values == largest.values and len(fit.vary) == 1:
         lines.append(f"the largest value tried fits: widen --vary {next(iter(fit.vary))} "

@@ -38,7 +38,8 @@ def project(pages: list[tuple[Summary, bytes]],
         "| Model | Input | Layers | Params | MACs |", "|---|---|---:|---:|---:|", *rows, ""])
     out["mkdocs.yml"] = "\n".join([
         "# Written by `netcalc docs`; `mkdocs build --strict` makes the site",
-        "# (pip install 'netcalc-nn[docs]'). `netcalc docs --check` tells when it is stale.",
+        "# (MkDocs: pip install '.[docs]' in netcalc's checkout, or 'netcalc-nn[docs]' once",
+        "# it is on the package index). `netcalc docs --check` tells when it is stale.",
         f"site_name: {json.dumps(site_name, ensure_ascii=False)}",
         "theme:", "  name: material",
         "  font: false      # no fonts fetched from Google: the site works offline",

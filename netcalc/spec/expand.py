@@ -362,7 +362,9 @@ class _Expander(LayerGraph):
     def expand_entries(self, entries: Any, scope: _Scope, loc: Location, owner: str) -> str:
         """Expands a `layers` list; returns the producer of its last entry's output."""
         if not isinstance(entries, LocatedList) or not entries:
-            raise SpecError(f"`layers` of {owner} must be a non-empty list", loc)
+            # keys where entries belong: the entries' '- ' are missing
+            hint = "; start each layer with '- '" if isinstance(entries, dict) else ""
+            raise SpecError(f"`layers` of {owner} must be a non-empty list{hint}", loc)
         names_here = self._literal_names(entries)
         counters: dict[str, int] = {}
         previous = next(iter(scope.inputs.values())) if len(scope.inputs) == 1 else None

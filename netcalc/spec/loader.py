@@ -269,6 +269,10 @@ def load_yaml(text: str, file: str):
             else:
                 problem = f"{problem} ({e.context})"
         hint = _yaml_hint(text, loc.line, problem) if mark else ""
+        if not file.endswith((".yaml", ".yml")) and file not in ("<stdin>", "<string>",
+                                                                  "<dict>", "<spec>"):
+            hint = (f"{hint}; " if hint else "") + \
+                f"is {file} a spec? netcalc reads YAML specs (.yaml) and Python specs (.py)"
         raise SpecError(f"YAML syntax: {problem}" + (f"; {hint}" if hint else ""), loc,
                         notes) from None
     except yaml.YAMLError as e:
