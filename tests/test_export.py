@@ -346,3 +346,12 @@ def test_a_param_that_rounds_stays_a_value_and_says_so(tmp_path, capsys):
     assert "# width stays 32 here: it changes out_channels of layer 'conv2d_1' other " \
         "than linearly." in source
     assert "def __init__(self):" in source
+
+
+def test_netcalcs_own_modules_keep_their_line_breaks_in_the_exported_file():
+    """Their source sits in strings, where a backslash continuation joins two lines into
+    one long one (`... if causal                 else ...`): a newcomer saw it."""
+    from netcalc.torch_bridge.build import OWN_MODULES
+    for name, source in OWN_MODULES.items():
+        for line in source.splitlines():
+            assert not re.search(r"\S {8,}\S", line.split("#")[0]), (name, line)

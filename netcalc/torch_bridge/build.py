@@ -76,8 +76,8 @@ class Attention(nn.Module):
         if self.sliding_window is not None and length > self.sliding_window:
             position = torch.arange(length, device=x.device)
             apart = position[:, None] - position[None, :]       # query's minus key's
-            mask = (apart >= 0) & (apart < self.sliding_window) if causal \
-                else apart.abs() < self.sliding_window
+            mask = ((apart >= 0) & (apart < self.sliding_window) if causal
+                    else apart.abs() < self.sliding_window)
             causal = False
         # enable_gqa: each key/value head serves num_heads / num_kv_heads query heads
         y = nn.functional.scaled_dot_product_attention(
