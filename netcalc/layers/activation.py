@@ -7,12 +7,11 @@ table, as a registry).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
-from .base import Layer, Saved, Shape, normalize_dim
+from .base import Layer, Saved, Shape, layer_type, normalize_dim
 from .field import Field
 from .registry import register, register_recipe
 
@@ -65,7 +64,7 @@ def _with_fields(base: type, **defaults: Any) -> type:
         annotations = {name: _ANNOTATION[type(value)] for name, value in defaults.items()}
         namespace = {"__module__": __name__, "__annotations__": annotations, **defaults}
         name = f"{base.__name__}_{'_'.join(defaults)}"
-        _FIELDS_OF[key] = dataclass(frozen=True)(type(name, (base,), namespace))
+        _FIELDS_OF[key] = layer_type(type(name, (base,), namespace))
     return _FIELDS_OF[key]
 
 
@@ -111,7 +110,7 @@ _declare(_Clamp, "Hardtanh", min_val=-1.0, max_val=1.0, inplace=False)
 
 
 @register("threshold")
-@dataclass(frozen=True)
+@layer_type
 class Threshold(Elementwise):
     """y = x if x > threshold else value; both required, as in torch."""
 
@@ -151,7 +150,7 @@ for _name in ("Softmax", "LogSoftmax", "Softmin"):
 
 
 @register("prelu")
-@dataclass(frozen=True)
+@layer_type
 class PReLU(Elementwise):
     """One learned slope, or one per channel (dim 1)."""
 
@@ -207,7 +206,7 @@ for _name, _ranks in {
 
 
 @register("stochasticdepth", "droppath")
-@dataclass(frozen=True)
+@layer_type
 class StochasticDepth(Dropout):
     """torchvision.ops.StochasticDepth (timm's DropPath): while training it drops a
     residual branch for whole samples (`row`) or the whole batch; at inference

@@ -8,13 +8,12 @@ FlopCounterMode; `verify` runs attention on the math path, which it counts.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import contiguous_strides, iterator_strides
-from .base import Layer, LayerNumbers, Saved, Shape, Strides
+from .base import Layer, LayerNumbers, Saved, Shape, Strides, layer_type
 from .field import Field, merged
 from .registry import register
 
@@ -49,7 +48,7 @@ def sequence_first_warning(batch_first: bool, x: Shape) -> list[str]:
 
 
 @register("multiheadattention")
-@dataclass(frozen=True)
+@layer_type
 class MultiheadAttention(Layer):
     """softmax(Q·Kᵀ/√d)·V over `num_heads` heads of embed_dim/num_heads each, between
     linear projections in and out. One input is self-attention (query = key =
@@ -223,7 +222,7 @@ def _output_only(nn):
 
 
 @register("transformerencoderlayer")
-@dataclass(frozen=True)
+@layer_type
 class TransformerEncoderLayer(Layer):
     """nn.TransformerEncoderLayer: self-attention, then a two-layer MLP of
     dim_feedforward, each added back to its input, with a LayerNorm after each

@@ -34,6 +34,31 @@ BATCH = "batch"
 NO_INPUT = -1
 
 
+# (layer class, its arguments as written) -> the layer: see Layer.from_args
+_MADE: dict[tuple, "Layer"] = {}
+_MOST_MADE = 20_000
+
+
+def _written_key(value: Any) -> Any:
+    """Arguments as a key that tells 1, 1.0 and True apart (equal in Python, not in a
+    spec: an int argument refuses 1.0) and lists from tuples."""
+    if isinstance(value, Mapping):
+        return tuple((k, _written_key(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return (type(value), tuple(_written_key(v) for v in value))
+    return (type(value), value)
+
+
+_FIELDS: dict[type, dict] = {}
+
+
+def _declared_fields(cls: type) -> dict:
+    """A layer class's fields by name (dataclasses.fields filters them at every call)."""
+    if cls not in _FIELDS:
+        _FIELDS[cls] = {f.name: f for f in fields(cls)}
+    return _FIELDS[cls]
+
+
 def too_many_elements(shape: Shape) -> str | None:
     """Why torch could not hold a tensor of this shape (its sizes are int64), or None."""
     if any(not isinstance(size, int) for size in shape):
@@ -69,9 +94,20 @@ class Saved:
     dtype: str = "model"       # a new one's: "model", "float32" or "int64"
 
 
-@dataclass(frozen=True)
+# How every layer type is declared: a frozen dataclass of its arguments. Equality is
+# identity (equal arguments give one shared object: Layer.from_args) and one __repr__
+# below serves all: the dataclass methods left out cost start-up time for each of
+# the ~60 types a spec may load (an eq and a hash and a repr compiled per class).
+layer_type = dataclass(frozen=True, eq=False, repr=False)
+
+
+@layer_type
 class Layer:
-    """Base of every layer type; subclasses are frozen records."""
+    """Base of every layer type; subclasses are frozen dataclasses (`@layer_type`)."""
+
+    def __repr__(self) -> str:      # as a dataclass writes it: Conv2d(out_channels=64, ...)
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+        return f"{type(self).__qualname__}({shown})"
 
     type_name: ClassVar[str] = ""
     # conv, linear, pool, norm, activation, dropout, merge, reshape, embedding, pad, resize
@@ -109,16 +145,28 @@ class Layer:
         """The layer for a spec's arguments: names, types and ranges checked.
 
         `other_keys` are the spec's own keys (name, repeat, ...), named only in
-        the suggestion for a misspelled argument.
+        the suggestion for a misspelled argument. Layers are frozen, so the layers of
+        equal arguments are one object, made once (a ResNet's repeated blocks, a search
+        over a param that leaves most layers alike).
         """
-        layer = cls.parse_args(args, other_keys)
-        layer.check_arguments()
-        return layer
+        try:
+            key = (cls, _written_key(args))
+            made = _MADE.get(key)
+        except TypeError:              # an argument no key can hold: made every time
+            key, made = None, None
+        if made is None:
+            made = cls.parse_args(args, other_keys)
+            made.check_arguments()
+            if key is not None:
+                if len(_MADE) >= _MOST_MADE:
+                    _MADE.clear()
+                _MADE[key] = made
+        return made
 
     @classmethod
     def parse_args(cls, args: Mapping[str, Any], other_keys: tuple[str, ...] = ()) -> "Layer":
         """Check names and types of the spec's arguments and normalize them (3 -> (3, 3))."""
-        declared = {f.name: f for f in fields(cls)}
+        declared = _declared_fields(cls)
         for key in args:
             if key not in declared:
                 raise UnknownArgumentError(_unknown_argument(cls, key, other_keys), arg=key)

@@ -6,20 +6,19 @@ Dimension arguments count the batch dim; none counts MACs.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import (channels_last_strides, contiguous_strides, is_channels_last,
                         iterator_strides)
-from .base import Dims, Layer, Merge, Shape, Strides, normalize_dim
+from .base import Dims, Layer, Merge, Shape, Strides, layer_type, normalize_dim
 from .field import Field, merged
 from .registry import register
 from ..working import Remark, Step, shape_text
 from .tensor import TensorOp, dims_after_dropping
 
 
-@dataclass(frozen=True)
+@layer_type
 class _Reduction(TensorOp, Layer):
     """A reduction over dim (all dims when None), keeping it as size 1 with keepdim."""
 
@@ -140,7 +139,7 @@ class Div(_Elementwise):
 
 
 @register("concat", "cat")
-@dataclass(frozen=True)
+@layer_type
 class Concat(TensorOp, Merge):
     """torch.cat along `dim` (required: torch's default 0 is the batch dim)."""
 

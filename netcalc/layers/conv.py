@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import contiguous_strides, conv_out, conv_transpose_out, same_padding
-from .base import DIMS_BY_RANK, Ints, Layer, Padding, Shape, Strides, per_dim, window
+from .base import DIMS_BY_RANK, Ints, Layer, Padding, Shape, Strides, layer_type, per_dim, window
 from .field import Field
 from .registry import register_ranked
 from ..working import (Remark, Step, count_step, dim_names, kernel_symbols, out_symbols,
@@ -63,7 +62,7 @@ class _ConvBase(Layer):
                           f"{taps}·{self.out_channels}", total, (Remark("no_bias"),))
 
 
-@dataclass(frozen=True)
+@layer_type
 class ConvNd(_ConvBase):
     """nn.Conv1d/2d/3d."""
 
@@ -162,7 +161,7 @@ def _layout(layer, x: Shape, x_strides: Strides, y: Shape, by_type) -> Strides:
     return by_type(x, x_strides, y)
 
 
-@dataclass(frozen=True)
+@layer_type
 class ConvTransposeNd(_ConvBase):
     """nn.ConvTranspose1d/2d/3d."""
 

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
-from .base import Layer, Saved, Shape, normalize_dim
+from .base import Layer, Saved, Shape, layer_type, normalize_dim
 from .field import Field
 from .registry import register
 from ..working import Remark, Step, count_step, product
 
 
 @register("linear")
-@dataclass(frozen=True)
+@layer_type
 class Linear(Layer):
     """y = x·Wᵀ + b over the last dim; any leading dims are kept (like torch)."""
 
@@ -86,7 +85,7 @@ class Linear(Layer):
 
 
 @register("embedding")
-@dataclass(frozen=True)
+@layer_type
 class Embedding(Layer):
     """A lookup table: integer indices of any shape -> one row of embedding_dim each."""
 
@@ -128,7 +127,7 @@ class Embedding(Layer):
 
 
 @register("positionembedding", "positionalembedding")
-@dataclass(frozen=True)
+@layer_type
 class PositionEmbedding(Layer):
     """Learned absolute positions (GPT-2's wpe, BERT's position_embeddings): rows 0 .. L-1
     of a table of num_embeddings, for an input of L positions along `dim` (token ids

@@ -8,13 +8,12 @@ A·V, L·S·(E + Eᵥ) per batch and query head.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
 from .attention import attention_macs
-from .base import Layer, LayerNumbers, Saved, Shape, Strides
+from .base import Layer, LayerNumbers, Saved, Shape, Strides, layer_type
 from .field import Field
 from .registry import register
 from .combine import broadcast
@@ -72,7 +71,7 @@ class Matmul(TensorOp, Layer):
 
 
 @register("scaleddotproductattention", "sdpa")
-@dataclass(frozen=True)
+@layer_type
 class ScaledDotProductAttention(TensorOp, Layer):
     """F.scaled_dot_product_attention(q, k, v[, mask]): softmax(Q·Kᵀ·scale + mask)·V, for
     q [..., Hq, L, E], k [..., Hkv, S, E], v [..., Hkv, S, Eᵥ]; with enable_gqa, each of

@@ -6,12 +6,11 @@ are parameters; running statistics are buffers, reported apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
-from .base import Dims, Layer, Saved, Shape
+from .base import Dims, Layer, Saved, Shape, layer_type
 from .field import Field
 from .registry import register
 from ..working import Remark, Step, count_step, product
@@ -81,7 +80,7 @@ class _RunningStatsNorm(_Norm):
         return steps
 
 
-@dataclass(frozen=True)
+@layer_type
 class BatchNormNd(_RunningStatsNorm):
     """nn.BatchNorm1d/2d/3d: per-channel statistics of the batch, running ones kept."""
 
@@ -98,7 +97,7 @@ class BatchNormNd(_RunningStatsNorm):
         return x[1]
 
 
-@dataclass(frozen=True)
+@layer_type
 class InstanceNormNd(_RunningStatsNorm):
     """nn.InstanceNorm1d/2d/3d: per-sample, per-channel statistics."""
 
@@ -146,7 +145,7 @@ class InstanceNorm3d(InstanceNormNd):
 
 
 @register("layernorm")
-@dataclass(frozen=True)
+@layer_type
 class LayerNorm(_Norm):
     """Normalizes over the last dims, which must equal normalized_shape."""
 
@@ -182,7 +181,7 @@ class LayerNorm(_Norm):
 
 
 @register("rmsnorm")
-@dataclass(frozen=True)
+@layer_type
 class RMSNorm(_Norm):
     """x / √(mean(x²) + eps) · γ over the last dims (Llama's norm): layer norm without
     the mean's subtraction and without a shift, so a scale γ alone."""
@@ -226,7 +225,7 @@ class RMSNorm(_Norm):
 
 
 @register("groupnorm")
-@dataclass(frozen=True)
+@layer_type
 class GroupNorm(_Norm):
     """nn.GroupNorm: statistics over groups of channels, per sample."""
 
@@ -257,7 +256,7 @@ class GroupNorm(_Norm):
 
 
 @register("localresponsenorm")
-@dataclass(frozen=True)
+@layer_type
 class LocalResponseNorm(_Norm):
     """AlexNet's LRN: across `size` neighbouring channels; no parameters."""
 

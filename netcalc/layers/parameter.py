@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import contiguous_strides
-from .base import NO_INPUT, IntList, Layer, LayerNumbers, Shape, Strides, window
+from .base import NO_INPUT, IntList, Layer, LayerNumbers, Shape, Strides, layer_type, window
 from .field import NONE, Field
 from .registry import register
 
 
 @register("parameter", "learnedtensor")
-@dataclass(frozen=True)
+@layer_type
 class Parameter(Layer):
     """A tensor of parameters of the given shape: ViT's class token [1, 1, 768] and
     position embedding [1, 197, 768], ConvNeXt's layer scale [96, 1, 1]. It takes

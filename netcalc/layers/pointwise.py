@@ -8,11 +8,10 @@ elementwise arithmetic as 0, as it counts activations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from .activation import Elementwise
-from .base import Saved, Shape
+from .base import Saved, Shape, layer_type
 from .registry import register
 from .tensor import TensorOp
 
@@ -24,7 +23,7 @@ _SCALAR_OPS = {"add": "{x} + {c}", "sub": "{x} - {c}", "mul": "{x} * {c}",
 
 
 @register("scalar")
-@dataclass(frozen=True)
+@layer_type
 class Scalar(TensorOp, Elementwise):
     """x op c for a number c: add, sub, mul, div, pow, rsub (c − x), rdiv (c / x)."""
 
@@ -65,7 +64,7 @@ _FUNCTIONS = {"neg": "", "abs": "input", "sqrt": "output", "rsqrt": "output",
 
 
 @register("pointwise")
-@dataclass(frozen=True)
+@layer_type
 class Pointwise(TensorOp, Elementwise):
     """function(x) of each element: neg, abs, sqrt, rsqrt, exp, log, sin, cos, ..."""
 

@@ -6,13 +6,12 @@ matrix products and convolutions).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import pool_out
-from .base import DIMS_BY_RANK, Ints, Layer, OutputSize, Saved, Shape, per_dim, window
+from .base import DIMS_BY_RANK, Ints, Layer, OutputSize, Saved, Shape, layer_type, per_dim, window
 from .field import Field
 from .registry import register_ranked
 from ..working import Remark, Step, dim_names, window_steps
@@ -34,7 +33,7 @@ class _Pool(Layer):
         return x[: len(x) - self.rank], x[len(x) - self.rank:]
 
 
-@dataclass(frozen=True)
+@layer_type
 class _WindowPool(_Pool):
     """A pool that slides a kernel_size window by stride over padded input."""
 
@@ -82,7 +81,7 @@ class _WindowPool(_Pool):
                             self.dilations, self.ceil_mode)
 
 
-@dataclass(frozen=True)
+@layer_type
 class MaxPoolNd(_WindowPool):
     """nn.MaxPool1d/2d/3d: the largest value in each (dilated) window."""
 
@@ -103,7 +102,7 @@ class MaxPoolNd(_WindowPool):
         _reject_indices(self)
 
 
-@dataclass(frozen=True)
+@layer_type
 class AvgPoolNd(_WindowPool):
     """nn.AvgPool1d: the mean of each window."""
 
@@ -111,7 +110,7 @@ class AvgPoolNd(_WindowPool):
     count_include_pad: bool = True
 
 
-@dataclass(frozen=True)
+@layer_type
 class AvgPoolWithDivisor(AvgPoolNd):
     """nn.AvgPool2d/3d: the mean of each window, or its sum over divisor_override."""
 
@@ -130,7 +129,7 @@ class _AvgPool3dInputCheck(AvgPoolWithDivisor):
         return super().output_shape(x)
 
 
-@dataclass(frozen=True)
+@layer_type
 class _AdaptivePool(_Pool):
     """A pool whose windows are chosen to give output_size."""
 
@@ -190,7 +189,7 @@ class AdaptiveAvgPoolNd(_AdaptivePool):
         return super().saved_for_backward(xs, y)
 
 
-@dataclass(frozen=True)
+@layer_type
 class AdaptiveMaxPoolNd(_AdaptivePool):
     """nn.AdaptiveMaxPool1d/2d/3d: the largest value of each adaptive window."""
 

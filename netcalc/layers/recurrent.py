@@ -24,14 +24,14 @@ proj_size, with oneDNN off, on float64); it counts 0 for LSTM's fused oneDNN ker
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from math import prod
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
 from ..formulas import contiguous_strides
 from .attention import check_probability, sequence_first_warning
-from .base import Layer, LayerNumbers, Saved, Shape, Strides
+from .base import Layer, LayerNumbers, Saved, Shape, Strides, layer_type
 from .field import Field, merged
 from .registry import register
 from ..working import Remark, Step, count_step
@@ -402,7 +402,7 @@ class _Recurrent(Layer):
 
 
 @register("rnn")
-@dataclass(frozen=True)
+@layer_type
 class RNN(_Recurrent):
     """nn.RNN: h_t = tanh(W_ih·x_t + b_ih + W_hh·h_{t−1} + b_hh) (or relu); one gate."""
 
@@ -426,7 +426,7 @@ class RNN(_Recurrent):
 
 
 @register("gru")
-@dataclass(frozen=True)
+@layer_type
 class GRU(_Recurrent):
     """nn.GRU: reset, update and new gates (three), h_t = (1 − z)·n + z·h_{t−1}."""
 
@@ -448,7 +448,7 @@ class GRU(_Recurrent):
 
 
 @register("lstm")
-@dataclass(frozen=True)
+@layer_type
 class LSTM(_Recurrent):
     """nn.LSTM: input, forget, cell and output gates (four); c_t = f·c_{t−1} + i·g,
     h_t = o·tanh(c_t), projected to proj_size when it is set (h_t = W_hr·h_t)."""

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..errors import ShapeError, SpecError
 from ..formulas import iterator_strides
-from .base import Floats, IntList, Layer, Shape, SizeOrList, Strides, parse_int
+from .base import Floats, IntList, Layer, Shape, SizeOrList, Strides, layer_type, parse_int
 from .field import Field
 from .registry import register, register_ranked
 
@@ -20,7 +19,7 @@ _MODE_RANKS = {
 
 
 @register("upsample")
-@dataclass(frozen=True)
+@layer_type
 class Upsample(Layer):
     """Output size = size, or ⌊input · scale_factor⌋ per spatial dim (F.interpolate)."""
 
@@ -84,7 +83,7 @@ def _per_dim(value: Any, rank: int, name: str) -> tuple:
     return (value,) * rank
 
 
-@dataclass(frozen=True)
+@layer_type
 class _FixedModeUpsample(Layer):
     """UpsamplingNearest2d / UpsamplingBilinear2d: Upsample with the mode fixed."""
 
@@ -122,7 +121,7 @@ class UpsamplingBilinear2d(_FixedModeUpsample):
 
 
 @register("pixelshuffle")
-@dataclass(frozen=True)
+@layer_type
 class PixelShuffle(Layer):
     """[.., C·r², H, W] -> [.., C, H·r, W·r]"""
 
@@ -150,7 +149,7 @@ class PixelShuffle(Layer):
 
 
 @register("pixelunshuffle")
-@dataclass(frozen=True)
+@layer_type
 class PixelUnshuffle(Layer):
     """[.., C, H·r, W·r] -> [.., C·r², H, W]"""
 
@@ -234,7 +233,7 @@ class _Pad(Layer):
         return super().output_strides(x, x_strides, y)
 
 
-@dataclass(frozen=True)
+@layer_type
 class _PadWithValue(_Pad):
     """Padding filled with a constant value (nn.ConstantPadNd)."""
 
@@ -244,7 +243,7 @@ class _PadWithValue(_Pad):
     crops_first = True
 
 
-@dataclass(frozen=True)
+@layer_type
 class _PadOnly(_Pad):
     """Padding whose fill comes from the input or is zero."""
 

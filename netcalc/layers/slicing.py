@@ -4,17 +4,16 @@ is a view of its input; dimension arguments count the batch dim.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from ..errors import ShapeError
-from .base import Shape, SizeOrList, Strides, normalize_dim
+from .base import Shape, SizeOrList, Strides, layer_type, normalize_dim
 from .field import Field
 from .registry import register
 from .tensor import TensorOp, ViewOp, dims_after_dropping
 
 
 @register("narrow")
-@dataclass(frozen=True)
+@layer_type
 class Narrow(TensorOp, ViewOp):
     """x.narrow(dim, start, length): `length` entries of one dim from `start` (negative
     counts from the end), a view. x.chunk(2, dim=1)'s halves are two of these."""
@@ -52,7 +51,7 @@ class Narrow(TensorOp, ViewOp):
 
 
 @register("select")
-@dataclass(frozen=True)
+@layer_type
 class Select(TensorOp, ViewOp):
     """x.select(dim, index), which is x[:, index] for dim 1: one entry of a dim,
     the dim dropped (ViT's class token, `x[:, 0]`)."""
@@ -82,7 +81,7 @@ class Select(TensorOp, ViewOp):
 
 
 @register("slice")
-@dataclass(frozen=True)
+@layer_type
 class Slice(TensorOp, ViewOp):
     """x[..., start:end:step] on one dim, as Python slices it: bounds past the
     ends are clipped, negative ones count from the end; a view."""
@@ -179,7 +178,7 @@ class _Piece(TensorOp, ViewOp):
 
 
 @register("chunk")
-@dataclass(frozen=True)
+@layer_type
 class Chunk(_Piece):
     """x.chunk(chunks, dim)[piece]: pieces of ⌈size / chunks⌉, the last one shorter;
     torch gives fewer than `chunks` when the size runs out first."""
@@ -214,7 +213,7 @@ class Chunk(_Piece):
 
 
 @register("split")
-@dataclass(frozen=True)
+@layer_type
 class Split(_Piece):
     """x.split(split_size_or_sections, dim)[piece]: pieces of a size (the last one
     shorter), or of the listed sizes, which must add up to the dim's."""

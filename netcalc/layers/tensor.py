@@ -8,14 +8,14 @@ slicing.py cuts tensors into parts; combine.py merges and reduces them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import contiguous_strides, is_contiguous, view_strides
 from .base import (BATCH, Dims, IntList, Layer, LayerNumbers, Shape, SizesOrBatch, Strides,
-                   normalize_dim)
+                   layer_type, normalize_dim)
 from .field import Field, merged
 from .registry import register
 from ..working import Step, count_step, product
@@ -104,7 +104,7 @@ class Contiguous(TensorOp, ViewOp):
 
 
 @register("squeeze")
-@dataclass(frozen=True)
+@layer_type
 class Squeeze(TensorOp, ViewOp):
     """x.squeeze(dim): drops the given dims (every dim when none is given) that have
     size 1; a dim of another size stays, as torch keeps it."""
@@ -137,7 +137,7 @@ class Squeeze(TensorOp, ViewOp):
 
 
 @register("unsqueeze")
-@dataclass(frozen=True)
+@layer_type
 class Unsqueeze(TensorOp, ViewOp):
     """x.unsqueeze(dim): a new dim of size 1 at `dim` (-1 appends one)."""
 
@@ -162,7 +162,7 @@ class Unsqueeze(TensorOp, ViewOp):
 
 
 @register("expand")
-@dataclass(frozen=True)
+@layer_type
 class Expand(TensorOp, ViewOp):
     """x.expand(*size): dims of size 1 repeated without copying (stride 0), new
     dims in front; -1 keeps a dim. `batch` stands for the batch size, as torch
@@ -259,7 +259,7 @@ def _written(sizes: tuple) -> str:
 
 
 @register("flatten")
-@dataclass(frozen=True)
+@layer_type
 class Flatten(ViewOp):
     """nn.Flatten: dims start_dim..end_dim become one (the batch dim stays by default)."""
 
@@ -311,7 +311,7 @@ def _fill_unknown(sizes: tuple[int, ...], total: int, name: str, what: str) -> t
 
 
 @register("unflatten")
-@dataclass(frozen=True)
+@layer_type
 class Unflatten(ViewOp):
     """nn.Unflatten: dim split into unflattened_size."""
 
@@ -328,7 +328,7 @@ class Unflatten(ViewOp):
 
 
 @register("reshape")
-@dataclass(frozen=True)
+@layer_type
 class Reshape(TensorOp, ViewOp):
     """x.reshape(shape): the shape includes the batch dim; one entry may be -1."""
 
@@ -368,7 +368,7 @@ class View(Reshape):
 
 
 @register("permute")
-@dataclass(frozen=True)
+@layer_type
 class Permute(TensorOp, ViewOp):
     """x.permute(dims): a view with the dims reordered."""
 
@@ -395,7 +395,7 @@ class Permute(TensorOp, ViewOp):
 
 
 @register("transpose")
-@dataclass(frozen=True)
+@layer_type
 class Transpose(TensorOp, ViewOp):
     """x.transpose(dim0, dim1): a view with two dims swapped."""
 

@@ -12,16 +12,15 @@ this type: a spec's numbers come from netcalc's rules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import ClassVar
 
 from ..formulas import contiguous_strides
-from .base import Layer, LayerNumbers, Saved, Shape, Strides
+from .base import Layer, LayerNumbers, Saved, Shape, Strides, layer_type
 from .field import Field
 
 
-@dataclass(frozen=True)
+@layer_type
 class TorchOp(Layer):
     """One ATen operation (`aten.cumsum.default`), with the numbers torch gave it."""
 

@@ -11,14 +11,14 @@ not. Elementwise work (rotary's multiplies, the gate's product, softmax) counts 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from math import prod
 from typing import ClassVar
 
 from ..errors import ShapeError
 from ..working import Remark, Step, count_step, product
 from .attention import attended, attention_macs, check_probability
-from .base import Layer, Saved, Shape
+from .base import Layer, Saved, Shape, layer_type
 from .field import Field
 from .registry import register
 
@@ -37,7 +37,7 @@ def _rows(x: Shape) -> tuple[int, str, str]:
 
 
 @register("attention")
-@dataclass(frozen=True)
+@layer_type
 class Attention(Layer):
     """Self-attention as LLMs build it (Llama's LlamaAttention): x [N, L, E] ->
     q = x·W_qᵀ (num_heads heads of head_dim), k and v = x·W_kᵀ, x·W_vᵀ (num_kv_heads
@@ -251,7 +251,7 @@ class _Gated(Layer):
 
 
 @register("gatedmlp")
-@dataclass(frozen=True)
+@layer_type
 class GatedMLP(_Gated):
     """Llama's MLP: down_proj(act(gate_proj(x)) · up_proj(x)) over the last dim; SiLU
     makes it SwiGLU, GELU GeGLU (Shazeer, "GLU Variants Improve Transformer")."""
@@ -307,7 +307,7 @@ class GatedMLP(_Gated):
 
 
 @register("moe", "mixtureofexperts")
-@dataclass(frozen=True)
+@layer_type
 class MixtureOfExperts(_Gated):
     """Mixtral's sparse MoE block: a router `gate` [num_experts, E] scores the experts
     for each token; softmax; the top_k experts run on it, each a gated MLP, and their
