@@ -21,7 +21,10 @@ _KV_CACHE_FIELDS = [f.name for f in fields(KVCache)]
 
 
 def _fields(obj, names) -> dict:
-    return {name: _plain(getattr(obj, name)) for name in names}
+    values = {name: getattr(obj, name) for name in names}
+    if values.get("receptive_field") is not None:      # the one field that is a record
+        values["receptive_field"] = _plain(values["receptive_field"])
+    return values
 
 
 def _plain(value):
