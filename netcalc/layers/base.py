@@ -94,11 +94,30 @@ class Saved:
     dtype: str = "model"       # a new one's: "model", "float32" or "int64"
 
 
-# How every layer type is declared: a frozen dataclass of its arguments. Equality is
-# identity (equal arguments give one shared object: Layer.from_args) and one __repr__
-# below serves all: the dataclass methods left out cost start-up time for each of
-# the ~60 types a spec may load (an eq and a hash and a repr compiled per class).
-layer_type = dataclass(frozen=True, eq=False, repr=False)
+# Making a dataclass compiles its methods, ~0.5 ms a class, and a spec uses a few of
+# netcalc's ~120 layer types: each is made when a spec first names it (registry.lookup
+# calls `made`), and without the eq, hash and repr methods, which layers need not
+# compile each: equality is identity (equal arguments give one shared object,
+# Layer.from_args) and one __repr__ below serves every type.
+_AS_DATACLASS = dataclass(frozen=True, eq=False, repr=False)
+_PENDING: set[type] = set()
+
+
+def layer_type(cls: type) -> type:
+    """Declare a layer type: a frozen dataclass of its arguments (fields with torch's
+    defaults), made by `made(cls)` before its first use."""
+    _PENDING.add(cls)
+    return cls
+
+
+def made(cls: type) -> type:
+    """`cls` as a dataclass, its bases with fields made first."""
+    if _PENDING:
+        for base in reversed(cls.__mro__):
+            if base in _PENDING:
+                _PENDING.discard(base)
+                _AS_DATACLASS(base)
+    return cls
 
 
 @layer_type

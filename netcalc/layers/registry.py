@@ -6,6 +6,7 @@ from importlib import import_module
 from typing import Callable
 
 from ..errors import SpecError, closest
+from .base import made
 
 REGISTRY: dict[str, type] = {}     # the types of the modules loaded so far
 
@@ -87,7 +88,8 @@ def lookup(type_name: str):
             import_module(f"{__package__}.{MODULE_OF[name]}")
         if name in _RECIPES:
             _RECIPES.pop(name)()
-    return REGISTRY.get(name)
+    cls = REGISTRY.get(name)
+    return made(cls) if cls is not None else None
 
 
 def all_types() -> dict[str, type]:
@@ -96,6 +98,8 @@ def all_types() -> dict[str, type]:
         import_module(f"{__package__}.{module}")
     for name in list(_RECIPES):
         lookup(name)
+    for cls in REGISTRY.values():
+        made(cls)
     return REGISTRY
 
 
