@@ -33,6 +33,9 @@ def test_a_summary_loads_its_command_and_the_layer_modules_its_spec_uses(tmp_pat
                     "kernel_size: 3}\n  - {type: relu}\n")
     script = ("import sys; from netcalc.cli import run; run(['summary', sys.argv[1], "
               "'--format', 'json']); from netcalc.layers.registry import REGISTRY; "
+              "from netcalc.layers import conv; print('__dataclass_fields__' in "
+              "vars(conv.ConvNd), '__dataclass_fields__' in vars(conv.ConvTransposeNd), "
+              "file=sys.stderr); "
               "print(sorted(n for n, c in REGISTRY.items() if c.family == 'activation'), "
               "file=sys.stderr); print(sorted(m for m in sys.modules "
               "if m.startswith('netcalc.')), file=sys.stderr)")
@@ -45,6 +48,8 @@ def test_a_summary_loads_its_command_and_the_layer_modules_its_spec_uses(tmp_pat
     # written out, made with their module)
     made = eval(done.stderr.strip().splitlines()[-2])
     assert made == ["prelu", "relu", "threshold"]
+    # of the module's layer types, the one the spec names is a dataclass; the other not yet
+    assert done.stderr.strip().splitlines()[-3] == "True False"
     assert not layers & {"recurrent", "transformer", "attention", "resize", "matmul", "slicing",
                           "combine"}
     commands = {name.rsplit(".", 1)[1] for name in modules if name.startswith("netcalc.commands.")}
