@@ -343,7 +343,7 @@ class Layer:
 
     def arguments(self, x: Shape) -> dict[str, Any]:
         """Every argument, inferred ones filled in: torch's keywords for this input."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values = {name: getattr(self, name) for name in _declared_fields(type(self))}
         values.update(self.inferred(x))
         return values
 

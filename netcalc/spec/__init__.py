@@ -19,7 +19,7 @@ def load_spec(path, params: dict | None = None) -> ExpandedSpec:
                              "params")
         from .pyspec import load_python_spec  # only Python specs need it
         return load_python_spec(data, file)
-    return expand(load_yaml(_text(data, file), file), file, params)
+    return expand(_document(data, file), file, params)
 
 
 def read_spec_document(path) -> tuple:
@@ -29,7 +29,23 @@ def read_spec_document(path) -> tuple:
     if file.endswith(".py"):
         raise UsageError(f"{file}: a Python spec has no top-level params to vary; give "
                          "its network's values in Python")
-    return load_yaml(_text(data, file), file), file
+    return _document(data, file), file
+
+
+# file -> (its bytes, their parsed document): a spec read again unchanged (a notebook's
+# loop, a search) is not parsed again; expanding reads the document, never changes it
+_PARSED: dict[str, tuple[bytes, object]] = {}
+
+
+def _document(data: bytes, file: str):
+    known = _PARSED.get(file)
+    if known is not None and known[0] == data:
+        return known[1]
+    document = load_yaml(_text(data, file), file)
+    if len(_PARSED) >= 64:
+        _PARSED.clear()
+    _PARSED[file] = (data, document)
+    return document
 
 
 def _read_file(path) -> tuple[str, bytes]:
