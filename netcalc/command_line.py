@@ -86,6 +86,9 @@ def run(args: list[str]) -> int | None:
         return cli.main(args, prog_name="netcalc", standalone_mode=False)
     except click.exceptions.Exit as done:
         return done.exit_code
+    except click.exceptions.NoArgsIsHelpError as error:    # `netcalc` alone: the help
+        print(error.ctx.get_help())
+        return error.exit_code
     except click.UsageError as error:
         # one line, as netcalc's own errors are, not click's usage block before it
         command = error.ctx.command_path if error.ctx else "netcalc"

@@ -145,9 +145,9 @@ def fit(spec: str, vary: dict[str, Sequence[int]], budget: Budget, *,
             progress(len(result.candidates), result.configurations)
         return candidate
 
-    if len(values) == 1 and _bisectable(values, evaluate, maximize):
+    if len(values) == 1 and _bisectable(values, evaluate, maximize, budget) \
+            and _bisect(values, evaluate):
         result.method = "bisection"
-        _bisect(values, evaluate)
     else:
         if result.configurations > limit:
             raise UsageError(f"the ranges make {result.configurations:,} configurations, more "
@@ -172,6 +172,11 @@ def _check_names(doc: Any, vary: dict) -> None:
                              f"'{BATCH}' varies the batch)", loc)
         if not values:
             raise UsageError(f"--vary {name}: the range holds no value")
+        if name == BATCH and BATCH in params:
+            raise UsageError(f"--vary {BATCH} varies the batch, and the spec has a param "
+                             f"'{BATCH}' too: rename the param to vary it", loc)
+        if name == BATCH and min(values) < 1:
+            raise UsageError(f"--vary {BATCH}: a batch is at least 1, not {min(values)}")
 
 
 def _product_size(values: dict[str, tuple[int, ...]]) -> int:
@@ -181,7 +186,8 @@ def _product_size(values: dict[str, tuple[int, ...]]) -> int:
     return size
 
 
-def _bisectable(values: dict[str, tuple[int, ...]], evaluate, maximize: str) -> bool:
+def _bisectable(values: dict[str, tuple[int, ...]], evaluate, maximize: str,
+                budget: Budget) -> bool:
     """A few spread-out values (the ends included) all valid, and every budgeted figure
     and the objective growing with the param: then the values that fit are a prefix."""
     (name, options), = values.items()
@@ -190,32 +196,45 @@ def _bisectable(values: dict[str, tuple[int, ...]], evaluate, maximize: str) -> 
     samples = [evaluate({name: options[k]}) for k in picks]
     if any(s.error for s in samples):
         return False
-    figures = [f for f in (*FIGURES, maximize) if f in FIGURES]
+    figures = {*budget.limits(), *([maximize] if maximize in FIGURES else [])}
     return all(all(a.figure(f) <= b.figure(f) for a, b in zip(samples, samples[1:]))
                for f in figures)
 
 
-def _bisect(values: dict[str, tuple[int, ...]], evaluate) -> None:
-    """The largest value that fits, given that those that fit come first."""
+def _bisect(values: dict[str, tuple[int, ...]], evaluate) -> bool:
+    """The largest value that fits, given that those that fit come first; False where a
+    value met on the way is no valid network (widths a group count must divide), which
+    breaks that order: the search is then exhaustive."""
     (name, options), = values.items()
     computed = {}
 
     def fits(k: int) -> bool:
         if k not in computed:
-            computed[k] = evaluate({name: options[k]}).fits
+            candidate = evaluate({name: options[k]})
+            if candidate.error:
+                raise _Unordered
+            computed[k] = candidate.fits
         return computed[k]
 
-    lo, hi = 0, len(options) - 1
-    if not fits(lo) or fits(hi):
-        return                    # none fits, or all do: the samples already say which
-    while hi - lo > 1:            # fits(lo), not fits(hi)
-        mid = (lo + hi) // 2
-        if fits(mid):
-            lo = mid
-        else:
-            hi = mid
-    if lo > 0:
-        fits(lo - 1)              # the runner-up below the best, for the table
+    try:
+        lo, hi = 0, len(options) - 1
+        if not fits(lo) or fits(hi):
+            return True           # none fits, or all do: the samples already say which
+        while hi - lo > 1:        # fits(lo), not fits(hi)
+            mid = (lo + hi) // 2
+            if fits(mid):
+                lo = mid
+            else:
+                hi = mid
+        if lo > 0:
+            fits(lo - 1)          # the runner-up below the best, for the table
+    except _Unordered:
+        return False
+    return True
+
+
+class _Unordered(Exception):
+    """A value on the bisection's way is no valid network."""
 
 
 def _nothing_fits(result: Fit) -> str:

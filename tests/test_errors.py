@@ -526,3 +526,10 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path, capsys):
     assert main(["summary", str(spec)]) == 1
     assert time.perf_counter() - started < 2
     assert "the limit is 2,097,152" in capsys.readouterr().err
+
+
+def test_netcalc_alone_prints_its_help(capsys):
+    assert main([]) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith("Usage: netcalc [OPTIONS] COMMAND") and "Commands:" in out
+    assert err == ""

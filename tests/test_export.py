@@ -355,3 +355,14 @@ def test_netcalcs_own_modules_keep_their_line_breaks_in_the_exported_file():
     for name, source in OWN_MODULES.items():
         for line in source.splitlines():
             assert not re.search(r"\S {8,}\S", line.split("#")[0]), (name, line)
+
+
+@pytest.mark.parametrize("name", ["self", "nn", "range", "super"])
+def test_a_param_named_like_what_the_exported_code_uses_stays_a_value(name, tmp_path, capsys):
+    """`def __init__(self, self=8)` is no Python, and a parameter `nn` hides torch.nn."""
+    path = tmp_path / "named.yaml"
+    path.write_text(f"params: {{{name}: 8}}\ninput: [4]\nlayers:\n"
+                    f"  - {{type: linear, out_features: '${{{name}}}'}}\n")
+    model, _, source = export(path, tmp_path, capsys)
+    assert f"# {name} stays 8 here: the exported code uses that name itself." in source
+    assert model.linear_1.out_features == 8

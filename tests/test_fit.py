@@ -154,6 +154,9 @@ def test_the_command_prints_the_best_and_its_neighbours(wide_resnet, capsys):
      ["49,000 configurations, more than --limit 100"], None),
     (["--vary", "width=16..64", "--training", "--max-params", "1M"], ["give --max-memory"],
      None),
+    (["--vary", "batch=0..8", "--max-memory", "1GiB"], ["a batch is at least 1, not 0"], None),
+    (["--vary", "batch=1..8", "--batch", "7", "--max-memory", "1GiB"],
+     ["--vary batch=... sets the batch: leave --batch out"], None),
 ])
 def test_fit_errors_are_usage_errors_that_say_what_to_do(wide_resnet, capsys, args, words,
                                                            where):
@@ -170,3 +173,29 @@ def test_a_python_spec_has_no_params_to_vary(capsys):
     code, _, err = run_cli(capsys, "fit", str(python_spec), "--vary", "width=1..2",
                            "--max-params", "1M")
     assert code == 2 and "a Python spec has no top-level params to vary" in err
+
+
+def test_values_that_are_no_network_inside_the_range_do_not_mislead_the_bisection(tmp_path):
+    """groups=2: odd widths are no network. The spread-out samples are all even, so the
+    figures look ordered; an odd width met while bisecting must not count as too big."""
+    path = tmp_path / "grouped.yaml"
+    path.write_text("params: {width: 64}\ninput: [4, 8, 8]\nlayers:\n"
+                    "  - {type: conv2d, out_channels: '${width}', kernel_size: 3, groups: 2}\n"
+                    "  - {type: conv2d, out_channels: '${width}', kernel_size: 3, groups: 2}\n")
+    found = netcalc.fit(path, {"width": range(16, 257)}, max_params=200_000)
+    brute = max(w for w in range(16, 257, 2)
+                if netcalc.summary(path, params={"width": w}).totals.params <= 200_000)
+    assert found.best.values == {"width": brute} == {"width": 208}
+    assert found.method == "exhaustive"
+    even = netcalc.fit(path, {"width": range(16, 257, 2)}, max_params=200_000)
+    assert even.best.values == {"width": 208} and even.method == "bisection"
+
+
+def test_a_spec_param_named_batch_is_not_silently_shadowed(tmp_path, capsys):
+    path = tmp_path / "b.yaml"
+    path.write_text("params: {batch: 4}\ninput: [4]\nlayers:\n"
+                    "  - {type: linear, out_features: '${batch}'}\n")
+    code, _, err = run_cli(capsys, "fit", str(path), "--vary", "batch=1..8",
+                           "--max-params", "1M")
+    assert code == 2 and err.startswith(f"{path}:1:9: error: --vary batch varies the batch, "
+                                        "and the spec has a param 'batch' too")

@@ -55,3 +55,45 @@ def test_a_summary_loads_its_command_and_the_layer_modules_its_spec_uses(tmp_pat
     commands = {name.rsplit(".", 1)[1] for name in modules if name.startswith("netcalc.commands.")}
     assert commands == {"summary"}
     assert not any(name.startswith(("netcalc.torch_bridge", "torch")) for name in modules)
+
+
+def test_no_layer_module_builds_another_type_before_it_is_made():
+    """A layer type's dataclass is made when a spec names the type; a type whose rule
+    builds another type's layer (an encoder layer its attention, a fixed-mode upsampling
+    an Upsample) must make that class first, `made(Other)(...)`: built bare, a spec
+    naming only the first type crashed."""
+    import ast
+    from pathlib import Path
+
+    from netcalc.layers.base import Layer
+
+    modules = Path(netcalc.layers.__file__).parent
+    for module in pkgutil.iter_modules(netcalc.layers.__path__):
+        importlib.import_module(f"netcalc.layers.{module.name}")
+    layer_classes = set()
+    pending = [Layer]
+    while pending:
+        cls = pending.pop()
+        layer_classes.add(cls.__name__)
+        pending += cls.__subclasses__()
+    bare = []
+    for path in sorted(modules.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id in layer_classes:
+                bare.append(f"{path.name}:{node.lineno} {node.func.id}(...)")
+    assert bare == []
+
+
+def test_types_whose_rules_build_another_type_work_in_a_fresh_process(tmp_path):
+    specs = {"encoder": "input: [10, 64]\nlayers: [{type: transformerencoderlayer, nhead: 4, "
+                        "batch_first: true}]\n",
+             "upsample": "input: [3, 8, 8]\nlayers: [{type: upsamplingnearest2d, "
+                         "scale_factor: 2}]\n"}
+    for name, text in specs.items():
+        spec = tmp_path / f"{name}.yaml"
+        spec.write_text(text)
+        done = subprocess.run([sys.executable, "-m", "netcalc", "summary", str(spec),
+                               "--format", "json"], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr

@@ -66,6 +66,9 @@ def fit(spec: str, varied: tuple[str, ...], max_params: str | None, max_macs: st
         training=training)
     if training and budget.max_memory is None:
         raise UsageError("--training counts a training step's memory: give --max-memory")
+    if "batch" in vary and click.get_current_context().get_parameter_source("batch") \
+            is not click.core.ParameterSource.DEFAULT:
+        raise UsageError("--vary batch=... sets the batch: leave --batch out")
     progress = _progress_bar() if sys.stderr.isatty() else None
     try:
         result = search.fit(spec, vary, budget, maximize=maximize, batch=batch, dtype=dtype,

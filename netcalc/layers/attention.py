@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from ..errors import ShapeError
 from ..formulas import contiguous_strides, iterator_strides
-from .base import Layer, LayerNumbers, Saved, Shape, Strides, layer_type
+from .base import Layer, LayerNumbers, Saved, Shape, Strides, layer_type, made
 from .field import Field, merged
 from .registry import register
 
@@ -250,8 +250,9 @@ class TransformerEncoderLayer(Layer):
         check_probability(self.dropout)
 
     def _attention(self) -> MultiheadAttention:
-        return MultiheadAttention(num_heads=self.nhead, bias=self.bias,
-                                  batch_first=self.batch_first, embed_dim=self.d_model)
+        # another type's class: made before it is built (a spec naming only this one)
+        return made(MultiheadAttention)(num_heads=self.nhead, bias=self.bias,
+                                        batch_first=self.batch_first, embed_dim=self.d_model)
 
     def output_shape(self, x: Shape) -> Shape:
         # checked here in the encoder's own terms; the rest is its attention's rule

@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 from ..errors import ShapeError, SpecError
 from ..formulas import iterator_strides
-from .base import Floats, IntList, Layer, Shape, SizeOrList, Strides, layer_type, parse_int
+from .base import (Floats, IntList, Layer, Shape, SizeOrList, Strides, layer_type, made,
+                   parse_int)
 from .field import Field
 from .registry import register, register_ranked
 
@@ -96,7 +97,8 @@ class _FixedModeUpsample(Layer):
     align_corners: ClassVar[bool | None] = None
 
     def as_upsample(self) -> Upsample:
-        return Upsample(self.size, self.scale_factor, self.mode, self.align_corners)
+        # another type's class: made before it is built (a spec naming only this one)
+        return made(Upsample)(self.size, self.scale_factor, self.mode, self.align_corners)
 
     def check_arguments(self) -> None:
         super().check_arguments()

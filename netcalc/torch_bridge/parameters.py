@@ -12,12 +12,18 @@ operation that forward spells out, stays at its value, and the file says so.
 
 from __future__ import annotations
 
+import builtins
+import keyword
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import NetcalcError
 from ..results import Summary
 from ..spec.model import ExpandedSpec
+
+# what the exported file's __init__ methods read besides their parameters: a parameter
+# of that name would hide it (`def __init__(self, nn=8)` breaks every nn.Linear)
+_NAMES_THE_CODE_USES = frozenset({"self", "torch", "nn", "x", "batch", *dir(builtins)})
 
 # a variant of the spec at other param values: (expanded, summary)
 Variant = Callable[[dict], tuple[ExpandedSpec, Summary]]
@@ -57,12 +63,16 @@ def constructor_params(spec: ExpandedSpec, summary: Summary, variant: Variant,
     for name, value in spec.params.items():
         if name in spec.derived_params or type(value) is not int:
             continue
+        if name in _NAMES_THE_CODE_USES or keyword.iskeyword(name):
+            found.fixed[name] = "the exported code uses that name itself"
+            continue
         moved = _slopes(spec, base, variant, name, value)
         if isinstance(moved, str):
             found.fixed[name] = moved
             continue
-        if not moved:
-            continue                   # no layer argument reads it (an input size, say)
+        if not moved:                  # an input size, say: INPUT_SHAPES holds it
+            found.fixed[name] = "no layer's arguments follow it"
+            continue
         spelled = next((leaf[0] for leaf in moved if literal(layers[leaf[0]])), None)
         if spelled is not None:
             found.fixed[name] = f"layer '{spelled}' (spelled out in forward) reads it"
