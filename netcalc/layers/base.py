@@ -125,7 +125,8 @@ class Layer:
     """Base of every layer type; subclasses are frozen dataclasses (`@layer_type`)."""
 
     def __repr__(self) -> str:      # as a dataclass writes it: Conv2d(out_channels=64, ...)
-        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+        shown = ", ".join(f"{name}={getattr(self, name)!r}"
+                          for name in _declared_fields(type(self)))
         return f"{type(self).__qualname__}({shown})"
 
     type_name: ClassVar[str] = ""
@@ -157,7 +158,7 @@ class Layer:
 
     @classmethod
     def argument_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
+        return list(_declared_fields(cls))
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any], other_keys: tuple[str, ...] = ()) -> "Layer":
@@ -350,15 +351,15 @@ class Layer:
     @classmethod
     def defaults(cls) -> dict[str, Any]:
         """Each optional argument's default, normalized as a spec's value would be."""
-        return {f.name: _parse(f.type, f.default, f.name, cls) for f in fields(cls)
-                if f.default is not MISSING}
+        return {name: _parse(f.type, f.default, name, cls)
+                for name, f in _declared_fields(cls).items() if f.default is not MISSING}
 
     def given_arguments(self) -> dict[str, Any]:
         """The arguments that differ from their defaults, as a person writes them
         (`kernel_size: 3` for (3, 3)): what a spec or torch call needs to say."""
         defaults = self.defaults()
         given = {}
-        for f in fields(self):
+        for f in _declared_fields(type(self)).values():
             value = getattr(self, f.name)
             if f.name in defaults and value == defaults[f.name]:
                 continue

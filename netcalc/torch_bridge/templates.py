@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from ..errors import SpecError, in_layer
 from ..results import Summary
 from ..spec.model import ExpandedSpec
+from .parameters import Expr
 
 TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
 if TYPE_CHECKING:
@@ -211,7 +212,7 @@ def has_expression(value: Any) -> bool:
     """Does a value (a tuple's items too) hold an expression of the model's parameters?"""
     if isinstance(value, (tuple, list)):
         return any(map(has_expression, value))
-    return type(value).__name__ == "Expr"
+    return isinstance(value, Expr)
 
 
 def _freeze(value: Any) -> Any:
