@@ -7,6 +7,8 @@ dtype bytes, flops = 2 × macs, totals, group sums, percentages and the
 
 from __future__ import annotations
 
+from collections import namedtuple
+from collections.abc import Sequence
 from dataclasses import replace
 from itertools import accumulate
 from math import prod
@@ -56,6 +58,7 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
     input_bytes = sum(bytes_of_input.values())
     layouts = {name: contiguous_strides(shape) for name, shape in shapes.items()}
     fields = {name: _from(Field.of_input(shape), name) for name, shape in shapes.items()}
+    symbolic = any(is_symbolic(d) for shape in inputs.values() for d in shape)
     # an error downstream of a --input shape says where the shape came from
     notes = tuple(Note(None, f"input '{name}' is {list(inputs[name])}, from --input")
                   for name in overrides)
@@ -68,37 +71,45 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
         # a captured model's layers are what its code did at this batch: advice on how
         # to write a spec (a view that fixes the batch) is not for its author
         advice = [] if spec.captured else warnings
-        done: dict[str, LayerResult] = {}
+        done: dict[str, Computed] = {}
         # the layers whose weights others share (`tie_weight`), to compare shapes with
         sources = {source for s in spec.layers for source in s.tied.values()}
         holders = {s.name: s.layer for s in spec.layers if s.name in sources} if sources \
             else {}
+        # a layer's numbers depend on its arguments and input shapes alone: equal ones
+        # (a ResNet's repeated blocks, a search re-analyzing a spec) are computed once;
+        # not where sizes are letters, whose formulas record what they assume
+        evaluated = None if symbolic else _EVALUATED
         for spec_layer in spec.layers:
             done[spec_layer.name] = _run_layer(spec_layer, batch, shapes, layouts, fields, size,
-                                               notes, advice, done, holders)
-        layers = list(done.values())
+                                               notes, advice, done, holders, evaluated)
+        computed = list(done.values())
 
     if spec.outputs:
-        given = {layer.name: layer.output_shape for layer in layers} | inputs
+        given = {layer.name: layer.output_shape for layer in computed} | inputs
         outputs = {name: given[producer] for name, producer in spec.outputs.items()}
         producers = set(spec.outputs.values())
     else:
         consumed = {name for layer in spec.layers for name in layer.inputs}
-        outputs = {layer.name: layer.output_shape for layer in layers
+        outputs = {layer.name: layer.output_shape for layer in computed
                    if layer.name not in consumed}
         producers = set(outputs)
-    totals = _totals(layers, input_bytes)
-    symbolic = any(is_symbolic(d) for shape in inputs.values() for d in shape)
-    held = memory(spec, layers, totals, bytes_of_input, producers, size, optimizer, amp,
+    totals = _totals(computed, input_bytes, size)
+    held = memory(spec, computed, totals, bytes_of_input, producers, size, optimizer, amp,
                   tuple(checkpoint), segments, sized=not symbolic)
-    tree = _tree(spec.groups, layers, shapes, fields, totals)
-    cache = None if kv_context is None else kv_cache(spec, layers, totals, kv_context, batch,
+    cache = None if kv_context is None else kv_cache(spec, computed, totals, kv_context, batch,
                                                      size)
+    # what only renderers read is made when one asks: a search reads the totals alone
+    def rows():
+        return _fold(_tree(spec.groups, computed, shapes, fields, totals), depth)
+
+    def blocks():
+        return _tree(spec.groups, computed, shapes, fields, totals, with_layers=False)
+
     return Summary(spec.name, spec.file, batch, dtype, size, depth, inputs, input_dtypes,
-                   tuple(layers), tuple(_fold(tree, depth)),
-                   tuple(r for r in tree if r.kind != "layer"), totals, outputs, tuple(warnings),
-                   tuple(assumed.texts()), held, dict(spec.outputs), cache,
-                   _macs_by_degree(totals.macs, layers))
+                   Results(computed, size), Deferred(rows), Deferred(blocks), totals, outputs,
+                   tuple(warnings), tuple(assumed.texts()), held, dict(spec.outputs), cache,
+                   _macs_by_degree(totals.macs, computed))
 
 
 def _macs_by_degree(macs, layers: list[LayerResult]) -> tuple:
@@ -118,35 +129,103 @@ def _macs_by_degree(macs, layers: list[LayerResult]) -> tuple:
     return tuple(split)
 
 
+class Computed(namedtuple("Computed", (
+        "spec", "layer", "input_shapes", "numbers", "field", "param_tensors", "params",
+        "trainable_params", "bias_params", "buffer_bytes", "activation_bytes",
+        "active_params", "causal_attention_macs"))):
+    """One layer as analyze keeps it: a tuple of what its rules gave, from which the
+    totals and memory are summed and a renderer's LayerResult is made when asked
+    (`spec`: its LayerSpec; `layer`: its type's record at this batch; `param_tensors`:
+    those it holds, less any it shares with the layer that counts them)."""
+
+    __slots__ = ()
+
+    name = property(lambda self: self.spec.name)
+    inputs = property(lambda self: self.spec.inputs)
+    depth = property(lambda self: self.spec.depth)
+    type = property(lambda self: self.layer.type_name)
+    family = property(lambda self: self.layer.family)
+    output_shape = property(lambda self: self.numbers.output_shape)
+    macs = property(lambda self: self.numbers.macs)
+
+
+# (layer, input shapes, input strides, dtype bytes) -> what its rules give: see _run_layer
+_EVALUATED: dict[tuple, tuple] = {}
+_MOST_EVALUATED = 50_000
+
+
 def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict,
                dtype_bytes: int, notes: tuple[Note, ...], warnings: list,
-               done: dict[str, LayerResult], holders: dict) -> LayerResult:
+               done: dict[str, Computed], holders: dict, evaluated: dict | None) -> Computed:
     layer = spec_layer.layer.for_batch(batch)
-    xs = tuple(shapes[name] for name in spec_layer.inputs)
+    names = spec_layer.inputs
+    xs = tuple(shapes[name] for name in names)
+    strides = tuple(layouts[name] for name in names)
+    key = (layer, xs, strides, dtype_bytes)
+    known = evaluated.get(key) if evaluated is not None else None
+    if known is None:
+        known = _evaluate(spec_layer, layer, xs, strides, dtype_bytes, notes)
+        if evaluated is not None:
+            if len(evaluated) >= _MOST_EVALUATED:
+                evaluated.clear()
+            evaluated[key] = known
+    numbers, own, params, bias, buffer_bytes, active, causal = known
+    if numbers.warnings:
+        warnings += [SpecWarning(spec_layer.loc, spec_layer.name, layer.type_name, message)
+                     for message in numbers.warnings]
+    y = numbers.output_shape
+    shapes[spec_layer.name] = y
+    layouts[spec_layer.name] = numbers.output_strides
+    in_fields = tuple(fields[name] for name in names)
+    if evaluated is not None:
+        field = layer.evaluate_field(xs, y, in_fields)
+    else:
+        try:
+            with unrecorded:    # what a field asks of the sizes is no condition on the layer
+                field = layer.evaluate_field(xs, y, in_fields)
+        except SpecError:
+            # a rule that needs the size as a number (adaptive pooling's bins)
+            field = in_fields[0].lost("depends on the sizes written as letters")
+    if field.kind != LOCAL and not field.origin:
+        field = _from(field, spec_layer.name)
+    fields[spec_layer.name] = field
+    if spec_layer.tied:
+        own, params, bias, active = _untie(spec_layer, layer, xs, numbers, done, holders, notes)
+    trainable = params - spec_layer.frozen if spec_layer.trainable else 0
+    return Computed(spec_layer, layer, xs, numbers, field, own, params, trainable, bias,
+                    buffer_bytes, numbers.activation_elements * dtype_bytes, active, causal)
+
+
+def _evaluate(spec_layer, layer, xs: tuple, strides: tuple, dtype_bytes: int,
+              notes: tuple[Note, ...]) -> tuple:
+    """The layer's rules for these inputs: its numbers, the parameters it holds, their
+    sum, its biases', its buffers' bytes, the params one token uses and its causal
+    attention MACs. Errors located at the layer (or the argument they name)."""
     try:
-        numbers = layer.evaluate(xs, tuple(layouts[name] for name in spec_layer.inputs))
+        numbers = layer.evaluate(xs, strides)
     except SpecError as error:
         loc = spec_layer.arg_loc.get(error.arg) or spec_layer.loc
         raise in_layer(error, spec_layer.name, layer.type_name, loc,
                        (*spec_layer.trace, *notes)) from None
-    warnings += [SpecWarning(spec_layer.loc, spec_layer.name, layer.type_name, message)
-                 for message in numbers.warnings]
     problem = too_many_elements(numbers.output_shape)
     if problem:
         raise in_layer(ShapeError(f"the output {problem}"), spec_layer.name, layer.type_name,
                        spec_layer.loc, (*spec_layer.trace, *notes))
-    shapes[spec_layer.name] = numbers.output_shape
-    layouts[spec_layer.name] = numbers.output_strides
-    try:
-        with unrecorded:        # what a field asks of the sizes is no condition on the layer
-            field = layer.evaluate_field(xs, numbers.output_shape,
-                                         tuple(fields[name] for name in spec_layer.inputs))
-    except SpecError:
-        if not any(is_symbolic(d) for x in xs for d in x):
-            raise
-        # a rule that needs the size as a number (adaptive pooling's bins)
-        field = fields[spec_layer.inputs[0]].lost("depends on the sizes written as letters")
-    fields[spec_layer.name] = field = _from(field, spec_layer.name)
+    own = numbers.params
+    params = sum(own.values())
+    bias = sum(n for tensor, n in own.items() if _is_bias(tensor))
+    buffer_bytes = sum(n * (INT64_BYTES if name in layer.int64_buffers else dtype_bytes)
+                       for name, n in numbers.buffers.items())
+    active = layer.active_params(xs)
+    return (numbers, own, params, bias, buffer_bytes, params if active is None else active,
+            layer.causal_attention_macs(xs, numbers.output_shape))
+
+
+def _untie(spec_layer, layer, xs: tuple, numbers, done: dict, holders: dict,
+           notes: tuple[Note, ...]) -> tuple:
+    """A layer sharing tensors with another (`tie_weight`): the tensors it holds itself,
+    their sum, its biases' and the params one token uses, the shared ones counted once,
+    where first held; each shared tensor checked against the holder's."""
     own = dict(numbers.params)
     for tensor, source in spec_layer.tied.items():
         try:
@@ -160,27 +239,92 @@ def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict
             raise in_layer(error, spec_layer.name, layer.type_name,
                            spec_layer.arg_loc.get("tie_weight") or spec_layer.loc,
                            (*spec_layer.trace, *notes)) from None
-        del own[tensor]                  # counted once, where it is first held
+        del own[tensor]
     params = sum(own.values())
     bias = sum(n for tensor, n in own.items() if _is_bias(tensor))
-    buffer_bytes = sum(n * (INT64_BYTES if name in layer.int64_buffers else dtype_bytes)
-                       for name, n in numbers.buffers.items())
+    return own, params, bias, _active(layer.active_params(xs), params, own, numbers.params)
+
+
+def _result(computed: Computed, dtype_bytes: int) -> LayerResult:
+    """The layer's numbers as renderers read them."""
+    spec_layer, layer, xs, numbers = computed[:4]
+    params, bias = computed.params, computed.bias_params
     return LayerResult(
         name=spec_layer.name, type=layer.type_name, family=layer.family, depth=spec_layer.depth,
         inputs=spec_layer.inputs, input_shapes=xs, output_shape=numbers.output_shape,
         # as the spec says them: `batch` stays a name
         arguments=spec_layer.layer.arguments(xs[0] if xs else ()), notation=layer.notation(),
-        param_tensors=own, params=params,
+        param_tensors=dict(computed.param_tensors), params=params,
         tied_params={tensor: f"{source}.{tensor}" for tensor, source in spec_layer.tied.items()},
-        trainable_params=params - spec_layer.frozen if spec_layer.trainable else 0,
+        trainable_params=computed.trainable_params,
         weight_params=params - bias, bias_params=bias, buffers=sum(numbers.buffers.values()),
         macs=numbers.macs, flops=flops_of(numbers.macs), param_bytes=params * dtype_bytes,
-        buffer_bytes=buffer_bytes, activation_bytes=numbers.activation_elements * dtype_bytes,
-        receptive_field=_receptive_field(field),
-        active_params=_active(layer.active_params(xs), params, own, numbers.params),
-        causal_attention_macs=layer.causal_attention_macs(xs, numbers.output_shape),
+        buffer_bytes=computed.buffer_bytes, activation_bytes=computed.activation_bytes,
+        receptive_field=_receptive_field(computed.field),
+        active_params=computed.active_params,
+        causal_attention_macs=computed.causal_attention_macs,
         batch_dim=layer.output_batch_dim(xs),
     )
+
+
+class Results(Sequence):
+    """The layers' LayerResults, each made when first asked for (a search reads only the
+    totals; JSON of 100,000 layers writes each as it is made)."""
+
+    def __init__(self, computed: list[Computed], dtype_bytes: int):
+        self._computed, self._dtype_bytes = computed, dtype_bytes
+        self._made: list[LayerResult | None] = [None] * len(computed)
+
+    def __len__(self) -> int:
+        return len(self._computed)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        made = self._made[index]
+        if made is None:
+            made = self._made[index] = _result(self._computed[index], self._dtype_bytes)
+        return made
+
+    def __iter__(self):
+        """Each in turn, made as it is reached and not kept unless it was already."""
+        for computed, made in zip(self._computed, self._made):
+            yield made if made is not None else _result(computed, self._dtype_bytes)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} layers>"
+
+
+class Deferred(Sequence):
+    """A tuple computed on first use (the table's rows and the blocks' sums)."""
+
+    def __init__(self, compute):
+        self._compute, self._items = compute, None
+
+    @property
+    def items(self) -> tuple:
+        if self._items is None:
+            self._items = tuple(self._compute())
+            self._compute = None
+        return self._items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and self.items == tuple(other)
+
+    def __repr__(self) -> str:
+        return repr(self.items)
 
 
 def _active(active: int | None, params: int, own: dict, every: dict) -> int:
@@ -239,25 +383,30 @@ def _receptive_field(field: Field) -> ReceptiveField:
                           field.note, field.origin)
 
 
-def _totals(layers: list[LayerResult], input_bytes: int) -> Totals:
-    params = sum(r.params for r in layers)
-    trainable = sum(r.trainable_params for r in layers)
-    param_bytes = sum(r.param_bytes for r in layers)
-    buffer_bytes = sum(r.buffer_bytes for r in layers)
-    activation_bytes = sum(r.activation_bytes for r in layers)
-    macs = sum(r.macs for r in layers)
-    causal = sum(r.causal_attention_macs for r in layers)
+def _totals(layers: list[Computed], input_bytes: int, dtype_bytes: int) -> Totals:
+    params = trainable = bias = buffers = buffer_bytes = activation_bytes = 0
+    macs = active = causal = 0
+    for r in layers:
+        params += r.params
+        trainable += r.trainable_params
+        bias += r.bias_params
+        buffer_bytes += r.buffer_bytes
+        activation_bytes += r.activation_bytes
+        macs += r.numbers.macs
+        active += r.active_params
+        causal += r.causal_attention_macs
+        if r.numbers.buffers:
+            buffers += sum(r.numbers.buffers.values())
+    param_bytes = params * dtype_bytes
     return Totals(
         layers=len(layers), params=params, trainable_params=trainable,
-        non_trainable_params=params - trainable,
-        weight_params=sum(r.weight_params for r in layers),
-        bias_params=sum(r.bias_params for r in layers),
-        buffers=sum(r.buffers for r in layers), macs=macs, flops=flops_of(macs),
+        non_trainable_params=params - trainable, weight_params=params - bias,
+        bias_params=bias, buffers=buffers, macs=macs, flops=flops_of(macs),
         input_bytes=input_bytes, param_bytes=param_bytes, buffer_bytes=buffer_bytes,
         activation_bytes=activation_bytes,
         total_bytes=input_bytes + param_bytes + buffer_bytes + activation_bytes,
-        active_params=sum(r.active_params for r in layers),
-        causal_attention_macs=causal, causal_effective_macs=macs - causal // 2,
+        active_params=active, causal_attention_macs=causal,
+        causal_effective_macs=macs - causal // 2,
     )
 
 
@@ -269,14 +418,17 @@ def _fold(tree: list[Row], depth: int | None) -> list[Row]:
             for row in tree if row.depth < depth]
 
 
-def _tree(groups: list[Group], layers: list[LayerResult], shapes: dict, fields: dict,
-          totals: Totals) -> list[Row]:
-    """Every layer, each group (block or repeat) just before its members, with its sums."""
-    def running(attr):
-        return [0, *accumulate(getattr(r, attr) for r in layers)]
+def _tree(groups: list[Group], layers: list[Computed], shapes: dict, fields: dict,
+          totals: Totals, with_layers: bool = True) -> list[Row]:
+    """Every layer, each group (block or repeat) just before its members, with its sums
+    (the groups alone, not `with_layers`)."""
+    def running(values):
+        return [0, *accumulate(values)]
 
-    sums = {attr: running(attr) for attr in
-            ("params", "trainable_params", "macs", "activation_bytes")}
+    sums = {"params": running(r.params for r in layers),
+            "trainable_params": running(r.trainable_params for r in layers),
+            "macs": running(r.numbers.macs for r in layers),
+            "activation_bytes": running(r.activation_bytes for r in layers)}
 
     def percent(part: int, whole: int) -> float:
         if is_symbolic(part) or is_symbolic(whole):
@@ -301,12 +453,14 @@ def _tree(groups: list[Group], layers: list[LayerResult], shapes: dict, fields: 
                 macs_percent=percent(total["macs"], totals.macs), collapsed=False,
                 receptive_field=_receptive_field(fields[group.output]),
                 series=group.series))
-        rows.append(Row(
-            name=layer.name, type=layer.type, kind="layer", copies=0, family=layer.family,
-            depth=layer.depth, output_shape=layer.output_shape, params=layer.params,
-            trainable_params=layer.trainable_params, macs=layer.macs, flops=layer.flops,
-            activation_bytes=layer.activation_bytes,
-            params_percent=percent(layer.params, totals.params),
-            macs_percent=percent(layer.macs, totals.macs), collapsed=False,
-            receptive_field=layer.receptive_field))
+        if with_layers:
+            macs = layer.numbers.macs
+            rows.append(Row(
+                name=layer.name, type=layer.type, kind="layer", copies=0, family=layer.family,
+                depth=layer.depth, output_shape=layer.output_shape, params=layer.params,
+                trainable_params=layer.trainable_params, macs=macs, flops=flops_of(macs),
+                activation_bytes=layer.activation_bytes,
+                params_percent=percent(layer.params, totals.params),
+                macs_percent=percent(macs, totals.macs), collapsed=False,
+                receptive_field=_receptive_field(layer.field)))
     return rows

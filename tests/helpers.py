@@ -141,3 +141,13 @@ def _walk(node, letters) -> Fraction:
         case ast.Call(func=ast.Name(id=rounding), args=[argument]) if rounding in ROUNDING:
             return Fraction(ROUNDING[rounding](_walk(argument, letters)))
     raise ValueError(f"not board arithmetic: {ast.unparse(node)}")
+
+
+def break_rule(monkeypatch, type_name: str, rule: str, replacement) -> None:
+    """Give a layer type a wrong rule for one test (what a bug in netcalc would do), and
+    start analyze with no memory of the numbers its right rule gave."""
+    import netcalc.analyze
+    from netcalc.layers.registry import lookup
+
+    monkeypatch.setattr(lookup(type_name), rule, replacement)
+    monkeypatch.setattr(netcalc.analyze, "_EVALUATED", {})

@@ -9,8 +9,7 @@ import sys
 
 import pytest
 
-from helpers import ROOT, SPECS, run_cli
-from netcalc.layers import lookup
+from helpers import ROOT, SPECS, break_rule, run_cli
 
 pytestmark = pytest.mark.torch
 torch = pytest.importorskip("torch")
@@ -78,7 +77,7 @@ def test_each_row_is_verifys_verdict_and_numbers(gpu_check, capsys, tmp_path):
 
 
 def test_a_difference_is_a_cross_and_exit_1(gpu_check, capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(lookup("conv2d"), "macs", lambda self, x, y: 7)
+    break_rule(monkeypatch, "conv2d", "macs", lambda self, x, y: 7)
     code, out, _, rows = _run(gpu_check, capsys, tmp_path, "--specs", LENET,
                               "--dtypes", "float32", "--no-train")
     assert code == 1

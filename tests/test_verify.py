@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from helpers import PUBLISHED, SPECS, run_cli, spec_cases, summarize
+from helpers import PUBLISHED, SPECS, break_rule, run_cli, spec_cases, summarize
 from netcalc.layers import lookup
 from dataclasses import replace
 from netcalc.spec import load_spec
@@ -59,7 +59,7 @@ def test_batch_and_input_reach_torch(capsys):
 
 
 def test_a_wrong_rule_is_shown_with_both_values_and_exit_1(capsys, monkeypatch):
-    monkeypatch.setattr(Conv2d, "macs", lambda self, x, y: 7)
+    break_rule(monkeypatch, "conv2d", "macs", lambda self, x, y: 7)
     code, out, _ = run_cli(capsys, "verify", str(SPECS / "alexnet.yaml"), "--runs", "0")
     assert code == 1
     assert "netcalc 7 ≠ torch 70,276,800" in out

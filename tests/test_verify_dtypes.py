@@ -14,8 +14,7 @@ import os
 
 import pytest
 
-from helpers import SPECS, run_cli
-from netcalc.layers import lookup
+from helpers import SPECS, break_rule, run_cli
 from netcalc.torch_bridge import verify as verify_module
 
 pytestmark = pytest.mark.torch
@@ -139,7 +138,7 @@ def test_the_report_goes_to_the_file_and_nothing_to_stdout(fmt, tmp_path, capsys
 
 def test_a_failed_verification_still_writes_its_report(tmp_path, capsys, monkeypatch):
     # exit 1 is the verdict (numbers differ); the report saying which is the point
-    monkeypatch.setattr(lookup("conv2d"), "macs", lambda self, x, y: 7)
+    break_rule(monkeypatch, "conv2d", "macs", lambda self, x, y: 7)
     target = tmp_path / "report.json"
     target.write_text("old report")
     code, out, _ = run_cli(capsys, "verify", LENET, "--device", "cpu", "--runs", "0",
