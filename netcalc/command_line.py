@@ -171,18 +171,32 @@ def json_kwargs(text: str | None) -> dict:
     return kwargs
 
 
-def emit(text: str, output: str | None) -> None:
+def emit(text, output: str | None) -> None:
+    """Write `text` (a str, or its pieces in turn: a long JSON document) to `output`, or
+    else to standard output."""
     if output:
         from .io import write_atomic
         write_atomic(output, text)
-    else:
+        return
+    write = sys.stdout.write
+    for piece in (text,) if isinstance(text, str) else text:
         try:
-            sys.stdout.write(text)
+            write(piece)
+        except BrokenPipeError:
+            # the reader left (`| head`): the rest is not wanted, and no error. What is
+            # still buffered goes nowhere, as Python's documentation on SIGPIPE advises
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return
         except UnicodeEncodeError:
             # a standard output that cannot spell a layer's name (PYTHONIOENCODING=ascii,
-            # a Latin-1 locale): UTF-8, as -o writes; the text is encoded whole first
+            # a Latin-1 locale): UTF-8, as -o writes (a piece fails whole, before any of it)
             sys.stdout.flush()
-            sys.stdout.buffer.write(text.encode("utf-8"))
+            write = _utf8_writer(sys.stdout.buffer)
+            write(piece)
+
+
+def _utf8_writer(stream):
+    return lambda piece: stream.write(piece.encode("utf-8"))
 
 
 def emit_rich(target, output: str | None, max_width: int | None = None) -> None:

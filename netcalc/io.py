@@ -15,8 +15,9 @@ from .errors import UsageError
 _DESCRIPTOR = re.compile(r"/(dev/(fd/\d+|stdout|stderr)|proc/(self|\d+)/fd/\d+)")
 
 
-def write_atomic(path: str | Path, text: str | bytes) -> None:
-    """Write to a temporary file beside `path`, then rename it over `path`.
+def write_atomic(path: str | Path, text) -> None:
+    """Write `text` (str or bytes, or str pieces in turn) to a temporary file beside
+    `path`, then rename it over `path`.
 
     A symbolic link is written through (its target is replaced), and an existing
     file keeps its permissions; a new one gets the usual 0666 less the umask.
@@ -30,7 +31,7 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
     if stream:
         try:
             with open(path, stream + kind, **options) as f:
-                f.write(text)
+                _write(f, text)
             return
         except OSError as e:
             raise UsageError(f"cannot write {path}: {e.strerror}") from None
@@ -49,7 +50,7 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
             # mkstemp's 0600 would surprise: keep the old file's mode, or use the usual one
             os.fchmod(f.fileno(), target.stat().st_mode & 0o7777 if target.exists()
                       else 0o666 & ~_umask())
-            f.write(text)
+            _write(f, text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temp, target)
@@ -80,3 +81,10 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _write(f, text) -> None:
+    if isinstance(text, (str, bytes)):
+        f.write(text)
+    else:
+        f.writelines(text)

@@ -88,7 +88,8 @@ def summary(spec: str, fmt: str, batch: int, input_shapes: tuple[str, ...], dtyp
         emit(render_markdown(result, shown), output)
         return
     if fmt == "json":
-        from ..render.json import render
-    else:
-        from ..render.csv import render
+        from ..render.json import chunks
+        emit(chunks(result), output)       # written as made: a layer a line
+        return
+    from ..render.csv import render
     emit(render(result), output)

@@ -42,7 +42,7 @@ _MOST_MADE = 20_000
 def _written_key(value: Any) -> Any:
     """Arguments as a key that tells 1, 1.0 and True apart (equal in Python, not in a
     spec: an int argument refuses 1.0) and lists from tuples."""
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):         # (typing's Mapping checks slowly)
         return tuple((k, _written_key(v)) for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return (type(value), tuple(_written_key(v) for v in value))

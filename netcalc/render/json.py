@@ -37,7 +37,14 @@ def _plain(value):
 
 
 def as_dict(summary: Summary) -> dict:
-    return {
+    return {key: value if not callable(value) else list(value())
+            for key, value in _sections(summary)}
+
+
+def _sections(summary: Summary):
+    """The document's keys in order, each with its value, or for the long lists a
+    function giving their items one by one."""
+    yield from {
         "name": summary.name,
         "file": summary.file,
         "batch": summary.batch,
@@ -46,8 +53,8 @@ def as_dict(summary: Summary) -> dict:
         "macs_convention": MACS_CONVENTION,
         "inputs": summary.inputs,
         "input_dtypes": summary.input_dtypes,
-        "layers": [_fields(layer, _LAYER_FIELDS) for layer in summary.layers],
-        "blocks": [_fields(row, _ROW_FIELDS) for row in summary.blocks],
+        "layers": lambda: (_fields(layer, _LAYER_FIELDS) for layer in summary.layers),
+        "blocks": lambda: (_fields(row, _ROW_FIELDS) for row in summary.blocks),
         "totals": _fields(summary.totals, _TOTAL_FIELDS),
         "outputs": summary.outputs,
         "warnings": warning_dicts(summary.warnings),
@@ -62,7 +69,7 @@ def as_dict(summary: Summary) -> dict:
                                         "highest_degree_from": list(types)}
                                for letter, terms, types in summary.macs_by_degree}}
            if summary.macs_by_degree else {}),
-    }
+    }.items()
 
 
 def warning_dicts(warnings) -> list[dict]:
@@ -70,18 +77,31 @@ def warning_dicts(warnings) -> list[dict]:
             for w in warnings]
 
 
+_NONE = object()
+
+
 def render(summary: Summary) -> str:
-    lines = ["{"]
-    items = list(as_dict(summary).items())
-    for index, (key, value) in enumerate(items):
-        comma = "," if index < len(items) - 1 else ""
-        if isinstance(value, list) and value:
-            rows = ",\n".join("    " + _dumps(item) for item in value)
-            lines.append(f'  "{key}": [\n{rows}\n  ]{comma}')
-        else:
-            lines.append(f'  "{key}": {_dumps(value)}{comma}')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    return "".join(chunks(summary))
+
+
+def chunks(summary: Summary):
+    """The document in pieces, a layer a line, each made as it is written: 100,000
+    layers never sit in memory as dicts or as one string."""
+    yield "{"
+    sections = list(_sections(summary))
+    for index, (key, value) in enumerate(sections):
+        comma = "," if index < len(sections) - 1 else ""
+        items = iter(value()) if callable(value) else \
+            iter(value) if isinstance(value, list) else None
+        first = next(items, _NONE) if items is not None else _NONE
+        if first is _NONE:
+            yield f'\n  "{key}": {_dumps([] if items is not None else value)}{comma}'
+            continue
+        yield f'\n  "{key}": [\n    {_dumps(first)}'
+        for item in items:
+            yield f",\n    {_dumps(item)}"
+        yield f"\n  ]{comma}"
+    yield "\n}\n"
 
 
 # default=str: a size written as a letter is its formula, as text (one encoder for

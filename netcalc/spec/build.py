@@ -157,9 +157,8 @@ class LayerGraph:
             self._check_same_call(layer, inputs)
         except SpecError as error:
             raise _in_layer(error, qualified, cls.type_name, entry, scope) from None
-        arg_loc = {key: entry.where(key) for key in entry}
-        self.spec.layers.append(LayerSpec(qualified, layer, inputs, entry.loc, arg_loc, depth,
-                                          scope.trace, trainable))
+        self.spec.layers.append(LayerSpec(qualified, layer, inputs, entry.loc,
+                                          entry.locations(), depth, scope.trace, trainable))
         if len(self.spec.layers) > MAX_LAYERS:
             raise SpecError(f"the spec expands past the limit of {MAX_LAYERS:,} layers",
                             entry.loc)

@@ -82,7 +82,10 @@ def expand(doc: Any, file: str, params: dict[str, Any] | None = None) -> Expande
     scope = _Scope(prefix="", inputs={i.name: i.name for i in spec.inputs}, variables=variables,
                    depth=0, trace=(), trainable=True, stack=())
     try:
-        _LayerCounter(blocks).entries(doc["layers"], variables, ())
+        # a document is never changed once read: its blocks' counts hold for every
+        # expansion of it (a search expands one spec at many values)
+        _LayerCounter(blocks, doc.__dict__.setdefault("_block_counts", {})).entries(
+            doc["layers"], variables, ())
     except _Malformed:
         pass      # counted up to an error: expanding stops there too, with its message
     expander.expand_entries(doc["layers"], scope, doc.where("layers"), "the spec")
@@ -251,9 +254,9 @@ class _LayerCounter:
     Anything malformed counts as one layer: the expander reports it properly.
     """
 
-    def __init__(self, blocks: dict[str, BlockDef]):
+    def __init__(self, blocks: dict[str, BlockDef], memo: dict | None = None):
         self.blocks = blocks
-        self.memo: dict[tuple, tuple[int, int]] = {}
+        self.memo: dict[tuple, tuple[int, int]] = {} if memo is None else memo
 
     def entries(self, entries: Any, variables: dict, stack: tuple[str, ...]) -> tuple[int, int]:
         """(layers, steps) of a `layers` list."""

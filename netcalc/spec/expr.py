@@ -70,10 +70,42 @@ def evaluate(source: str, variables: Mapping[str, Any], loc: Location | None) ->
     tree = _parse(text)
     if isinstance(tree, str):
         raise SpecError(f"bad expression '${{{text}}}': {tree}", loc)
+    # an expression's value depends on the values of the names it reads alone: a block
+    # used many times (a ResNet's stages, a search's variants) evaluates each once. Not
+    # kept: what reads a repeat's index `i`, new at every copy (keeping it costs more)
+    names = _names(text)
+    key, known = None, _UNBOUND
+    if "i" not in names:
+        try:
+            # with each value's type: 1, 1.0 and True are equal keys but not equal values
+            key = (text, *((value, type(value)) for value in
+                           (variables.get(name, _UNBOUND) for name in names)))
+            known = _VALUES.get(key, _UNBOUND)
+        except TypeError:               # a value no key can hold (a list)
+            key = None
+    if known is not _UNBOUND:
+        return known
     try:
-        return _Evaluator(text, variables, loc).visit(tree)
+        value = _Evaluator(text, variables, loc).visit(tree)
     except RecursionError:
         raise SpecError(f"expression '${{{text}}}' is nested too deeply", loc) from None
+    if key is not None and isinstance(value, (int, float, str, bool)):
+        if len(_VALUES) >= _MOST_VALUES:
+            _VALUES.clear()
+        _VALUES[key] = value
+    return value
+
+
+_UNBOUND = object()
+_VALUES: dict[tuple, Any] = {}
+_MOST_VALUES = 20_000
+
+
+@functools.lru_cache(maxsize=4096)
+def _names(text: str) -> tuple[str, ...]:
+    """The names an expression reads, in a fixed order."""
+    return tuple(sorted({node.id for node in ast.walk(_parse(text))
+                         if isinstance(node, ast.Name)}))
 
 
 def cost(value: Any) -> int:

@@ -34,6 +34,14 @@ class LocatedDict(dict):
         """The value's location, else the key's, else the mapping's."""
         return self.value_loc.get(key) or self.key_loc.get(key) or self.loc
 
+    def locations(self) -> dict:
+        """Each key's `where`, made once: a document is never changed once read, and every
+        copy of a block's layer shares its entry's."""
+        made = self.__dict__.get("_locations")
+        if made is None:
+            made = self._locations = {key: self.where(key) for key in self}
+        return made
+
 
 class LocatedList(list):
     loc: Location
