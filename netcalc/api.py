@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .fitting import Fit
     from .verification import Verification
     from .spec.model import ExpandedSpec
+    from .grading import ClassResult
 
 
 def load(spec: Any, *, input: Any = None, input_size: Any = None, batch: int = 1,
@@ -98,8 +99,9 @@ def check(spec: Any, answers: Any, *, input: Any = None, batch: int = 1,
           kv_cache: int | None = None, dtype: str = "float32",
           params: dict | None = None) -> list:
     """A student's answers graded (grading.Graded each: given, expected, ✓, the usual
-    mistake, the working). `answers`: an answers file's path, its YAML text, or a dict
-    (`{"conv1": {"params": 23296}, "total_macs": ...}`)."""
+    mistake, the working, `follow_through`: the earlier wrong answer it follows from, for
+    half credit). `answers`: an answers file's path, its YAML text, or a dict
+    (`{"conv1": {"params": 23296}, "total_macs": ...}`); `grading.score(items)` sums them."""
     from .analyze import analyze
     from .grading import grade
 
@@ -107,6 +109,33 @@ def check(spec: Any, answers: Any, *, input: Any = None, batch: int = 1,
     result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides,
                      kv_context=kv_cache)
     return grade(expanded, result, _answers(answers))
+
+
+def check_many(spec: Any, answers: Any, *, names: Any = None, input: Any = None,
+               batch: int = 1, kv_cache: int | None = None, dtype: str = "float32",
+               params: dict | None = None) -> ClassResult:
+    """A class's answers graded at once (grading.ClassResult: `.students`, a
+    StudentResult each with its items, score and follow-through, or the error that
+    stopped its file; `.summary`, the scores and the most common mistakes).
+    `answers`: answers files' paths (each student named by the file's stem), YAML texts
+    or dicts; `names`, the students' names in the same order (default: the stems, else
+    student1, student2, ...). An answers file with an error is that student's error."""
+    from .analyze import analyze
+    from .grading import grade_class, student_name
+
+    expanded, overrides, batch = load(spec, input=input, batch=batch, params=params)
+    result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides,
+                     kv_context=kv_cache)
+    answers = list(answers)
+    names = list(names) if names is not None else [
+        student_name(os.fspath(a)) if _is_path(a) else f"student{number}"
+        for number, a in enumerate(answers, 1)]
+    if len(names) != len(answers):
+        raise UsageError(f"{len(names)} names for {len(answers)} answers")
+    return grade_class(expanded, result, [
+        (name, os.fspath(a) if _is_path(a) else f"<{name}>",
+         lambda a=a, name=name: _answers(a, f"<{name}>"))
+        for name, a in zip(names, answers)])
 
 
 def verify(spec: Any, *, input: Any = None, input_size: Any = None, batch: int = 1,
@@ -239,13 +268,19 @@ def _shape_text(shape: Any) -> str:
     return "x".join(str(size) for size in shape) + dtype
 
 
-def _answers(answers: Any) -> list:
+def _answers(answers: Any, where: str = "<answers>") -> list:
     """An answers file's path, its YAML text, or a dict of them."""
     from .grading import parse_answers, read_answers
 
     if isinstance(answers, dict):
         import yaml
-        return parse_answers(yaml.safe_dump(answers, sort_keys=False), "<answers>")
-    if isinstance(answers, os.PathLike) or "\n" not in answers and os.path.exists(answers):
-        return read_answers(str(answers))
-    return parse_answers(answers, "<answers>")
+        return parse_answers(yaml.safe_dump(answers, sort_keys=False), where)
+    if _is_path(answers):
+        return read_answers(os.fspath(answers))
+    return parse_answers(answers, where)
+
+
+def _is_path(answers: Any) -> bool:
+    """A path of an answers file, not its YAML text (nor a dict)."""
+    return isinstance(answers, os.PathLike) or isinstance(answers, str) and \
+        "\n" not in answers and (os.path.exists(answers) or answers.endswith((".yaml", ".yml")))

@@ -84,13 +84,121 @@ def test_buffers_counted_as_parameters(capsys, tmp_path):
     assert "params = 2·C\n           = 2·64 = 128" in out
 
 
+# (spec, the wrong answer, the item's line, the hint's key, the hint's start), each wrong
+# number computed by hand the way the slip computes it
+SMALL_NET = ("input: [3, 28, 28]\nlayers:\n"
+             "  - {type: conv2d, name: c1, out_channels: 32, kernel_size: 3, padding: 1}\n"
+             "  - {type: maxpool2d, name: p1, kernel_size: 2}\n"
+             "  - {type: conv2d, name: c2, out_channels: 64, kernel_size: 3, bias: false}\n"
+             "  - {type: batchnorm2d, name: b2}\n"
+             "  - {type: relu, name: r2}\n"
+             "  - {type: maxpool2d, name: p2, kernel_size: 2}\n"
+             "  - {type: flatten, name: flat}\n"
+             "  - {type: linear, name: fc, out_features: 10}\n")
+GROUPED = ("input: [32, 8, 8]\nlayers:\n"
+           "  - {type: conv2d, name: grouped, out_channels: 64, kernel_size: 3, groups: 4}\n"
+           "  - {type: conv2d, name: depthwise, out_channels: 64, kernel_size: 3, "
+           "groups: 64, padding: 1}\n"
+           "  - {type: linear, name: head, out_features: 5, bias: false}\n")
+UPSAMPLING = ("input: [16, 7, 7]\nlayers:\n"
+              "  - {type: convtranspose2d, name: up, out_channels: 8, kernel_size: 4, "
+              "stride: 2, padding: 1}\n"
+              "  - {type: conv2d, name: same, out_channels: 8, kernel_size: 5, padding: 2}\n"
+              "  - {type: maxpool2d, name: pool, kernel_size: 3, stride: 2}\n")
+NAMED_MISTAKES = {
+    # batch norm over 64 channels: γ and β, 2·64 = 128; with the running mean and var 4·64
+    "counted_running_stats": (SMALL_NET, "b2: {params: 256}\n",
+                              "✗ b2 params  256  (expected 128)",
+                              "that counts the 128 running means and variances as parameters"),
+    # 2·64 + 1: num_batches_tracked with them
+    "counted_batch_count": (SMALL_NET, "b2: {params: 129}\n", "✗ b2 params  129  (expected 128)",
+                            "that counts num_batches_tracked"),
+    # c2 has bias: false: 3·3·32·64 = 18,432; a bias would add 64
+    "bias_false_counted": (SMALL_NET, "c2: {params: 18496}\n",
+                           "✗ c2 params  18,496  (expected 18,432)",
+                           "this layer has bias: false, so there are no 64 biases"),
+    # the flatten after p2 reads 64·6·6 = 2,304; before p2 it is 64·12·12 = 9,216
+    "flatten_before_pool": (SMALL_NET, "flat: {output: [9216]}\nfc: {params: 92170}\n",
+                            "✗ flat output  [9216]  (expected [2304])",
+                            "that flattens the input of p2 (9,216 features)"),
+    # groups 4: C_in/g = 8, so (3·3·8 + 1)·64 = 4,672; without the division (3·3·32 + 1)·64
+    "groups_not_divided": (GROUPED, "grouped: {params: 18496}\n",
+                           "✗ grouped params  18,496  (expected 4,672)",
+                           "that gives each filter every input channel: with groups=4"),
+    # depthwise, 64 groups of 1 channel: (3·3·1 + 1)·64 = 640; as a full conv (3·3·64 + 1)·64
+    "depthwise_as_full": (GROUPED, "depthwise: {params: 36928}\n",
+                          "✗ depthwise params  36,928  (expected 640)",
+                          "that counts a full convolution: a depthwise one (groups=64)"),
+    # (7 − 1)·2 − 2·1 + (4 − 1) + 1 = 14; the conv formula ⌊(7 + 2 − 4) / 2⌋ + 1 = 3
+    "transposed_as_conv": (UPSAMPLING, "up: {output: [8, 3, 3]}\n",
+                           "✗ up output  [8, 3, 3]  (expected [8, 14, 14])",
+                           "that is the ordinary convolution's formula"),
+    # 14 + 2·2 − 5 + 1 = 14; one side padded: 14 + 2 − 5 + 1 = 12
+    "padded_one_side": (UPSAMPLING, "same: {output: [8, 12, 12]}\n",
+                        "✗ same output  [8, 12, 12]  (expected [8, 14, 14])",
+                        "that pads one side only"),
+    # ⌊(14 − 3) / 2⌋ + 1 = 6; rounding up ⌈11 / 2⌉ + 1 = 7
+    "ceil_not_floor": (UPSAMPLING, "pool: {output: [8, 7, 7]}\n",
+                       "✗ pool output  [8, 7, 7]  (expected [8, 6, 6])",
+                       "that rounds up; the division rounds down"),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(NAMED_MISTAKES))
+def test_a_planted_mistake_gets_its_hint(mistake, capsys, tmp_path):
+    spec_text, answers, line, hint = NAMED_MISTAKES[mistake]
+    spec = _spec_file(tmp_path, spec_text)
+    code, out, _, _ = check(capsys, tmp_path, spec, answers, "--lang", "en")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == line
+    assert lines[1].strip().startswith(hint), lines[1]
+    code, out, _, _ = check(capsys, tmp_path, spec, answers, "--format", "json")
+    assert json.loads(out)["items"][0]["hint_key"] == mistake
+    code, out, _, _ = check(capsys, tmp_path, spec, answers, "--lang", "zh")
+    assert "应为" in out and "that" not in out           # the remark in Chinese too
+
+
+def test_a_bias_false_linear_given_a_bias(capsys, tmp_path):
+    spec = _spec_file(tmp_path, GROUPED + "  - {type: flatten, name: flat, inputs: [depthwise]}\n"
+                      "  - {type: linear, name: fc, out_features: 10, bias: false}\n")
+    # head: bias false on [N, 64, 6, 6]'s last dim 6: 6·5 = 30; with a bias 35
+    # fc after the flatten of 64·6·6 = 2,304 features, no bias: 23,040; with one 23,050
+    code, out, _, _ = check(capsys, tmp_path, spec, "head: {params: 35}\nfc: {params: 23050}\n",
+                            "--lang", "en")
+    assert code == 1
+    assert "✗ head params  35  (expected 30)\n    this layer has bias: false, so there are " \
+        "no 5 biases" in out
+    assert "✗ fc params    23,050  (expected 23,040)\n    this layer has bias: false, so " \
+        "there are no 10 biases" in out
+
+
+def test_running_statistics_in_a_block_and_in_the_totals(capsys, tmp_path):
+    # vgg11_bn's stage1.conv1 = conv (3·3·3 + 1)·64 = 1,792, bn 2·64 = 128, relu
+    code, out, _, _ = check(capsys, tmp_path, str(SPECS / "vgg11_bn.yaml"),
+                            "stage1.conv1: {params: 2048}\n", "--lang", "en")
+    assert code == 1
+    assert "✗ stage1.conv1 params  2,048  (expected 1,920)" in out
+    assert "that counts the 128 running means and variances as parameters" in out
+    # and the batch count with them: 1,920 + 2·64 + 1
+    code, out, _, _ = check(capsys, tmp_path, str(SPECS / "vgg11_bn.yaml"),
+                            "stage1.conv1: {params: 2049}\n", "--lang", "en")
+    assert "that counts the 129 running statistics, which are buffers" in out
+    # every batch norm counting its statistics: the 8 of vgg11_bn hold 64 + 128 + 2·256 +
+    # 4·512 = 2,752 channels, 2·2,752 = 5,504 more than its 132,868,840 parameters
+    code, out, _, _ = check(capsys, tmp_path, str(SPECS / "vgg11_bn.yaml"),
+                            "total_params: 132874344\n", "--lang", "en")
+    assert "✗ total params  132,874,344  (expected 132,868,840)" in out
+    assert "that counts the 5,504 running means and variances as parameters" in out
+
+
 def test_json_for_autograders_has_one_item_per_value(capsys, tmp_path):
     code, out, _, _ = check(capsys, tmp_path, ALEXNET,
                             "conv1: {output: 64x55x55, params: 23232}\ntotal_macs: 714188480\n",
                             "--format", "json", "--lang", "en")
     data = json.loads(out)
     assert code == 1
-    assert data["score"] == {"correct": 2, "total": 3}
+    assert data["score"] == {"correct": 2, "follow_through": 0, "total": 3, "points": 2}
     assert [(i["layer"], i["quantity"], i["given"], i["expected"], i["correct"])
             for i in data["items"]] == [
         ("conv1", "output", [64, 55, 55], [64, 55, 55], True),

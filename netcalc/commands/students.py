@@ -8,8 +8,8 @@ import sys
 
 import click
 
-from ..command_line import (SPEC_PATH, emit, lang_option, load_and_analyze, named_input_option,
-                            output_option)
+from ..command_line import (DIRECTORY_PATH, SPEC_PATH, emit, lang_option, load_and_analyze,
+                            named_input_option, output_option)
 from ..dtypes import MODEL_DTYPES
 from ..errors import NetcalcError, SpecError, UsageError
 from ..i18n import LANGUAGES
@@ -51,10 +51,16 @@ def explain(spec: str, names: tuple[str, ...], lang: str | None, fmt: str, batch
 
 @click.command()
 @click.argument("spec", type=SPEC_PATH)
-@click.argument("answers", type=SPEC_PATH)
+@click.argument("answers", type=SPEC_PATH, nargs=-1, required=True)
 @lang_option
-@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
-              show_default=True, help="Output format (json for autograders).")
+@click.option("--format", "fmt", type=click.Choice(("text", "json", "markdown")),
+              default="text", show_default=True,
+              help="Output format: json for autograders, markdown for feedback to hand back.")
+@click.option("--gradebook", type=click.Path(dir_okay=False), default=None, metavar="FILE.csv",
+              help="Grade a class: write a CSV of every student's score and marks "
+                   "(atomically).")
+@click.option("--feedback", type=DIRECTORY_PATH, default=None, metavar="DIR",
+              help="Grade a class: write each student's feedback to DIR/STUDENT.md.")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
               help="Batch size N the answers are for.")
 @named_input_option
@@ -62,22 +68,75 @@ def explain(spec: str, names: tuple[str, ...], lang: str | None, fmt: str, batch
               metavar="CONTEXT", help="The context length a `total_kv_cache` answer is for.")
 @click.option("--dtype", type=click.Choice(list(MODEL_DTYPES)), default="float32",
               show_default=True, help="Element type a `total_kv_cache` answer is for.")
-def check(spec: str, answers: str, lang: str | None, fmt: str, batch: int,
+def check(spec: str, answers: tuple[str, ...], lang: str | None, fmt: str,
+          gradebook: str | None, feedback: str | None, batch: int,
           input_shapes: tuple[str, ...], kv_context: int | None, dtype: str) -> None:
-    """Grade ANSWERS (a YAML file: `conv1: {output: [64, 55, 55], params: 23296}`,
-    `total_params: ...`) against SPEC's numbers. Exit 0 when all are right."""
-    from ..grading import grade, read_answers
+    """Grade ANSWERS (YAML files: `conv1: {output: [64, 55, 55], params: 23296}`,
+    `total_params: ...`) against SPEC's numbers. An answer that follows from the
+    student's own earlier wrong answer is marked ✓ (follows from ...) for half credit.
+    Exit 0 when all are right.
+
+    A class at once: several answers files (answers/*.yaml; each file's stem is the
+    student), or --gradebook or --feedback. It prints the class's scores and most common
+    mistakes (--format markdown adds every student's feedback; json holds it all), writes
+    the gradebook and the feedback files; a file that cannot be graded is one error line
+    and the others are graded. Exit 1 if any file had an error or any answer is wrong.
+    """
+    from ..grading import grade, read_answers, score
     from ..i18n import language
     from ..render import check as render_check
 
     expanded, result = load_and_analyze(spec, input_shapes, batch, dtype,
                                         kv_context=kv_context)
-    items = grade(expanded, result, read_answers(answers))
     lang = language(lang)
-    emit(render_check.render_json(items, lang) if fmt == "json"
-         else render_check.plain_text(result.name, items, lang), None)
-    if not all(item.correct for item in items):
+    if len(answers) == 1 and gradebook is None and feedback is None:
+        items = grade(expanded, result, read_answers(answers[0]))
+        points = score(items)
+        if fmt == "markdown":
+            from ..grading import StudentResult, student_name
+            text = render_check.student_markdown(result.name, StudentResult(
+                student_name(answers[0]), answers[0], tuple(items), points), lang)
+        elif fmt == "json":
+            text = render_check.render_json(items, points, lang)
+        else:
+            text = render_check.plain_text(result.name, items, points, lang)
+        emit(text, None)
+        return 1 if not all(item.correct for item in items) else None
+    return _check_class(expanded, result, answers, lang, fmt, gradebook, feedback)
+
+
+def _check_class(expanded, result, answers: tuple[str, ...], lang: str, fmt: str,
+                 gradebook: str | None, feedback: str | None) -> int | None:
+    """Every answers file graded; the gradebook and feedback written, the summary shown."""
+    import os
+
+    from ..grading import grade_class, read_answers, student_name
+    from ..io import write_atomic
+    from ..render import check as render_check
+
+    graded = grade_class(expanded, result, [
+        (student_name(path), path, lambda path=path: read_answers(path)) for path in answers])
+    for student in graded.students:
+        if student.error is not None:
+            print(student.error, file=sys.stderr)
+    if gradebook is not None:
+        write_atomic(gradebook, render_check.gradebook_csv(graded))
+    if feedback is not None:
+        try:
+            os.makedirs(feedback, exist_ok=True)
+        except OSError as error:
+            raise UsageError(f"cannot make the feedback directory {feedback}: "
+                             f"{error.strerror}") from None
+        for student in graded.students:
+            write_atomic(os.path.join(feedback, f"{student.student}.md"),
+                         render_check.student_markdown(result.name, student, lang))
+    render = {"text": render_check.class_text, "json": render_check.class_json,
+              "markdown": render_check.class_markdown}[fmt]
+    emit(render(graded, lang), None)
+    if any(student.error is not None or not all(i.correct for i in student.items)
+           for student in graded.students):
         return 1
+    return None
 
 
 def _calculator_options(command):

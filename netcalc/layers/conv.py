@@ -48,6 +48,24 @@ class _ConvBase(Layer):
         weight = self.out_channels * (x[1] // self.groups) * prod(self.kernel_size)
         return {"weight": weight, "bias": self.out_channels} if self.bias else {"weight": weight}
 
+    def usual_mistakes(self, xs: tuple[Shape, ...], y: Shape) -> list[tuple[str, str, int, dict]]:
+        """A grouped conv's weights counted with all C_in input channels (a depthwise conv
+        counted as a full one), and a bias counted where bias=False."""
+        (x,) = xs
+        slips = []
+        if self.groups != 1:
+            # C_in·∏K per output channel (or, transposed, C_out·∏K per input element)
+            key = "depthwise_as_full" if self.groups == x[1] else "groups_not_divided"
+            weight = sum(self.params(x).values()) * self.groups \
+                - (self.out_channels * (self.groups - 1) if self.bias else 0)
+            slips += [("params", key, weight, {"groups": self.groups}),
+                      ("macs", key, self.macs(x, y) * self.groups, {"groups": self.groups})]
+        if not self.bias:
+            slips.append(("params", "bias_false_counted",
+                          sum(self.params(x).values()) + self.out_channels,
+                          {"bias": self.out_channels}))
+        return slips
+
     def params_step(self, x: Shape) -> Step:
         """params = (K_h·K_w·C_in/g + 1)·C_out: one weight per kernel tap and input
         channel of the group, one bias, for each output channel."""
@@ -194,6 +212,18 @@ class ConvTransposeNd(_ConvBase):
     def macs(self, x: Shape, y: Shape) -> int:
         # the transpose of a conv: each INPUT element meets C_out/g · ∏K weights
         return prod(x) * (self.out_channels // self.groups) * prod(self.kernel_size)
+
+    def usual_mistakes(self, xs: tuple[Shape, ...], y: Shape) -> list[tuple[str, str, int, dict]]:
+        """The convolution's own slips, and the output size by the ordinary convolution's
+        formula ⌊(I + 2P − D(K − 1) − 1) / S⌋ + 1 instead of the transposed one."""
+        slips = super().usual_mistakes(xs, y)
+        (x,) = xs
+        try:
+            as_conv = tuple(conv_out(i, k, s, p, d) for i, k, s, p, d in zip(
+                x[2:], self.kernel_size, self.stride, self.padding, self.dilation))
+        except ShapeError:            # the kernel outgrows the input: no such wrong size
+            return slips
+        return [*slips, ("output", "transposed_as_conv", (*y[:2], *as_conv), {})]
 
     def receptive_field(self, x: Shape, y: Shape, field: Field) -> Field:
         """With stride 1, the convolution padded D(K − 1) − P:

@@ -67,6 +67,13 @@ class Linear(Layer):
     def inferred(self, x: Shape) -> dict[str, int]:
         return {"in_features": x[-1]}
 
+    def usual_mistakes(self, xs: tuple[Shape, ...], y: Shape) -> list[tuple[str, str, int, dict]]:
+        """A bias counted where bias=False."""
+        if self.bias:
+            return []
+        return [("params", "bias_false_counted", sum(self.params(xs[0]).values())
+                 + self.out_features, {"bias": self.out_features})]
+
     def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
         (x,) = xs
         c_in, c_out = x[-1], self.out_features

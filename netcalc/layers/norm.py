@@ -67,6 +67,15 @@ class _RunningStatsNorm(_Norm):
     def inferred(self, x: Shape) -> dict:
         return {"num_features": x[1]}
 
+    def usual_mistakes(self, xs: tuple[Shape, ...], y: Shape) -> list[tuple[str, str, int, dict]]:
+        """The running mean and variance counted as parameters (4·C for 2·C), and the
+        batch count num_batches_tracked with them (+ 1)."""
+        if not self.track_running_stats:
+            return []
+        c, right = xs[0][1], sum(self.params(xs[0]).values())
+        return [("params", "counted_running_stats", right + 2 * c, {"stats": 2 * c}),
+                ("params", "counted_batch_count", right + 1, {})]
+
     def explain(self, xs: tuple[Shape, ...], y: Shape) -> list[Step]:
         """params = 2·C (a scale γ and a shift β per channel); buffers 2·C + 1 (the
         running mean and variance, and the count of batches seen)."""

@@ -1,5 +1,7 @@
-"""`netcalc check`: each answer ✓ or ✗, the right value, the usual mistake and the
-working, then the score. Renders grading.Graded; computes nothing."""
+"""`netcalc check`: each answer ✓ or ✗ (✓ following through from the student's own
+earlier answer), the right value, the usual mistake and the working, then the score;
+for a class, the gradebook, the class summary and each student's feedback. Renders
+grading.Graded, StudentResult and ClassResult; computes nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import json
 
 from ..i18n import message
 from .explain import remark_text, step_lines
-from .units import width as display_width
+from .units import pad, width as display_width
 
 
 def _value(value) -> str:
@@ -16,41 +18,257 @@ def _value(value) -> str:
     return f"{value:,}"
 
 
+def points_text(points: float) -> str:
+    """6.0 -> '6', 6.5 -> '6.5'."""
+    return f"{points:g}"
+
+
 def _what(item, lang: str) -> str:
+    """'conv1 params', 'total macs': a question as the output names it."""
     label = message(lang, "total") if item.layer is None else item.layer
     return f"{label} {message(lang, item.quantity + '_q')}"
 
 
-def plain_text(name: str, items: list, lang: str) -> str:
+def _score_line(name: str, score, lang: str) -> str:
+    return message(lang, "score_line", correct=points_text(score.points), total=score.total,
+                   name=name)
+
+
+def _mark(item) -> str:
+    return "✓" if item.correct or item.follow_through else "✗"
+
+
+def _notes(item, lang: str) -> list[str]:
+    """What follows a wrong answer's line: the follow-through's credit, or the usual
+    mistake; then the working."""
+    if item.correct:
+        return []
+    lines = []
+    if item.follow_through:
+        lines.append(message(lang, "follow_through_note", item=item.follow_through,
+                             credit=points_text(item.credit), value=_value(item.expected)))
+    elif item.hint:
+        lines.append(remark_text(lang, item.hint))
+    return lines
+
+
+def plain_text(name: str, items: list, score, lang: str) -> str:
     width = max((display_width(_what(i, lang)) for i in items), default=0)
     lines = []
     for item in items:
-        mark = "✓" if item.correct else "✗"
         what = _what(item, lang)
-        line = f"{mark} {what}{' ' * (width - display_width(what))}  {_value(item.given)}"
-        if not item.correct and item.expected is not None:
+        line = f"{_mark(item)} {what}{' ' * (width - display_width(what))}  {_value(item.given)}"
+        if item.follow_through:
+            line += f"  {message(lang, 'follows_from', item=item.follow_through)}"
+        elif not item.correct and item.expected is not None:
             line += f"  {message(lang, 'expected_value', value=_value(item.expected))}"
         lines.append(line)
         if item.correct:
             continue
-        if item.hint:
-            lines.append(f"    {remark_text(lang, item.hint)}")
+        lines += [f"    {note}" for note in _notes(item, lang)]
         for step in item.working:
             lines += step_lines(lang, step, indent="    ")
-    lines.append(message(lang, "score_line", correct=sum(i.correct for i in items),
-                         total=len(items), name=name))
+    lines.append(_score_line(name, score, lang))
     return "\n".join(lines) + "\n"
 
 
-def render_json(items: list, lang: str) -> str:
-    def plain(value):
-        return list(value) if isinstance(value, tuple) else value
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
 
-    data = {"items": [{"layer": i.layer, "quantity": i.quantity, "given": plain(i.given),
-                       "expected": plain(i.expected), "correct": i.correct,
-                       "hint": remark_text(lang, i.hint) if i.hint else None,
-                       "hint_key": i.hint.key if i.hint else None,
-                       "working": [f"{s.formula} = {s.working}" for s in i.working]}
-                      for i in items],
-            "score": {"correct": sum(i.correct for i in items), "total": len(items)}}
+
+def _items_data(items, lang: str) -> list[dict]:
+    return [{"layer": i.layer, "quantity": i.quantity, "given": _plain(i.given),
+             "expected": _plain(i.expected), "correct": i.correct,
+             "follow_through": i.follow_through, "credit": i.credit,
+             "hint": remark_text(lang, i.hint) if i.hint else None,
+             "hint_key": i.hint.key if i.hint else None,
+             "working": [f"{s.formula} = {s.working}" for s in i.working]}
+            for i in items]
+
+
+def _score_data(score) -> dict:
+    return {"correct": score.correct, "follow_through": score.follow_through,
+            "total": score.total, "points": score.points}
+
+
+def render_json(items: list, score, lang: str) -> str:
+    data = {"items": _items_data(items, lang), "score": _score_data(score)}
     return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+
+
+# -- markdown: a student's feedback -------------------------------------------
+
+def student_markdown(spec: str, student, lang: str, level: int = 1) -> str:
+    """One student's feedback: each answer with its mark, and for the wrong ones the
+    right value, the mistake and the working (a page to hand back)."""
+    heading = "#" * level
+    lines = [f"{heading} {message(lang, 'feedback_title', student=student.student, spec=spec)}",
+             ""]
+    if student.error is not None:
+        return "\n".join([*lines, f"{message(lang, 'not_graded')}: `{student.error}`", ""])
+    lines += [f"**{_score_line(spec, student.score, lang)}**", ""]
+    for item in student.items:
+        line = f"- {_mark(item)} **{_what(item, lang)}**: {_value(item.given)}"
+        if item.follow_through:
+            line += f" {message(lang, 'follows_from', item=item.follow_through)}"
+        elif not item.correct and item.expected is not None:
+            line += f" {message(lang, 'expected_value', value=_value(item.expected))}"
+        lines.append(line)
+        if item.correct:
+            continue
+        lines += [f"  - {note}" for note in _notes(item, lang)]
+        working = [text for step in item.working
+                   for text in step_lines(lang, step, indent="")]
+        if working:
+            lines += ["", "  ```", *(f"  {text}" for text in working), "  ```", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# -- a class ------------------------------------------------------------------
+
+def _table(headings: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    """Columns aligned in terminal cells (Chinese characters take two)."""
+    widths = [max(display_width(h), *(display_width(r[k]) for r in rows))
+              for k, h in enumerate(headings)]
+    return ["  " + "  ".join(pad(cell, widths[k], k in right)
+                             for k, cell in enumerate(row)).rstrip()
+            for row in [headings, *rows]]
+
+
+def _score_cell(student, lang: str) -> str:
+    if student.score is None:
+        return message(lang, "not_graded")
+    return f"{points_text(student.score.points)} / {student.score.total}"
+
+
+def class_text(result, lang: str) -> str:
+    """The class summary: each student's score, the distribution, the named mistakes
+    and the questions most often wrong."""
+    s = result.summary
+    lines = [_class_title(s, lang), "", message(lang, "scores_heading")]
+    lines += _table([message(lang, "student"), message(lang, "score")],
+                    [[st.student, _score_cell(st, lang)] for st in result.students], {1})
+    if s.scores:
+        lines += ["", message(lang, "distribution_heading")]
+        lines += _table([message(lang, "score"), message(lang, "students"), ""],
+                        [[f"{points_text(t.points)} / {t.total}", str(t.students),
+                          "█" * t.students] for t in s.scores], {0, 1})
+        if s.mean_percent is not None:
+            lines.append(f"  {message(lang, 'mean_score', percent=s.mean_percent)}")
+    lines += ["", message(lang, "mistakes_heading")]
+    if not s.mistakes:
+        lines.append(f"  {message(lang, 'no_mistakes_named')}")
+    for mistake in s.mistakes:
+        lines.append(f"  {_mistake_count(mistake, lang)} · {_questions(mistake, lang)}")
+        lines.append(f"    {remark_text(lang, mistake.hint)}")
+    if s.most_wrong:
+        lines += ["", message(lang, "most_wrong_heading")]
+        lines += _table([message(lang, "item"), message(lang, "wrong"),
+                         message(lang, "follow_through_q"), message(lang, "answered")],
+                        [[_question(i.layer, i.quantity, lang), str(i.wrong),
+                          str(i.follow_through), str(i.answered)] for i in s.most_wrong],
+                        {1, 2, 3})
+    return "\n".join(lines) + "\n"
+
+
+def _class_title(summary, lang: str) -> str:
+    return message(lang, "class_title", spec=summary.spec, students=summary.students,
+                   graded=summary.graded, failed=summary.not_graded)
+
+
+def _mistake_count(mistake, lang: str) -> str:
+    return message(lang, "mistake_count", answers=mistake.answers, students=mistake.students)
+
+
+def _questions(mistake, lang: str) -> str:
+    return ", ".join(_question(layer, quantity, lang) for layer, quantity in mistake.items)
+
+
+def _question(layer: str | None, quantity: str, lang: str) -> str:
+    label = message(lang, "total") if layer is None else layer
+    return f"{label} {message(lang, quantity + '_q')}"
+
+
+def class_markdown(result, lang: str) -> str:
+    """Every student's feedback, a section each, after the class summary."""
+    s = result.summary
+    lines = [f"# {_class_title(s, lang)}", "", f"## {message(lang, 'distribution_heading')}", "",
+             f"| {message(lang, 'score')} | {message(lang, 'students')} |", "|---:|---:|"]
+    lines += [f"| {points_text(t.points)} / {t.total} | {t.students} |" for t in s.scores]
+    if s.mean_percent is not None:
+        lines += ["", message(lang, "mean_score", percent=s.mean_percent)]
+    lines += ["", f"## {message(lang, 'mistakes_heading')}", ""]
+    if not s.mistakes:
+        lines.append(message(lang, "no_mistakes_named"))
+    for mistake in s.mistakes:
+        lines.append(f"- **{_mistake_count(mistake, lang)}** ({_questions(mistake, lang)}): "
+                     f"{remark_text(lang, mistake.hint)}")
+    if s.most_wrong:
+        lines += ["", f"## {message(lang, 'most_wrong_heading')}", "",
+                  f"| {message(lang, 'item')} | {message(lang, 'wrong')} | "
+                  f"{message(lang, 'follow_through_q')} | {message(lang, 'answered')} |",
+                  "|---|---:|---:|---:|"]
+        lines += [f"| {_question(i.layer, i.quantity, lang)} | {i.wrong} | "
+                  f"{i.follow_through} | {i.answered} |" for i in s.most_wrong]
+    text = "\n".join(lines) + "\n"
+    for student in result.students:
+        text += "\n" + student_markdown(s.spec, student, lang, level=2)
+    return text
+
+
+def class_json(result, lang: str) -> str:
+    s = result.summary
+    data = {
+        "spec": s.spec,
+        "students": [{"student": st.student, "file": st.path, "error": st.error,
+                      "items": _items_data(st.items, lang),
+                      "score": _score_data(st.score) if st.score else None}
+                     for st in result.students],
+        "summary": {
+            "students": s.students, "graded": s.graded, "not_graded": s.not_graded,
+            "scores": [{"points": t.points, "total": t.total, "students": t.students}
+                       for t in s.scores],
+            "mean_percent": s.mean_percent,
+            "mistakes": [{"hint": remark_text(lang, m.hint), "hint_key": m.hint.key,
+                          "answers": m.answers, "students": m.students,
+                          "items": [{"layer": layer, "quantity": quantity}
+                                    for layer, quantity in m.items]} for m in s.mistakes],
+            "items": [{"layer": i.layer, "quantity": i.quantity, "answered": i.answered,
+                       "correct": i.correct, "follow_through": i.follow_through,
+                       "wrong": i.wrong} for i in s.items]}}
+    return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+
+
+# -- the gradebook ------------------------------------------------------------
+
+def column_name(layer: str | None, quantity: str) -> str:
+    """A question as a gradebook column: 'p2 output', 'fc params', 'total_params' (as
+    the answers file writes it; in English whatever --lang, for spreadsheets)."""
+    return f"total_{quantity}" if layer is None else f"{layer} {quantity}"
+
+
+def gradebook_csv(result) -> str:
+    """student, score (points), out_of, a column per question (✓, ✗, ✓→p2 following
+    through from p2, empty if not answered), error (a file that could not be graded)."""
+    import csv
+    import io
+
+    questions = [(i.layer, i.quantity) for i in result.summary.items]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["student", "score", "out_of",
+                     *(column_name(layer, quantity) for layer, quantity in questions),
+                     "error"])
+    for student in result.students:
+        if student.score is None:
+            writer.writerow([student.student, "", "", *([""] * len(questions)),
+                             student.error])
+            continue
+        cells = []
+        for layer, quantity in questions:
+            item = student.item(layer, quantity)
+            cells.append("" if item is None else "✓" if item.correct
+                         else f"✓→{item.follow_through}" if item.follow_through else "✗")
+        writer.writerow([student.student, points_text(student.score.points),
+                         student.score.total, *cells, ""])
+    return out.getvalue()
