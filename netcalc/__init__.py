@@ -1,8 +1,9 @@
 """netcalc: static analysis of neural network specs (shapes, parameters, MACs, memory).
 
 In Python (a notebook, a script): `netcalc.summary(spec_or_model, input=...)`,
-`netcalc.explain`, `netcalc.check`, `netcalc.verify` (netcalc/api.py); `netcalc.Network`
-writes a spec in Python; errors in a spec raise `netcalc.SpecError`.
+`netcalc.explain`, `netcalc.check`, `netcalc.check_many` (a class), `netcalc.verify`
+(netcalc/api.py); `netcalc.Network` writes a spec in Python; errors in a spec raise
+`netcalc.SpecError`.
 """
 
 __version__ = "0.1.0"
@@ -10,10 +11,12 @@ __version__ = "0.1.0"
 # what `netcalc.X` gives, each imported when first asked for: `import netcalc` stays
 # instant, and the command line loads only what its command needs
 _EXPORTS = {
-    "summary": "api", "explain": "api", "check": "api", "verify": "api", "fit": "api",
+    "summary": "api", "explain": "api", "check": "api", "check_many": "api", "verify": "api",
+    "fit": "api",
     "Network": "spec.pyspec",
     "NetcalcError": "errors", "SpecError": "errors", "UsageError": "errors",
     "MissingToolError": "errors", "Summary": "results", "Fit": "fitting",
+    "exercise": "exercises", "Variant": "exercises",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -41,6 +41,7 @@ COMMANDS = {
     "convtranspose": "students:convtranspose", "pool": "students:pool",
     "linear": "students:linear", "solve": "students:solve", "layers": "layers:layers",
     "fit": "fit:fit",
+    "exercise": "exercise:exercise",
 }
 
 

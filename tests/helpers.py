@@ -14,7 +14,10 @@ from netcalc.spec import load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
-ALL_SPECS = sorted([*SPECS.rglob("*.yaml"), *SPECS.rglob("*.py")])
+# specs/exercises holds exercise templates, not specs: `netcalc exercise` fills their
+# draws (tests/test_exercise.py runs each)
+ALL_SPECS = sorted(path for path in [*SPECS.rglob("*.yaml"), *SPECS.rglob("*.py")]
+                   if "exercises" not in path.relative_to(SPECS).parts)
 
 # Specs whose real forward pass takes a second or more on 2 cores, each a larger
 # sibling of one the default run keeps (vgg11 and vgg11_bn, resnet50): the tests

@@ -135,4 +135,63 @@ MESSAGES = {
                                      "input's)",
     "no_working_written": "(netcalc writes no working for this type yet: its shape, "
                           "parameters and MACs are in `netcalc summary`)",
+    # check: more usual mistakes (issue 19)
+    "counted_running_stats": "that counts the {stats:,} running means and variances as "
+                             "parameters: they are buffers; batch norm learns 2·C "
+                             "parameters, a scale γ and a shift β per channel",
+    "counted_batch_count": "that counts num_batches_tracked, the count of batches seen: a "
+                           "buffer, not a parameter",
+    "padded_one_side": "that pads one side only: P goes on both sides, so the input grows "
+                       "by 2P",
+    "groups_not_divided": "that gives each filter every input channel: with groups={groups} "
+                          "each filter reads C_in/{groups} of them",
+    "depthwise_as_full": "that counts a full convolution: a depthwise one (groups={groups}) "
+                         "gives each filter one input channel, C_in/g = 1",
+    "transposed_as_conv": "that is the ordinary convolution's formula; a transposed "
+                          "convolution gives (I − 1)·S − 2P + D·(K − 1) + output_padding + 1",
+    "flatten_before_pool": "that flattens the input of {pool} ({features:,} features): the "
+                           "flatten reads the output of the last pool",
+    "bias_false_counted": "this layer has bias: false, so there are no {bias:,} biases to "
+                          "count",
+    # check: error carried forward, and a class at once
+    "follows_from": "(follows from your answer for {item})",
+    "follow_through_note": "right for your own {item}: {credit} of the item; the expected "
+                           "value is {value}",
+    "class_title": lambda spec, students, graded, failed: (
+        f"{spec}: {students} answers file{'s' if students != 1 else ''}, {graded} graded"
+        + (f", {failed} not (see the errors above)" if failed else "")),
+    "student": "student", "score": "score", "students": "students", "item": "question",
+    "wrong": "wrong", "answered": "answered", "follow_through_q": "follows through",
+    "not_graded": "not graded",
+    "scores_heading": "Scores", "distribution_heading": "Score distribution",
+    "mistakes_heading": "Most common mistakes", "most_wrong_heading": "Most often wrong",
+    "mean_score": "mean {percent:.1f}%",
+    "mistake_count": lambda answers, students: (
+        f"{answers} answer{'s' if answers != 1 else ''}, {students} "
+        f"student{'s' if students != 1 else ''}"),
+    "no_mistakes_named": "(no named mistake)",
+    "feedback_title": "{student}: {spec}",
+    # exercise: the question sheet, the answer key, the working
+    "exercise_variant": "{title}: variant {number}",
+    "exercise_answers_title": "{title}: variant {number}, answers",
+    "exercise_spec_header": "{name}: variant {number}, drawn by netcalc exercise with seed "
+                            "{seed}",
+    "exercise_key_header": "the answers to variant {number} of {name} (seed {seed}), as "
+                           "`netcalc check` reads them",
+    "exercise_input": "Input: {shape}",
+    "exercise_named_input": "Input `{name}`: {shape}",
+    "exercise_batch_note": "Shapes leave out the batch dimension, here and in the answers.",
+    "exercise_network": "The network", "exercise_layer": "Layer", "exercise_type": "Type",
+    "exercise_reads": "Reads", "exercise_arguments": "Arguments",
+    "exercise_questions": "Questions", "exercise_working": "Working",
+    "exercise_answering": "Write the answers in a YAML file, shapes as lists and counts as "
+                          "whole numbers (`netcalc check` grades it):",
+    "exercise_answer_line": "{question}: {answer}",
+    "ask_output": "The output shape of `{layer}`",
+    "ask_params": "The number of parameters of `{layer}`",
+    "ask_macs": "The multiply-accumulates (MACs) of `{layer}`",
+    "ask_flops": "The FLOPs of `{layer}`",
+    "ask_total_params": "The total number of parameters of the network",
+    "ask_total_macs": "The total multiply-accumulates (MACs) of the network",
+    "ask_total_flops": "The total FLOPs of the network",
 }

@@ -98,4 +98,54 @@ MESSAGES = {
     "total": "合计", "kv_cache_q": "KV 缓存（每个序列的字节数）", "KV cache": "KV 缓存",
     "kv_forgot_values": "这只有一半：缓存同时保存键（K）和值（V），每层 2 个张量",
     "kv_elements_not_bytes": "这是元素个数；换算成字节，每个元素 {bytes} 字节（{dtype}）",
+    # check: more usual mistakes (issue 19)
+    "counted_running_stats": "这把 {stats:,} 个滑动均值和滑动方差也算成了参数：它们是缓冲区；"
+                             "批归一化的参数是 2·C 个，每个通道一个缩放 γ 和一个平移 β",
+    "counted_batch_count": "这把 num_batches_tracked（已见批次数）也算进去了：它是缓冲区，"
+                           "不是参数",
+    "padded_one_side": "这只在一侧填充了：P 加在两侧，输入增大 2P",
+    "groups_not_divided": "这让每个卷积核读入了全部输入通道：groups={groups} 时每个卷积核只读 "
+                          "C_in/{groups} 个",
+    "depthwise_as_full": "这按普通卷积算了：深度可分离卷积（groups={groups}）的每个卷积核只读"
+                         "一个输入通道，C_in/g = 1",
+    "transposed_as_conv": "这是普通卷积的公式；转置卷积的输出是 (I − 1)·S − 2P + D·(K − 1) + "
+                          "output_padding + 1",
+    "flatten_before_pool": "这展平的是 {pool} 的输入（{features:,} 个特征）：展平读的是最后一个"
+                           "池化层的输出",
+    "bias_false_counted": "这一层 bias: false，没有 {bias:,} 个偏置可算",
+    "follows_from": "（由你对 {item} 的答案推出）",
+    "follow_through_note": "按你自己的 {item} 计算是对的：得该项的 {credit}；正确值是 {value}",
+    "class_title": lambda spec, students, graded, failed: (
+        f"{spec}：{students} 份答案，已评 {graded} 份"
+        + (f"，{failed} 份未评（见上面的错误）" if failed else "")),
+    "student": "学生", "score": "得分", "students": "人数", "item": "题目",
+    "wrong": "错", "answered": "作答", "follow_through_q": "承前得分",
+    "not_graded": "未评",
+    "scores_heading": "得分", "distribution_heading": "得分分布",
+    "mistakes_heading": "最常见的错误", "most_wrong_heading": "错得最多的题目",
+    "mean_score": "平均 {percent:.1f}%",
+    "mistake_count": "{answers} 个答案，{students} 名学生",
+    "no_mistakes_named": "（没有可归类的错误）",
+    "feedback_title": "{student}：{spec}",
+    # exercise: the question sheet, the answer key, the working
+    "exercise_variant": "{title}（第 {number} 套）",
+    "exercise_answers_title": "{title}（第 {number} 套）：答案",
+    "exercise_spec_header": "{name}：第 {number} 套，由 netcalc exercise 以种子 {seed} 抽取",
+    "exercise_key_header": "{name} 第 {number} 套（种子 {seed}）的答案，供 `netcalc check` 批改",
+    "exercise_input": "输入：{shape}",
+    "exercise_named_input": "输入 `{name}`：{shape}",
+    "exercise_batch_note": "题目和答案中的形状都不含批维度。",
+    "exercise_network": "网络结构", "exercise_layer": "层", "exercise_type": "类型",
+    "exercise_reads": "输入来自", "exercise_arguments": "参数设置",
+    "exercise_questions": "问题", "exercise_working": "计算过程",
+    "exercise_answering": "把答案写进一个 YAML 文件，形状写成列表，数量写成整数"
+                          "（`netcalc check` 可以批改）：",
+    "exercise_answer_line": "{question}：{answer}",
+    "ask_output": "`{layer}` 的输出形状",
+    "ask_params": "`{layer}` 的参数量",
+    "ask_macs": "`{layer}` 的乘加次数（MACs）",
+    "ask_flops": "`{layer}` 的浮点运算次数（FLOPs）",
+    "ask_total_params": "整个网络的参数总量",
+    "ask_total_macs": "整个网络的乘加次数（MACs）总量",
+    "ask_total_flops": "整个网络的浮点运算次数（FLOPs）总量",
 }

@@ -37,6 +37,9 @@ _COMPARE = {
     ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
 }
 _FUNCTIONS = {"min": min, "max": max, "int": int, "round": round}
+# An exercise template's draws: `netcalc exercise` replaces them with values before a
+# spec is read (netcalc/exercises.py); met here, the file is a template, not a spec.
+DRAW_FUNCTIONS = ("choice", "randint")
 
 
 def has_placeholder(value: Any) -> bool:
@@ -230,6 +233,9 @@ class _Evaluator:
 
     def visit_Call(self, node: ast.Call):
         name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name in DRAW_FUNCTIONS:
+            self.fail(f"{name}(...) is drawn when an exercise is made: this is an exercise "
+                      "template; fill it with `netcalc exercise TEMPLATE --seed N -o DIR`")
         if name not in _FUNCTIONS or node.keywords or not node.args:
             self.fail("only min, max, int and round may be called")
         args = [self.number(arg) for arg in node.args]
