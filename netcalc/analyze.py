@@ -151,7 +151,7 @@ class Computed(namedtuple("Computed", (
 
 # (layer, input shapes, input strides, dtype bytes) -> what its rules give: see _run_layer
 _EVALUATED: dict[tuple, tuple] = {}
-_MOST_EVALUATED = 50_000
+_MOST_EVALUATED = 10_000     # ~1 KB each
 
 
 def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict,
@@ -184,6 +184,8 @@ def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict
             with unrecorded:    # what a field asks of the sizes is no condition on the layer
                 field = layer.evaluate_field(xs, y, in_fields)
         except SpecError:
+            if not any(is_symbolic(d) for x in xs for d in x):
+                raise
             # a rule that needs the size as a number (adaptive pooling's bins)
             field = in_fields[0].lost("depends on the sizes written as letters")
     if field.kind != LOCAL and not field.origin:
@@ -267,9 +269,29 @@ def _result(computed: Computed, dtype_bytes: int) -> LayerResult:
     )
 
 
-class Results(Sequence):
-    """The layers' LayerResults, each made when first asked for (a search reads only the
-    totals; JSON of 100,000 layers writes each as it is made)."""
+class _Made(Sequence):
+    """A read-only sequence made when first read, used as the tuple it stands for:
+    equal to one, added to one, pickled as one."""
+
+    def __add__(self, other):
+        return tuple(self) + tuple(other)
+
+    def __radd__(self, other):
+        return tuple(other) + tuple(self)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    __hash__ = None
+
+    def __reduce__(self):
+        return tuple, (tuple(self),)
+
+
+class Results(_Made):
+    """The layers' LayerResults, each made when first asked for and kept (a search reads
+    only the totals); `streamed` makes them for one pass without keeping them (JSON of
+    100,000 layers)."""
 
     def __init__(self, computed: list[Computed], dtype_bytes: int):
         self._computed, self._dtype_bytes = computed, dtype_bytes
@@ -283,22 +305,26 @@ class Results(Sequence):
             return tuple(self[i] for i in range(*index.indices(len(self))))
         made = self._made[index]
         if made is None:
-            made = self._made[index] = _result(self._computed[index], self._dtype_bytes)
+            made = self._made[index] = self._make(self._computed[index])
         return made
 
     def __iter__(self):
+        return (self[k] for k in range(len(self)))
+
+    def streamed(self):
         """Each in turn, made as it is reached and not kept unless it was already."""
         for computed, made in zip(self._computed, self._made):
-            yield made if made is not None else _result(computed, self._dtype_bytes)
+            yield made if made is not None else self._make(computed)
 
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+    def _make(self, computed: Computed) -> LayerResult:
+        with unrecorded:      # what a renderer reads adds no condition to the sizes
+            return _result(computed, self._dtype_bytes)
 
     def __repr__(self) -> str:
-        return f"<{len(self)} layers>"
+        return repr(tuple(self))
 
 
-class Deferred(Sequence):
+class Deferred(_Made):
     """A tuple computed on first use (the table's rows and the blocks' sums)."""
 
     def __init__(self, compute):
@@ -319,9 +345,6 @@ class Deferred(Sequence):
 
     def __iter__(self):
         return iter(self.items)
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Sequence) and self.items == tuple(other)
 
     def __repr__(self) -> str:
         return repr(self.items)

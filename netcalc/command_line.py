@@ -180,6 +180,13 @@ def emit(text, output: str | None) -> None:
         write_atomic(output, text)
         return
     write = sys.stdout.write
+    encoding = getattr(sys.stdout, "encoding", None)      # None: a StringIO, which takes str
+    if not isinstance(text, str) and encoding and hasattr(sys.stdout, "buffer") \
+            and encoding.lower().replace("-", "") != "utf8":
+        # pieces are written as made: a later one might not encode where an earlier did,
+        # so all in UTF-8, as -o writes (a document in one encoding)
+        sys.stdout.flush()
+        write = _utf8_writer(sys.stdout.buffer)
     for piece in (text,) if isinstance(text, str) else text:
         try:
             write(piece)

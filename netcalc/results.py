@@ -172,6 +172,8 @@ class Summary:
     depth: int | None
     inputs: dict                    # input name -> shape with batch
     input_dtypes: dict              # input name -> element type
+    # read-only sequences, each made when first read (analyze.Results, Deferred), used
+    # as tuples: a search reads the totals and never makes them
     layers: tuple[LayerResult, ...]
     rows: tuple[Row, ...]           # the table's rows, as --depth folds them
     blocks: tuple[Row, ...]         # every block and repeat, whatever --depth
@@ -189,6 +191,12 @@ class Summary:
     # (attention's L²), the MACs' terms by degree, highest first, and the layer types
     # that hold the highest: (("L", ((2, 18432·L²), (1, …)), ("attention",)),)
     macs_by_degree: tuple = ()
+
+    def each_layer(self):
+        """Every layer in turn, for one pass, made as it is reached and not kept: what
+        a long JSON document writes."""
+        streamed = getattr(self.layers, "streamed", None)
+        return streamed() if streamed else iter(self.layers)
 
     # -- as a notebook or a script shows it (each a renderer's, render/) --------------
 

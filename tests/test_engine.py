@@ -56,3 +56,29 @@ def test_layers_made_on_demand_equal_those_a_renderer_reads_twice():
     document = json.loads(result.to_json())
     assert [layer["name"] for layer in document["layers"]] == [r.name for r in listed]
     assert sum(layer["params"] for layer in document["layers"]) == 11_689_512
+
+
+def test_a_summary_reads_as_tuples_pickles_and_adds():
+    import pickle
+
+    result = summarize(SPECS / "lenet5.yaml")
+    names = [r.name for r in result.layers]
+    again = pickle.loads(pickle.dumps(result))
+    assert [r.name for r in again.layers] == names and again.totals.params == 61_706
+    assert len(result.rows + result.blocks) == len(result.rows) + len(result.blocks)
+    assert result.layers[0] is result.layers[0] is next(iter(result.layers))
+
+
+def test_json_to_a_latin1_terminal_is_one_utf8_document(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    # `×` fits Latin-1, a shape's `⌊` does not: the whole document is UTF-8, as -o writes
+    done = subprocess.run([sys.executable, "-m", "netcalc", "summary",
+                           str(SPECS / "resnet18.yaml"), "--input", "3xHxW", "--format", "json"],
+                          capture_output=True, env={**os.environ, "PYTHONIOENCODING": "latin-1"})
+    assert done.returncode == 0
+    document = json.loads(done.stdout.decode("utf-8"))
+    assert document["macs_convention"].endswith("flops = 2 × macs")
+    assert any("⌊" in str(layer["output_shape"]) for layer in document["layers"])

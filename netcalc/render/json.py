@@ -53,7 +53,7 @@ def _sections(summary: Summary):
         "macs_convention": MACS_CONVENTION,
         "inputs": summary.inputs,
         "input_dtypes": summary.input_dtypes,
-        "layers": lambda: (_fields(layer, _LAYER_FIELDS) for layer in summary.layers),
+        "layers": lambda: (_fields(layer, _LAYER_FIELDS) for layer in summary.each_layer()),
         "blocks": lambda: (_fields(row, _ROW_FIELDS) for row in summary.blocks),
         "totals": _fields(summary.totals, _TOTAL_FIELDS),
         "outputs": summary.outputs,

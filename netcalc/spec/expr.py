@@ -80,9 +80,10 @@ def evaluate(source: str, variables: Mapping[str, Any], loc: Location | None) ->
     key, known = None, _UNBOUND
     if "i" not in names:
         try:
-            # with each value's type: 1, 1.0 and True are equal keys but not equal values
-            key = (text, *((value, type(value)) for value in
-                           (variables.get(name, _UNBOUND) for name in names)))
+            # with each value's type (1, 1.0 and True are equal keys but not equal
+            # values), and a float as written (-0.0 is 0.0, but is said otherwise)
+            key = (text, *((type(value), repr(value) if type(value) is float else value)
+                           for value in (variables.get(name, _UNBOUND) for name in names)))
             known = _VALUES.get(key, _UNBOUND)
         except TypeError:               # a value no key can hold (a list)
             key = None
