@@ -592,12 +592,22 @@ def _student_total(spec: ExpandedSpec, summary: Summary, world: dict[str, _Compu
             continue
         numbers = world[name]
         if numbers.output is None:
+            if _counts_none(spec_layer.layer, own):
+                continue        # a residual add of the student's mismatched shapes: 0 all the same
             return None, None
         value = getattr(numbers, own) * scale
         total += value
         if numbers.origin and value != getattr(results[name], quantity):
             origin = origin or numbers.origin
     return total, origin
+
+
+def _counts_none(layer, quantity: str) -> bool:
+    """The layer's type holds no parameters (or counts no MACs) at any shape (an add, an
+    activation): its share of a total is 0 even on shapes it cannot take."""
+    from .layers.base import Layer
+
+    return getattr(type(layer), quantity) is getattr(Layer, quantity)
 
 
 def _changed_networks(spec: ExpandedSpec, summary: Summary,
