@@ -57,7 +57,6 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
                       for name, kind in input_dtypes.items()}
     input_bytes = sum(bytes_of_input.values())
     layouts = {name: contiguous_strides(shape) for name, shape in shapes.items()}
-    fields = {name: _from(Field.of_input(shape), name) for name, shape in shapes.items()}
     symbolic = any(is_symbolic(d) for shape in inputs.values() for d in shape)
     # an error downstream of a --input shape says where the shape came from
     notes = tuple(Note(None, f"input '{name}' is {list(inputs[name])}, from --input")
@@ -81,7 +80,7 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
         # not where sizes are letters, whose formulas record what they assume
         evaluated = None if symbolic else _EVALUATED
         for spec_layer in spec.layers:
-            done[spec_layer.name] = _run_layer(spec_layer, batch, shapes, layouts, fields, size,
+            done[spec_layer.name] = _run_layer(spec_layer, batch, shapes, layouts, size,
                                                notes, advice, done, holders, evaluated)
         computed = list(done.values())
 
@@ -100,14 +99,18 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
     cache = None if kv_context is None else kv_cache(spec, computed, totals, kv_context, batch,
                                                      size)
     # what only renderers read is made when one asks: a search reads the totals alone
+    # receptive fields, which only renderers read, are traced when one first asks
+    fields = Deferred(lambda: [_receptive_fields(computed, inputs, symbolic)])
+
     def rows():
-        return _fold(_tree(spec.groups, computed, shapes, fields, totals), depth)
+        return _fold(_tree(spec.groups, computed, shapes, fields[0], totals), depth)
 
     def blocks():
-        return _tree(spec.groups, computed, shapes, fields, totals, with_layers=False)
+        return _tree(spec.groups, computed, shapes, fields[0], totals, with_layers=False)
 
     return Summary(spec.name, spec.file, batch, dtype, size, depth, inputs, input_dtypes,
-                   Results(computed, size), Deferred(rows), Deferred(blocks), totals, outputs,
+                   Results(computed, size, fields), Deferred(rows), Deferred(blocks), totals,
+                   outputs,
                    tuple(warnings), tuple(assumed.texts()), held, dict(spec.outputs), cache,
                    _macs_by_degree(totals.macs, computed))
 
@@ -130,13 +133,14 @@ def _macs_by_degree(macs, layers: list[LayerResult]) -> tuple:
 
 
 class Computed(namedtuple("Computed", (
-        "spec", "layer", "input_shapes", "numbers", "field", "param_tensors", "params",
+        "spec", "layer", "input_shapes", "numbers", "param_tensors", "params",
         "trainable_params", "bias_params", "buffer_bytes", "activation_bytes",
-        "active_params", "causal_attention_macs"))):
+        "active_params", "causal_attention_macs", "saved", "score_elements"))):
     """One layer as analyze keeps it: a tuple of what its rules gave, from which the
     totals and memory are summed and a renderer's LayerResult is made when asked
     (`spec`: its LayerSpec; `layer`: its type's record at this batch; `param_tensors`:
-    those it holds, less any it shares with the layer that counts them)."""
+    those it holds, less any it shares with the layer that counts them; `saved`: what
+    autograd keeps of it for backward; `score_elements`: its attention scores')."""
 
     __slots__ = ()
 
@@ -154,9 +158,9 @@ _EVALUATED: dict[tuple, tuple] = {}
 _MOST_EVALUATED = 10_000     # ~1 KB each
 
 
-def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict,
-               dtype_bytes: int, notes: tuple[Note, ...], warnings: list,
-               done: dict[str, Computed], holders: dict, evaluated: dict | None) -> Computed:
+def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, dtype_bytes: int,
+               notes: tuple[Note, ...], warnings: list, done: dict[str, Computed],
+               holders: dict, evaluated: dict | None) -> Computed:
     layer = spec_layer.layer.for_batch(batch)
     names = spec_layer.inputs
     xs = tuple(shapes[name] for name in names)
@@ -169,33 +173,39 @@ def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, fields: dict
             if len(evaluated) >= _MOST_EVALUATED:
                 evaluated.clear()
             evaluated[key] = known
-    numbers, own, params, bias, buffer_bytes, active, causal = known
+    numbers, own, params, bias, buffer_bytes, active, causal, saved, scores = known
     if numbers.warnings:
         warnings += [SpecWarning(spec_layer.loc, spec_layer.name, layer.type_name, message)
                      for message in numbers.warnings]
-    y = numbers.output_shape
-    shapes[spec_layer.name] = y
+    shapes[spec_layer.name] = numbers.output_shape
     layouts[spec_layer.name] = numbers.output_strides
-    in_fields = tuple(fields[name] for name in names)
-    if evaluated is not None:
-        field = layer.evaluate_field(xs, y, in_fields)
-    else:
-        try:
-            with unrecorded:    # what a field asks of the sizes is no condition on the layer
-                field = layer.evaluate_field(xs, y, in_fields)
-        except SpecError:
-            if not any(is_symbolic(d) for x in xs for d in x):
-                raise
-            # a rule that needs the size as a number (adaptive pooling's bins)
-            field = in_fields[0].lost("depends on the sizes written as letters")
-    if field.kind != LOCAL and not field.origin:
-        field = _from(field, spec_layer.name)
-    fields[spec_layer.name] = field
     if spec_layer.tied:
         own, params, bias, active = _untie(spec_layer, layer, xs, numbers, done, holders, notes)
     trainable = params - spec_layer.frozen if spec_layer.trainable else 0
-    return Computed(spec_layer, layer, xs, numbers, field, own, params, trainable, bias,
-                    buffer_bytes, numbers.activation_elements * dtype_bytes, active, causal)
+    return Computed(spec_layer, layer, xs, numbers, own, params, trainable, bias,
+                    buffer_bytes, numbers.activation_elements * dtype_bytes, active, causal,
+                    saved, scores)
+
+
+def _receptive_fields(computed: list[Computed], inputs: dict, symbolic: bool) -> dict:
+    """What one unit of each layer's output (and each input) sees of the network's
+    input, traced layer by layer (layers/field.py)."""
+    fields = {name: _from(Field.of_input(shape), name) for name, shape in inputs.items()}
+    with unrecorded:        # what a field asks of the sizes is no condition on the layer
+        for c in computed:
+            xs, y = c.input_shapes, c.numbers.output_shape
+            in_fields = tuple(fields[name] for name in c.spec.inputs)
+            try:
+                field = c.layer.evaluate_field(xs, y, in_fields)
+            except SpecError:
+                if not symbolic:
+                    raise
+                # a rule that needs the size as a number (adaptive pooling's bins)
+                field = in_fields[0].lost("depends on the sizes written as letters")
+            if field.kind != LOCAL and not field.origin:
+                field = _from(field, c.spec.name)
+            fields[c.spec.name] = field
+    return fields
 
 
 def _evaluate(spec_layer, layer, xs: tuple, strides: tuple, dtype_bytes: int,
@@ -219,8 +229,10 @@ def _evaluate(spec_layer, layer, xs: tuple, strides: tuple, dtype_bytes: int,
     buffer_bytes = sum(n * (INT64_BYTES if name in layer.int64_buffers else dtype_bytes)
                        for name, n in numbers.buffers.items())
     active = layer.active_params(xs)
+    y = numbers.output_shape
     return (numbers, own, params, bias, buffer_bytes, params if active is None else active,
-            layer.causal_attention_macs(xs, numbers.output_shape))
+            layer.causal_attention_macs(xs, y), tuple(layer.saved_for_backward(xs, y)),
+            layer.score_elements(xs, y))
 
 
 def _untie(spec_layer, layer, xs: tuple, numbers, done: dict, holders: dict,
@@ -247,7 +259,7 @@ def _untie(spec_layer, layer, xs: tuple, numbers, done: dict, holders: dict,
     return own, params, bias, _active(layer.active_params(xs), params, own, numbers.params)
 
 
-def _result(computed: Computed, dtype_bytes: int) -> LayerResult:
+def _result(computed: Computed, dtype_bytes: int, field: Field) -> LayerResult:
     """The layer's numbers as renderers read them."""
     spec_layer, layer, xs, numbers = computed[:4]
     params, bias = computed.params, computed.bias_params
@@ -262,7 +274,7 @@ def _result(computed: Computed, dtype_bytes: int) -> LayerResult:
         weight_params=params - bias, bias_params=bias, buffers=sum(numbers.buffers.values()),
         macs=numbers.macs, flops=flops_of(numbers.macs), param_bytes=params * dtype_bytes,
         buffer_bytes=computed.buffer_bytes, activation_bytes=computed.activation_bytes,
-        receptive_field=_receptive_field(computed.field),
+        receptive_field=_receptive_field(field),
         active_params=computed.active_params,
         causal_attention_macs=computed.causal_attention_macs,
         batch_dim=layer.output_batch_dim(xs),
@@ -293,8 +305,8 @@ class Results(_Made):
     only the totals); `streamed` makes them for one pass without keeping them (JSON of
     100,000 layers)."""
 
-    def __init__(self, computed: list[Computed], dtype_bytes: int):
-        self._computed, self._dtype_bytes = computed, dtype_bytes
+    def __init__(self, computed: list[Computed], dtype_bytes: int, fields: Deferred):
+        self._computed, self._dtype_bytes, self._fields = computed, dtype_bytes, fields
         self._made: list[LayerResult | None] = [None] * len(computed)
 
     def __len__(self) -> int:
@@ -318,7 +330,7 @@ class Results(_Made):
 
     def _make(self, computed: Computed) -> LayerResult:
         with unrecorded:      # what a renderer reads adds no condition to the sizes
-            return _result(computed, self._dtype_bytes)
+            return _result(computed, self._dtype_bytes, self._fields[0][computed.spec.name])
 
     def __repr__(self) -> str:
         return repr(tuple(self))
@@ -485,5 +497,5 @@ def _tree(groups: list[Group], layers: list[Computed], shapes: dict, fields: dic
                 activation_bytes=layer.activation_bytes,
                 params_percent=percent(layer.params, totals.params),
                 macs_percent=percent(macs, totals.macs), collapsed=False,
-                receptive_field=_receptive_field(layer.field)))
+                receptive_field=_receptive_field(fields[layer.spec.name])))
     return rows

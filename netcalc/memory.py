@@ -16,7 +16,11 @@ from math import prod
 
 from .dtypes import INT64_BYTES
 from .errors import UsageError
-from .results import KVCache, LayerResult, Memory, Totals
+from .results import KVCache, Memory, Totals
+
+TYPE_CHECKING = False    # annotations only: each layer as analyze keeps it
+if TYPE_CHECKING:
+    from .analyze import Computed
 
 # The optimizer's state per trainable parameter, in its own float32 copies.
 OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
@@ -24,7 +28,7 @@ AMP_BYTES = 2             # --amp: activations in float16 / bfloat16
 FLOAT32_BYTES = 4
 
 
-def memory(spec, layers: list[LayerResult], totals: Totals, input_bytes: dict,
+def memory(spec, layers: list[Computed], totals: Totals, input_bytes: dict,
            outputs: set[str], dtype_bytes: int, optimizer: str, amp: bool,
            checkpoint: tuple[str, ...] = (), segments: list[range] = (),
            sized: bool = True) -> Memory:
@@ -55,9 +59,8 @@ def memory(spec, layers: list[LayerResult], totals: Totals, input_bytes: dict,
         optimizer_bytes=state_bytes, saved_activation_bytes=saved,
         training_bytes=weight_bytes + grad_bytes + state_bytes + buffer_bytes + saved,
         checkpointed=checkpoint,
-        attention_score_bytes=dtype_bytes * max(
-            (spec_layer.layer.score_elements(result.input_shapes, result.output_shape)
-             for spec_layer, result in zip(spec.layers, layers)), default=0))
+        attention_score_bytes=dtype_bytes * max((result.score_elements for result in layers),
+                                                default=0))
 
 
 def checkpoint_segments(spec, patterns: tuple[str, ...]) -> list[range]:
@@ -90,7 +93,7 @@ def checkpoint_segments(spec, patterns: tuple[str, ...]) -> list[range]:
     return outermost
 
 
-def _storages(spec, layers: list[LayerResult], input_bytes: dict, dtype_bytes: int,
+def _storages(spec, layers: list[Computed], input_bytes: dict, dtype_bytes: int,
               training: bool):
     """Each tensor's storage (the name that made it) and each storage's bytes."""
     owner = {name: name for name in input_bytes}
@@ -110,7 +113,7 @@ def _storages(spec, layers: list[LayerResult], input_bytes: dict, dtype_bytes: i
     return owner, size
 
 
-def _peak(spec, layers: list[LayerResult], input_bytes: dict, outputs: set[str],
+def _peak(spec, layers: list[Computed], input_bytes: dict, outputs: set[str],
           dtype_bytes: int) -> int:
     owner, size = _storages(spec, layers, input_bytes, dtype_bytes, training=False)
     last: dict[str, int] = {}
@@ -131,7 +134,7 @@ def _peak(spec, layers: list[LayerResult], input_bytes: dict, outputs: set[str],
     return peak
 
 
-def _saved_bytes(spec, layers: list[LayerResult], input_bytes: dict, dtype_bytes: int,
+def _saved_bytes(spec, layers: list[Computed], input_bytes: dict, dtype_bytes: int,
                  amp: bool, segments: list[range] = ()) -> int:
     """What autograd holds when backward begins. A checkpointed segment keeps only its
     inputs; what its layers save exists for one segment at a time, while backward
@@ -152,7 +155,7 @@ def _saved_bytes(spec, layers: list[LayerResult], input_bytes: dict, dtype_bytes
     new = 0
     # a segment's own saved tensors, which backward recomputes as new ones, and its inputs
     inside: dict[int, tuple[set[str], list[int], set[str]]] = {}
-    for index, (spec_layer, result) in enumerate(zip(spec.layers, layers)):
+    for index, result in enumerate(layers):
         k = segment_of.get(index)
         held, fresh, inputs = (kept, None, None) if k is None else \
             inside.setdefault(k, (set(), [0], set()))
@@ -161,8 +164,7 @@ def _saved_bytes(spec, layers: list[LayerResult], input_bytes: dict, dtype_bytes
                        if size.get(owner[name]) and owner[name] not in made_in[k]}
             kept.update(outside)
             inputs.update(outside)
-        for saved in spec_layer.layer.saved_for_backward(result.input_shapes,
-                                                         result.output_shape):
+        for saved in result.saved:
             if saved.what == "new":
                 n_bytes = saved.elements * {"model": element, "float32": FLOAT32_BYTES,
                                             "int64": INT64_BYTES}[saved.dtype]
@@ -181,7 +183,7 @@ def _saved_bytes(spec, layers: list[LayerResult], input_bytes: dict, dtype_bytes
 
 
 
-def kv_cache(spec, layers: list[LayerResult], totals: Totals, context: int, batch: int,
+def kv_cache(spec, layers: list[Computed], totals: Totals, context: int, batch: int,
              dtype_bytes: int) -> KVCache:
     """The keys and values a decoder keeps to generate `context` tokens: per causal
     attention layer 2·kv_heads·head_dim per token (the layer type's rule), in the
