@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 from helpers import SPECS, summarize, summarize_text
+from netcalc.errors import SpecError
+from netcalc.spec import parse_spec
 from netcalc.spec.expr import evaluate
 
 
@@ -82,3 +84,73 @@ def test_json_to_a_latin1_terminal_is_one_utf8_document(tmp_path):
     document = json.loads(done.stdout.decode("utf-8"))
     assert document["macs_convention"].endswith("flops = 2 × macs")
     assert any("⌊" in str(layer["output_shape"]) for layer in document["layers"])
+
+
+REUSED_BLOCKS = """\
+input: [4, 8, 8]
+blocks:
+  inner:
+    layers:
+      - {type: conv2d, name: conv, out_channels: 4, kernel_size: 3, padding: 1}
+      - {type: relu, name: act, if: false}
+  pair:
+    layers:
+      - {type: inner, name: first}
+      - {type: chunk, name: [left, right], chunks: 2, dim: 1}
+      - {type: cat, name: joined, inputs: [right, left], dim: 1}
+      - {type: add, name: sum, inputs: [joined, input]}
+layers:
+  - {type: pair, name: a}
+  - {type: pair, name: b}
+  - {type: pair, name: c, repeat: 2}
+"""
+
+
+def test_a_block_used_again_at_the_same_values_gets_its_own_names_and_trace():
+    spec = parse_spec(REUSED_BLOCKS, "reused.yaml")
+
+    def copy(prefix: str, before: str, depth: int) -> list:
+        inner = f"in block 'inner', used here as '{prefix}.first'"
+        outer = f"in block 'pair', used here as '{prefix}'"
+        return [(f"{prefix}.first.conv", (before,), depth + 1, [inner, outer]),
+                (f"{prefix}.left", (f"{prefix}.first.conv",), depth, [outer]),
+                (f"{prefix}.right", (f"{prefix}.first.conv",), depth, [outer]),
+                (f"{prefix}.joined", (f"{prefix}.right", f"{prefix}.left"), depth, [outer]),
+                (f"{prefix}.sum", (f"{prefix}.joined", before), depth, [outer])]
+
+    # `act` is switched off: `pair`'s chunk reads the conv; `sum` adds the block's input
+    expected = [*copy("a", "input", 1), *copy("b", "a.sum", 1), *copy("c.0", "b.sum", 2),
+                *copy("c.1", "c.0.sum", 2)]
+    assert [(s.name, s.inputs, s.depth, [n.message for n in s.trace])
+            for s in spec.layers] == expected
+    assert [(g.name, g.depth, g.first, g.end, g.output) for g in spec.groups] == [
+        ("a", 0, 0, 5, "a.sum"), ("a.first", 1, 0, 1, "a.first.conv"),
+        ("b", 0, 5, 10, "b.sum"), ("b.first", 1, 5, 6, "b.first.conv"),
+        ("c", 0, 10, 20, "c.1.sum"), ("c.0", 1, 10, 15, "c.0.sum"),
+        ("c.0.first", 2, 10, 11, "c.0.first.conv"), ("c.1", 1, 15, 20, "c.1.sum"),
+        ("c.1.first", 2, 15, 16, "c.1.first.conv")]
+
+
+def test_an_error_in_a_block_used_again_names_that_use():
+    text = ("input: [16]\nblocks:\n  head:\n    layers:\n"
+            "      - {type: linear, name: fc, in_features: 16, out_features: 8}\n"
+            "layers:\n  - {type: head, name: a}\n  - {type: head, name: b}\n")
+    try:
+        summarize_text(text, file="heads.yaml")
+    except SpecError as error:
+        message = str(error)
+    # b's input is a's 8 features, not 16
+    assert message.startswith("heads.yaml:5:47: error: layer 'b.fc' (linear): in_features=16 "
+                              "but the input has 8 features in its last dim"), message
+    assert "heads.yaml:8:5: note: in block 'head', used here as 'b'" in message, message
+
+
+def test_a_block_given_one_tensor_twice_reads_each_input_where_it_says():
+    text = ("input: [3]\nblocks:\n  both:\n    inputs: [x, y]\n    layers:\n"
+            "      - {type: mul, name: m, inputs: [x, y]}\n      - {type: add, inputs: [m, y]}\n"
+            "layers:\n  - {type: relu, name: r}\n  - {type: both, name: p, inputs: [r, r]}\n"
+            "  - {type: both, name: q, inputs: [r, p]}\n")
+    spec = parse_spec(text, "twice.yaml")
+    assert [(s.name, s.inputs) for s in spec.layers] == [
+        ("r", ("input",)), ("p.m", ("r", "r")), ("p.add_1", ("p.m", "r")),
+        ("q.m", ("r", "p.add_1")), ("q.add_1", ("q.m", "p.add_1"))]

@@ -19,7 +19,7 @@ from .build import (MAX_LAYERS, NAME, LayerGraph, Scope, check_block_name, check
                     layer_name)
 from .expr import cost, has_placeholder, substitute
 from .loader import LocatedDict, LocatedList, located
-from .model import ExpandedSpec, InputSpec
+from .model import ExpandedSpec, Group, InputSpec, LayerSpec
 
 TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
 if TYPE_CHECKING:
@@ -78,7 +78,9 @@ def expand(doc: Any, file: str, params: dict[str, Any] | None = None) -> Expande
     if "layers" not in doc:
         raise SpecError("the spec has no `layers` list", doc.loc)
     blocks = _blocks(doc)
-    expander = _Expander(spec, blocks)
+    # a document is never changed once read: a block's expansion at some values holds
+    # for every expansion of it (a search expands one spec at many values)
+    expander = _Expander(spec, blocks, doc.__dict__.setdefault("_block_instances", {}))
     scope = _Scope(prefix="", inputs={i.name: i.name for i in spec.inputs}, variables=variables,
                    depth=0, trace=(), trainable=True, stack=())
     try:
@@ -356,9 +358,13 @@ class _Malformed(Exception):
 class _Expander(LayerGraph):
     """Drives a LayerGraph from the spec's `layers` lists and `blocks`."""
 
-    def __init__(self, spec: ExpandedSpec, blocks: dict[str, BlockDef]):
+    def __init__(self, spec: ExpandedSpec, blocks: dict[str, BlockDef],
+                 instances: dict | None = None):
         super().__init__(spec)
         self.blocks = blocks
+        # (block, its values, trainable, inputs) -> one instance's expansion, which every
+        # later use of the block at the same values repeats under its own names
+        self.instances: dict[tuple, _Instance] = {} if instances is None else instances
 
     # -- lists of entries -----------------------------------------------
 
@@ -586,6 +592,17 @@ class _Expander(LayerGraph):
             raise SpecError(f"block '{block.name}' takes {len(block.input_names)} input(s) "
                             f"({', '.join(block.input_names)}), given {len(inputs)}",
                             entry.where("inputs"), scope.trace)
+        key = _instance_key(block, values, trainable, inputs)
+        made = self.instances.get(key) if key else None
+        if made is not None:
+            output = made.repeat(self, qualified, inputs, depth,
+                                 (Note(entry.loc, f"in block '{block.name}', used here as "
+                                                  f"'{qualified}'"), *scope.trace))
+            if len(self.spec.layers) > MAX_LAYERS:
+                raise SpecError(f"the spec expands past the limit of {MAX_LAYERS:,} layers",
+                                entry.loc)
+            return output
+        marks = self.marks()
         group = self.open_group(qualified, block.name, "block", depth, entry.loc)
         inner = _Scope(prefix=qualified + ".", inputs=dict(zip(block.input_names, inputs)),
                        variables=values, depth=depth + 1,
@@ -594,7 +611,17 @@ class _Expander(LayerGraph):
                        trainable=trainable, stack=(*scope.stack, block.name))
         output = self.expand_entries(block.layers, inner, block.loc, f"block '{block.name}'")
         self.close_group(group, output)
+        if key:
+            if len(self.instances) >= _MOST_INSTANCES:
+                self.instances.clear()
+            self.instances[key] = _Instance.record(self, marks, qualified, inputs, depth,
+                                                   len(scope.trace), output)
         return output
+
+    def marks(self) -> tuple[int, ...]:
+        """How much of each record there is so far: what a block's expansion adds after."""
+        return (len(self.spec.layers), len(self.spec.groups), len(self.resolved),
+                len(self.defined_at), len(self.pieces))
 
     # -- names, references, values ------------------------------------------
 
@@ -639,3 +666,98 @@ def _reads_no_input(type_name: str) -> bool:
     """A learned tensor (`parameter`): its default input is none, not the previous layer."""
     cls = lookup(type_name) if isinstance(type_name, str) else None
     return cls is not None and cls.arity == NO_INPUT
+
+
+_MOST_INSTANCES = 2_000
+
+
+def _instance_key(block: BlockDef, values: dict, trainable: bool,
+                  inputs: tuple[str, ...]) -> tuple | None:
+    """What a block instance's layers depend on, but for its names: None where its
+    inputs are not distinct (an inner layer reading one could not say which)."""
+    if len(set(inputs)) != len(inputs):
+        return None
+    # repr tells 1, 1.0 and True apart, and -0.0 from 0.0
+    return block.name, repr(values), trainable, len(inputs)
+
+
+def _added(record: dict, since: int) -> list:
+    """The items a dict gained after it held `since` (its newest, in order)."""
+    gained = len(record) - since
+    items = []
+    for item in reversed(record.items()):
+        if len(items) == gained:
+            break
+        items.append(item)
+    return items[::-1]
+
+
+@dataclass
+class _Instance:
+    """One block instance's expansion, as the same block at the same values gives it
+    anywhere: its layers, groups and names, to repeat under another instance's name,
+    inputs, depth and trace (a ResNet stage's identical blocks, 100,000-layer stacks)."""
+
+    qualified: str
+    inputs: tuple[str, ...]
+    depth: int
+    outer_trace: int                 # the notes of its layers' traces outside the block
+    first: int                       # the index of its first layer
+    layers: list
+    groups: list
+    resolved: list
+    defined_at: list
+    pieces: list
+    output: str
+
+    @classmethod
+    def record(cls, graph: LayerGraph, marks: tuple[int, ...], qualified: str,
+               inputs: tuple[str, ...], depth: int, outer_trace: int,
+               output: str) -> "_Instance":
+        layers0, groups0, resolved0, defined0, pieces0 = marks
+        return cls(qualified, inputs, depth, outer_trace, layers0, graph.spec.layers[layers0:],
+                   graph.spec.groups[groups0:], _added(graph.resolved, resolved0),
+                   _added(graph.defined_at, defined0), _added(graph.pieces, pieces0), output)
+
+    def repeat(self, graph: LayerGraph, qualified: str, inputs: tuple[str, ...], depth: int,
+               trace: tuple) -> str:
+        """Add this expansion again as the instance `qualified`, whose layers' traces end
+        with `trace` (its own use first); returns its output."""
+        old, new = self.qualified + ".", qualified + "."
+        cut = len(old)
+        given = dict(zip(self.inputs, inputs))
+
+        def name(n: str) -> str:
+            if n.startswith(old):
+                return new + n[cut:]
+            return qualified if n == self.qualified else given[n]
+
+        notes: dict[int, Note] = {}
+
+        def renamed(note: Note) -> Note:
+            made = notes.get(id(note))
+            if made is None:
+                made = notes[id(note)] = Note(note.loc, note.message.replace(
+                    f"used here as '{self.qualified}", f"used here as '{qualified}", 1))
+            return made
+
+        shift, moved = depth - self.depth, len(graph.spec.layers) - self.first
+        for layer in self.layers:       # (the instance's own note is the new trace's first)
+            inner = layer.trace[:len(layer.trace) - self.outer_trace - 1]
+            graph.spec.layers.append(LayerSpec(
+                name(layer.name), layer.layer, tuple(name(i) for i in layer.inputs), layer.loc,
+                layer.arg_loc, layer.depth + shift, (*map(renamed, inner), *trace),
+                layer.trainable, layer.frozen,
+                {t: name(s) for t, s in layer.tied.items()} if layer.tied else {}))
+        for group in self.groups:
+            graph.spec.groups.append(Group(
+                name(group.name), group.type_name, group.kind, group.depth + shift, group.loc,
+                group.first + moved, group.end + moved, name(group.output), group.copies,
+                group.series))
+        for key, value in self.resolved:
+            graph.resolved[name(key)] = name(value)
+        for key, loc in self.defined_at:
+            graph.defined_at[name(key)] = loc
+        for key, names in self.pieces:
+            graph.pieces[name(key)] = [name(n) for n in names]
+        return name(self.output)
