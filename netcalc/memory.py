@@ -99,17 +99,16 @@ def _storages(spec, layers: list[Computed], input_bytes: dict, dtype_bytes: int,
     owner = {name: name for name in input_bytes}
     size = dict(input_bytes)
     for spec_layer, result in zip(spec.layers, layers):
+        name, made = spec_layer.name, result.activation_bytes
         # in training, dropout and stochastic depth write a new output
-        writes = training and result.family == "dropout" and spec_layer.layer.p > 0
-        if result.activation_bytes or writes:
-            owner[result.name] = result.name
-            size[result.name] = result.activation_bytes or \
-                prod(result.output_shape) * dtype_bytes
-        elif not result.inputs:        # a learned tensor: the parameter itself
-            owner[result.name] = result.name
-            size[result.name] = 0
+        if made or training and spec_layer.layer.family == "dropout" and spec_layer.layer.p > 0:
+            owner[name] = name
+            size[name] = made or prod(result.numbers.output_shape) * dtype_bytes
+        elif not spec_layer.inputs:        # a learned tensor: the parameter itself
+            owner[name] = name
+            size[name] = 0
         else:
-            owner[result.name] = owner[result.inputs[0]]
+            owner[name] = owner[spec_layer.inputs[0]]
     return owner, size
 
 
@@ -117,8 +116,8 @@ def _peak(spec, layers: list[Computed], input_bytes: dict, outputs: set[str],
           dtype_bytes: int) -> int:
     owner, size = _storages(spec, layers, input_bytes, dtype_bytes, training=False)
     last: dict[str, int] = {}
-    for index, result in enumerate(layers):
-        for name in result.inputs:
+    for index, spec_layer in enumerate(spec.layers):
+        for name in spec_layer.inputs:
             last[owner[name]] = index
     kept = set(input_bytes) | {owner[name] for name in outputs}
     freed_after: dict[int, list[str]] = {}          # one pass: storages by last reader
@@ -126,11 +125,15 @@ def _peak(spec, layers: list[Computed], input_bytes: dict, outputs: set[str],
         if storage not in kept:
             freed_after.setdefault(at, []).append(storage)
     live = peak = sum(input_bytes.values())
-    for index, result in enumerate(layers):
-        if owner[result.name] == result.name:
-            live += size[result.name]
-            peak = max(peak, live)
-        live -= sum(size[storage] for storage in freed_after.get(index, ()))
+    for index, spec_layer in enumerate(spec.layers):
+        name = spec_layer.name
+        if owner[name] == name:
+            live += size[name]
+            if live > peak:
+                peak = live
+        freed = freed_after.get(index)
+        if freed:
+            live -= sum(size[storage] for storage in freed)
     return peak
 
 
@@ -155,12 +158,12 @@ def _saved_bytes(spec, layers: list[Computed], input_bytes: dict, dtype_bytes: i
     new = 0
     # a segment's own saved tensors, which backward recomputes as new ones, and its inputs
     inside: dict[int, tuple[set[str], list[int], set[str]]] = {}
-    for index, result in enumerate(layers):
+    for index, (spec_layer, result) in enumerate(zip(spec.layers, layers)):
         k = segment_of.get(index)
         held, fresh, inputs = (kept, None, None) if k is None else \
             inside.setdefault(k, (set(), [0], set()))
         if k is not None:                   # the segment's inputs stay for its recompute
-            outside = {owner[name] for name in result.inputs
+            outside = {owner[name] for name in spec_layer.inputs
                        if size.get(owner[name]) and owner[name] not in made_in[k]}
             kept.update(outside)
             inputs.update(outside)
@@ -173,7 +176,7 @@ def _saved_bytes(spec, layers: list[Computed], input_bytes: dict, dtype_bytes: i
                 else:
                     fresh[0] += n_bytes
                 continue
-            name = result.inputs[saved.index] if saved.what == "input" else result.name
+            name = spec_layer.inputs[saved.index] if saved.what == "input" else spec_layer.name
             storage = owner[name]
             if storage in size and size[storage]:       # a parameter's is no activation
                 held.add(storage)

@@ -477,9 +477,13 @@ def test_no_traceback_from_a_real_process(tmp_path):
      "repeat: 1,000,000,000,000 would expand past the limit of 150,000 layers"),
     ("input: [3, 8, 8]\nblocks:\n  b:\n    params: {n: 1}\n    layers: [{type: relu, repeat: \"${n}\"}]\n"
      "layers:\n  - {type: b, repeat: 1000000, n: 1000000}\n", "past the limit of 150,000 layers"),
+    # the first error in the file is said, however big what follows it
     ("input: [3, 8, 8]\nblocks:\n  b:\n    layers: [{type: relu, repeat: 200000}]\n"
      "layers:\n  - {type: b, repeat: \"${1 + i - i}\"}\n  - {type: b, repeat: 2}\n",
-     "past the limit of 150,000 layers"),
+     "p.yaml:6:23: error: in '${1 + i - i}': 'i' is not a parameter here"),
+    ("input: [3, 8, 8]\nblocks:\n  b:\n    layers: [{type: relu, repeat: 200000}]\n"
+     "layers:\n  - {type: b, repeat: 2}\n  - {type: b, repeat: \"${1 + i - i}\"}\n",
+     "p.yaml:4:35: error: repeat: 200,000 would expand past the limit of 150,000 layers"),
     ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
      "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"

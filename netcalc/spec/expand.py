@@ -83,13 +83,19 @@ def expand(doc: Any, file: str, params: dict[str, Any] | None = None) -> Expande
     expander = _Expander(spec, blocks, doc.__dict__.setdefault("_block_instances", {}))
     scope = _Scope(prefix="", inputs={i.name: i.name for i in spec.inputs}, variables=variables,
                    depth=0, trace=(), trainable=True, stack=())
-    try:
-        # a document is never changed once read: its blocks' counts hold for every
-        # expansion of it (a search expands one spec at many values)
-        _LayerCounter(blocks, doc.__dict__.setdefault("_block_counts", {})).entries(
-            doc["layers"], variables, ())
-    except _Malformed:
-        pass      # counted up to an error: expanding stops there too, with its message
+
+    def count() -> None:
+        try:
+            # a document is never changed once read: its blocks' counts hold for every
+            # expansion of it (a search expands one spec at many values)
+            _LayerCounter(blocks, doc.__dict__.setdefault("_block_counts", {})).entries(
+                doc["layers"], variables, ())
+        except _Malformed:
+            pass      # counted up to an error: expanding stops there too, with its message
+
+    # a spec too big to expand is refused at once, not after minutes: counted first once
+    # its expansion has taken more than a small spec's steps (most never are)
+    expander.count = count
     expander.expand_entries(doc["layers"], scope, doc.where("layers"), "the spec")
     if not spec.layers:
         raise SpecError("the spec has no layers", doc.where("layers"))
@@ -365,6 +371,10 @@ class _Expander(LayerGraph):
         # (block, its values, trainable, inputs) -> one instance's expansion, which every
         # later use of the block at the same values repeats under its own names
         self.instances: dict[tuple, _Instance] = {} if instances is None else instances
+        # counts the spec (refusing one too big) when called; called once the expansion
+        # has taken UNCOUNTED_STEPS entry copies or made as many layers
+        self.count = None
+        self.steps = 0
 
     # -- lists of entries -----------------------------------------------
 
@@ -474,6 +484,10 @@ class _Expander(LayerGraph):
 
     def _instance(self, entry: LocatedDict, scope: _Scope, variables: dict, previous: str | None,
                   name: str, depth: int, names_here: dict, first: bool) -> str:
+        self.steps += 1
+        if self.count is not None and (self.steps > UNCOUNTED_STEPS or len(self.spec.layers)
+                                       >= min(UNCOUNTED_STEPS, MAX_LAYERS)):
+            self.counted()
         if isinstance(name, tuple):
             qualified = tuple(self.define(n, scope, entry) for n in name)
         elif "repeat" in entry and not has_placeholder(entry.get("name")):
@@ -570,6 +584,9 @@ class _Expander(LayerGraph):
             cycle = " → ".join([*scope.stack[scope.stack.index(block.name):], block.name])
             raise SpecError(f"block '{block.name}' uses itself ({cycle})", entry.where("type"),
                             scope.trace)
+        if len(scope.stack) >= MAX_BLOCK_DEPTH:
+            raise SpecError(f"blocks are nested more than {MAX_BLOCK_DEPTH} deep here",
+                            entry.where("type"), scope.trace)
         if "tie_weight" in entry:
             raise SpecError(f"tie_weight is for a layer, and '{block.name}' is a block: give it "
                             "to the block's layer that holds the weight",
@@ -599,6 +616,7 @@ class _Expander(LayerGraph):
                                  (Note(entry.loc, f"in block '{block.name}', used here as "
                                                   f"'{qualified}'"), *scope.trace))
             if len(self.spec.layers) > MAX_LAYERS:
+                self.counted()
                 raise SpecError(f"the spec expands past the limit of {MAX_LAYERS:,} layers",
                                 entry.loc)
             return output
@@ -617,6 +635,13 @@ class _Expander(LayerGraph):
             self.instances[key] = _Instance.record(self, marks, qualified, inputs, depth,
                                                    len(scope.trace), output)
         return output
+
+    def counted(self) -> None:
+        """Count the spec now, if it was not yet: one too big is refused where the
+        counter says why (`repeat: N` at its line), not where expanding reached the limit."""
+        if self.count is not None:
+            count, self.count = self.count, None
+            count()
 
     def marks(self) -> tuple[int, ...]:
         """How much of each record there is so far: what a block's expansion adds after."""
@@ -669,6 +694,9 @@ def _reads_no_input(type_name: str) -> bool:
 
 
 _MOST_INSTANCES = 2_000
+# Entry copies (or layers) a spec's expansion takes before the spec is counted: far more
+# than real networks' (ResNet-152: ~1,000), far fewer than a second's work
+UNCOUNTED_STEPS = 20_000
 
 
 def _instance_key(block: BlockDef, values: dict, trainable: bool,
