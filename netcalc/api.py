@@ -111,31 +111,39 @@ def check(spec: Any, answers: Any, *, input: Any = None, batch: int = 1,
     return grade(expanded, result, _answers(answers))
 
 
-def check_many(spec: Any, answers: Any, *, names: Any = None, input: Any = None,
-               batch: int = 1, kv_cache: int | None = None, dtype: str = "float32",
-               params: dict | None = None) -> ClassResult:
+def check_many(spec: Any, answers: Any, *, names: Any = None, key: Any = None,
+               input: Any = None, batch: int = 1, kv_cache: int | None = None,
+               dtype: str = "float32", params: dict | None = None) -> ClassResult:
     """A class's answers graded at once (grading.ClassResult: `.students`, a
     StudentResult each with its items, score and follow-through, or the error that
-    stopped its file; `.summary`, the scores and the most common mistakes).
-    `answers`: answers files' paths (each student named by the file's stem), YAML texts
-    or dicts; `names`, the students' names in the same order (default: the stems, else
-    student1, student2, ...). An answers file with an error is that student's error."""
+    stopped its file; `.summary`, the scores, the most common mistakes and the
+    questions scored). `answers`: answers files' paths (each student named by the
+    file's stem), YAML texts or dicts; one of them alone is a class of one. `names`, the
+    students' names in the same order (default: the stems, else student1, student2,
+    ...). `key`: the questions set, an answer key's path, YAML text or dict (the
+    `.key.yaml` netcalc.exercise writes); every student is scored out of its items.
+    Without it, out of every question some student answered. An answers file with an
+    error is that student's error."""
     from .analyze import analyze
-    from .grading import grade_class, student_name
+    from .grading import grade_class, questions_of, student_name
 
     expanded, overrides, batch = load(spec, input=input, batch=batch, params=params)
     result = analyze(expanded, batch=batch, dtype=dtype, input_shapes=overrides,
                      kv_context=kv_cache)
+    if isinstance(answers, (str, bytes, dict, os.PathLike)):
+        answers = [answers]             # one file, text or dict: not its characters
     answers = list(answers)
     names = list(names) if names is not None else [
         student_name(os.fspath(a)) if _is_path(a) else f"student{number}"
         for number, a in enumerate(answers, 1)]
     if len(names) != len(answers):
         raise UsageError(f"{len(names)} names for {len(answers)} answers")
+    questions = questions_of(expanded, result, _answers(key, "<key>")) \
+        if key is not None else None
     return grade_class(expanded, result, [
         (name, os.fspath(a) if _is_path(a) else f"<{name}>",
          lambda a=a, name=name: _answers(a, f"<{name}>"))
-        for name, a in zip(names, answers)])
+        for name, a in zip(names, answers)], questions)
 
 
 def verify(spec: Any, *, input: Any = None, input_size: Any = None, batch: int = 1,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from .errors import Location, NetcalcError, SpecError, UsageError, did_you_mean
 from .grading import QUANTITIES
-from .spec.expr import DRAW_FUNCTIONS
+from .spec.expr import _FUNCTIONS as SPEC_FUNCTIONS, DRAW_FUNCTIONS
 from .spec.loader import LocatedDict, LocatedList, load_yaml
 
 TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
@@ -210,6 +210,7 @@ def read_template(source: Any) -> Template:
         if at_exercise:
             exercise_span = _entry_span(text, key_node, value_node)
         _collect_slots(value_node, text, file, slots, seen, key_node.value, at_exercise)
+    _check_expressions(root, file)
     slots.sort(key=lambda slot: slot.start)
     combinations = math.prod(len(site.options) if site.function == "choice"
                              else site.options[1] - site.options[0] + 1
@@ -283,6 +284,10 @@ def _exercise_section(doc: LocatedDict
                 asked.append(Asked(None, TOTAL_QUANTITIES[key], ask.key_loc[key]))
             continue
         quantities = [value] if isinstance(value, str) else value
+        if isinstance(value, bool) or str(key).startswith("total"):
+            raise SpecError(f"'{key}' is not a total an exercise asks"
+                            f"{did_you_mean(str(key), list(TOTAL_QUANTITIES))} (the totals: "
+                            f"{', '.join(TOTAL_QUANTITIES)})", ask.key_loc[key])
         if not isinstance(quantities, list) or not quantities:
             raise SpecError(f"what to find of '{key}': one of {', '.join(QUANTITIES)}, or a "
                             "list of them: [output, params]", where)
@@ -346,6 +351,68 @@ def _collect_slots(node, text: str, file: str, slots: list[_Slot], seen: set[int
                         "type, or `if: ${choice(true, false)}` to switch a layer off)",
                         slot.loc)
     slots.append(slot)
+
+
+# the top-level entries a spec reads `${...}` in
+_EVALUATED = ("params", "input", "inputs", "layers", "blocks")
+
+
+def _check_expressions(root, file: str) -> None:
+    """Every `${...}` the spec will read, checked before any draw: a mistake in one that
+    no drawn value can mend (an unterminated `${`, bad syntax, a function or a name that
+    does not exist) fails every draw alike, and is said once, where it is written."""
+    import yaml
+
+    names = {"i", "true", "false"}              # a repeat's index; YAML's booleans
+    scalars = []
+
+    def walk(node) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if getattr(key_node, "value", None) == "params" and \
+                        isinstance(value_node, yaml.MappingNode):
+                    names.update(str(k.value) for k, _ in value_node.value
+                                 if isinstance(k, yaml.ScalarNode))
+                walk(value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                walk(item)
+        elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str" \
+                and "${" in node.value:
+            scalars.append(node)
+
+    for key_node, value_node in root.value:
+        if getattr(key_node, "value", None) in _EVALUATED:
+            walk(yaml.MappingNode("tag:yaml.org,2002:map", [(key_node, value_node)]))
+    functions = [*DRAW_FUNCTIONS, *SPEC_FUNCTIONS]
+    listed = f"{', '.join(functions[:-1])} and {functions[-1]}"
+    for node in scalars:
+        loc = _node_loc(node, file)
+        if "${" in _PLACEHOLDER.sub("", node.value):
+            raise SpecError(f"unterminated '${{' in {node.value!r}: close it with '}}'", loc)
+        for match in _PLACEHOLDER.finditer(node.value):
+            written = match.group(0)
+            try:
+                tree = ast.parse(match.group(1).strip(), mode="eval")
+            except SyntaxError as error:
+                raise SpecError(f"in '{written}': bad expression: {error.msg}", loc) from None
+            called = set()
+            for call in ast.walk(tree):
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Name):
+                    called.add(id(call.func))
+                    if call.func.id not in functions:
+                        raise SpecError(
+                            f"in '{written}': there is no function '{call.func.id}'"
+                            f"{did_you_mean(call.func.id, functions)} (a template may call "
+                            f"{listed})", loc)
+            for name in ast.walk(tree):
+                if isinstance(name, ast.Name) and id(name) not in called and \
+                        name.id not in names:
+                    known = sorted(names - {"i", "true", "false"})
+                    raise SpecError(
+                        f"in '{written}': '{name.id}' is not a parameter (parameters: "
+                        f"{', '.join(known) if known else 'none'})"
+                        f"{did_you_mean(name.id, known)}", loc)
 
 
 def _node_loc(node, file: str) -> Location:
@@ -557,7 +624,8 @@ def _sheet(template: Template, number: int, asked: tuple[Asked, ...] | None, see
         for name in (question.layer,) if question.layer else (n for n, _ in question.parts):
             if name not in worked:
                 worked.append(name)
-    workings = tuple(explain_layers(expanded, summary, tuple(worked))) if worked else ()
+    workings = tuple(_without_batch(w, expanded, summary)
+                     for w in explain_layers(expanded, summary, tuple(worked))) if worked else ()
     layers = tuple(NetworkRow(result.name, result.type, spec_layer.layer.given_arguments(),
                               spec_layer.inputs)
                    for spec_layer, result in zip(expanded.layers, summary.layers))
@@ -568,6 +636,31 @@ def _sheet(template: Template, number: int, asked: tuple[Asked, ...] | None, see
     return Sheet(title or template.name, template.name, number, seed,
                  tuple((i.name, i.shape) for i in expanded.inputs), layers, shows_inputs,
                  questions, workings)
+
+
+def _drop_batch(shape: tuple, batch_dim: int | None) -> tuple:
+    if batch_dim is None or len(shape) <= batch_dim:
+        return shape
+    return shape[:batch_dim] + shape[batch_dim + 1:]
+
+
+def _without_batch(working: LayerWorking, expanded: ExpandedSpec, summary: Summary
+                   ) -> LayerWorking:
+    """A layer's working with its shapes as the sheet writes them: without the batch."""
+    from dataclasses import replace
+
+    results = {row.name: row for row in summary.layers}
+    row = results.get(working.name)
+    if row is None:                       # a figure of the whole model: as it is
+        return working
+    spec_layer = next((s for s in expanded.layers if s.name == working.name), None)
+    sources = spec_layer.inputs if spec_layer is not None else ()
+    ins = tuple(_drop_batch(shape, getattr(results[source], "batch_dim", 0)
+                            if source in results else 0)
+                for shape, source in zip(working.input_shapes,
+                                         (*sources, *[None] * len(working.input_shapes))))
+    return replace(working, input_shapes=ins,
+                   output_shape=_drop_batch(working.output_shape, row.batch_dim))
 
 
 def _question(number: int, asked: Asked, summary: Summary, rows: dict) -> Question:

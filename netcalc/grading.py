@@ -26,7 +26,7 @@ from .working import Remark, Step, explain_layers, kv_cache_step
 
 TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from typing import Any, Callable, Sequence
 
     from .results import LayerResult
 
@@ -47,6 +47,14 @@ class Answer:
     given: Any                  # an int, or a shape (a tuple)
     loc: Location               # the value's
     layer_loc: Location         # the layer name's
+    # why the value cannot be graded: `answer_malformed` (the item is wrong, with the
+    # reason) or `answer_unknown_key` (no question: not scored); None when it can be
+    problem: Remark | None = None
+
+    @property
+    def answered(self) -> bool:
+        """False for a value left blank (`output:` with nothing after it)."""
+        return self.given is not None
 
 
 @dataclass(frozen=True)
@@ -60,10 +68,18 @@ class Graded:
     correct: bool
     hint: Remark | None         # the usual mistake that gives exactly the given number
     working: tuple[Step, ...]   # explain's steps for this quantity
-    loc: Location
+    loc: Location | None        # None: a question of the key the file does not answer
     # the student's earlier wrong answer (a layer's or block's name) this one follows
     # from exactly: right for the shapes that answer gives (partial credit)
     follow_through: str | None = None
+    # False for an answer to no question (an unknown layer, a question not asked): shown
+    # with its hint and warned about, never scored
+    scored: bool = True
+
+    @property
+    def answered(self) -> bool:
+        """False for a question left blank, or not in the file at all."""
+        return self.given is not None
 
     @property
     def credit(self) -> float:
@@ -85,6 +101,9 @@ class Score:
 
 
 def score(items: list[Graded] | tuple[Graded, ...]) -> Score:
+    """Out of the scored items: the questions (answered or not), not the answers to
+    no question."""
+    items = [i for i in items if i.scored]
     return Score(sum(i.correct for i in items), sum(bool(i.follow_through) for i in items),
                  len(items), sum(i.credit for i in items))
 
@@ -100,7 +119,10 @@ def read_answers(path: str) -> list[Answer]:
 
 
 def parse_answers(text: str, path: str = "<answers>") -> list[Answer]:
-    """Answers from their YAML text; `path` locates them in messages."""
+    """Answers from their YAML text; `path` locates them in messages. A value left blank
+    is an Answer not answered; a value that is no number or shape is an Answer with its
+    `problem` (that item is wrong, the others are graded); so is a key that names no
+    quantity (`total_param`, `weights`), which is not scored."""
     if not text.strip():
         raise SpecError("the answers file is empty: list answers like `conv1: {params: 23296}`",
                         Location(path, 1, 1))
@@ -112,20 +134,44 @@ def parse_answers(text: str, path: str = "<answers>") -> list[Answer]:
     for key, value in doc.items():
         where = doc.where(key)
         if key in TOTALS:
-            answers.append(Answer(None, TOTALS[key], _count(value, key, where), where, where))
+            answers.append(_answer(None, TOTALS[key], value, key, where, where))
+            continue
+        if value is None:                   # `conv1:` with nothing under it: no answers
             continue
         if not isinstance(value, LocatedDict):
+            near = closest(str(key), list(TOTALS))
+            if near or str(key).startswith("total"):
+                answers.append(Answer(None, str(key), value, doc.key_loc[key], doc.key_loc[key],
+                                      Remark("answer_unknown_key", {
+                                          "name": str(key), "closest": near,
+                                          "known": ", ".join(TOTALS)})))
+                continue
             raise SpecError(f"answers for '{key}' are a mapping like {{output: [64, 55, 55], "
                             "params: 23296, macs: 70276800}", where)
         for quantity, given in value.items():
             at = value.where(quantity)
             if quantity not in QUANTITIES:
-                raise SpecError(f"'{quantity}' is not something netcalc checks"
-                                f"{did_you_mean(str(quantity), list(QUANTITIES))} (it checks "
-                                f"{', '.join(QUANTITIES)})", value.key_loc[quantity])
-            answers.append(Answer(str(key), quantity, _shape(given, at) if quantity == "output"
-                                  else _count(given, quantity, at), at, doc.key_loc[key]))
+                answers.append(Answer(str(key), str(quantity), given, value.key_loc[quantity],
+                                      doc.key_loc[key], Remark("answer_unknown_key", {
+                                          "name": str(quantity),
+                                          "closest": closest(str(quantity), QUANTITIES),
+                                          "known": ", ".join(QUANTITIES)})))
+                continue
+            answers.append(_answer(str(key), quantity, given, quantity, at, doc.key_loc[key]))
     return answers
+
+
+def _answer(layer: str | None, quantity: str, value: Any, name: str, at: Location,
+            layer_loc: Location) -> Answer:
+    """One answer: blank (None), read, or malformed with the located reason."""
+    if value is None:
+        return Answer(layer, quantity, None, at, layer_loc)
+    try:
+        given = _shape(value, at) if quantity == "output" else _count(value, name, at)
+    except SpecError as error:
+        return Answer(layer, quantity, value, at, layer_loc,
+                      Remark("answer_malformed", {"where": str(at), "reason": error.message}))
+    return Answer(layer, quantity, given, at, layer_loc)
 
 
 def _count(value: Any, name: str, loc: Location) -> int:
@@ -138,11 +184,14 @@ def _count(value: Any, name: str, loc: Location) -> int:
 
 
 def _shape(value: Any, loc: Location) -> tuple[int, ...]:
-    """[64, 55, 55], or 64x55x55, 64×55×55, (64, 55, 55)."""
+    """[64, 55, 55], or 64x55x55, 64×55×55, (64, 55, 55); a 1-d shape may be its one
+    size alone (500 for [500])."""
     if isinstance(value, str):
         parts = [p for p in re.split(r"[x×*,()\[\]\s]+", value) if p]
         if parts and all(p.isdigit() for p in parts):
             return tuple(int(p) for p in parts)
+    elif isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return (value,)
     elif isinstance(value, list) and value and all(
             isinstance(v, int) and not isinstance(v, bool) for v in value):
         return tuple(value)
@@ -150,21 +199,89 @@ def _shape(value: Any, loc: Location) -> tuple[int, ...]:
                     loc)
 
 
-def grade(spec: ExpandedSpec, summary: Summary, answers: list[Answer]) -> list[Graded]:
+def grade(spec: ExpandedSpec, summary: Summary, answers: list[Answer],
+          questions: Sequence[tuple[str | None, str]] | None = None) -> list[Graded]:
+    """Each answer marked. With `questions` (an answer key's items), the score is out of
+    those: a question not answered is an item not answered (0), and an answer to
+    another is shown and warned about but not scored; the items come in the questions'
+    order. Without, the questions are those the file answers (a blank one included).
+    An answer to an unknown layer, or under a key that names no quantity, is never
+    scored."""
     layers = {r.name: r for r in summary.layers}
     blocks = {b.name: b for b in summary.blocks}
+    known = [*layers, *blocks]
     steps = {w.name: w.steps for w in explain_layers(spec, summary)}     # once for all
+    gradable = [a for a in answers if a.problem is None and a.answered
+                and (a.layer is None or a.layer in layers or a.layer in blocks)]
+    marked = dict(zip(map(id, gradable), _grade_given(spec, summary, gradable, steps)))
+    items = []
+    for answer in answers:
+        if id(answer) in marked:
+            items.append(marked[id(answer)])
+        elif answer.problem is not None and answer.problem.key == "answer_unknown_key":
+            items.append(Graded(answer.layer, answer.quantity, answer.given, None, False,
+                                answer.problem, (), answer.loc, scored=False))
+        elif answer.layer is not None and answer.layer not in layers and \
+                answer.layer not in blocks:
+            # said so, and not scored; the other answers are graded all the same
+            items.append(Graded(answer.layer, answer.quantity, answer.given, None, False,
+                                Remark("unknown_layer", {
+                                    "name": answer.layer, "spec": summary.name,
+                                    "closest": closest(answer.layer, known)}),
+                                (), answer.layer_loc, scored=False))
+        else:               # left blank, or a value that is no number or shape: 0
+            items.append(_ungraded(summary, layers, blocks, steps, answer.layer,
+                                   answer.quantity, answer.given, answer.problem, answer.loc))
+    if questions is None:
+        return items
+    order = {tuple(q): index for index, q in enumerate(questions)}
+    asked = [f"{q[0]} {q[1]}" if q[0] else f"total_{q[1]}" for q in questions]
+    for index, item in enumerate(items):
+        if item.scored and (item.layer, item.quantity) not in order:
+            written = f"{item.layer} {item.quantity}" if item.layer else f"total_{item.quantity}"
+            items[index] = replace(item, scored=False, correct=False, follow_through=None,
+                                   hint=Remark("answer_not_asked", {
+                                       "question": written,
+                                       "closest": closest(written, asked)}))
+    answered = {(i.layer, i.quantity) for i in items if i.scored}
+    items += [_ungraded(summary, layers, blocks, steps, layer, quantity, None, None, None)
+              for layer, quantity in questions if (layer, quantity) not in answered]
+    return sorted(items, key=lambda i: order.get((i.layer, i.quantity), len(order))
+                  if i.scored else len(order))
+
+
+def _ungraded(summary: Summary, layers: dict, blocks: dict, steps: dict, layer: str | None,
+              quantity: str, given: Any, problem: Remark | None,
+              loc: Location | None) -> Graded:
+    """A question left blank (or not in the file), or answered with a value that is no
+    number or shape: 0, with the expected value (a shape without the batch, as the
+    question sheet asks it) and the working."""
+    expected = None
+    if quantity == "kv_cache":
+        if summary.kv_cache is not None:
+            expected = summary.kv_cache.sequence_bytes
+    elif layer is None:
+        expected = getattr(summary.totals, quantity, None)
+    elif layer in layers or layer in blocks:
+        row = layers.get(layer) or blocks[layer]
+        if quantity == "output":
+            batch_dim = getattr(row, "batch_dim", 0)
+            expected = row.output_shape if batch_dim is None else \
+                row.output_shape[:batch_dim] + row.output_shape[batch_dim + 1:]
+        else:
+            expected = getattr(row, quantity, None)
+    working = _working(steps, Answer(layer, quantity, None, loc, loc)) \
+        if layer in layers or layer in blocks else ()
+    return Graded(layer, quantity, given, expected, False, problem, working, loc)
+
+
+def _grade_given(spec: ExpandedSpec, summary: Summary, answers: list[Answer],
+                 steps: dict) -> list[Graded]:
+    """The answers that hold a number or a shape, for known layers and the totals."""
+    layers = {r.name: r for r in summary.layers}
+    blocks = {b.name: b for b in summary.blocks}
     graded = []
     for answer in answers:
-        if answer.layer is not None and answer.layer not in layers and \
-                answer.layer not in blocks:
-            # wrong, and said so; the other answers are graded all the same
-            graded.append(Graded(answer.layer, answer.quantity, answer.given, None, False,
-                                 Remark("unknown_layer", {
-                                     "name": answer.layer, "spec": summary.name,
-                                     "closest": closest(answer.layer, [*layers, *blocks])}),
-                                 (), answer.layer_loc))
-            continue
         if answer.quantity == "kv_cache":
             graded.append(_kv_cache(summary, answer))
             continue
@@ -466,15 +583,8 @@ def _rerun(spec_layer, batch: int, true: LayerResult, xs: tuple, origin: str) ->
     """The layer's rules on the student's shapes. Arguments the spec states but the input
     decides (in_channels, in_features, num_features) are dropped: the student's shape
     decides them, as it would in a spec that left them out."""
-    layer = spec_layer.layer.for_batch(batch)
     try:
-        decided = layer.inferred(true.input_shapes[0]) if true.input_shapes else {}
-        dropped = {f.name: None for f in fields(layer)
-                   if f.name in decided and f.default is None
-                   and getattr(layer, f.name) is not None}
-        if dropped:
-            layer = replace(layer, **dropped)
-        numbers = layer.evaluate(xs)
+        numbers = _as_decided(spec_layer.layer.for_batch(batch), true).evaluate(xs)
     except (NetcalcError, ArithmeticError, IndexError, ValueError):
         # a shape no rule accepts (the rank or sizes the student wrote): nothing follows
         return _Computed(None, 0, 0, origin, None, None)
@@ -515,6 +625,10 @@ def _carried_forward(spec: ExpandedSpec, summary: Summary, answers: list[Answer]
         if origin is not None and value == item.given:
             marked.append(replace(item, follow_through=origin, hint=None))
             continue
+        if _from_own_output(spec, summary, results, world, believed, answer) == item.given:
+            # the MACs of the layer's own wrong output: right for that shape
+            marked.append(replace(item, follow_through=answer.layer, hint=None))
+            continue
         if item.hint is None:
             if changed is None:
                 changed = _changed_networks(spec, summary, results)
@@ -524,6 +638,42 @@ def _carried_forward(spec: ExpandedSpec, summary: Summary, answers: list[Answer]
             item = replace(item, hint=hint)
         marked.append(item)
     return marked
+
+
+def _from_own_output(spec: ExpandedSpec, summary: Summary, results: dict,
+                     world: dict[str, _Computed], believed: dict, answer: Answer) -> int | None:
+    """A layer's MACs (or FLOPs) by its own rule from the output shape the student gave
+    that layer, when that shape is wrong: MACs = (output elements) · (the work per
+    element, which the input decides), on the input the student's shapes give it."""
+    name = answer.layer
+    if name not in results or answer.quantity not in ("macs", "flops") or \
+            name not in believed or believed[name][1] != name:
+        return None
+    true = results[name]
+    shape = believed[name][0]
+    if shape == true.output_shape:
+        return None                 # the student's own output is right: nothing follows
+    spec_layer = _spec_layer(spec, name)
+    if len(spec_layer.inputs) != 1:
+        return None
+    source = spec_layer.inputs[0]
+    x = world[source].passed_on if source in world else summary.inputs.get(source)
+    if x is None:
+        return None
+    try:
+        macs = _as_decided(spec_layer.layer.for_batch(summary.batch), true).macs(x, shape)
+    except (NetcalcError, ArithmeticError, IndexError, ValueError, TypeError):
+        return None
+    return macs * (2 if answer.quantity == "flops" else 1)
+
+
+def _as_decided(layer, true: LayerResult):
+    """The layer with the arguments the input decides (in_channels, in_features,
+    num_features) dropped: the student's shapes decide them."""
+    decided = layer.inferred(true.input_shapes[0]) if true.input_shapes else {}
+    dropped = {f.name: None for f in fields(layer)
+               if f.name in decided and f.default is None and getattr(layer, f.name) is not None}
+    return replace(layer, **dropped) if dropped else layer
 
 
 def _in_world(spec: ExpandedSpec, results: dict, groups: dict, world: dict[str, _Computed],
@@ -669,17 +819,36 @@ class ItemTally:
     answered: int
     correct: int
     follow_through: int
-    wrong: int                  # neither right nor following through
+    wrong: int                  # answered, neither right nor following through
+    not_answered: int = 0       # graded students who left it blank or out
+    points_lost: float = 0.0    # of the graded students' points on it: 1 a wrong or
+                                # unanswered one, 1 − FOLLOW_THROUGH_CREDIT a follow-through
 
 
 @dataclass(frozen=True)
-class MistakeTally:
-    """One named mistake across the class, and the questions it was made on."""
+class RemarkTally:
+    """One remark exactly (its numbers too) across the class."""
 
     hint: Remark
     answers: int
     students: int
     items: tuple[tuple[str | None, str], ...]     # (layer, quantity), first seen first
+
+
+@dataclass(frozen=True)
+class MistakeTally:
+    """One named mistake (a hint's key: a forgotten bias) across the class, on whichever
+    layers it was made, and the questions it was made on."""
+
+    hint: Remark                # its most common remark
+    answers: int
+    students: int
+    items: tuple[tuple[str | None, str], ...]     # (layer, quantity), first seen first
+    remarks: tuple[RemarkTally, ...] = ()         # each remark with its own numbers
+
+    @property
+    def key(self) -> str:
+        return self.hint.key
 
 
 @dataclass(frozen=True)
@@ -701,7 +870,11 @@ class ClassSummary:
     mean_percent: float | None              # of the graded students' points
     mistakes: tuple[MistakeTally, ...]      # most answers first
     items: tuple[ItemTally, ...]            # every question, in the spec's order
-    most_wrong: tuple[ItemTally, ...]       # the questions wrong at least once, most first
+    most_wrong: tuple[ItemTally, ...]       # the questions that lost points, most first
+    # the questions every student is scored out of, and where they come from: "key"
+    # (an answer key's items), "class" (every question some student answered)
+    questions: tuple[tuple[str | None, str], ...] = ()
+    questions_from: str = "class"
 
 
 @dataclass(frozen=True)
@@ -715,29 +888,75 @@ def student_name(path: str) -> str:
     return Path(path).stem
 
 
+def questions_of(spec: ExpandedSpec, summary: Summary, key: list[Answer]
+                 ) -> tuple[tuple[str | None, str], ...]:
+    """An answer key's items as the questions (the `.key.yaml` netcalc exercise writes):
+    each a quantity of a layer, a block or the network."""
+    known = {r.name for r in summary.layers} | {b.name for b in summary.blocks}
+    questions = []
+    for answer in key:
+        if answer.problem is not None and answer.problem.key == "answer_unknown_key":
+            raise SpecError(f"'{answer.problem.args['name']}' in the answer key is not a "
+                            "question" + did_you_mean(answer.problem.args["name"],
+                                                      [*TOTALS, *QUANTITIES]),
+                            answer.loc)
+        if answer.layer is not None and answer.layer not in known:
+            raise SpecError(f"the answer key asks about '{answer.layer}', no layer or block "
+                            f"of {summary.name}{did_you_mean(answer.layer, sorted(known))}",
+                            answer.layer_loc)
+        if (answer.layer, answer.quantity) not in questions:
+            questions.append((answer.layer, answer.quantity))
+    if not questions:
+        raise UsageError("the answer key holds no question")
+    return tuple(questions)
+
+
 def grade_class(spec: ExpandedSpec, summary: Summary,
-                sources: list[tuple[str, str, Callable[[], list[Answer]]]]) -> ClassResult:
+                sources: list[tuple[str, str, Callable[[], list[Answer]]]],
+                questions: Sequence[tuple[str | None, str]] | None = None) -> ClassResult:
     """Each (student, path, reader of its answers) graded; a file that cannot be read or
-    graded is the student's error, and the others are graded all the same."""
+    graded is the student's error, and the others are graded all the same. Every student
+    is scored out of `questions` (an answer key's items), or else out of every question
+    some student's file answers, so that all share one denominator."""
     names = [name for name, _, _ in sources]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         raise UsageError(f"two answers files for the student '{twice[0]}': students are "
                          "named by the file's stem")
-    students = []
-    for name, path, read in sources:
+    read: list[tuple[str, str, list[Answer] | None, str | None]] = []
+    for name, path, reader in sources:
         try:
-            items = tuple(grade(spec, summary, read()))
+            read.append((name, path, reader(), None))
         except NetcalcError as error:
             # its first line, the located error (notes after it say where a bracket opened)
-            students.append(StudentResult(name, path, (), None, str(error).splitlines()[0]))
+            read.append((name, path, None, str(error).splitlines()[0]))
+    source = "key" if questions is not None else "class"
+    if questions is None:
+        known = {r.name for r in summary.layers} | {b.name for b in summary.blocks}
+        found = {(a.layer, a.quantity) for _, _, answers, _ in read for a in answers or ()
+                 if (a.problem is None or a.problem.key != "answer_unknown_key")
+                 and (a.layer is None or a.layer in known)}
+        order = _question_order(spec, summary)
+        questions = tuple(sorted(found, key=lambda q: order(*q)))
+    questions = tuple(tuple(q) for q in questions)
+    students = []
+    for name, path, answers, error in read:
+        if answers is None:
+            students.append(StudentResult(name, path, (), None, error))
+            continue
+        try:
+            items = tuple(grade(spec, summary, answers, questions))
+        except NetcalcError as failure:
+            students.append(StudentResult(name, path, (), None,
+                                          str(failure).splitlines()[0]))
             continue
         students.append(StudentResult(name, path, items, score(items)))
-    return ClassResult(tuple(students), _class_summary(spec, summary, students))
+    return ClassResult(tuple(students),
+                       _class_summary(spec, summary, students, questions, source))
 
 
-def _class_summary(spec: ExpandedSpec, summary: Summary,
-                   students: list[StudentResult]) -> ClassSummary:
+def _class_summary(spec: ExpandedSpec, summary: Summary, students: list[StudentResult],
+                   questions: tuple = (), source: str = "class") -> ClassSummary:
     graded = [s for s in students if s.score is not None]
     bands: dict[tuple[float, int], int] = {}
     for student in graded:
@@ -748,29 +967,46 @@ def _class_summary(spec: ExpandedSpec, summary: Summary,
     percents = [s.score.points / s.score.total for s in graded if s.score.total]
     mean = 100 * sum(percents) / len(percents) if percents else None
 
-    tallies: dict[tuple, list[int]] = {}        # (layer, quantity) -> answered, ✓, ~, ✗
-    mistakes: dict[tuple, list] = {}            # remark -> it, answers, students, items
+    # (layer, quantity) -> answered, ✓, ~, ✗, not answered, points lost
+    tallies: dict[tuple, list] = {tuple(q): [0, 0, 0, 0, 0, 0.0] for q in questions}
+    kinds: dict[str, list] = {}        # hint key -> first remark, answers, students, items
+    remarks: dict[tuple, list] = {}    # remark -> it, answers, students, items
     for student in graded:
         for item in student.items:
-            counts = tallies.setdefault((item.layer, item.quantity), [0, 0, 0, 0])
+            if not item.scored:
+                continue
+            counts = tallies.setdefault((item.layer, item.quantity), [0, 0, 0, 0, 0, 0.0])
+            counts[5] += 1 - item.credit
+            if not item.answered:
+                counts[4] += 1
+                continue
             counts[0] += 1
             counts[1 if item.correct else 2 if item.follow_through else 3] += 1
             if item.hint is not None and not item.correct:
-                key = (item.hint.key, repr(sorted(item.hint.args.items())))
-                tally = mistakes.setdefault(key, [item.hint, 0, set(), []])
-                tally[1] += 1
-                tally[2].add(student.student)
-                if (item.layer, item.quantity) not in tally[3]:
-                    tally[3].append((item.layer, item.quantity))
+                question = (item.layer, item.quantity)
+                for table, key in ((kinds, item.hint.key),
+                                   (remarks, (item.hint.key,
+                                              repr(sorted(item.hint.args.items()))))):
+                    tally = table.setdefault(key, [item.hint, 0, set(), []])
+                    tally[1] += 1
+                    tally[2].add(student.student)
+                    if question not in tally[3]:
+                        tally[3].append(question)
     order = _question_order(spec, summary)
     items = tuple(ItemTally(layer, quantity, *counts) for (layer, quantity), counts in
                   sorted(tallies.items(), key=lambda t: order(*t[0])))
-    most_wrong = tuple(sorted((i for i in items if i.wrong), key=lambda i: -i.wrong))
-    named = tuple(sorted((MistakeTally(hint, answers, len(who), tuple(where))
-                          for hint, answers, who, where in mistakes.values()),
-                         key=lambda m: (-m.answers, -m.students)))
+    most_wrong = tuple(sorted((i for i in items if i.points_lost), key=lambda i: -i.points_lost))
+    named = []
+    for hint, answers, who, where in kinds.values():
+        own = tuple(sorted((RemarkTally(r_hint, r_answers, len(r_who), tuple(r_where))
+                            for r_hint, r_answers, r_who, r_where in remarks.values()
+                            if r_hint.key == hint.key),
+                           key=lambda r: (-r.answers, -r.students)))
+        named.append(MistakeTally(own[0].hint, answers, len(who), tuple(where), own))
+    named.sort(key=lambda m: (-m.answers, -m.students))
     return ClassSummary(summary.name, len(students), len(graded), len(students) - len(graded),
-                        scores, mean, named, items, most_wrong)
+                        scores, mean, tuple(named), items, most_wrong,
+                        tuple(questions), source)
 
 
 def _question_order(spec: ExpandedSpec, summary: Summary):

@@ -209,8 +209,6 @@ def test_json_for_autograders_has_one_item_per_value(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("answers,position,message", [
-    ("conv1: {weights: 1}\n", "1:9", "'weights' is not something netcalc checks"),
-    ("conv1: {output: big}\n", "1:17", "an output shape is a list like [64, 55, 55]"),
     ("conv1: 5\n", "1:8", "answers for 'conv1' are a mapping"),
     ("- conv1\n", "1:1", "answers are a mapping"),
     ("\n", "1:1", "the answers file is empty"),
@@ -223,15 +221,36 @@ def test_a_bad_answers_file_gets_a_located_error(answers, position, message, cap
     assert message in err
 
 
-def test_a_misspelt_layer_is_one_wrong_answer_and_the_rest_are_graded(capsys, tmp_path):
-    code, out, _, _ = check(capsys, tmp_path, ALEXNET,
-                            "Conv1: {params: 23296}\nconv2: {params: 307392}\n", "--lang", "zh")
+@pytest.mark.parametrize("answers,position,message,scored", [
+    # a key that names no quantity: warned about, not scored
+    ("conv1: {weights: 1}\n", "1:9", "'weights' is not something netcalc checks", False),
+    ("total_param: 5\n", "1:1", "did you mean 'total_params'?", False),
+    # a value that is no shape: the item wrong, with the reason
+    ("conv1: {output: big}\n", "1:17", "an output shape is a list like [64, 55, 55]", True),
+])
+def test_a_bad_answer_is_one_located_warning(answers, position, message, scored, capsys,
+                                             tmp_path):
+    code, out, err, path = check(capsys, tmp_path, ALEXNET,
+                                 answers + "conv2: {params: 307392}\n", "--lang", "en")
+    assert code == 1
+    assert err.startswith(f"{path}:{position}: warning: "), err
+    assert message in err
+    # the other answer graded all the same
+    assert "✓ conv2 params" in out
+    assert out.splitlines()[-1] == f"Score: 1 / {2 if scored else 1} (alexnet)"
+
+
+def test_a_misspelt_layer_is_said_and_not_scored_and_the_rest_are_graded(capsys, tmp_path):
+    code, out, err, path = check(capsys, tmp_path, ALEXNET,
+                                 "Conv1: {params: 23296}\nconv2: {params: 307392}\n",
+                                 "--lang", "zh")
     assert code == 1
     assert out.splitlines() == [
-        "✗ Conv1 参数量  23,296",
+        "? Conv1 参数量  23,296  (不计分)",
         "    alexnet 中没有名为 'Conv1' 的层或模块；是不是 'conv1'？",
         "✓ conv2 参数量  307,392",
-        "得分：1 / 2（alexnet）"]
+        "得分：1 / 1（alexnet）"]
+    assert err.startswith(f"{path}:1:1: warning: Conv1 参数量")
 
 
 def test_a_shape_with_another_batch_or_channels_last_with_the_batch(capsys, tmp_path):

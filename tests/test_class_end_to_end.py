@@ -74,8 +74,13 @@ class Planned:
     layer: str | None            # None: a total
     quantity: str
     given: object                # a shape (a list) or a count
-    mark: str                    # ✓, ✗, or ✓→origin
+    mark: str                    # ✓, ✗, ✓→origin, or ? for an answer to no question
     hint: str | None = None      # the named mistake's remark key
+
+    @property
+    def scored(self) -> bool:
+        """An answer to a layer the spec lacks is warned about, never scored."""
+        return self.mark != "?"
 
     @property
     def column(self) -> str:
@@ -192,8 +197,8 @@ def alexnet_section() -> Section:
                 sec.slip("conv2", "params", 5 * 5 * c1 * c2, "forgot_bias"),
                 sec.ok(None, "params")],
         "eve": [sec.slip("conv1", "output", shape(BATCH_WRITTEN, c1, h1, h1), "batch_differs"),
-                # a name misspelt: wrong, and said so
-                Planned("Conv1", "params", conv1, "✗", "unknown_layer"),
+                # a name misspelt: said so, and not scored (no question, no column)
+                Planned("Conv1", "params", conv1, "?", "unknown_layer"),
                 sec.slip(None, "params", conv1 + conv2 - c1 - c2, "forgot_bias")],
         # conv2's params wrong in no named way; her total adds them
         "fay": [sec.ok("pool1", "output"), sec.ok("conv2", "output"),
@@ -522,6 +527,11 @@ def _planned_score(items: list[Planned]) -> str:
     return f"{sum(item.credit for item in items):g}"
 
 
+def _questions(sec: Section) -> set[str]:
+    """A class without a key is scored out of every question some student answered."""
+    return {item.column for items in sec.students.values() for item in items if item.scored}
+
+
 @pytest.mark.parametrize("name", SECTIONS)
 def test_a_section_graded_from_the_command_line(name, capsys, tmp_path):
     sec = section(name)
@@ -531,14 +541,16 @@ def test_a_section_graded_from_the_command_line(name, capsys, tmp_path):
                              "--lang", "en")
     assert code == 1                     # every section has a wrong answer
     errors = err.splitlines()
-    assert len(errors) == len(sec.malformed)
+    unscored = sum(not item.scored for items in sec.students.values() for item in items)
+    assert len(errors) == len(sec.malformed) + unscored
+    assert sum(": warning: " in line for line in errors) == unscored
     graded = len(sec.students)
     assert out.splitlines()[0].startswith(
         f"{sec.variant.sheet.name}: {graded + len(sec.malformed)} answers files, {graded} graded")
 
-    with open(book, newline="", encoding="utf-8") as f:
+    with open(book, newline="", encoding="utf-8-sig") as f:      # with Excel's BOM
         rows = {row["student"]: row for row in csv.DictReader(f)}
-    columns = {item.column for items in sec.students.values() for item in items}
+    columns = _questions(sec)
     assert set(next(iter(rows.values()))) == {"student", "score", "out_of", "error", *columns}
     assert sorted(rows) == sorted([*sec.students, *sec.malformed])
     for student, items in sec.students.items():
@@ -546,7 +558,7 @@ def test_a_section_graded_from_the_command_line(name, capsys, tmp_path):
         marks = {item.column: item.mark for item in items}
         assert {c: row[c] for c in columns} == {c: marks.get(c, "") for c in columns}, student
         assert (row["score"], row["out_of"], row["error"]) == \
-            (_planned_score(items), str(len(items)), ""), student
+            (_planned_score(items), str(len(columns)), ""), student
     for student in sec.malformed:
         path = next(p for p in paths if p.endswith(f"/{student}.yaml"))
         line = next(e for e in errors if e.startswith(f"{path}:"))
@@ -559,18 +571,23 @@ def test_a_section_graded_from_the_command_line(name, capsys, tmp_path):
     students = {s["student"]: s for s in data["students"]}
     for student, items in sec.students.items():
         got = {(i["layer"], i["quantity"]): i for i in students[student]["items"]}
-        assert len(got) == len(items)
+        # the questions it does not answer are there too, not answered
+        assert {k for k, i in got.items() if i["answered"]} == \
+            {(item.layer, item.quantity) for item in items}
+        assert len(got) == len(columns | {item.column for item in items})
         for item in items:
             graded_item = got[(item.layer, item.quantity)]
             follows = item.mark[2:] if item.mark.startswith("✓→") else None
             assert (graded_item["correct"], graded_item["follow_through"],
-                    graded_item["hint_key"], graded_item["credit"]) == \
-                (item.mark == "✓", follows, item.hint, item.credit), (student, item)
+                    graded_item["hint_key"], graded_item["credit"],
+                    graded_item["scored"]) == \
+                (item.mark == "✓", follows, item.hint, item.credit, item.scored), \
+                (student, item)
         points = sum(item.credit for item in items)
         assert students[student]["score"] == {
             "correct": sum(item.mark == "✓" for item in items),
             "follow_through": sum(item.mark.startswith("✓→") for item in items),
-            "total": len(items), "points": points}
+            "total": len(columns), "points": points}
     _compare_summary(sec, data["summary"])
 
 
@@ -582,7 +599,7 @@ def _compare_summary(sec: Section, summary: dict) -> None:
     planned: dict = {}
     for items in graded:
         for item in items:
-            if item.hint:
+            if item.hint and item.scored:
                 answers, where = planned.setdefault(item.hint, [0, set()])
                 planned[item.hint][0] = answers + 1
                 where.add((item.layer, item.quantity))
@@ -596,12 +613,21 @@ def _compare_summary(sec: Section, summary: dict) -> None:
     tallies: dict = {}
     for items in graded:
         for item in items:
+            if not item.scored:
+                continue
             tally = tallies.setdefault((item.layer, item.quantity), [0, 0, 0, 0])
             tally[0] += 1
             tally[1 if item.mark == "✓" else 2 if item.mark.startswith("✓→") else 3] += 1
     assert {(i["layer"], i["quantity"]): [i["answered"], i["correct"], i["follow_through"],
                                           i["wrong"]] for i in summary["items"]} == tallies
-    percents = [sum(i.credit for i in items) / len(items) for items in graded]
+    # points lost on a question: 1 for each student wrong or not answering, ½ for each
+    # following through
+    questions = len(_questions(sec))
+    for tally in summary["items"]:
+        answered, _, follows, wrong = tallies[(tally["layer"], tally["quantity"])]
+        assert tally["not_answered"] == len(graded) - answered
+        assert tally["points_lost"] == wrong + len(graded) - answered + 0.5 * follows
+    percents = [sum(i.credit for i in items) / questions for items in graded]
     assert summary["mean_percent"] == pytest.approx(100 * sum(percents) / len(percents))
 
 
@@ -616,11 +642,11 @@ def test_check_many_grades_a_section_as_planned(tmp_path):
         items = sec.students[student.student]
         for item in items:
             graded = student.item(item.layer, item.quantity)
-            mark = "✓" if graded.correct else \
+            mark = "?" if not graded.scored else "✓" if graded.correct else \
                 f"✓→{graded.follow_through}" if graded.follow_through else "✗"
             assert (mark, graded.hint.key if graded.hint else None) == (item.mark, item.hint)
         assert (student.score.points, student.score.total) == \
-            (sum(item.credit for item in items), len(items))
+            (sum(item.credit for item in items), len(_questions(sec)))
     # and the same from the answers as dicts, named
     again = netcalc.check_many(spec, [yaml.safe_load(answers_yaml(sec.students[n]))
                                       for n in sorted(sec.students)], names=sorted(sec.students))

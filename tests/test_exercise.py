@@ -298,6 +298,17 @@ def test_the_default_questions(tmp_path):
      "total_params is asked with true"),
     ("  - relu\n", "x-exercise: {asks: {relu: output}}\n",
      "unknown key 'asks' in `x-exercise`; did you mean 'ask'?"),
+    ("  - relu\n", "x-exercise: {ask: {total_param: true}}\n",
+     "t.yaml:1:20: error: 'total_param' is not a total an exercise asks; did you mean "
+     "'total_params'?"),
+    # mistakes no draw can mend: said at once, where written, not after 100 draws
+    ("  - {type: linear, out_features: \"${choise(84, 120)}\"}\n", "",
+     "t.yaml:3:34: error: in '${choise(84, 120)}': there is no function 'choise'; did you "
+     "mean 'choice'? (a template may call choice, randint, min, max, int and round)"),
+    ("  - {type: linear, out_features: \"${c2}\"}\n", "params: {c1: 8}\n",
+     "t.yaml:4:34: error: in '${c2}': 'c2' is not a parameter (parameters: c1)"),
+    ("  - {type: linear, out_features: \"${choice(84, 120)\"}\n", "",
+     "t.yaml:3:34: error: unterminated '${' in '${choice(84, 120)': close it with '}'"),
 ])
 def test_template_mistakes_are_located(tmp_path, capsys, layers, extra, message):
     template = _template(tmp_path, layers, extra)
@@ -327,3 +338,22 @@ def test_a_template_given_as_text_and_an_anchor_drawn_once_for_its_aliases():
     for variant in variants:
         assert variant.answers["a"]["output"][0] == variant.answers["b"]["output"][0]
         assert "x-width: &w " in variant.spec_text
+
+
+def test_a_template_error_on_every_draw_is_said_before_drawing(tmp_path):
+    # a block's params and a repeat's `i` are names too: this template is fine
+    template = tmp_path / "t.yaml"
+    template.write_text("blocks:\n  pair:\n    params: {w: 4}\n    layers:\n"
+                        "      - {type: linear, out_features: \"${w * (i + 1)}\", "
+                        "repeat: 2}\ninput: [8]\nlayers:\n"
+                        "  - {type: pair, w: \"${choice(2, 4)}\"}\n", encoding="utf-8")
+    assert len(netcalc.exercise(str(template), seed=1, count=2)) == 2
+
+
+def test_the_working_shows_shapes_without_the_batch_as_the_sheet_does():
+    variant = netcalc.exercise(SPECS / "exercises" / "alexnet_first_layers.yaml", seed=7,
+                               count=1)[0]
+    # the sheet's input [3, 224, 224] and conv1's answer, as the key writes it: no batch
+    conv1 = variant.answers["conv1"]["output"]
+    assert f"`[3, 224, 224] → [{', '.join(map(str, conv1))}]`" in variant.working_markdown
+    assert "[1, 3, 224, 224]" not in variant.working_markdown

@@ -203,7 +203,8 @@ def test_a_class_gets_a_gradebook_a_summary_and_one_error_line(capsys, tmp_path,
     assert err.count("\n") == 1
     assert err == f"{paths[3]}:2:1: error: YAML syntax: expected ',' or '}}', but got " \
         "'<scalar>'\n"
-    with open(book, newline="", encoding="utf-8") as f:
+    assert book.read_bytes().startswith(b"\xef\xbb\xbfstudent,")     # Excel's UTF-8 BOM
+    with open(book, newline="", encoding="utf-8-sig") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["student", "score", "out_of", "p2 output", "fc params", "total_params",
                        "error"]
@@ -217,6 +218,8 @@ def test_a_class_gets_a_gradebook_a_summary_and_one_error_line(capsys, tmp_path,
 
     lines = out.splitlines()
     assert lines[0] == "smallnet: 5 answers files, 4 graded, 1 not (see the errors above)"
+    assert lines[1] == "scored out of the 3 questions the class answered (--key KEY.yaml " \
+        "scores out of the questions set)"
     scores = lines[lines.index("Scores") + 1:]
     assert scores[:6] == ["  student       score", "  alice         3 / 3", "  bob           1 / 3",
                           "  carol       1.5 / 3", "  dave     not graded", "  erin          2 / 3"]
@@ -235,9 +238,12 @@ def test_a_class_gets_a_gradebook_a_summary_and_one_error_line(capsys, tmp_path,
         "  1 answer, 1 student · p2 output",
         "    that leaves out the + 1: the first window's position counts too"]
     wrong = lines[lines.index("Most often wrong") + 1:]
-    assert wrong[:3] == ["  question   wrong  follows through  answered",
-                         "  fc params      2                1         4",
-                         "  p2 output      1                0         4"]
+    # points lost: fc bob ½ + carol 1 + erin 1; p2 bob 1; the total bob ½ + carol ½
+    assert wrong[:4] == [
+        "  question      points lost  wrong  follows through  answered",
+        "  fc params             2.5      2                1         4",
+        "  p2 output               1      1                0         4",
+        "  total params            1      0                2         4"]
 
 
 def test_a_class_all_right_exits_0_and_the_gradebook_is_replaced(capsys, tmp_path, spec):
@@ -246,7 +252,7 @@ def test_a_class_all_right_exits_0_and_the_gradebook_is_replaced(capsys, tmp_pat
     book.write_text("an old gradebook, much longer than the new one " * 100)
     code, out, err = run_cli(capsys, "check", spec, *paths, "--gradebook", str(book))
     assert (code, err) == (0, "")
-    assert book.read_text(encoding="utf-8").splitlines()[1:] == [
+    assert book.read_text(encoding="utf-8-sig").splitlines()[1:] == [
         "alice,3,3,✓,✓,✓,", "zoe,3,3,✓,✓,✓,"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []   # no temp
 
@@ -258,7 +264,7 @@ def test_one_file_with_a_gradebook_is_a_class_of_one(capsys, tmp_path, spec):
                            "--lang", "en")
     assert code == 1
     assert out.startswith("smallnet: 1 answers file, 1 graded\n")
-    assert book.read_text(encoding="utf-8").splitlines()[1] == "bob,1,3,✗,✓→p2,✓→fc,"
+    assert book.read_text(encoding="utf-8-sig").splitlines()[1] == "bob,1,3,✗,✓→p2,✓→fc,"
 
 
 def test_a_gradebook_that_cannot_be_written_is_a_usage_error(capsys, tmp_path, spec):
@@ -293,15 +299,20 @@ def test_feedback_files_one_per_student(capsys, tmp_path, spec):
     assert "- ✓ **fc params**: 16,010 (follows from your answer for p2)" in bob
     assert "  ```\n  params = (in_features + 1)·out_features\n" in bob
     dave = (feedback / "dave.md").read_text(encoding="utf-8")
-    assert dave.startswith("# dave: smallnet\n\nnot graded: `") and paths[3] in dave
+    assert dave.startswith("# dave: smallnet\n\nnot graded, the file could not be read: `")
+    assert paths[3] in dave
 
 
 def test_markdown_and_json_for_the_class(capsys, tmp_path, spec):
     paths = _class_files(tmp_path)
     code, out, _ = run_cli(capsys, "check", spec, *paths, "--format", "markdown",
                            "--lang", "en")
-    assert out.startswith("# smallnet: 5 answers files, 4 graded, 1 not")
+    # nothing is printed above the page: the files not graded are in its table
+    assert out.startswith("# smallnet: 5 answers files, 4 graded, 1 not (the files not "
+                          "graded are listed below)\n")
     assert "| 1.5 / 3 | 1 |" in out
+    assert "## Scores\n\n| student | score |\n|---|---:|\n| alice | 3 / 3 |\n" in out
+    assert "| dave | not graded |" in out
     assert "\n## carol: smallnet\n" in out and "\n## dave: smallnet\n" in out
     code, out, _ = run_cli(capsys, "check", spec, *paths, "--format", "json")
     data = json.loads(out)
@@ -348,3 +359,154 @@ def test_check_from_python_marks_follow_through(spec):
     items = netcalc.check(spec, {"p2": {"output": [64, 5, 5]}, "fc": {"params": 16010}})
     assert [(i.correct, i.follow_through, i.credit) for i in items] == [
         (False, None, 0.0), (False, "p2", 0.5)]
+
+
+# -- the questions set, blank and malformed answers (a TA's fresh-clone findings) -------
+
+def test_a_blank_answer_is_not_answered_and_the_rest_are_graded(capsys, tmp_path, spec):
+    # the question sheet's form, partly filled in: p2's output left blank
+    code, out, err = check(capsys, tmp_path, spec, "p2:\n  output:\nfc:\n  params: 23050\n"
+                           "total_params:\n", "--format", "json")
+    assert (code, err) == (1, "")
+    items = json.loads(out)["items"]
+    assert [(i["layer"], i["quantity"], i["answered"], i["correct"]) for i in items] == [
+        ("p2", "output", False, False), ("fc", "params", True, True),
+        (None, "params", False, False)]
+    assert items[0]["expected"] == [64, 6, 6] and items[2]["expected"] == TOTAL
+    # out of the three questions the file asks: one answered right
+    assert json.loads(out)["score"]["points"] == 1 and json.loads(out)["score"]["total"] == 3
+
+
+def test_a_malformed_value_fails_only_its_item(capsys, tmp_path, spec):
+    # flatten's [2304] written as a bare number is accepted; the others are the item ✗
+    code, out, err, = check(capsys, tmp_path, spec, "flat: {output: 2304}\n"
+                            "p2: {output: big}\nfc: {params: [1, 2]}\n"
+                            f"total_params: {TOTAL}\n", "--lang", "en")
+    path = tmp_path / "answers.yaml"
+    assert code == 1
+    assert err.splitlines() == [
+        f"{path}:2:14: warning: p2 output: an output shape is a list like [64, 55, 55] or "
+        "64x55x55, got 'big'",
+        f"{path}:3:14: warning: fc params: params is a whole number, got [1, 2]"]
+    lines = out.splitlines()
+    assert lines[0] == "✓ flat output   [2304]"
+    assert lines[1] == "✗ p2 output     'big'  (expected [64, 6, 6])"
+    assert lines[2] == f"    {path}:2:14: an output shape is a list like [64, 55, 55] or " \
+        "64x55x55, got 'big'"
+    assert f"✗ fc params     [1, 2]  (expected {FC:,})" in lines
+    assert lines[-1] == "Score: 2 / 4 (smallnet)"
+
+
+def test_follow_through_from_the_layers_own_output(capsys, tmp_path, spec):
+    # c2's output answered [64, 11, 11] (right: [64, 12, 12]); MACs from it by the
+    # textbook: H_out·W_out·C_out·(K·K·C_in) = 11·11·64·(3·3·32) = 2,230,272
+    macs = 11 * 11 * 64 * (3 * 3 * 32)
+    code, out, _ = check(capsys, tmp_path, spec, f"c2: {{output: [64, 11, 11], macs: {macs}, "
+                         f"flops: {2 * macs}}}\n", "--format", "json")
+    items = json.loads(out)["items"]
+    assert [(i["quantity"], i["correct"], i["follow_through"], i["credit"]) for i in items] == [
+        ("output", False, None, 0), ("macs", False, "c2", 0.5), ("flops", False, "c2", 0.5)]
+    # the layer's own output right: nothing follows (a wrong MACs stays wrong)
+    code, out, _ = check(capsys, tmp_path, spec, f"c2: {{output: [64, 12, 12], macs: {macs}}}\n",
+                         "--format", "json")
+    assert json.loads(out)["items"][1]["follow_through"] is None
+
+
+KEY = f"p2: {{output: [64, 6, 6]}}\nfc: {{params: {FC}}}\ntotal_params: {TOTAL}\n"
+
+
+def test_a_key_sets_the_questions(capsys, tmp_path, spec):
+    key = tmp_path / "variant.key.yaml"
+    key.write_text(KEY)
+    students = {"amy": f"fc: {{params: {FC}}}\n",                      # 1 of the 3 asked
+                "bo": f"p2: {{output: [64, 6, 6]}}\nfc: {{params: {FC}}}\n"
+                      f"total_params: {TOTAL}\nfc_1: {{params: 1}}\n"
+                      "c2: {flops: 1}\ntotal_param: 5\n"}
+    paths = _class_files(tmp_path, students)
+    book = tmp_path / "grades.csv"
+    code, out, err = run_cli(capsys, "check", spec, *paths, "--key", str(key),
+                             "--gradebook", str(book), "--lang", "en")
+    assert code == 1
+    # bo's answers to no question: warned about, located, with the nearest name
+    assert err.splitlines() == [
+        f"{paths[1]}:4:1: warning: fc_1 params: no layer or block 'fc_1' in smallnet; did "
+        "you mean 'fc'? (not scored)",
+        f"{paths[1]}:5:13: warning: c2 flops: c2 flops is not one of the questions (not scored)",
+        f"{paths[1]}:6:1: warning: total_param: 'total_param' is not something netcalc "
+        "checks; did you mean 'total_params'? (it checks total_params, total_macs, "
+        "total_flops, total_kv_cache) (not scored)"]
+    rows = book.read_text(encoding="utf-8-sig").splitlines()
+    # the key's questions are the columns; amy's unanswered ones are blank and count 0
+    assert rows == ["student,score,out_of,p2 output,fc params,total_params,error",
+                    "amy,1,3,,✓,,", "bo,3,3,✓,✓,✓,"]
+    lines = out.splitlines()
+    assert lines[1] == "scored out of the answer key's 3 questions"
+    assert "fc_1" not in out and "flops" not in out
+    wrong = lines[lines.index("Most often wrong") + 1:]
+    assert wrong == ["  question      points lost  wrong  follows through  answered",
+                     "  p2 output               1      0                0         1",
+                     "  total params            1      0                0         1"]
+    # one student with the key: out of its 3
+    code, out, _ = run_cli(capsys, "check", spec, paths[0], "--key", str(key), "--lang", "en")
+    assert out.splitlines()[0] == "✗ p2 output     (not answered)  (expected [64, 6, 6])"
+    assert out.splitlines()[-1] == "Score: 1 / 3 (smallnet)"
+    # and from Python
+    result = netcalc.check_many(spec, paths, key=KEY)
+    assert [(s.student, s.score.points, s.score.total) for s in result.students] == [
+        ("amy", 1, 3), ("bo", 3, 3)]
+    assert result.summary.questions == (("p2", "output"), ("fc", "params"), (None, "params"))
+
+
+def test_a_class_without_a_key_shares_the_questions_any_student_answered(tmp_path, spec):
+    paths = _class_files(tmp_path, {"amy": f"fc: {{params: {FC}}}\n",
+                                    "bo": "p2: {output: [64, 6, 6]}\n"})
+    result = netcalc.check_many(spec, paths)
+    # both out of 2: p2 output and fc params
+    assert [(s.score.points, s.score.total) for s in result.students] == [(1, 2), (1, 2)]
+    assert result.summary.questions_from == "class"
+
+
+def test_mistakes_are_grouped_by_kind_and_points_lost_include_follow_through(
+        capsys, tmp_path, spec):
+    # ben forgets every bias: c1 (27·32 = 864), c2 (288·64 = 18,432), fc (2304·10 = 23,040)
+    students = {"ben": f"c1: {{params: {27 * 32}}}\nc2: {{params: {288 * 64}}}\n"
+                       f"fc: {{params: {2304 * 10}}}\n",
+                "cy": f"c1: {{params: {C1}}}\nc2: {{params: {C2}}}\nfc: {{params: {FC}}}\n"}
+    paths = _class_files(tmp_path, students)
+    code, out, _ = run_cli(capsys, "check", spec, *paths, "--lang", "en")
+    lines = out.splitlines()
+    mistakes = lines[lines.index("Most common mistakes") + 1:lines.index("Most often wrong")]
+    assert mistakes[:4] == [
+        "  3 answers, 1 student · c1 params, c2 params, fc params",
+        "    c1 params: that is the weights alone: the 32 biases (one per output channel or "
+        "feature) are parameters too",
+        "    c2 params: that is the weights alone: the 64 biases (one per output channel or "
+        "feature) are parameters too",
+        "    fc params: that is the weights alone: the 10 biases (one per output channel or "
+        "feature) are parameters too"]
+    code, out, _ = run_cli(capsys, "check", spec, *paths, "--format", "json")
+    mistake = json.loads(out)["summary"]["mistakes"][0]
+    assert (mistake["hint_key"], mistake["answers"], mistake["students"]) == ("forgot_bias", 3, 1)
+    assert [(r["items"][0]["layer"], r["answers"]) for r in mistake["remarks"]] == [
+        ("c1", 1), ("c2", 1), ("fc", 1)]
+
+    # a total right for no one, followed through by both: it lost 1 point, and is listed
+    paths = _class_files(tmp_path, {"ben": CLASS["bob"], "cy": CLASS["bob"]})
+    result = netcalc.check_many(spec, paths)
+    total = next(i for i in result.summary.most_wrong if i.layer is None)
+    assert (total.wrong, total.follow_through, total.points_lost) == (0, 2, 1.0)
+
+
+def test_a_feedback_rerun_removes_only_its_own_stale_pages(capsys, tmp_path, spec):
+    paths = _class_files(tmp_path, {"alice": CLASS["alice"], "bob": CLASS["bob"]})
+    feedback = tmp_path / "feedback"
+    run_cli(capsys, "check", spec, *paths, "--feedback", str(feedback))
+    (feedback / "notes.md").write_text("the teacher's own notes\n")
+    run_cli(capsys, "check", spec, paths[0], "--feedback", str(feedback))
+    assert sorted(p.name for p in feedback.iterdir()) == ["alice.md", "notes.md"]
+
+
+def test_check_many_takes_one_file_as_a_class_of_one(tmp_path, spec):
+    path = _class_files(tmp_path, {"alice": CLASS["alice"]})[0]
+    result = netcalc.check_many(spec, path)
+    assert [(s.student, s.score.points) for s in result.students] == [("alice", 3)]

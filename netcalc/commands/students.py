@@ -52,15 +52,20 @@ def explain(spec: str, names: tuple[str, ...], lang: str | None, fmt: str, batch
 @click.command()
 @click.argument("spec", type=SPEC_PATH)
 @click.argument("answers", type=SPEC_PATH, nargs=-1, required=True)
+@click.option("--key", type=SPEC_PATH, default=None, metavar="KEY.yaml",
+              help="The questions set: an answer key (the .key.yaml netcalc exercise "
+                   "writes). Each student is scored out of its items; one not answered "
+                   "counts 0, an answer to another is warned about and not scored.")
 @lang_option
 @click.option("--format", "fmt", type=click.Choice(("text", "json", "markdown")),
               default="text", show_default=True,
               help="Output format: json for autograders, markdown for feedback to hand back.")
 @click.option("--gradebook", type=click.Path(dir_okay=False), default=None, metavar="FILE.csv",
               help="Grade a class: write a CSV of every student's score and marks "
-                   "(atomically).")
+                   "(atomically, UTF-8 with a byte order mark for Excel).")
 @click.option("--feedback", type=DIRECTORY_PATH, default=None, metavar="DIR",
-              help="Grade a class: write each student's feedback to DIR/STUDENT.md.")
+              help="Grade a class: write each student's feedback to DIR/STUDENT.md (and "
+                   "remove the pages an earlier run wrote for students not in this one).")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
               help="Batch size N the answers are for.")
 @named_input_option
@@ -68,13 +73,19 @@ def explain(spec: str, names: tuple[str, ...], lang: str | None, fmt: str, batch
               metavar="CONTEXT", help="The context length a `total_kv_cache` answer is for.")
 @click.option("--dtype", type=click.Choice(list(MODEL_DTYPES)), default="float32",
               show_default=True, help="Element type a `total_kv_cache` answer is for.")
-def check(spec: str, answers: tuple[str, ...], lang: str | None, fmt: str,
+def check(spec: str, answers: tuple[str, ...], key: str | None, lang: str | None, fmt: str,
           gradebook: str | None, feedback: str | None, batch: int,
           input_shapes: tuple[str, ...], kv_context: int | None, dtype: str) -> None:
     """Grade ANSWERS (YAML files: `conv1: {output: [64, 55, 55], params: 23296}`,
     `total_params: ...`) against SPEC's numbers. An answer that follows from the
     student's own earlier wrong answer is marked ✓ (follows from ...) for half credit.
-    Exit 0 when all are right.
+    A value left blank is not answered (0); a value that is no number or shape is that
+    item wrong, with the reason. Exit 0 when all are right.
+
+    The score is out of the questions: with --key, the answer key's items; else, for
+    one student, the questions the file answers, and for a class, every question some
+    student answered (the same for all). Answers to an unknown layer (or, with --key,
+    to a question not asked) are warned about and not scored.
 
     A class at once: several answers files (answers/*.yaml; each file's stem is the
     student), or --gradebook or --feedback. It prints the class's scores and most common
@@ -82,15 +93,18 @@ def check(spec: str, answers: tuple[str, ...], lang: str | None, fmt: str,
     the gradebook and the feedback files; a file that cannot be graded is one error line
     and the others are graded. Exit 1 if any file had an error or any answer is wrong.
     """
-    from ..grading import grade, read_answers, score
+    from ..grading import grade, questions_of, read_answers, score
     from ..i18n import language
     from ..render import check as render_check
 
     expanded, result = load_and_analyze(spec, input_shapes, batch, dtype,
                                         kv_context=kv_context)
     lang = language(lang)
+    questions = questions_of(expanded, result, read_answers(key)) if key else None
     if len(answers) == 1 and gradebook is None and feedback is None:
-        items = grade(expanded, result, read_answers(answers[0]))
+        items = grade(expanded, result, read_answers(answers[0]), questions)
+        for line in render_check.warnings(answers[0], items, lang):
+            print(line, file=sys.stderr)
         points = score(items)
         if fmt == "markdown":
             from ..grading import StudentResult, student_name
@@ -102,10 +116,10 @@ def check(spec: str, answers: tuple[str, ...], lang: str | None, fmt: str,
             text = render_check.plain_text(result.name, items, points, lang)
         emit(text, None)
         return 1 if not all(item.correct for item in items) else None
-    return _check_class(expanded, result, answers, lang, fmt, gradebook, feedback)
+    return _check_class(expanded, result, answers, questions, lang, fmt, gradebook, feedback)
 
 
-def _check_class(expanded, result, answers: tuple[str, ...], lang: str, fmt: str,
+def _check_class(expanded, result, answers: tuple[str, ...], questions, lang: str, fmt: str,
                  gradebook: str | None, feedback: str | None) -> int | None:
     """Every answers file graded; the gradebook and feedback written, the summary shown."""
     import os
@@ -115,12 +129,15 @@ def _check_class(expanded, result, answers: tuple[str, ...], lang: str, fmt: str
     from ..render import check as render_check
 
     graded = grade_class(expanded, result, [
-        (student_name(path), path, lambda path=path: read_answers(path)) for path in answers])
+        (student_name(path), path, lambda path=path: read_answers(path)) for path in answers],
+        questions)
     for student in graded.students:
         if student.error is not None:
             print(student.error, file=sys.stderr)
+        for line in render_check.warnings(student.path, student.items, lang):
+            print(line, file=sys.stderr)
     if gradebook is not None:
-        write_atomic(gradebook, render_check.gradebook_csv(graded))
+        write_atomic(gradebook, render_check.gradebook_csv(graded).encode("utf-8-sig"))
     if feedback is not None:
         try:
             os.makedirs(feedback, exist_ok=True)
@@ -129,7 +146,9 @@ def _check_class(expanded, result, answers: tuple[str, ...], lang: str, fmt: str
                              f"{error.strerror}") from None
         for student in graded.students:
             write_atomic(os.path.join(feedback, f"{student.student}.md"),
-                         render_check.student_markdown(result.name, student, lang))
+                         render_check.student_markdown(result.name, student, lang)
+                         + render_check.FEEDBACK_MARK)
+        _remove_stale_feedback(feedback, {student.student for student in graded.students})
     render = {"text": render_check.class_text, "json": render_check.class_json,
               "markdown": render_check.class_markdown}[fmt]
     emit(render(graded, lang), None)
@@ -137,6 +156,26 @@ def _check_class(expanded, result, answers: tuple[str, ...], lang: str, fmt: str
            for student in graded.students):
         return 1
     return None
+
+
+def _remove_stale_feedback(directory: str, students: set[str]) -> None:
+    """The feedback pages of students not in this run, that netcalc wrote (they end with
+    its mark): an earlier run's, for a file since renamed or removed. Other files stay."""
+    import os
+
+    from ..render.check import FEEDBACK_MARK
+
+    for entry in os.scandir(directory):
+        stem, ext = os.path.splitext(entry.name)
+        if ext != ".md" or stem in students or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            with open(entry.path, "rb") as page:
+                page.seek(max(0, entry.stat().st_size - len(FEEDBACK_MARK.encode()) - 8))
+                if page.read().decode("utf-8", "replace").endswith(FEEDBACK_MARK):
+                    os.remove(entry.path)
+        except OSError:
+            continue                  # kept: not ours to fight over
 
 
 def _calculator_options(command):

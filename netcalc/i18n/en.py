@@ -194,4 +194,24 @@ MESSAGES = {
     "ask_total_params": "The total number of parameters of the network",
     "ask_total_macs": "The total multiply-accumulates (MACs) of the network",
     "ask_total_flops": "The total FLOPs of the network",
+    # check: blank and malformed answers, answers to no question, the questions set
+    "answer_malformed": "{where}: {reason}",
+    "answer_unknown_key": lambda name, closest, known: (
+        f"'{name}' is not something netcalc checks"
+        + (f"; did you mean '{closest}'?" if closest else "") + f" (it checks {known})"),
+    "answer_not_asked": lambda question, closest: (
+        f"{question} is not one of the questions"
+        + (f"; did you mean {closest}?" if closest else "")),
+    "not_answered": "not answered", "not_scored": "not scored",
+    "not_graded_because": "not graded, the file could not be read: `{error}`",
+    "class_title_listed": lambda spec, students, graded, failed: (
+        f"{spec}: {students} answers file{'s' if students != 1 else ''}, {graded} graded"
+        + (f", {failed} not (the files not graded are listed below)" if failed else "")),
+    "questions_from_key": lambda count: (
+        f"scored out of the answer key's {count} question{'s' if count != 1 else ''}"),
+    "questions_from_class": lambda count: (
+        f"scored out of the {count} question{'s' if count != 1 else ''} the class answered "
+        "(--key KEY.yaml scores out of the questions set)"),
+    "points_lost": "points lost",
+    "answer_warning": "{where}: warning: {what}: {why} (not scored)",
 }

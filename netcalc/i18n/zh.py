@@ -148,4 +148,20 @@ MESSAGES = {
     "ask_total_params": "整个网络的参数总量",
     "ask_total_macs": "整个网络的乘加次数（MACs）总量",
     "ask_total_flops": "整个网络的浮点运算次数（FLOPs）总量",
+    # check: blank and malformed answers, answers to no question, the questions set
+    "answer_malformed": "{where}：{reason}",
+    "answer_unknown_key": lambda name, closest, known: (
+        f"netcalc 不检查 '{name}'" + (f"；是不是 '{closest}'？" if closest else "")
+        + f"（它检查 {known}）"),
+    "answer_not_asked": lambda question, closest: (
+        f"{question} 不是要回答的题目" + (f"；是不是 {closest}？" if closest else "")),
+    "not_answered": "未作答", "not_scored": "不计分",
+    "not_graded_because": "未评，无法读取答案文件：`{error}`",
+    "class_title_listed": lambda spec, students, graded, failed: (
+        f"{spec}：{students} 份答案，已评 {graded} 份"
+        + (f"，{failed} 份未评（列在下面）" if failed else "")),
+    "questions_from_key": "按答案文件的 {count} 道题计分",
+    "questions_from_class": "按全班答过的 {count} 道题计分（--key KEY.yaml 按所出的题计分）",
+    "points_lost": "失分",
+    "answer_warning": "{where}: warning: {what}：{why}（不计分）",
 }
