@@ -9,6 +9,11 @@ one). Each figure is the median of --runs timed calls after five warm-up calls, 
 garbage collector left as Python sets it. A benchmark, not a test: the figures
 belong to the machine. Issue 18's targets: resnet50 load + analyze ≤ 2 ms (≤ 12 µs a
 layer), and analyze at a changed param ≤ 1 ms.
+
+What is computed once is kept (a parsed file, a block's expansion at its values, a
+layer's numbers at its input shapes): loading the same spec again reuses them, as a
+search does. The changed-param figures are the cost of new values: a spec param (the
+wide ResNet's width: most blocks expand anew) and the batch (every layer's shapes new).
 """
 
 from __future__ import annotations
@@ -72,10 +77,16 @@ def main() -> None:
                           args.runs)
     print(f"\nwide ResNet-18 at another width (expand the parsed spec, then analyze): "
           f"{reanalyze:.2f} ms")
+    resnet50 = load_spec(ROOT / "specs" / "resnet50.yaml")
+    batches = iter(range(2, 10**9))
+    rebatched = median_ms(lambda: analyze(resnet50, batch=next(batches)), args.runs)
+    print(f"resnet50 analyzed at another batch (all its shapes new): {rebatched:.2f} ms")
     if "resnet50" in figures:
         for what, value, limit in (("resnet50 load + analyze", figures["resnet50"],
                                     LOAD_TARGET_MS),
-                                   ("analyze at a changed param", reanalyze,
+                                   ("analyze at a changed param (width)", reanalyze,
+                                    REANALYZE_TARGET_MS),
+                                   ("analyze at a changed param (batch)", rebatched,
                                     REANALYZE_TARGET_MS)):
             verdict = "met" if value <= limit else f"missed ({value / limit:.1f}× the target)"
             print(f"issue 18: {what}: {value:.2f} ms against ≤ {limit} ms: {verdict}")
