@@ -49,8 +49,13 @@ def memory(spec, layers: list[Computed], totals: Totals, input_bytes: dict,
                       amp=amp, weight_bytes=weight_bytes, gradient_bytes=grad_bytes,
                       optimizer_bytes=state_bytes, saved_activation_bytes=None,
                       training_bytes=None, checkpointed=checkpoint)
-    inference = _peak(spec, layers, input_bytes, outputs, dtype_bytes)
-    saved = _saved_bytes(spec, layers, input_bytes, dtype_bytes, amp, segments)
+    storages = _storages(spec, layers, input_bytes, dtype_bytes, training=False)
+    # in training, dropout and stochastic depth write a new output
+    dropping = any(s.layer.family == "dropout" and s.layer.p > 0 for s in spec.layers)
+    inference = _peak(spec, storages, input_bytes, outputs)
+    saved = _saved_bytes(spec, layers, _storages(spec, layers, input_bytes, dtype_bytes,
+                                                 training=True) if dropping else storages,
+                         input_bytes, dtype_bytes, amp, segments)
     buffer_bytes = totals.buffer_bytes
     return Memory(
         peak_activation_bytes=inference,
@@ -95,12 +100,12 @@ def checkpoint_segments(spec, patterns: tuple[str, ...]) -> list[range]:
 
 def _storages(spec, layers: list[Computed], input_bytes: dict, dtype_bytes: int,
               training: bool):
-    """Each tensor's storage (the name that made it) and each storage's bytes."""
+    """Each tensor's storage (the name that made it) and each storage's bytes (in
+    `training`, dropout and stochastic depth write a new output)."""
     owner = {name: name for name in input_bytes}
     size = dict(input_bytes)
     for spec_layer, result in zip(spec.layers, layers):
         name, made = spec_layer.name, result.activation_bytes
-        # in training, dropout and stochastic depth write a new output
         if made or training and spec_layer.layer.family == "dropout" and spec_layer.layer.p > 0:
             owner[name] = name
             size[name] = made or prod(result.numbers.output_shape) * dtype_bytes
@@ -112,9 +117,9 @@ def _storages(spec, layers: list[Computed], input_bytes: dict, dtype_bytes: int,
     return owner, size
 
 
-def _peak(spec, layers: list[Computed], input_bytes: dict, outputs: set[str],
-          dtype_bytes: int) -> int:
-    owner, size = _storages(spec, layers, input_bytes, dtype_bytes, training=False)
+def _peak(spec, storages: tuple[dict, dict], input_bytes: dict, outputs: set[str]) -> int:
+    """The most bytes alive at once in a forward pass (`storages`: _storages')."""
+    owner, size = storages
     last: dict[str, int] = {}
     for index, spec_layer in enumerate(spec.layers):
         for name in spec_layer.inputs:
@@ -137,12 +142,12 @@ def _peak(spec, layers: list[Computed], input_bytes: dict, outputs: set[str],
     return peak
 
 
-def _saved_bytes(spec, layers: list[Computed], input_bytes: dict, dtype_bytes: int,
-                 amp: bool, segments: list[range] = ()) -> int:
+def _saved_bytes(spec, layers: list[Computed], storages: tuple[dict, dict], input_bytes: dict,
+                 dtype_bytes: int, amp: bool, segments: list[range] = ()) -> int:
     """What autograd holds when backward begins. A checkpointed segment keeps only its
     inputs; what its layers save exists for one segment at a time, while backward
     recomputes it: the largest segment's counts on top."""
-    owner, size = _storages(spec, layers, input_bytes, dtype_bytes, training=True)
+    owner, size = storages                  # (in training)
     element = AMP_BYTES if amp else dtype_bytes
     segment_of = {index: k for k, segment in enumerate(segments) for index in segment}
     # a storage made outside a segment (or a spec input) is one of its inputs

@@ -10,6 +10,7 @@ without a location; `analyze` adds the layer's name and position.
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 from dataclasses import MISSING, dataclass, fields
 from math import prod
 from typing import Any, ClassVar, Mapping
@@ -69,29 +70,25 @@ def too_many_elements(shape: Shape) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class LayerNumbers:
-    """What one layer contributes, computed by its own rules."""
+class LayerNumbers(namedtuple("LayerNumbers", (
+        "output_shape", "params", "buffers", "macs", "activation_elements", "output_strides",
+        "warnings"), defaults=((),))):
+    """What one layer contributes, computed by its own rules: its output shape; its
+    parameters and buffers (torch's name -> element count); MACs; the new elements its
+    output allocates (0 for views); the output's strides as torch lays it out; and
+    warnings (valid, but likely not what was meant). A tuple: one is made for every layer
+    analyzed, three times as fast as a frozen dataclass."""
 
-    output_shape: Shape
-    params: Mapping[str, int]          # torch parameter name -> element count
-    buffers: Mapping[str, int]         # torch buffer name -> element count
-    macs: int
-    activation_elements: int           # new elements the output allocates (0 for views)
-    output_strides: Strides            # the output's memory layout, as torch lays it out
-    warnings: tuple[str, ...] = ()     # valid, but likely not what was meant
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Saved:
+class Saved(namedtuple("Saved", ("what", "index", "elements", "dtype"),
+                       defaults=(0, 0, "model"))):
     """A tensor autograd keeps of a layer for the backward pass (in training): one of
-    its inputs (by index), its output, or a new one of `elements` (of the model's
-    dtype, or float32 or int64 whatever the model's)."""
+    its inputs (`what` "input", by `index`), its output ("output"), or a new one of
+    `elements` ("new", of `dtype`: the model's, "float32" or "int64")."""
 
-    what: str                  # "input", "output" or "new"
-    index: int = 0             # which input
-    elements: int = 0          # a new one's size
-    dtype: str = "model"       # a new one's: "model", "float32" or "int64"
+    __slots__ = ()
 
 
 # Making a dataclass compiles its methods, ~0.5 ms a class, and a spec uses a few of
