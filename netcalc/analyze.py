@@ -264,25 +264,33 @@ def _untie(spec_layer, layer, xs: tuple, numbers, done: dict, holders: dict,
     return own, params, bias, _active(layer.active_params(xs), params, own, numbers.params)
 
 
-def _result(computed: Computed, dtype_bytes: int, field: Field) -> LayerResult:
-    """The layer's numbers as renderers read them."""
+def _result(computed: Computed, dtype_bytes: int, field: Field, alike: dict) -> LayerResult:
+    """The layer's numbers as renderers read them. `alike` keeps what equal layers at
+    equal shapes say alike (arguments, notation, batch dim): said once for them all."""
     spec_layer, layer, xs, numbers = computed[:4]
     params, bias = computed.params, computed.bias_params
+    key = (spec_layer.layer, layer, xs)
+    said = alike.get(key)
+    if said is None:
+        # as the spec says them: `batch` stays a name
+        said = alike[key] = (spec_layer.layer.arguments(xs[0] if xs else ()), layer.notation(),
+                             layer.output_batch_dim(xs), sum(numbers.buffers.values()))
+    arguments, notation, batch_dim, buffers = said
     return LayerResult(
         name=spec_layer.name, type=layer.type_name, family=layer.family, depth=spec_layer.depth,
         inputs=spec_layer.inputs, input_shapes=xs, output_shape=numbers.output_shape,
-        # as the spec says them: `batch` stays a name
-        arguments=spec_layer.layer.arguments(xs[0] if xs else ()), notation=layer.notation(),
+        arguments=dict(arguments), notation=notation,
         param_tensors=dict(computed.param_tensors), params=params,
-        tied_params={tensor: f"{source}.{tensor}" for tensor, source in spec_layer.tied.items()},
+        tied_params={tensor: f"{source}.{tensor}" for tensor, source in spec_layer.tied.items()}
+        if spec_layer.tied else {},
         trainable_params=computed.trainable_params,
-        weight_params=params - bias, bias_params=bias, buffers=sum(numbers.buffers.values()),
+        weight_params=params - bias, bias_params=bias, buffers=buffers,
         macs=numbers.macs, flops=flops_of(numbers.macs), param_bytes=params * dtype_bytes,
         buffer_bytes=computed.buffer_bytes, activation_bytes=computed.activation_bytes,
         receptive_field=_receptive_field(field),
         active_params=computed.active_params,
         causal_attention_macs=computed.causal_attention_macs,
-        batch_dim=layer.output_batch_dim(xs),
+        batch_dim=batch_dim,
     )
 
 
@@ -312,6 +320,7 @@ class Results(_Made):
 
     def __init__(self, computed: list[Computed], dtype_bytes: int, fields: Deferred):
         self._computed, self._dtype_bytes, self._fields = computed, dtype_bytes, fields
+        self._alike: dict = {}
         self._made: list[LayerResult | None] = [None] * len(computed)
 
     def __len__(self) -> int:
@@ -335,7 +344,8 @@ class Results(_Made):
 
     def _make(self, computed: Computed) -> LayerResult:
         with unrecorded:      # what a renderer reads adds no condition to the sizes
-            return _result(computed, self._dtype_bytes, self._fields[0][computed.spec.name])
+            return _result(computed, self._dtype_bytes, self._fields[0][computed.spec.name],
+                           self._alike)
 
     def __repr__(self) -> str:
         return repr(tuple(self))
