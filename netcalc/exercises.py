@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import Location, NetcalcError, SpecError, UsageError, did_you_mean
-from .grading import QUANTITIES
+from .grading import QUANTITIES, TOTALS, without_batch
 from .spec.expr import _FUNCTIONS as SPEC_FUNCTIONS, DRAW_FUNCTIONS
 from .spec.loader import LocatedDict, LocatedList, load_yaml
 
@@ -42,7 +42,7 @@ EXERCISE_KEY = "x-exercise"
 EXERCISE_KEYS = ("title", "ask")
 # the totals an exercise may ask, as an answers file names them (grading.TOTALS, less
 # the KV cache, which needs a context length)
-TOTAL_QUANTITIES = {"total_params": "params", "total_macs": "macs", "total_flops": "flops"}
+TOTAL_QUANTITIES = {key: quantity for key, quantity in TOTALS.items() if quantity != "kv_cache"}
 # Draws before giving up on a template that never gives a valid network, and draws in
 # all per variant asked for (a repeated draw costs nothing: it is not analysed again).
 MAX_DRAWS_WITHOUT_A_NETWORK = 100
@@ -624,7 +624,7 @@ def _sheet(template: Template, number: int, asked: tuple[Asked, ...] | None, see
         for name in (question.layer,) if question.layer else (n for n, _ in question.parts):
             if name not in worked:
                 worked.append(name)
-    workings = tuple(_without_batch(w, expanded, summary)
+    workings = tuple(_working_without_batch(w, expanded, summary)
                      for w in explain_layers(expanded, summary, tuple(worked))) if worked else ()
     layers = tuple(NetworkRow(result.name, result.type, spec_layer.layer.given_arguments(),
                               spec_layer.inputs)
@@ -638,13 +638,7 @@ def _sheet(template: Template, number: int, asked: tuple[Asked, ...] | None, see
                  questions, workings)
 
 
-def _drop_batch(shape: tuple, batch_dim: int | None) -> tuple:
-    if batch_dim is None or len(shape) <= batch_dim:
-        return shape
-    return shape[:batch_dim] + shape[batch_dim + 1:]
-
-
-def _without_batch(working: LayerWorking, expanded: ExpandedSpec, summary: Summary
+def _working_without_batch(working: LayerWorking, expanded: ExpandedSpec, summary: Summary
                    ) -> LayerWorking:
     """A layer's working with its shapes as the sheet writes them: without the batch."""
     from dataclasses import replace
@@ -655,12 +649,12 @@ def _without_batch(working: LayerWorking, expanded: ExpandedSpec, summary: Summa
         return working
     spec_layer = next((s for s in expanded.layers if s.name == working.name), None)
     sources = spec_layer.inputs if spec_layer is not None else ()
-    ins = tuple(_drop_batch(shape, getattr(results[source], "batch_dim", 0)
+    ins = tuple(without_batch(shape, getattr(results[source], "batch_dim", 0)
                             if source in results else 0)
                 for shape, source in zip(working.input_shapes,
                                          (*sources, *[None] * len(working.input_shapes))))
     return replace(working, input_shapes=ins,
-                   output_shape=_drop_batch(working.output_shape, row.batch_dim))
+                   output_shape=without_batch(working.output_shape, row.batch_dim))
 
 
 def _question(number: int, asked: Asked, summary: Summary, rows: dict) -> Question:
@@ -672,12 +666,9 @@ def _question(number: int, asked: Asked, summary: Summary, rows: dict) -> Questi
     row = rows[asked.layer]
     if asked.quantity != "output":
         return Question(number, asked.layer, asked.quantity, getattr(row, asked.quantity))
-    # without the batch dim, as the tutorials write shapes (an RNN's h_n holds it second)
-    batch_dim = getattr(row, "batch_dim", 0)
-    shape = row.output_shape
-    if batch_dim is not None:
-        shape = shape[:batch_dim] + shape[batch_dim + 1:]
-    return Question(number, asked.layer, "output", shape)
+    # without the batch dim, as the tutorials write shapes
+    return Question(number, asked.layer, "output",
+                    without_batch(row.output_shape, getattr(row, "batch_dim", 0)))
 
 
 def _answers(questions: tuple[Question, ...]) -> dict:

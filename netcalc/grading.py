@@ -265,9 +265,7 @@ def _ungraded(summary: Summary, layers: dict, blocks: dict, steps: dict, layer: 
     elif layer in layers or layer in blocks:
         row = layers.get(layer) or blocks[layer]
         if quantity == "output":
-            batch_dim = getattr(row, "batch_dim", 0)
-            expected = row.output_shape if batch_dim is None else \
-                row.output_shape[:batch_dim] + row.output_shape[batch_dim + 1:]
+            expected = without_batch(row.output_shape, getattr(row, "batch_dim", 0))
         else:
             expected = getattr(row, quantity, None)
     working = _working(steps, Answer(layer, quantity, None, loc, loc)) \
@@ -329,11 +327,7 @@ def _kv_cache(summary: Summary, answer: Answer) -> Graded:
 
 def _expected(row, answer: Answer, batch_dim: int | None = 0):
     if answer.quantity == "output":
-        shape = row.output_shape
-        # the batch dim may be left out, as the tutorials do (an RNN's h_n holds it second)
-        if batch_dim is not None and len(answer.given) == len(shape) - 1:
-            return shape[:batch_dim] + shape[batch_dim + 1:]
-        return shape
+        return _as_answered(row.output_shape, answer.given, batch_dim)
     return getattr(row, answer.quantity)
 
 
@@ -428,11 +422,18 @@ def _spec_layer(spec: ExpandedSpec, name: str):
     return next(s for s in spec.layers if s.name == name)
 
 
+def without_batch(shape: tuple, batch_dim: int | None) -> tuple:
+    """A shape as the question sheets write it: without the batch dim (`batch_dim` None:
+    the shape holds none; an RNN's h_n holds it second)."""
+    if batch_dim is None or len(shape) <= batch_dim:
+        return shape
+    return shape[:batch_dim] + shape[batch_dim + 1:]
+
+
 def _as_answered(shape: tuple, given: tuple, batch_dim: int | None) -> tuple:
-    """A shape as the answer writes it: without the batch if the answer left it out."""
-    if batch_dim is not None and len(given) == len(shape) - 1:
-        return shape[:batch_dim] + shape[batch_dim + 1:]
-    return shape
+    """A shape as the answer writes it: without the batch if the answer left it out, as
+    the tutorials do."""
+    return without_batch(shape, batch_dim) if len(given) == len(shape) - 1 else shape
 
 
 def _with_batch(given: tuple, shape: tuple, batch_dim: int | None) -> tuple:
@@ -909,6 +910,15 @@ def questions_of(spec: ExpandedSpec, summary: Summary, key: list[Answer]
     if not questions:
         raise UsageError("the answer key holds no question")
     return tuple(questions)
+
+
+def key_disagreements(spec: ExpandedSpec, summary: Summary, key: list[Answer]
+                      ) -> list[Graded]:
+    """The answer key's values that are not the spec's numbers. Only its questions are
+    read, so a key made for another spec (another variant's) would set the questions
+    silently: these say the spec may not be the one the students were given."""
+    return [item for item in grade(spec, summary, key)
+            if item.scored and item.answered and not item.correct]
 
 
 def grade_class(spec: ExpandedSpec, summary: Summary,

@@ -358,3 +358,11 @@ def test_a_tutorial_example_through_explain_and_check(example, lang, capsys, tmp
     assert out.startswith("✗")
     if hint[0] is not None:
         assert hint[lang == "zh"] in out
+
+
+def test_a_shape_without_the_batch_is_the_batch_dim_taken_out():
+    from netcalc.grading import without_batch
+
+    assert without_batch((8, 64, 55, 55), 0) == (64, 55, 55)
+    assert without_batch((2, 8, 128), 1) == (2, 128)          # an RNN's h_n: batch second
+    assert without_batch((64, 55, 55), None) == (64, 55, 55)  # no batch dim

@@ -510,3 +510,20 @@ def test_check_many_takes_one_file_as_a_class_of_one(tmp_path, spec):
     path = _class_files(tmp_path, {"alice": CLASS["alice"]})[0]
     result = netcalc.check_many(spec, path)
     assert [(s.student, s.score.points) for s in result.students] == [("alice", 3)]
+
+
+def test_a_key_made_for_another_spec_is_warned_about(capsys, tmp_path, spec):
+    # the key of a network whose c1 has 16 channels: (3·3·3 + 1)·16 = 448 parameters
+    key = tmp_path / "other.key.yaml"
+    key.write_text(f"c1: {{params: 448}}\nfc: {{params: {FC}}}\n")
+    code, out, err = check(capsys, tmp_path, spec, f"c1: {{params: {C1}}}\n",
+                           "--key", str(key), "--lang", "en")
+    # the students are graded against the spec all the same: 896 is c1's right number
+    assert code == 1 and out.splitlines()[-1] == "Score: 1 / 2 (smallnet)"
+    assert err.splitlines() == [
+        f"{key}:1:14: warning: the answer key gives c1 params 448, {spec} gives 896: is the "
+        "key this spec's?"]
+    # the spec's own key: no warning
+    key.write_text(KEY)
+    code, _, err = check(capsys, tmp_path, spec, KEY, "--key", str(key), "--lang", "en")
+    assert (code, err) == (0, "")

@@ -93,14 +93,20 @@ def check(spec: str, answers: tuple[str, ...], key: str | None, lang: str | None
     the gradebook and the feedback files; a file that cannot be graded is one error line
     and the others are graded. Exit 1 if any file had an error or any answer is wrong.
     """
-    from ..grading import grade, questions_of, read_answers, score
+    from ..grading import grade, key_disagreements, questions_of, read_answers, score
     from ..i18n import language
     from ..render import check as render_check
 
     expanded, result = load_and_analyze(spec, input_shapes, batch, dtype,
                                         kv_context=kv_context)
     lang = language(lang)
-    questions = questions_of(expanded, result, read_answers(key)) if key else None
+    questions = None
+    if key:
+        key_answers = read_answers(key)
+        questions = questions_of(expanded, result, key_answers)
+        for line in render_check.key_warnings(
+                spec, key_disagreements(expanded, result, key_answers), lang):
+            print(line, file=sys.stderr)
     if len(answers) == 1 and gradebook is None and feedback is None:
         items = grade(expanded, result, read_answers(answers[0]), questions)
         for line in render_check.warnings(answers[0], items, lang):

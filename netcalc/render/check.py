@@ -81,6 +81,15 @@ def warnings(path: str, items, lang: str) -> list[str]:
     return lines
 
 
+def key_warnings(spec_path: str, items, lang: str) -> list[str]:
+    """A line for each value of the answer key that is not the spec's number: the key
+    may be another spec's (another variant's), and the students graded against the
+    wrong network."""
+    return [f"{item.loc}: warning: the answer key gives {_what(item, lang)} "
+            f"{_value(item.given)}, {spec_path} gives {_value(item.expected)}: is the key "
+            "this spec's?" for item in items]
+
+
 def _notes(item, lang: str) -> list[str]:
     """What follows a wrong answer's line: the follow-through's credit, or the usual
     mistake; then the working."""
