@@ -49,7 +49,7 @@ def write_atomic(path: str | Path, text) -> None:
         with os.fdopen(fd, "w" + kind, **options) as f:
             # mkstemp's 0600 would surprise: keep the old file's mode, or use the usual one
             os.fchmod(f.fileno(), target.stat().st_mode & 0o7777 if target.exists()
-                      else 0o666 & ~_umask())
+                      else 0o666 & ~umask())
             _write(f, text)
             f.flush()
             os.fsync(f.fileno())
@@ -77,10 +77,24 @@ def _stream_mode(path: str | Path) -> str | None:
     return None
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process's umask (reading it means setting it: set back at once)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def directory_beside(target: Path, what: str) -> Path:
+    """A new, empty directory beside `target` (in its parent, hidden), with the mode a
+    new directory gets (not mkdtemp's 0700): a directory's files are written there,
+    then it is renamed into place, so that no reader sees half of it."""
+    try:
+        made = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp",
+                                     dir=target.parent))
+        os.chmod(made, 0o777 & ~umask())
+    except OSError as e:
+        raise UsageError(f"cannot write {what}: {e.strerror}") from None
+    return made
 
 
 def _write(f, text) -> None:

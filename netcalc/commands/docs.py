@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -80,7 +79,7 @@ def _check(target: Path, files: dict[str, str | bytes]) -> int:
 def _write(target: Path, files: dict[str, str | bytes]) -> None:
     """A new directory appears whole (made beside it, then renamed); in an existing one
     each file is replaced atomically."""
-    from ..io import write_atomic
+    from ..io import directory_beside, write_atomic
 
     if target.exists() and not target.is_dir():
         raise UsageError(f"-o {target}: not a directory")
@@ -90,12 +89,8 @@ def _write(target: Path, files: dict[str, str | bytes]) -> None:
         for name, content in files.items():
             write_atomic(target / name, content)
         return
-    parent = target.absolute().parent
-    _mkdir(parent)
-    try:
-        temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
-    except OSError as error:
-        raise UsageError(f"cannot make {target}: {error.strerror}") from None
+    _mkdir(target.absolute().parent)
+    temp = directory_beside(target.absolute(), str(target))
     try:
         for name, content in files.items():
             path = temp / name
@@ -104,7 +99,6 @@ def _write(target: Path, files: dict[str, str | bytes]) -> None:
                 path.write_bytes(content)
             else:
                 path.write_text(content, encoding="utf-8", newline="")
-        os.chmod(temp, 0o777 & ~_umask())      # mkdtemp's 0700 would surprise
         os.rename(temp, target)
     except OSError as error:
         shutil.rmtree(temp, ignore_errors=True)
@@ -119,9 +113,3 @@ def _mkdir(path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UsageError(f"cannot make {path}: {error.strerror}") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

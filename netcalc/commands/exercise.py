@@ -67,9 +67,10 @@ def write_directory(directory: str, files: dict[str, str], force: bool) -> None:
     a failed run leaves no half-written exercise. An existing `directory` is replaced only
     if it is empty, or with `force` if it holds nothing but an earlier exercise's files."""
     import shutil
+    import pathlib
     import tempfile
 
-    from ..io import write_atomic
+    from ..io import directory_beside, write_atomic
 
     target = os.path.abspath(directory)
     existing = None
@@ -87,12 +88,8 @@ def write_directory(directory: str, files: dict[str, str], force: bool) -> None:
     parent = os.path.dirname(target)
     if not os.path.isdir(parent):
         raise UsageError(f"-o {directory}: no such directory {parent}")
+    temporary = str(directory_beside(pathlib.Path(target), directory))
     try:
-        temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.", dir=parent)
-    except OSError as error:
-        raise UsageError(f"cannot write {directory}: {error.strerror}") from None
-    try:
-        os.chmod(temporary, 0o777 & ~_umask())   # mkdtemp's 0700 would surprise
         for name, text in files.items():
             write_atomic(os.path.join(temporary, name), text)
         if existing:                  # an earlier exercise: swapped out, then removed
@@ -112,9 +109,3 @@ def write_directory(directory: str, files: dict[str, str], force: bool) -> None:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
