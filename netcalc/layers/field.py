@@ -95,6 +95,8 @@ class Field:
         if not self.placed:
             return self
         new = [to[d] for d in self.dims]
+        if new == list(self.dims) == sorted(new):   # every dim where it was (equal ranks)
+            return self
         if None in new:
             kept = tuple(sorted(d for d in new if d is not None))
             if self.kind == LOCAL:
