@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from .errors import Location, NetcalcError, SpecError, UsageError, did_you_mean
 from .grading import QUANTITIES, TOTALS, without_batch
+from .spec import read_bytes
 from .spec.expr import _FUNCTIONS as SPEC_FUNCTIONS, DRAW_FUNCTIONS
 from .spec.loader import LocatedDict, LocatedList, load_yaml
 
@@ -222,15 +223,7 @@ def read_template(source: Any) -> Template:
 def _template_text(source: Any) -> tuple[str, str]:
     if isinstance(source, os.PathLike) or isinstance(source, str) and "\n" not in source:
         path = os.fspath(source)
-        try:
-            with open(path, "rb") as template_file:
-                data = template_file.read()
-        except FileNotFoundError:
-            raise UsageError(f"no such template file: {path}") from None
-        except IsADirectoryError:
-            raise UsageError(f"{path} is a directory, not a template file") from None
-        except OSError as error:
-            raise UsageError(f"cannot read {path}: {error.strerror}") from None
+        data = read_bytes(path, "template")
         try:
             return data.decode("utf-8"), path
         except UnicodeDecodeError as error:
