@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from .results import LayerResult
 
 QUANTITIES = ("output", "params", "macs", "flops")
+# what an answers file says that is no question: warned of, not scored
+UNSCORED = ("answer_unknown_key", "answer_not_a_mapping")
 TOTALS = {"total_params": "params", "total_macs": "macs", "total_flops": "flops",
           "total_kv_cache": "kv_cache"}
 # An answer that follows from the student's own earlier wrong answer (error carried
@@ -146,8 +148,11 @@ def parse_answers(text: str, path: str = "<answers>") -> list[Answer]:
                                           "name": str(key), "closest": near,
                                           "known": ", ".join(TOTALS)})))
                 continue
-            raise SpecError(f"answers for '{key}' are a mapping like {{output: [64, 55, 55], "
-                            "params: 23296, macs: 70276800}", where)
+            # `conv1: [64, 55, 55]`: which quantity is not said; warned of, not scored,
+            # and the file's other answers graded
+            answers.append(Answer(str(key), "", value, where, doc.key_loc[key],
+                                  Remark("answer_not_a_mapping", {"name": str(key)})))
+            continue
         for quantity, given in value.items():
             at = value.where(quantity)
             if quantity not in QUANTITIES:
@@ -218,7 +223,7 @@ def grade(spec: ExpandedSpec, summary: Summary, answers: list[Answer],
     for answer in answers:
         if id(answer) in marked:
             items.append(marked[id(answer)])
-        elif answer.problem is not None and answer.problem.key == "answer_unknown_key":
+        elif answer.problem is not None and answer.problem.key in UNSCORED:
             items.append(Graded(answer.layer, answer.quantity, answer.given, None, False,
                                 answer.problem, (), answer.loc, scored=False))
         elif answer.layer is not None and answer.layer not in layers and \
@@ -896,7 +901,7 @@ def questions_of(spec: ExpandedSpec, summary: Summary, key: list[Answer]
     known = {r.name for r in summary.layers} | {b.name for b in summary.blocks}
     questions = []
     for answer in key:
-        if answer.problem is not None and answer.problem.key == "answer_unknown_key":
+        if answer.problem is not None and answer.problem.key in UNSCORED:
             raise SpecError(f"'{answer.problem.args['name']}' in the answer key is not a "
                             "question" + did_you_mean(answer.problem.args["name"],
                                                       [*TOTALS, *QUANTITIES]),
@@ -944,7 +949,7 @@ def grade_class(spec: ExpandedSpec, summary: Summary,
     if questions is None:
         known = {r.name for r in summary.layers} | {b.name for b in summary.blocks}
         found = {(a.layer, a.quantity) for _, _, answers, _ in read for a in answers or ()
-                 if (a.problem is None or a.problem.key != "answer_unknown_key")
+                 if (a.problem is None or a.problem.key not in UNSCORED)
                  and (a.layer is None or a.layer in known)}
         order = _question_order(spec, summary)
         questions = tuple(sorted(found, key=lambda q: order(*q)))

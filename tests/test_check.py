@@ -209,7 +209,6 @@ def test_json_for_autograders_has_one_item_per_value(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("answers,position,message", [
-    ("conv1: 5\n", "1:8", "answers for 'conv1' are a mapping"),
     ("- conv1\n", "1:1", "answers are a mapping"),
     ("\n", "1:1", "the answers file is empty"),
 ])
@@ -225,6 +224,8 @@ def test_a_bad_answers_file_gets_a_located_error(answers, position, message, cap
     # a key that names no quantity: warned about, not scored
     ("conv1: {weights: 1}\n", "1:9", "'weights' is not something netcalc checks", False),
     ("total_param: 5\n", "1:1", "did you mean 'total_params'?", False),
+    # a layer's answer that does not say which quantity it is
+    ("conv1: 5\n", "1:8", "this answer for 'conv1' does not say which quantity", False),
     # a value that is no shape: the item wrong, with the reason
     ("conv1: {output: big}\n", "1:17", "an output shape is a list like [64, 55, 55]", True),
 ])
@@ -366,3 +367,16 @@ def test_a_shape_without_the_batch_is_the_batch_dim_taken_out():
     assert without_batch((8, 64, 55, 55), 0) == (64, 55, 55)
     assert without_batch((2, 8, 128), 1) == (2, 128)          # an RNN's h_n: batch second
     assert without_batch((64, 55, 55), None) == (64, 55, 55)  # no batch dim
+
+
+def test_a_layer_answered_without_saying_which_quantity_is_warned_of_and_the_rest_graded(
+        tmp_path, capsys):
+    answers = tmp_path / "a.yaml"
+    # conv2 of AlexNet: (5·5·64 + 1)·192 = 307,392
+    answers.write_text("conv1: [64, 55, 55]\nconv2: {params: 307392}\n")
+    code, out, err = run_cli(capsys, "check", str(SPECS / "alexnet.yaml"), str(answers))
+    assert code == 1                                  # an answer not scored is no pass
+    assert "? conv1         [64, 55, 55]  (not scored)" in out
+    assert "✓ conv2 params  307,392" in out and "Score: 1 / 1 (alexnet)" in out
+    assert f"{answers}:1:8: warning: conv1: this answer for 'conv1' does not say which " \
+        "quantity it is" in err

@@ -199,6 +199,9 @@ MESSAGES = {
     "answer_unknown_key": lambda name, closest, known: (
         f"'{name}' is not something netcalc checks"
         + (f"; did you mean '{closest}'?" if closest else "") + f" (it checks {known})"),
+    "answer_not_a_mapping": lambda name: (
+        f"this answer for '{name}' does not say which quantity it is: write it under one "
+        "of output, params, macs or flops, as `output: [64, 55, 55]`"),
     "answer_not_asked": lambda question, closest: (
         f"{question} is not one of the questions"
         + (f"; did you mean {closest}?" if closest else "")),

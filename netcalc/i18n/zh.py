@@ -153,6 +153,9 @@ MESSAGES = {
     "answer_unknown_key": lambda name, closest, known: (
         f"netcalc 不检查 '{name}'" + (f"；是不是 '{closest}'？" if closest else "")
         + f"（它检查 {known}）"),
+    "answer_not_a_mapping": lambda name: (
+        f"'{name}' 的这个答案没有写明是哪一项：写在 output、params、macs 或 flops 之下，"
+        "如 `output: [64, 55, 55]`"),
     "answer_not_asked": lambda question, closest: (
         f"{question} 不是要回答的题目" + (f"；是不是 {closest}？" if closest else "")),
     "not_answered": "未作答", "not_scored": "不计分",

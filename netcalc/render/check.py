@@ -34,7 +34,7 @@ def _what(item, lang: str) -> str:
     """'conv1 params', 'total macs': a question as the output names it (a key that names
     no quantity, as written)."""
     if item.quantity not in _QUANTITY_WORDS:
-        return item.quantity if item.layer is None else f"{item.layer} {item.quantity}"
+        return item.quantity if item.layer is None else f"{item.layer} {item.quantity}".rstrip()
     label = message(lang, "total") if item.layer is None else item.layer
     return f"{label} {message(lang, item.quantity + '_q')}"
 
