@@ -11,6 +11,7 @@ from collections import namedtuple
 from contextlib import nullcontext
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import lru_cache
 from itertools import accumulate
 from math import prod
 
@@ -230,9 +231,9 @@ def _evaluate(spec_layer, layer, xs: tuple, strides: tuple, dtype_bytes: int,
                        spec_layer.loc, (*spec_layer.trace, *notes))
     own = numbers.params
     params = sum(own.values())
-    bias = sum(n for tensor, n in own.items() if _is_bias(tensor))
+    bias = sum(n for tensor, n in own.items() if _is_bias(tensor)) if own else 0
     buffer_bytes = sum(n * (INT64_BYTES if name in layer.int64_buffers else dtype_bytes)
-                       for name, n in numbers.buffers.items())
+                       for name, n in numbers.buffers.items()) if numbers.buffers else 0
     active = layer.active_params(xs)
     y = numbers.output_shape
     return (numbers, own, params, bias, buffer_bytes, params if active is None else active,
@@ -398,6 +399,7 @@ def _check_indices(spec: ExpandedSpec, input_dtypes: dict[str, str]) -> None:
                                spec_layer.loc, spec_layer.trace)
 
 
+@lru_cache(maxsize=1024)
 def _is_bias(tensor: str) -> bool:
     """torch's names for biases: `bias`, `in_proj_bias`, a recurrent layer's `bias_ih_l0`."""
     name = tensor.rpartition(".")[2]

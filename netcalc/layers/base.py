@@ -62,8 +62,11 @@ def _declared_fields(cls: type) -> dict:
 
 def too_many_elements(shape: Shape) -> str | None:
     """Why torch could not hold a tensor of this shape (its sizes are int64), or None."""
-    if any(not isinstance(size, int) for size in shape):
-        return None                      # a size written as a letter: no number to weigh
+    for size in shape:                   # (a loop: asked of every layer's output)
+        if not isinstance(size, int):
+            return None                  # a size written as a letter: no number to weigh
+    if prod(shape) <= MAX_INT and max(shape, default=0) <= MAX_INT:
+        return None
     if any(size > MAX_INT for size in shape) or prod(shape) > MAX_INT:
         return (f"{list(shape) if len(str(list(shape))) < 80 else 'the shape'} has "
                 f"{shorten(prod(shape))} elements, more than a torch tensor can hold (2⁶³ − 1)")
