@@ -82,10 +82,32 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
         # (a ResNet's repeated blocks, a search re-analyzing a spec) are computed once;
         # not where sizes are letters, whose formulas record what they assume
         evaluated = None if symbolic else _EVALUATED
-        for spec_layer in spec.layers:
-            done[spec_layer.name] = _run_layer(spec_layer, batch, shapes, layouts, size,
-                                               notes, advice, done, holders, evaluated)
-        computed = list(done.values())
+        # a block instance reading what an earlier instance of its pattern read (shapes
+        # and layouts) computes what that one did, layer by layer: repeated at once
+        instances = {} if symbolic else {g.first: g for g in reversed(spec.groups)
+                                         if g.pattern is not None and g.end > g.first}
+        analysed: dict[tuple, int] = {}
+        computed: list[Computed] = []
+        index, count = 0, len(spec.layers)
+        while index < count:
+            group = instances.get(index)
+            if group is not None:
+                reads = (group.pattern, tuple(shapes[name] for name in group.inputs),
+                         tuple(layouts[name] for name in group.inputs))
+                earlier = analysed.setdefault(reads, index)
+                if earlier != index:
+                    for k in range(group.end - index):
+                        spec_layer = spec.layers[index + k]
+                        done[spec_layer.name] = layer = _repeated(
+                            spec_layer, computed[earlier + k], shapes, layouts, advice)
+                        computed.append(layer)
+                    index = group.end
+                    continue
+            spec_layer = spec.layers[index]
+            done[spec_layer.name] = layer = _run_layer(spec_layer, batch, shapes, layouts, size,
+                                                       notes, advice, done, holders, evaluated)
+            computed.append(layer)
+            index += 1
 
     if spec.outputs:
         given = {layer.name: layer.output_shape for layer in computed} | inputs
@@ -191,6 +213,19 @@ def _run_layer(spec_layer, batch: int, shapes: dict, layouts: dict, dtype_bytes:
     return Computed(spec_layer, layer, xs, numbers, own, params, trainable, bias,
                     buffer_bytes, numbers.activation_elements * dtype_bytes, active, causal,
                     saved, scores)
+
+
+def _repeated(spec_layer, same: Computed, shapes: dict, layouts: dict,
+              warnings: list) -> Computed:
+    """A layer of a block instance that repeats an earlier one of its pattern: `same`,
+    the earlier's layer at the same position, under this one's name."""
+    numbers = same.numbers
+    if numbers.warnings:
+        warnings += [SpecWarning(spec_layer.loc, spec_layer.name, same.layer.type_name, message)
+                     for message in numbers.warnings]
+    shapes[spec_layer.name] = numbers.output_shape
+    layouts[spec_layer.name] = numbers.output_strides
+    return Computed(spec_layer, *same[1:])
 
 
 def _receptive_fields(computed: list[Computed], inputs: dict, symbolic: bool) -> dict:

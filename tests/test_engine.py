@@ -154,3 +154,29 @@ def test_a_block_given_one_tensor_twice_reads_each_input_where_it_says():
     assert [(s.name, s.inputs) for s in spec.layers] == [
         ("r", ("input",)), ("p.m", ("r", "r")), ("p.add_1", ("p.m", "r")),
         ("q.m", ("r", "p.add_1")), ("q.add_1", ("q.m", "p.add_1"))]
+
+
+def test_a_block_instance_reading_what_an_earlier_one_read_gets_its_numbers_and_own_names():
+    text = ("input: [8, 16, 16]\nblocks:\n  unit:\n    layers:\n"
+            "      - {type: conv2d, name: conv, out_channels: 8, kernel_size: 3, padding: 1}\n"
+            "      - {type: linear, name: fc, out_features: 16}\n"
+            "layers:\n  - {type: unit, name: a}\n  - {type: unit, name: b}\n"
+            "  - {type: maxpool2d, name: pool, kernel_size: 2}\n  - {type: unit, name: c}\n")
+    result = summarize_text(text, file="units.yaml")
+    # a and b read [8, 16, 16]; c reads the pooled [8, 8, 8], its linear 8 features in
+    assert [(r.name, r.output_shape, r.params, r.macs) for r in result.layers] == [
+        ("a.conv", (1, 8, 16, 16), 8 * 8 * 9 + 8, 8 * 16 * 16 * 8 * 9),
+        ("a.fc", (1, 8, 16, 16), (16 + 1) * 16, 8 * 16 * 16 * 16),
+        ("b.conv", (1, 8, 16, 16), 8 * 8 * 9 + 8, 8 * 16 * 16 * 8 * 9),
+        ("b.fc", (1, 8, 16, 16), (16 + 1) * 16, 8 * 16 * 16 * 16),
+        ("pool", (1, 8, 8, 8), 0, 0),
+        ("c.conv", (1, 8, 8, 8), 8 * 8 * 9 + 8, 8 * 8 * 8 * 8 * 9),
+        ("c.fc", (1, 8, 8, 16), (8 + 1) * 16, 8 * 8 * 8 * 16)]
+    assert [r.inputs for r in result.layers][2:4] == [("a.fc",), ("b.conv",)]
+    # the linear on a 4-D input warns, once per layer, each at its own name
+    assert [w.layer for w in result.warnings] == ["a.fc", "b.fc", "c.fc"]
+    # each instance's receptive field is traced from its own input: a's conv sees 3×3,
+    # b's reads a's linear, which mixes W and not H: no grid is left
+    a_conv, b_conv = result.layers[0].receptive_field, result.layers[2].receptive_field
+    assert (a_conv.kind, a_conv.size) == ("local", (3, 3))
+    assert (b_conv.kind, b_conv.origin) == ("undefined", "a.fc")

@@ -630,6 +630,7 @@ class _Expander(LayerGraph):
         output = self.expand_entries(block.layers, inner, block.loc, f"block '{block.name}'")
         self.close_group(group, output)
         if key:
+            group.pattern, group.inputs = key, inputs
             if len(self.instances) >= _MOST_INSTANCES:
                 self.instances.clear()
             self.instances[key] = _Instance.record(self, marks, qualified, inputs, depth,
@@ -781,7 +782,7 @@ class _Instance:
             graph.spec.groups.append(Group(
                 name(group.name), group.type_name, group.kind, group.depth + shift, group.loc,
                 group.first + moved, group.end + moved, name(group.output), group.copies,
-                group.series))
+                group.series, group.pattern, tuple(name(i) for i in group.inputs)))
         for key, value in self.resolved:
             graph.resolved[name(key)] = name(value)
         for key, loc in self.defined_at:

@@ -54,6 +54,11 @@ class Group:
     # one copy of a repeat whose copies are named by ${i} (`encoder_layer_${i}`), which
     # makes no group of its own: (this copy's index, the number of copies)
     series: tuple[int, int] = ()
+    # a block instance: what it is an instance of (its block at its values: instances
+    # with one pattern have the same layers, reading each other's names), and the
+    # producers it reads; None for other groups
+    pattern: object = None
+    inputs: tuple[str, ...] = ()
 
 
 @dataclass
