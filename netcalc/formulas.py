@@ -184,6 +184,9 @@ def iterator_strides(shape: tuple[int, ...],
     (a broadcast dim, stride 0, does not vote; equal strides put the smaller
     dim first), then the output is laid out densely in that order.
     """
+    dense = contiguous_strides(shape)
+    if all(op_shape == shape and op_strides == dense for op_shape, op_strides in operands):
+        return dense                            # the usual case, at once: all contiguous
     ndim = len(shape)
     aligned = []
     for op_shape, op_strides in operands:       # right-align; broadcast dims get stride 0
