@@ -141,10 +141,13 @@ class LayerGraph:
     # -- layers and groups --------------------------------------------------------
 
     def layer_class(self, type_name: str, loc: Location, scope: Scope,
-                    block_names: list[str] = ()) -> type:
+                    blocks: dict | None = None) -> type:
+        """The layer type `type_name` names; `blocks` (by name), for the message when it
+        names none."""
         cls = lookup(type_name)
         if cls is None:
-            raise SpecError(unknown_type(type_name, block_names).message, loc, scope.trace)
+            names = [b.name for b in (blocks or {}).values()]
+            raise SpecError(unknown_type(type_name, names).message, loc, scope.trace)
         return cls
 
     def add_layer(self, cls: type, args: dict[str, Any], entry: LocatedDict, scope: Scope,

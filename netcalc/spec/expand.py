@@ -7,6 +7,7 @@ shape rules run later, in `analyze`.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -554,8 +555,7 @@ class _Expander(LayerGraph):
 
     def _leaf(self, entry: LocatedDict, scope: _Scope, variables: dict, qualified: str,
               inputs: tuple[str, ...], depth: int, trainable: bool) -> str:
-        cls = self.layer_class(entry["type"], entry.where("type"), scope,
-                               [b.name for b in self.blocks.values()])
+        cls = self.layer_class(entry["type"], entry.where("type"), scope, self.blocks)
         args = {key: self._value(entry, key, variables) for key in entry
                 if key not in RESERVED_KEYS}
         if cls.makes_pieces and "tie_weight" in entry:
@@ -690,7 +690,12 @@ def _substitute_deep(value: Any, variables: dict, loc: Location) -> Any:
 
 def _reads_no_input(type_name: str) -> bool:
     """A learned tensor (`parameter`): its default input is none, not the previous layer."""
-    cls = lookup(type_name) if isinstance(type_name, str) else None
+    return isinstance(type_name, str) and _type_reads_no_input(type_name)
+
+
+@functools.lru_cache(maxsize=256)       # asked of every entry copy
+def _type_reads_no_input(type_name: str) -> bool:
+    cls = lookup(type_name)
     return cls is not None and cls.arity == NO_INPUT
 
 
