@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import UsageError
@@ -84,17 +86,26 @@ def umask() -> int:
     return mask
 
 
-def directory_beside(target: Path, what: str) -> Path:
+@contextmanager
+def directory_beside(target: Path, what: str):
     """A new, empty directory beside `target` (in its parent, hidden), with the mode a
-    new directory gets (not mkdtemp's 0700): a directory's files are written there,
-    then it is renamed into place, so that no reader sees half of it."""
+    new directory gets (not mkdtemp's 0700), to write a directory's files into and then
+    rename into place, so that no reader sees half of it. If the block fails, the
+    directory is removed (an OSError said as `cannot write WHAT`)."""
     try:
         made = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp",
                                      dir=target.parent))
         os.chmod(made, 0o777 & ~umask())
     except OSError as e:
         raise UsageError(f"cannot write {what}: {e.strerror}") from None
-    return made
+    try:
+        yield made
+    except OSError as e:
+        shutil.rmtree(made, ignore_errors=True)
+        raise UsageError(f"cannot write {what}: {e.strerror}") from None
+    except BaseException:
+        shutil.rmtree(made, ignore_errors=True)
+        raise
 
 
 def _write(f, text) -> None:

@@ -4,7 +4,6 @@ whether a committed one is stale."""
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -90,8 +89,7 @@ def _write(target: Path, files: dict[str, str | bytes]) -> None:
             write_atomic(target / name, content)
         return
     _mkdir(target.absolute().parent)
-    temp = directory_beside(target.absolute(), str(target))
-    try:
+    with directory_beside(target.absolute(), str(target)) as temp:
         for name, content in files.items():
             path = temp / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,12 +98,6 @@ def _write(target: Path, files: dict[str, str | bytes]) -> None:
             else:
                 path.write_text(content, encoding="utf-8", newline="")
         os.rename(temp, target)
-    except OSError as error:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise UsageError(f"cannot write {target}: {error.strerror}") from None
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
 
 
 def _mkdir(path: Path) -> None:

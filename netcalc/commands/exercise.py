@@ -66,8 +66,8 @@ def write_directory(directory: str, files: dict[str, str], force: bool) -> None:
     """Write `files` into a new directory beside `directory`, then rename it into place:
     a failed run leaves no half-written exercise. An existing `directory` is replaced only
     if it is empty, or with `force` if it holds nothing but an earlier exercise's files."""
-    import shutil
     import pathlib
+    import shutil
     import tempfile
 
     from ..io import directory_beside, write_atomic
@@ -88,10 +88,9 @@ def write_directory(directory: str, files: dict[str, str], force: bool) -> None:
     parent = os.path.dirname(target)
     if not os.path.isdir(parent):
         raise UsageError(f"-o {directory}: no such directory {parent}")
-    temporary = str(directory_beside(pathlib.Path(target), directory))
-    try:
+    with directory_beside(pathlib.Path(target), directory) as temporary:
         for name, text in files.items():
-            write_atomic(os.path.join(temporary, name), text)
+            write_atomic(temporary / name, text)
         if existing:                  # an earlier exercise: swapped out, then removed
             old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old.", dir=parent)
             os.replace(target, os.path.join(old, "exercise"))
@@ -103,9 +102,3 @@ def write_directory(directory: str, files: dict[str, str], force: bool) -> None:
             shutil.rmtree(old, ignore_errors=True)
         else:                         # missing, or empty: renaming onto it replaces it
             os.replace(temporary, target)
-    except OSError as error:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise UsageError(f"cannot write {directory}: {error.strerror}") from None
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
