@@ -11,7 +11,7 @@ from collections import namedtuple
 from contextlib import nullcontext
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import accumulate
 from math import prod
 
@@ -73,41 +73,7 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
         # a captured model's layers are what its code did at this batch: advice on how
         # to write a spec (a view that fixes the batch) is not for its author
         advice = [] if spec.captured else warnings
-        done: dict[str, Computed] = {}
-        # the layers whose weights others share (`tie_weight`), to compare shapes with
-        sources = {source for s in spec.layers for source in s.tied.values()}
-        holders = {s.name: s.layer for s in spec.layers if s.name in sources} if sources \
-            else {}
-        # a layer's numbers depend on its arguments and input shapes alone: equal ones
-        # (a ResNet's repeated blocks, a search re-analyzing a spec) are computed once;
-        # not where sizes are letters, whose formulas record what they assume
-        evaluated = None if symbolic else _EVALUATED
-        # a block instance reading what an earlier instance of its pattern read (shapes
-        # and layouts) computes what that one did, layer by layer: repeated at once
-        instances = {} if symbolic else {g.first: g for g in reversed(spec.groups)
-                                         if g.pattern is not None and g.end > g.first}
-        analysed: dict[tuple, int] = {}
-        computed: list[Computed] = []
-        index, count = 0, len(spec.layers)
-        while index < count:
-            group = instances.get(index)
-            if group is not None:
-                reads = (group.pattern, tuple(shapes[name] for name in group.inputs),
-                         tuple(layouts[name] for name in group.inputs))
-                earlier = analysed.setdefault(reads, index)
-                if earlier != index:
-                    for k in range(group.end - index):
-                        spec_layer = spec.layers[index + k]
-                        done[spec_layer.name] = layer = _repeated(
-                            spec_layer, computed[earlier + k], shapes, layouts, advice)
-                        computed.append(layer)
-                    index = group.end
-                    continue
-            spec_layer = spec.layers[index]
-            done[spec_layer.name] = layer = _run_layer(spec_layer, batch, shapes, layouts, size,
-                                                       notes, advice, done, holders, evaluated)
-            computed.append(layer)
-            index += 1
+        computed = _run_layers(spec, batch, shapes, layouts, size, notes, advice, symbolic)
 
     if spec.outputs:
         given = {layer.name: layer.output_shape for layer in computed} | inputs
@@ -121,23 +87,65 @@ def analyze(spec: ExpandedSpec, batch: int = 1, dtype: str = "float32",
     totals = _totals(computed, input_bytes, size)
     held = memory(spec, computed, totals, bytes_of_input, producers, size, optimizer, amp,
                   tuple(checkpoint), segments, sized=not symbolic)
-    cache = None if kv_context is None else kv_cache(spec, computed, totals, kv_context, batch,
-                                                     size)
-    # what only renderers read is made when one asks: a search reads the totals alone
-    # receptive fields, which only renderers read, are traced when one first asks
-    fields = Deferred(lambda: [_receptive_fields(computed, inputs, symbolic)])
+    kv = None if kv_context is None else kv_cache(spec, computed, totals, kv_context, batch,
+                                                  size)
+    # what only renderers read (layer records, rows, receptive fields) is made when one
+    # first asks: a search reads the totals and memory alone
+    fields = cache(lambda: _receptive_fields(computed, inputs, symbolic))
 
     def rows():
-        return _fold(_tree(spec.groups, computed, shapes, fields[0], totals), depth)
+        return _fold(_tree(spec.groups, computed, shapes, fields(), totals), depth)
 
     def blocks():
-        return _tree(spec.groups, computed, shapes, fields[0], totals, with_layers=False)
+        return _tree(spec.groups, computed, shapes, fields(), totals, with_layers=False)
 
     return Summary(spec.name, spec.file, batch, dtype, size, depth, inputs, input_dtypes,
                    Results(computed, size, fields), Deferred(rows), Deferred(blocks), totals,
-                   outputs,
-                   tuple(warnings), tuple(assumed.texts()), held, dict(spec.outputs), cache,
-                   _macs_by_degree(totals.macs, computed))
+                   outputs, tuple(warnings), tuple(assumed.texts()), held, dict(spec.outputs),
+                   kv, _macs_by_degree(totals.macs, computed))
+
+
+def _run_layers(spec: ExpandedSpec, batch: int, shapes: dict, layouts: dict,
+                dtype_bytes: int, notes: tuple[Note, ...], warnings: list,
+                symbolic: bool) -> list[Computed]:
+    """Every layer's numbers in order, each input's shape and layout in `shapes` and
+    `layouts` and each layer's output's added as it is reached."""
+    done: dict[str, Computed] = {}
+    # the layers whose weights others share (`tie_weight`), to compare shapes with
+    sources = {source for s in spec.layers for source in s.tied.values()}
+    holders = {s.name: s.layer for s in spec.layers if s.name in sources} if sources else {}
+    # a layer's numbers depend on its arguments and input shapes alone: equal ones
+    # (a ResNet's repeated blocks, a search re-analyzing a spec) are computed once;
+    # not where sizes are letters, whose formulas record what they assume
+    evaluated = None if symbolic else _EVALUATED
+    # a block instance reading what an earlier instance of its pattern read (shapes and
+    # layouts) computes what that one did, layer by layer: repeated at once
+    instances = {} if symbolic else {g.first: g for g in reversed(spec.groups)
+                                     if g.pattern is not None and g.end > g.first}
+    analysed: dict[tuple, int] = {}
+    computed: list[Computed] = []
+    index, count = 0, len(spec.layers)
+    while index < count:
+        group = instances.get(index)
+        if group is not None:
+            reads = (group.pattern, tuple(shapes[name] for name in group.inputs),
+                     tuple(layouts[name] for name in group.inputs))
+            earlier = analysed.setdefault(reads, index)
+            if earlier != index:
+                for k in range(group.end - index):
+                    spec_layer = spec.layers[index + k]
+                    done[spec_layer.name] = layer = _repeated(
+                        spec_layer, computed[earlier + k], shapes, layouts, warnings)
+                    computed.append(layer)
+                index = group.end
+                continue
+        spec_layer = spec.layers[index]
+        done[spec_layer.name] = layer = _run_layer(spec_layer, batch, shapes, layouts,
+                                                   dtype_bytes, notes, warnings, done, holders,
+                                                   evaluated)
+        computed.append(layer)
+        index += 1
+    return computed
 
 
 def _macs_by_degree(macs, layers: list[LayerResult]) -> tuple:
@@ -352,9 +360,9 @@ class _Made(Sequence):
 class Results(_Made):
     """The layers' LayerResults, each made when first asked for and kept (a search reads
     only the totals); `streamed` makes them for one pass without keeping them (JSON of
-    100,000 layers)."""
+    100,000 layers). `fields()`: the receptive fields by name, traced at its first call."""
 
-    def __init__(self, computed: list[Computed], dtype_bytes: int, fields: Deferred):
+    def __init__(self, computed: list[Computed], dtype_bytes: int, fields):
         self._computed, self._dtype_bytes, self._fields = computed, dtype_bytes, fields
         self._alike: dict = {}
         self._made: list[LayerResult | None] = [None] * len(computed)
@@ -380,7 +388,7 @@ class Results(_Made):
 
     def _make(self, computed: Computed) -> LayerResult:
         with unrecorded:      # what a renderer reads adds no condition to the sizes
-            return _result(computed, self._dtype_bytes, self._fields[0][computed.spec.name],
+            return _result(computed, self._dtype_bytes, self._fields()[computed.spec.name],
                            self._alike)
 
     def __repr__(self) -> str:
