@@ -50,8 +50,7 @@ def memory(spec, layers: list[Computed], totals: Totals, input_bytes: dict,
                       optimizer_bytes=state_bytes, saved_activation_bytes=None,
                       training_bytes=None, checkpointed=checkpoint)
     storages = _storages(spec, layers, input_bytes, dtype_bytes, training=False)
-    # in training, dropout and stochastic depth write a new output
-    dropping = any(s.layer.family == "dropout" and s.layer.p > 0 for s in spec.layers)
+    dropping = any(_writes_in_training(s.layer) for s in spec.layers)
     inference = _peak(spec, storages, input_bytes, outputs)
     saved = _saved_bytes(spec, layers, _storages(spec, layers, input_bytes, dtype_bytes,
                                                  training=True) if dropping else storages,
@@ -100,13 +99,12 @@ def checkpoint_segments(spec, patterns: tuple[str, ...]) -> list[range]:
 
 def _storages(spec, layers: list[Computed], input_bytes: dict, dtype_bytes: int,
               training: bool):
-    """Each tensor's storage (the name that made it) and each storage's bytes (in
-    `training`, dropout and stochastic depth write a new output)."""
+    """Each tensor's storage (the name that made it) and each storage's bytes."""
     owner = {name: name for name in input_bytes}
     size = dict(input_bytes)
     for spec_layer, result in zip(spec.layers, layers):
         name, made = spec_layer.name, result.activation_bytes
-        if made or training and spec_layer.layer.family == "dropout" and spec_layer.layer.p > 0:
+        if made or training and _writes_in_training(spec_layer.layer):
             owner[name] = name
             size[name] = made or prod(result.numbers.output_shape) * dtype_bytes
         elif not spec_layer.inputs:        # a learned tensor: the parameter itself
@@ -115,6 +113,11 @@ def _storages(spec, layers: list[Computed], input_bytes: dict, dtype_bytes: int,
         else:
             owner[name] = owner[spec_layer.inputs[0]]
     return owner, size
+
+
+def _writes_in_training(layer) -> bool:
+    """Dropout and stochastic depth: in training, a new output (at inference, the input)."""
+    return layer.family == "dropout" and layer.p > 0
 
 
 def _peak(spec, storages: tuple[dict, dict], input_bytes: dict, outputs: set[str]) -> int:
