@@ -236,7 +236,8 @@ def _repeated(spec_layer, same: Computed, shapes: dict, layouts: dict,
     return Computed(spec_layer, *same[1:])
 
 
-def _receptive_fields(computed: list[Computed], inputs: dict, symbolic: bool) -> dict:
+def _receptive_fields(computed: list[Computed], inputs: dict,
+                      symbolic: bool) -> dict[str, ReceptiveField]:
     """What one unit of each layer's output (and each input) sees of the network's
     input, traced layer by layer (layers/field.py)."""
     fields = {name: _from(Field.of_input(shape), name) for name, shape in inputs.items()}
@@ -254,7 +255,12 @@ def _receptive_fields(computed: list[Computed], inputs: dict, symbolic: bool) ->
             if field.kind != LOCAL and not field.origin:
                 field = _from(field, c.spec.name)
             fields[c.spec.name] = field
-    return fields
+    # as results say them: one record per field, shared by the layers that move no dims
+    said: dict[int, ReceptiveField] = {}       # (each field is held in `fields` meanwhile)
+    for field in fields.values():
+        if id(field) not in said:
+            said[id(field)] = _receptive_field(field)
+    return {name: said[id(field)] for name, field in fields.items()}
 
 
 def _evaluate(spec_layer, layer, xs: tuple, strides: tuple, dtype_bytes: int,
@@ -308,34 +314,47 @@ def _untie(spec_layer, layer, xs: tuple, numbers, done: dict, holders: dict,
     return own, params, bias, _active(layer.active_params(xs), params, own, numbers.params)
 
 
-def _result(computed: Computed, dtype_bytes: int, field: Field, alike: dict) -> LayerResult:
-    """The layer's numbers as renderers read them. `alike` keeps what equal layers at
-    equal shapes say alike (arguments, notation, batch dim): said once for them all."""
-    spec_layer, layer, xs, numbers = computed[:4]
+def _result(computed: Computed, dtype_bytes: int, field: ReceptiveField,
+            alike: dict) -> LayerResult:
+    """The layer's numbers as renderers read them. `alike` keeps the record of layers
+    alike but for their names, inputs, depth and field (a repeated block's, at equal
+    shapes): made once for them all, copied for each."""
+    spec_layer, layer, xs, numbers, own = computed[:5]
+    # (what it holds: the numbers' object, kept while the layers are)
+    key = (spec_layer.layer, layer, xs, id(numbers), id(own), *computed[5:12])
+    shared = alike.get(key)
+    if shared is None:
+        with unrecorded:      # what a renderer reads adds no condition to the sizes
+            shared = alike[key] = _shared_record(computed, dtype_bytes)
+    result = object.__new__(LayerResult)      # its fields set below, without __init__
+    result.__dict__.update(shared)
+    result.name, result.depth = spec_layer.name, spec_layer.depth
+    result.inputs = spec_layer.inputs
+    result.arguments, result.param_tensors = dict(shared["arguments"]), dict(own)
+    result.receptive_field = field
+    result.tied_params = {tensor: f"{source}.{tensor}" for tensor, source
+                          in spec_layer.tied.items()} if spec_layer.tied else {}
+    return result
+
+
+def _shared_record(computed: Computed, dtype_bytes: int) -> dict:
+    """A layer's record less what is its own (name, depth, inputs, field)."""
+    spec_layer, layer, xs, numbers, own = computed[:5]
     params, bias = computed.params, computed.bias_params
-    key = (spec_layer.layer, layer, xs)
-    said = alike.get(key)
-    if said is None:
+    return vars(LayerResult(
+        name="", type=layer.type_name, family=layer.family, depth=0, inputs=(),
+        input_shapes=xs, output_shape=numbers.output_shape,
         # as the spec says them: `batch` stays a name
-        said = alike[key] = (spec_layer.layer.arguments(xs[0] if xs else ()), layer.notation(),
-                             layer.output_batch_dim(xs), sum(numbers.buffers.values()))
-    arguments, notation, batch_dim, buffers = said
-    return LayerResult(
-        name=spec_layer.name, type=layer.type_name, family=layer.family, depth=spec_layer.depth,
-        inputs=spec_layer.inputs, input_shapes=xs, output_shape=numbers.output_shape,
-        arguments=dict(arguments), notation=notation,
-        param_tensors=dict(computed.param_tensors), params=params,
-        tied_params={tensor: f"{source}.{tensor}" for tensor, source in spec_layer.tied.items()}
-        if spec_layer.tied else {},
+        arguments=spec_layer.layer.arguments(xs[0] if xs else ()),
+        notation=layer.notation(), param_tensors=own, params=params,
         trainable_params=computed.trainable_params,
-        weight_params=params - bias, bias_params=bias, buffers=buffers,
-        macs=numbers.macs, flops=flops_of(numbers.macs), param_bytes=params * dtype_bytes,
+        weight_params=params - bias, bias_params=bias,
+        buffers=sum(numbers.buffers.values()), macs=numbers.macs,
+        flops=flops_of(numbers.macs), param_bytes=params * dtype_bytes,
         buffer_bytes=computed.buffer_bytes, activation_bytes=computed.activation_bytes,
-        receptive_field=_receptive_field(field),
         active_params=computed.active_params,
         causal_attention_macs=computed.causal_attention_macs,
-        batch_dim=batch_dim,
-    )
+        batch_dim=layer.output_batch_dim(xs)))
 
 
 class _Made(Sequence):
@@ -383,13 +402,14 @@ class Results(_Made):
 
     def streamed(self):
         """Each in turn, made as it is reached and not kept unless it was already."""
+        fields, size, alike = self._fields(), self._dtype_bytes, self._alike
         for computed, made in zip(self._computed, self._made):
-            yield made if made is not None else self._make(computed)
+            yield made if made is not None else \
+                _result(computed, size, fields[computed.spec.name], alike)
 
     def _make(self, computed: Computed) -> LayerResult:
-        with unrecorded:      # what a renderer reads adds no condition to the sizes
-            return _result(computed, self._dtype_bytes, self._fields()[computed.spec.name],
-                           self._alike)
+        return _result(computed, self._dtype_bytes, self._fields()[computed.spec.name],
+                       self._alike)
 
     def __repr__(self) -> str:
         return repr(tuple(self))
@@ -546,7 +566,7 @@ def _tree(groups: list[Group], layers: list[Computed], shapes: dict, fields: dic
                 flops=flops_of(total["macs"]), activation_bytes=total["activation_bytes"],
                 params_percent=percent(total["params"], totals.params),
                 macs_percent=percent(total["macs"], totals.macs), collapsed=False,
-                receptive_field=_receptive_field(fields[group.output]),
+                receptive_field=fields[group.output],
                 series=group.series))
         if with_layers:
             macs = layer.numbers.macs
@@ -557,5 +577,5 @@ def _tree(groups: list[Group], layers: list[Computed], shapes: dict, fields: dic
                 activation_bytes=layer.activation_bytes,
                 params_percent=percent(layer.params, totals.params),
                 macs_percent=percent(macs, totals.macs), collapsed=False,
-                receptive_field=_receptive_field(fields[layer.spec.name])))
+                receptive_field=fields[layer.spec.name]))
     return rows

@@ -17,7 +17,7 @@ MACS_CONVENTION = ("MACs as torch.utils.flop_counter.FlopCounterMode counts them
                    "convolutions and matrix products only; flops = 2 × macs")
 
 
-@dataclass
+@dataclass(frozen=True)      # a value: layers whose field is the same share one
 class ReceptiveField:
     """What one unit of a tensor sees of the network's input (README, "Receptive field")."""
 

@@ -3,10 +3,14 @@ and what is made only when a renderer asks, against figures worked out here."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+
+import pytest
 
 from helpers import SPECS, summarize, summarize_text
 from netcalc.errors import SpecError
+from netcalc.inputs import parse_shape
 from netcalc.spec import parse_spec
 from netcalc.spec.expr import evaluate
 
@@ -180,3 +184,48 @@ def test_a_block_instance_reading_what_an_earlier_one_read_gets_its_numbers_and_
     a_conv, b_conv = result.layers[0].receptive_field, result.layers[2].receptive_field
     assert (a_conv.kind, a_conv.size) == ("local", (3, 3))
     assert (b_conv.kind, b_conv.origin) == ("undefined", "a.fc")
+
+
+def _each_record_as_json(summary) -> list[dict]:
+    """The layers as the standard library writes a dataclass: what JSON's records,
+    encoded once for layers alike and spliced, must equal."""
+    records = []
+    for layer in summary.layers:
+        record = {f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)}
+        if layer.receptive_field is not None:    # a half-pixel start is written 0.5
+            field = record["receptive_field"] = dataclasses.asdict(layer.receptive_field)
+            field["start"] = [float(s) if s % 1 else int(s) for s in field["start"]]
+        records.append(json.loads(json.dumps(record, default=str)))
+    return records
+
+
+@pytest.mark.parametrize("spec, options", [
+    ("resnet50.yaml", {}), ("gpt2.yaml", {"batch": 2}), ("googlenet.yaml", {}),
+    ("lstm_text.yaml", {"dtype": "float16"}),
+])
+def test_json_records_equal_the_layers_written_out_whole(spec, options):
+    summary = summarize(SPECS / spec, **options)
+    assert json.loads(summary.to_json())["layers"] == _each_record_as_json(summary)
+
+
+def test_json_records_of_letters_equal_the_layers_written_out_whole():
+    summary = summarize_text("input: [3, 32, 32]\nlayers:\n"
+                             "  - {type: conv2d, out_channels: 4, kernel_size: 3}\n"
+                             "  - {type: relu}\n"
+                             "  - {type: conv2d, out_channels: 4, kernel_size: 3}\n"
+                             "  - {type: relu}\n",
+                             input_shapes={"input": parse_shape("3xHxW", True)})
+    document = json.loads(summary.to_json())
+    assert document["layers"][2]["output_shape"] == [1, 4, "H − 4", "W − 4"]
+    assert document["layers"] == _each_record_as_json(summary)
+
+
+def test_layers_alike_but_for_a_number_type_are_written_each_as_it_is():
+    # 0 and 0.0 are equal as keys: a record encoded for one is not the other's
+    document = json.loads(summarize_text(
+        "input: [8]\nlayers:\n"
+        "  - {type: leakyrelu, negative_slope: 0}\n"
+        "  - {type: leakyrelu, negative_slope: 0.0}\n"
+        "  - {type: leakyrelu, negative_slope: 0}\n").to_json())
+    assert [type(layer["arguments"]["negative_slope"]) for layer in document["layers"]] == \
+        [int, float, int]

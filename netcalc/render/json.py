@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields
+from json.encoder import encode_basestring
+from operator import attrgetter
 
 from ..results import (KVCache, Memory, MACS_CONVENTION, LayerResult, ReceptiveField, Row,
                        Summary, Totals)
@@ -80,9 +82,6 @@ def warning_dicts(warnings) -> list[dict]:
             for w in warnings]
 
 
-_NONE = object()
-
-
 def render(summary: Summary) -> str:
     return "".join(chunks(summary))
 
@@ -94,19 +93,61 @@ def chunks(summary: Summary):
     sections = list(_sections(summary))
     for index, (key, value) in enumerate(sections):
         comma = "," if index < len(sections) - 1 else ""
-        items = iter(value()) if callable(value) else \
-            iter(value) if isinstance(value, list) else None
-        first = next(items, _NONE) if items is not None else _NONE
-        if first is _NONE:
-            yield f'\n  "{key}": {_dumps([] if items is not None else value)}{comma}'
+        lines = _layer_lines(summary.each_layer()) if key == "layers" else \
+            map(_dumps, value()) if callable(value) else \
+            map(_dumps, value) if isinstance(value, list) else None
+        first = next(lines, None) if lines is not None else None
+        if first is None:
+            yield f'\n  "{key}": {"[]" if lines is not None else _dumps(value)}{comma}'
             continue
-        yield f'\n  "{key}": [\n    {_dumps(first)}'
-        for item in items:
-            yield f",\n    {_dumps(item)}"
+        yield f'\n  "{key}": [\n    {first}'
+        for line in lines:
+            yield f",\n    {line}"
         yield f"\n  ]{comma}"
     yield "\n}\n"
 
 
+# Layers alike but for these fields (a repeated block's, a stack's) have the same record
+# otherwise: it is encoded once, and each layer's own values are written into its gaps.
+_OWN_FIELDS = ("name", "depth", "inputs", "receptive_field", "tied_params")
+_DICT_FIELDS = ("arguments", "param_tensors")
+_plain_fields = attrgetter(*(name for name in _LAYER_FIELDS
+                             if name not in _OWN_FIELDS and name not in _DICT_FIELDS))
+_GAP = "\x00netcalc:gap\x00"       # a string no layer's record holds
+_field_values = attrgetter(*(f.name for f in fields(ReceptiveField)))
+
+
+def _layer_lines(layers):
+    """Each layer's record as one line of JSON."""
+    templates: dict = {}
+    field_texts: dict = {}
+    for layer in layers:
+        arguments = layer.arguments
+        try:    # (an argument's type too: 1 and 1.0 and True are equal keys)
+            key = (_plain_fields(layer), tuple(arguments.items()),
+                   tuple(map(type, arguments.values())), tuple(layer.param_tensors.items()))
+            template = templates.get(key)
+            field = layer.receptive_field
+            field_key = field and _field_values(field)
+            field_text = field_texts.get(field_key)
+        except TypeError:                     # a value that is no key (a list): in full
+            template = ()
+        if template is None:
+            record = _fields(layer, _LAYER_FIELDS)
+            record.update(dict.fromkeys(_OWN_FIELDS, _GAP))
+            template = templates[key] = _dumps(record).split(_dumps(_GAP))
+        if len(template) != len(_OWN_FIELDS) + 1:
+            yield _dumps(_fields(layer, _LAYER_FIELDS))
+            continue
+        if field_text is None:
+            if len(field_texts) > 1000:
+                field_texts.clear()
+            field_text = field_texts[field_key] = _dumps(_plain(field))
+        tied = layer.tied_params
+        yield "".join((template[0], encode_basestring(layer.name), template[1],
+                       str(layer.depth), template[2],
+                       "[", ", ".join(map(encode_basestring, layer.inputs)), "]", template[3],
+                       field_text, template[4], _dumps(tied) if tied else "{}", template[5]))
 # default=str: a size written as a letter is its formula, as text (one encoder for
 # every line: json.dumps with options makes a new one each call)
 # (records hold no cycles: looking for them took a sixth of the time)
