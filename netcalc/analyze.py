@@ -314,11 +314,24 @@ def _untie(spec_layer, layer, xs: tuple, numbers, done: dict, holders: dict,
     return own, params, bias, _active(layer.active_params(xs), params, own, numbers.params)
 
 
-def _result(computed: Computed, dtype_bytes: int, field: ReceptiveField,
-            alike: dict) -> LayerResult:
-    """The layer's numbers as renderers read them. `alike` keeps the record of layers
-    alike but for their names, inputs, depth and field (a repeated block's, at equal
-    shapes): made once for them all, copied for each."""
+def _result(computed: Computed, field: ReceptiveField, shared: dict) -> LayerResult:
+    """The layer's numbers as renderers read them, from `shared`: the record of the
+    layers alike (_shared_record's), with this layer's own name, inputs, depth and field."""
+    spec_layer = computed.spec
+    result = object.__new__(LayerResult)      # its fields set below, without __init__
+    result.__dict__.update(shared)
+    result.name, result.depth = spec_layer.name, spec_layer.depth
+    result.inputs = spec_layer.inputs
+    result.arguments, result.param_tensors = dict(shared["arguments"]), dict(computed[4])
+    result.receptive_field = field
+    result.tied_params = {tensor: f"{source}.{tensor}" for tensor, source
+                          in spec_layer.tied.items()} if spec_layer.tied else {}
+    return result
+
+
+def _shared(computed: Computed, dtype_bytes: int, alike: dict) -> dict:
+    """The record of the layers alike (a repeated block's, at equal shapes), made once
+    for them all and kept in `alike`."""
     spec_layer, layer, xs, numbers, own = computed[:5]
     # (what it holds: the numbers' object, kept while the layers are)
     key = (spec_layer.layer, layer, xs, id(numbers), id(own), *computed[5:12])
@@ -326,15 +339,7 @@ def _result(computed: Computed, dtype_bytes: int, field: ReceptiveField,
     if shared is None:
         with unrecorded:      # what a renderer reads adds no condition to the sizes
             shared = alike[key] = _shared_record(computed, dtype_bytes)
-    result = object.__new__(LayerResult)      # its fields set below, without __init__
-    result.__dict__.update(shared)
-    result.name, result.depth = spec_layer.name, spec_layer.depth
-    result.inputs = spec_layer.inputs
-    result.arguments, result.param_tensors = dict(shared["arguments"]), dict(own)
-    result.receptive_field = field
-    result.tied_params = {tensor: f"{source}.{tensor}" for tensor, source
-                          in spec_layer.tied.items()} if spec_layer.tied else {}
-    return result
+    return shared
 
 
 def _shared_record(computed: Computed, dtype_bytes: int) -> dict:
@@ -401,15 +406,20 @@ class Results(_Made):
         return (self[k] for k in range(len(self)))
 
     def streamed(self):
-        """Each in turn, made as it is reached and not kept unless it was already."""
+        """Each in turn, with its kind (Summary.each_layer_alike's), made as it is
+        reached and not kept unless it was already (of no kind then: it might have been
+        changed since)."""
         fields, size, alike = self._fields(), self._dtype_bytes, self._alike
         for computed, made in zip(self._computed, self._made):
-            yield made if made is not None else \
-                _result(computed, size, fields[computed.spec.name], alike)
+            if made is not None:
+                yield None, made
+                continue
+            shared = _shared(computed, size, alike)
+            yield id(shared), _result(computed, fields[computed.spec.name], shared)
 
     def _make(self, computed: Computed) -> LayerResult:
-        return _result(computed, self._dtype_bytes, self._fields()[computed.spec.name],
-                       self._alike)
+        return _result(computed, self._fields()[computed.spec.name],
+                       _shared(computed, self._dtype_bytes, self._alike))
 
     def __repr__(self) -> str:
         return repr(tuple(self))

@@ -195,8 +195,15 @@ class Summary:
     def each_layer(self):
         """Every layer in turn, for one pass, made as it is reached and not kept: what
         a long JSON document writes."""
+        return (layer for _, layer in self.each_layer_alike())
+
+    def each_layer_alike(self):
+        """`each_layer`'s layers as pairs (kind, layer): layers of one kind (not None)
+        have equal records but for their name, depth, inputs, receptive field and tied
+        params (a repeated block's layers, at equal shapes): a renderer can render one
+        and reuse it for the others."""
         streamed = getattr(self.layers, "streamed", None)
-        return streamed() if streamed else iter(self.layers)
+        return streamed() if streamed else ((None, layer) for layer in self.layers)
 
     # -- as a notebook or a script shows it (each a renderer's, render/) --------------
 

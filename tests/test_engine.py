@@ -229,3 +229,32 @@ def test_layers_alike_but_for_a_number_type_are_written_each_as_it_is():
         "  - {type: leakyrelu, negative_slope: 0}\n").to_json())
     assert [type(layer["arguments"]["negative_slope"]) for layer in document["layers"]] == \
         [int, float, int]
+
+
+def test_layers_of_one_kind_differ_only_in_their_own_fields():
+    summary = summarize(SPECS / "resnet50.yaml")
+    own = {"name", "depth", "inputs", "receptive_field", "tied_params"}
+    by_kind: dict = {}
+    for kind, layer in summary.each_layer_alike():
+        rest = {f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)
+                if f.name not in own}
+        by_kind.setdefault(kind, []).append(rest)
+    assert None not in by_kind
+    assert all(rest == records[0] for records in by_kind.values() for rest in records)
+    # ResNet-50's 16 bottlenecks repeat in 4 stages: far fewer kinds than layers
+    assert len(by_kind) < len(summary.layers) / 2
+    # a layer read (and kept) before is of no kind: it might have been changed since
+    summary.layers[3].params = -1
+    kinds = [kind for kind, _ in summary.each_layer_alike()]
+    assert kinds[3] is None and None not in kinds[:3] + kinds[4:]
+    assert json.loads(summary.to_json())["layers"][3]["params"] == -1
+
+
+def test_json_block_rows_equal_the_rows_written_out_whole():
+    summary = summarize(SPECS / "resnet50.yaml")
+    rows = []
+    for row in summary.blocks:
+        record = {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
+        record["receptive_field"] = dataclasses.asdict(row.receptive_field)
+        rows.append(json.loads(json.dumps(record)))
+    assert json.loads(summary.to_json())["blocks"] == rows

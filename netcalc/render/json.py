@@ -93,7 +93,8 @@ def chunks(summary: Summary):
     sections = list(_sections(summary))
     for index, (key, value) in enumerate(sections):
         comma = "," if index < len(sections) - 1 else ""
-        lines = _layer_lines(summary.each_layer()) if key == "layers" else \
+        lines = _layer_lines(summary) if key == "layers" else \
+            _row_lines(summary.blocks) if key == "blocks" else \
             map(_dumps, value()) if callable(value) else \
             map(_dumps, value) if isinstance(value, list) else None
         first = next(lines, None) if lines is not None else None
@@ -107,47 +108,84 @@ def chunks(summary: Summary):
     yield "\n}\n"
 
 
-# Layers alike but for these fields (a repeated block's, a stack's) have the same record
-# otherwise: it is encoded once, and each layer's own values are written into its gaps.
-_OWN_FIELDS = ("name", "depth", "inputs", "receptive_field", "tied_params")
-_DICT_FIELDS = ("arguments", "param_tensors")
-_plain_fields = attrgetter(*(name for name in _LAYER_FIELDS
-                             if name not in _OWN_FIELDS and name not in _DICT_FIELDS))
-_GAP = "\x00netcalc:gap\x00"       # a string no layer's record holds
-_field_values = attrgetter(*(f.name for f in fields(ReceptiveField)))
-
-
-def _layer_lines(layers):
-    """Each layer's record as one line of JSON."""
+def _layer_lines(summary: Summary):
+    """The layers' records, a line each: a record is encoded once for the layers alike
+    (a repeated block's), and each one's name, depth, inputs, receptive field and tied
+    params written into its gaps (spelled out: 100,000 layers are a second's work)."""
     templates: dict = {}
-    field_texts: dict = {}
-    for layer in layers:
-        arguments = layer.arguments
-        try:    # (an argument's type too: 1 and 1.0 and True are equal keys)
-            key = (_plain_fields(layer), tuple(arguments.items()),
-                   tuple(map(type, arguments.values())), tuple(layer.param_tensors.items()))
-            template = templates.get(key)
-            field = layer.receptive_field
-            field_key = field and _field_values(field)
-            field_text = field_texts.get(field_key)
-        except TypeError:                     # a value that is no key (a list): in full
-            template = ()
+    field_text = _field_texts()
+    for kind, layer in summary.each_layer_alike():
+        template = templates.get(kind) if kind is not None else None
         if template is None:
-            record = _fields(layer, _LAYER_FIELDS)
-            record.update(dict.fromkeys(_OWN_FIELDS, _GAP))
-            template = templates[key] = _dumps(record).split(_dumps(_GAP))
-        if len(template) != len(_OWN_FIELDS) + 1:
-            yield _dumps(_fields(layer, _LAYER_FIELDS))
-            continue
-        if field_text is None:
-            if len(field_texts) > 1000:
-                field_texts.clear()
-            field_text = field_texts[field_key] = _dumps(_plain(field))
+            template = _template(_fields(layer, _LAYER_FIELDS), _LAYER_OWN)
+            if len(template) == 1:
+                yield template[0]
+                continue
+            if kind is not None:
+                templates[kind] = template
         tied = layer.tied_params
         yield "".join((template[0], encode_basestring(layer.name), template[1],
-                       str(layer.depth), template[2],
-                       "[", ", ".join(map(encode_basestring, layer.inputs)), "]", template[3],
-                       field_text, template[4], _dumps(tied) if tied else "{}", template[5]))
+                       str(layer.depth), template[2], _names(layer.inputs), template[3],
+                       field_text(layer.receptive_field), template[4],
+                       _dumps(tied) if tied else "{}", template[5]))
+
+
+_LAYER_OWN = ("name", "depth", "inputs", "receptive_field", "tied_params")
+
+
+def _row_lines(rows):
+    """The blocks' rows, a line each: a row is encoded once for the rows alike (a
+    repeated block's instances at equal shapes), and each one's name and field written
+    into its gaps."""
+    others = attrgetter(*(name for name in _ROW_FIELDS if name not in _ROW_OWN))
+    templates: dict = {}
+    field_text = _field_texts()
+    for row in rows:
+        values = others(row)
+        key = values, tuple(map(type, values))       # (1, 1.0 and True are equal keys)
+        template = templates.get(key)
+        if template is None:
+            template = _template(_fields(row, _ROW_FIELDS), _ROW_OWN)
+            if len(template) == 1:
+                yield template[0]
+                continue
+            templates[key] = template
+        yield "".join((template[0], encode_basestring(row.name), template[1],
+                       field_text(row.receptive_field), template[2]))
+
+
+_ROW_OWN = ("name", "receptive_field")
+
+
+def _template(record: dict, own: tuple[str, ...]) -> list[str]:
+    """A record's JSON in pieces around its `own` fields' values, in order; or whole, in
+    one piece, where a value holds the gap's text (never)."""
+    pieces = _dumps(record | dict.fromkeys(own, _GAP)).split(_dumps(_GAP))
+    return pieces if len(pieces) == len(own) + 1 else [_dumps(record)]
+
+
+_GAP = "\x00netcalc:gap\x00"       # a string no record holds
+
+
+def _field_texts():
+    """A receptive field's JSON, made once per field object: layers that move no dims
+    share their input's, and a block's instances alike theirs."""
+    texts: dict[int, tuple] = {}
+
+    def text(field) -> str:
+        held = texts.get(id(field))
+        if held is None:
+            if len(texts) > 10_000:       # a deep stack's fields each come and go
+                texts.clear()
+            held = texts[id(field)] = (field, _dumps(_plain(field)))   # (held: its id stays)
+        return held[1]
+    return text
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return f"[{', '.join(map(encode_basestring, names))}]"
+
+
 # default=str: a size written as a letter is its formula, as text (one encoder for
 # every line: json.dumps with options makes a new one each call)
 # (records hold no cycles: looking for them took a sixth of the time)
