@@ -244,7 +244,9 @@ def _receptive_fields(computed: list[Computed], inputs: dict,
     with unrecorded:        # what a field asks of the sizes is no condition on the layer
         for c in computed:
             xs, y = c.input_shapes, c.numbers.output_shape
-            in_fields = tuple(fields[name] for name in c.spec.inputs)
+            names = c.spec.inputs
+            in_fields = (fields[names[0]],) if len(names) == 1 else \
+                tuple([fields[name] for name in names])
             try:
                 field = c.layer.evaluate_field(xs, y, in_fields)
             except SpecError:

@@ -123,25 +123,24 @@ def _writes_in_training(layer) -> bool:
 def _peak(spec, storages: tuple[dict, dict], input_bytes: dict, outputs: set[str]) -> int:
     """The most bytes alive at once in a forward pass (`storages`: _storages')."""
     owner, size = storages
-    last: dict[str, int] = {}
+    last: dict[str, int] = {}                       # each storage's last reader
     for index, spec_layer in enumerate(spec.layers):
         for name in spec_layer.inputs:
             last[owner[name]] = index
     kept = set(input_bytes) | {owner[name] for name in outputs}
-    freed_after: dict[int, list[str]] = {}          # one pass: storages by last reader
+    # per layer, the bytes its output newly takes, and those freed once it has run
+    made = [size[name] if owner[name] == name else 0
+            for name in (spec_layer.name for spec_layer in spec.layers)]
+    freed = [0] * len(made)
     for storage, at in last.items():
         if storage not in kept:
-            freed_after.setdefault(at, []).append(storage)
+            freed[at] += size[storage]
     live = peak = sum(input_bytes.values())
-    for index, spec_layer in enumerate(spec.layers):
-        name = spec_layer.name
-        if owner[name] == name:
-            live += size[name]
-            if live > peak:
-                peak = live
-        freed = freed_after.get(index)
-        if freed:
-            live -= sum(size[storage] for storage in freed)
+    for new, gone in zip(made, freed):
+        live += new
+        if live > peak:
+            peak = live
+        live -= gone
     return peak
 
 
@@ -166,8 +165,11 @@ def _saved_bytes(spec, layers: list[Computed], storages: tuple[dict, dict], inpu
     new = 0
     # a segment's own saved tensors, which backward recomputes as new ones, and its inputs
     inside: dict[int, tuple[set[str], list[int], set[str]]] = {}
+    bytes_of = {"model": element, "float32": FLOAT32_BYTES, "int64": INT64_BYTES}
     for index, (spec_layer, result) in enumerate(zip(spec.layers, layers)):
-        k = segment_of.get(index)
+        k = segment_of.get(index) if segment_of else None
+        if k is None and not result.saved:
+            continue
         held, fresh, inputs = (kept, None, None) if k is None else \
             inside.setdefault(k, (set(), [0], set()))
         if k is not None:                   # the segment's inputs stay for its recompute
@@ -177,8 +179,7 @@ def _saved_bytes(spec, layers: list[Computed], storages: tuple[dict, dict], inpu
             inputs.update(outside)
         for saved in result.saved:
             if saved.what == "new":
-                n_bytes = saved.elements * {"model": element, "float32": FLOAT32_BYTES,
-                                            "int64": INT64_BYTES}[saved.dtype]
+                n_bytes = saved.elements * bytes_of[saved.dtype]
                 if fresh is None:
                     new += n_bytes
                 else:
