@@ -743,6 +743,9 @@ class _Instance:
     defined_at: list
     pieces: list
     output: str
+    # the names it holds under its instance's name, with what follows that name's dot:
+    # found at its first repeat
+    own: tuple[tuple[str, str], ...] | None = None
 
     @classmethod
     def record(cls, graph: LayerGraph, marks: tuple[int, ...], qualified: str,
@@ -757,14 +760,15 @@ class _Instance:
                trace: tuple) -> str:
         """Add this expansion again as the instance `qualified`, whose layers' traces end
         with `trace` (its own use first); returns its output."""
-        old, new = self.qualified + ".", qualified + "."
-        cut = len(old)
-        given = dict(zip(self.inputs, inputs))
-
-        def name(n: str) -> str:
-            if n.startswith(old):
-                return new + n[cut:]
-            return qualified if n == self.qualified else given[n]
+        new = qualified + "."
+        # every name the expansion holds, as this instance's: its own under its name, and
+        # the producers it read as those this one reads
+        names = dict(zip(self.inputs, inputs))
+        names[self.qualified] = qualified
+        if self.own is None:
+            self.own = self._own_names()
+        names.update((n, new + tail) for n, tail in self.own)
+        name = names.__getitem__
 
         notes: dict[int, Note] = {}
 
@@ -776,22 +780,37 @@ class _Instance:
             return made
 
         shift, moved = depth - self.depth, len(graph.spec.layers) - self.first
+        add_layer = graph.spec.layers.append
         for layer in self.layers:       # (the instance's own note is the new trace's first)
             inner = layer.trace[:len(layer.trace) - self.outer_trace - 1]
-            graph.spec.layers.append(LayerSpec(
-                name(layer.name), layer.layer, tuple(name(i) for i in layer.inputs), layer.loc,
-                layer.arg_loc, layer.depth + shift, (*map(renamed, inner), *trace),
+            add_layer(LayerSpec(
+                name(layer.name), layer.layer, tuple(map(name, layer.inputs)), layer.loc,
+                layer.arg_loc, layer.depth + shift,
+                (*map(renamed, inner), *trace) if inner else trace,
                 layer.trainable, layer.frozen,
                 {t: name(s) for t, s in layer.tied.items()} if layer.tied else {}))
         for group in self.groups:
             graph.spec.groups.append(Group(
                 name(group.name), group.type_name, group.kind, group.depth + shift, group.loc,
                 group.first + moved, group.end + moved, name(group.output), group.copies,
-                group.series, group.pattern, tuple(name(i) for i in group.inputs)))
+                group.series, group.pattern, tuple(map(name, group.inputs))))
         for key, value in self.resolved:
             graph.resolved[name(key)] = name(value)
         for key, loc in self.defined_at:
             graph.defined_at[name(key)] = loc
-        for key, names in self.pieces:
-            graph.pieces[name(key)] = [name(n) for n in names]
+        for key, held in self.pieces:
+            graph.pieces[name(key)] = list(map(name, held))
         return name(self.output)
+
+    def _own_names(self) -> tuple[tuple[str, str], ...]:
+        old = self.qualified + "."
+        held = {self.output}
+        for layer in self.layers:
+            held.update((layer.name, *layer.inputs, *layer.tied.values()))
+        for group in self.groups:
+            held.update((group.name, group.output, *group.inputs))
+        held.update(n for pair in self.resolved for n in pair)
+        held.update(key for key, _ in self.defined_at)
+        for key, pieces in self.pieces:
+            held.update((key, *pieces))
+        return tuple((n, n[len(old):]) for n in held if n.startswith(old))
