@@ -334,9 +334,10 @@ def _result(computed: Computed, field: ReceptiveField, shared: dict) -> LayerRes
 def _shared(computed: Computed, dtype_bytes: int, alike: dict) -> dict:
     """The record of the layers alike (a repeated block's, at equal shapes), made once
     for them all and kept in `alike`."""
-    spec_layer, layer, xs, numbers, own = computed[:5]
-    # (what it holds: the numbers' object, kept while the layers are)
-    key = (spec_layer.layer, layer, xs, id(numbers), id(own), *computed[5:12])
+    # the numbers' object stands for the layer's input shapes too: one is made per
+    # layer and shapes, and kept while the layers are
+    key = (computed.spec.layer, computed.layer, id(computed.numbers),
+           id(computed.param_tensors), *computed[5:12])
     shared = alike.get(key)
     if shared is None:
         with unrecorded:      # what a renderer reads adds no condition to the sizes
@@ -562,32 +563,40 @@ def _tree(groups: list[Group], layers: list[Computed], shapes: dict, fields: dic
             return 0.0                   # a share of a formula: not a number
         return 100.0 * part / whole if whole else 0.0
 
-    starts: dict[int, list[Group]] = {}
-    for group in groups:
-        if group.end > group.first:          # empty repeats (repeat: 0) have no row
-            starts.setdefault(group.first, []).append(group)
+    def group_row(group: Group) -> Row:
+        total = {attr: s[group.end] - s[group.first] for attr, s in sums.items()}
+        return Row(
+            name=group.name, type=group.type_name, kind=group.kind, copies=group.copies,
+            family="block",
+            depth=group.depth, output_shape=shapes[group.output], params=total["params"],
+            trainable_params=total["trainable_params"], macs=total["macs"],
+            flops=flops_of(total["macs"]), activation_bytes=total["activation_bytes"],
+            params_percent=percent(total["params"], totals.params),
+            macs_percent=percent(total["macs"], totals.macs), collapsed=False,
+            receptive_field=fields[group.output],
+            series=group.series)
+
+    def layer_row(layer: Computed) -> Row:
+        macs = layer.numbers.macs
+        return Row(
+            name=layer.name, type=layer.type, kind="layer", copies=0, family=layer.family,
+            depth=layer.depth, output_shape=layer.output_shape, params=layer.params,
+            trainable_params=layer.trainable_params, macs=macs, flops=flops_of(macs),
+            activation_bytes=layer.activation_bytes,
+            params_percent=percent(layer.params, totals.params),
+            macs_percent=percent(macs, totals.macs), collapsed=False,
+            receptive_field=fields[layer.spec.name])
+
+    # outer groups first where several start at one layer; empty repeats (repeat: 0)
+    # have no row
+    members = sorted((g for g in groups if g.end > g.first), key=lambda g: (g.first, g.depth))
+    if not with_layers:
+        return [group_row(group) for group in members]
     rows = []
+    pending = 0
     for index, layer in enumerate(layers):
-        for group in sorted(starts.get(index, ()), key=lambda g: g.depth):
-            total = {attr: s[group.end] - s[group.first] for attr, s in sums.items()}
-            rows.append(Row(
-                name=group.name, type=group.type_name, kind=group.kind, copies=group.copies,
-                family="block",
-                depth=group.depth, output_shape=shapes[group.output], params=total["params"],
-                trainable_params=total["trainable_params"], macs=total["macs"],
-                flops=flops_of(total["macs"]), activation_bytes=total["activation_bytes"],
-                params_percent=percent(total["params"], totals.params),
-                macs_percent=percent(total["macs"], totals.macs), collapsed=False,
-                receptive_field=fields[group.output],
-                series=group.series))
-        if with_layers:
-            macs = layer.numbers.macs
-            rows.append(Row(
-                name=layer.name, type=layer.type, kind="layer", copies=0, family=layer.family,
-                depth=layer.depth, output_shape=layer.output_shape, params=layer.params,
-                trainable_params=layer.trainable_params, macs=macs, flops=flops_of(macs),
-                activation_bytes=layer.activation_bytes,
-                params_percent=percent(layer.params, totals.params),
-                macs_percent=percent(macs, totals.macs), collapsed=False,
-                receptive_field=fields[layer.spec.name]))
+        while pending < len(members) and members[pending].first == index:
+            rows.append(group_row(members[pending]))
+            pending += 1
+        rows.append(layer_row(layer))
     return rows

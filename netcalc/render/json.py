@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 from json.encoder import encode_basestring
+from itertools import islice
 from operator import attrgetter
 
 from ..results import (KVCache, Memory, MACS_CONVENTION, LayerResult, ReceptiveField, Row,
@@ -102,8 +103,8 @@ def chunks(summary: Summary):
             yield f'\n  "{key}": {"[]" if lines is not None else _dumps(value)}{comma}'
             continue
         yield f'\n  "{key}": [\n    {first}'
-        for line in lines:
-            yield f",\n    {line}"
+        for batch in iter(lambda: list(islice(lines, 256)), []):    # fewer, longer writes
+            yield "".join([",\n    " + line for line in batch])
         yield f"\n  ]{comma}"
     yield "\n}\n"
 
