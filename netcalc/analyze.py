@@ -110,10 +110,11 @@ def _run_layers(spec: ExpandedSpec, batch: int, shapes: dict, layouts: dict,
                 symbolic: bool) -> list[Computed]:
     """Every layer's numbers in order, each input's shape and layout in `shapes` and
     `layouts` and each layer's output's added as it is reached."""
-    done: dict[str, Computed] = {}
-    # the layers whose weights others share (`tie_weight`), to compare shapes with
+    # the layers whose weights others share (`tie_weight`), to compare shapes with, and
+    # their numbers once done
     sources = {source for s in spec.layers for source in s.tied.values()}
     holders = {s.name: s.layer for s in spec.layers if s.name in sources} if sources else {}
+    done: dict[str, Computed] = {}
     # a layer's numbers depend on its arguments and input shapes alone: equal ones
     # (a ResNet's repeated blocks, a search re-analyzing a spec) are computed once;
     # not where sizes are letters, whose formulas record what they assume
@@ -132,18 +133,20 @@ def _run_layers(spec: ExpandedSpec, batch: int, shapes: dict, layouts: dict,
                      tuple(layouts[name] for name in group.inputs))
             earlier = analysed.setdefault(reads, index)
             if earlier != index:
-                for k in range(group.end - index):
-                    spec_layer = spec.layers[index + k]
-                    done[spec_layer.name] = layer = _repeated(
-                        spec_layer, computed[earlier + k], shapes, layouts, warnings)
+                for spec_layer, same in zip(spec.layers[index:group.end],
+                                            computed[earlier:earlier + group.end - index]):
+                    layer = _repeated(spec_layer, same, shapes, layouts, warnings)
                     computed.append(layer)
+                    if spec_layer.name in holders:
+                        done[spec_layer.name] = layer
                 index = group.end
                 continue
         spec_layer = spec.layers[index]
-        done[spec_layer.name] = layer = _run_layer(spec_layer, batch, shapes, layouts,
-                                                   dtype_bytes, notes, warnings, done, holders,
-                                                   evaluated)
+        layer = _run_layer(spec_layer, batch, shapes, layouts, dtype_bytes, notes, warnings,
+                           done, holders, evaluated)
         computed.append(layer)
+        if spec_layer.name in holders:
+            done[spec_layer.name] = layer
         index += 1
     return computed
 
@@ -241,6 +244,8 @@ def _receptive_fields(computed: list[Computed], inputs: dict,
     """What one unit of each layer's output (and each input) sees of the network's
     input, traced layer by layer (layers/field.py)."""
     fields = {name: _from(Field.of_input(shape), name) for name, shape in inputs.items()}
+    # as results say them: a layer that moves no dims shares its input's record
+    records = {name: _receptive_field(field) for name, field in fields.items()}
     with unrecorded:        # what a field asks of the sizes is no condition on the layer
         for c in computed:
             xs, y = c.input_shapes, c.numbers.output_shape
@@ -257,12 +262,9 @@ def _receptive_fields(computed: list[Computed], inputs: dict,
             if field.kind != LOCAL and not field.origin:
                 field = _from(field, c.spec.name)
             fields[c.spec.name] = field
-    # as results say them: one record per field, shared by the layers that move no dims
-    said: dict[int, ReceptiveField] = {}       # (each field is held in `fields` meanwhile)
-    for field in fields.values():
-        if id(field) not in said:
-            said[id(field)] = _receptive_field(field)
-    return {name: said[id(field)] for name, field in fields.items()}
+            records[c.spec.name] = records[names[0]] if names and field is in_fields[0] \
+                else _receptive_field(field)
+    return records
 
 
 def _evaluate(spec_layer, layer, xs: tuple, strides: tuple, dtype_bytes: int,

@@ -103,7 +103,7 @@ def chunks(summary: Summary):
             yield f'\n  "{key}": {"[]" if lines is not None else _dumps(value)}{comma}'
             continue
         yield f'\n  "{key}": [\n    {first}'
-        for batch in iter(lambda: list(islice(lines, 256)), []):    # fewer, longer writes
+        while batch := list(islice(lines, 256)):        # fewer, longer writes
             yield "".join([",\n    " + line for line in batch])
         yield f"\n  ]{comma}"
     yield "\n}\n"
