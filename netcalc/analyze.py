@@ -338,8 +338,11 @@ def _shared(computed: Computed, dtype_bytes: int, alike: dict) -> dict:
     for them all and kept in `alike`."""
     # the numbers' object stands for the layer's input shapes too: one is made per
     # layer and shapes, and kept while the layers are
+    # layer and shapes, and kept while the layers are (_EVALUATED's key holds the shapes)
     key = (computed.spec.layer, computed.layer, id(computed.numbers),
-           id(computed.param_tensors), *computed[5:12])
+           id(computed.param_tensors), computed.params, computed.trainable_params,
+           computed.bias_params, computed.buffer_bytes, computed.activation_bytes,
+           computed.active_params, computed.causal_attention_macs)
     shared = alike.get(key)
     if shared is None:
         with unrecorded:      # what a renderer reads adds no condition to the sizes

@@ -74,7 +74,14 @@ def receptive_field_out(r: int, j: int, start: int | Fraction, k: int, s: int, p
     start_out = start_in + ((K − 1)·D/2 − P)·j_in  the first unit's centre: its window's
                                                   middle, the padding P before it
     """
-    return r + (k - 1) * d * j, j * s, start + half(((k - 1) * d - 2 * p) * j)
+    return r + (k - 1) * d * j, j * s, whole(start + half(((k - 1) * d - 2 * p) * j))
+
+
+def whole(value: int | Fraction) -> int | Fraction:
+    """Two half pixels make a whole one: a Fraction of denominator 1 as the int it is
+    (JSON writes whole pixels as ints, half ones as x.5)."""
+    return int(value) if getattr(value, "denominator", 0) == 1 and \
+        not isinstance(value, int) else value
 
 
 def half(n: int) -> int | Fraction:

@@ -258,3 +258,45 @@ def test_json_block_rows_equal_the_rows_written_out_whole():
         record["receptive_field"] = dataclasses.asdict(row.receptive_field)
         rows.append(json.loads(json.dumps(record)))
     assert json.loads(summary.to_json())["blocks"] == rows
+
+
+def test_a_whole_pixel_start_is_written_as_a_whole_number():
+    # kernel 2, `same` padding: torch pads 0 before and 1 after, so each conv's centre
+    # moves half a pixel: c1 at 0.5, c2 at 0.5 + 0.5 = 1 (r 2, then 3); the add's
+    # union with the input's [0, 0] spans [0, 2]: r 3 centred on 1. The second copy
+    # continues from the first's add: 1.5, then 2; its union spans [0, 4]: r 5, at 2
+    document = json.loads(summarize_text(
+        "input: [8, 32]\n"
+        "blocks:\n"
+        "  res:\n"
+        "    layers:\n"
+        "      - {type: conv1d, name: c1, out_channels: 8, kernel_size: 2, padding: same}\n"
+        "      - {type: conv1d, name: c2, out_channels: 8, kernel_size: 2, padding: same}\n"
+        "      - {type: add, name: add, inputs: [c2, input]}\n"
+        "layers:\n"
+        "  - {type: res, name: r, repeat: 2}\n").to_json())
+    starts = {layer["name"]: (layer["receptive_field"]["size"], layer["receptive_field"]["start"])
+              for layer in document["layers"]}
+    assert starts == {"r.0.c1": ([2], [0.5]), "r.0.c2": ([3], [1]), "r.0.add": ([3], [1]),
+                      "r.1.c1": ([4], [1.5]), "r.1.c2": ([5], [2]), "r.1.add": ([5], [2])}
+    assert all(type(start) is int for name, (_, [start]) in starts.items() if "c1" not in name)
+    assert {row["name"]: row["receptive_field"]["start"] for row in document["blocks"]} == \
+        {"r": [2], "r.0": [1], "r.1": [2]}
+
+
+def test_a_layer_changed_after_it_was_read_is_written_as_it_now_is():
+    summary = summarize(SPECS / "lenet5.yaml")
+    summary.layers[1].depth = None
+    summary.layers[2].tied_params = None
+    layer = summary.layers[3]
+    depth = layer.depth
+    del layer.depth             # its attributes in another order
+    layer.depth = depth
+    written = json.loads(summary.to_json())["layers"]
+    assert written[1]["depth"] is None and written[2]["tied_params"] is None
+    assert written[3]["depth"] == depth and written[3]["inputs"] == list(layer.inputs)
+
+
+def test_json_writes_each_layers_own_fields_in_its_records_order():
+    from netcalc.render.json import _LAYER_FIELDS, _LAYER_OWN
+    assert list(_LAYER_OWN) == [name for name in _LAYER_FIELDS if name in _LAYER_OWN]

@@ -95,7 +95,9 @@ def chunks(summary: Summary):
     for index, (key, value) in enumerate(sections):
         comma = "," if index < len(sections) - 1 else ""
         lines = _layer_lines(summary) if key == "layers" else \
-            _row_lines(summary.blocks) if key == "blocks" else \
+            _row_lines(summary.blocks, all(type(size) is int for shape
+                                           in summary.inputs.values() for size in shape)) \
+            if key == "blocks" else \
             map(_dumps, value()) if callable(value) else \
             map(_dumps, value) if isinstance(value, list) else None
         first = next(lines, None) if lines is not None else None
@@ -116,14 +118,16 @@ def _layer_lines(summary: Summary):
     templates: dict = {}
     field_text = _field_texts()
     for kind, layer in summary.each_layer_alike():
-        template = templates.get(kind) if kind is not None else None
+        if kind is None:            # alike no other (and maybe changed since it was made)
+            yield _dumps(_fields(layer, _LAYER_FIELDS))
+            continue
+        template = templates.get(kind)
         if template is None:
             template = _template(_fields(layer, _LAYER_FIELDS), _LAYER_OWN)
             if len(template) == 1:
                 yield template[0]
                 continue
-            if kind is not None:
-                templates[kind] = template
+            templates[kind] = template
         tied = layer.tied_params
         yield "".join((template[0], encode_basestring(layer.name), template[1],
                        str(layer.depth), template[2], _names(layer.inputs), template[3],
@@ -131,13 +135,18 @@ def _layer_lines(summary: Summary):
                        _dumps(tied) if tied else "{}", template[5]))
 
 
+# in LayerResult's order, which a record's keys follow and _layer_lines writes them in
 _LAYER_OWN = ("name", "depth", "inputs", "receptive_field", "tied_params")
 
 
-def _row_lines(rows):
+def _row_lines(rows, numbers: bool):
     """The blocks' rows, a line each: a row is encoded once for the rows alike (a
     repeated block's instances at equal shapes), and each one's name and field written
-    into its gaps."""
+    into its gaps. Not where sizes are letters (not `numbers`): formulas equal as
+    values may be written apart (⌊(H − 1)/4⌋ + 1 and ⌊(H + 3)/4⌋)."""
+    if not numbers:
+        yield from (_dumps(_fields(row, _ROW_FIELDS)) for row in rows)
+        return
     others = attrgetter(*(name for name in _ROW_FIELDS if name not in _ROW_OWN))
     templates: dict = {}
     field_text = _field_texts()

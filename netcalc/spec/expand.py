@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..dtypes import INPUT_DTYPES
 from ..errors import Location, Note, SpecError, UsageError, did_you_mean, in_layer, shorten
@@ -745,7 +745,7 @@ class _Instance:
     output: str
     # the names it holds under its instance's name, with what follows that name's dot:
     # found at its first repeat
-    own: tuple[tuple[str, str], ...] | None = None
+    own: tuple[tuple[str, str], ...] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def record(cls, graph: LayerGraph, marks: tuple[int, ...], qualified: str,
