@@ -20,7 +20,8 @@ from .errors import Note, ShapeError, SpecError, UsageError, in_layer
 from .formulas import contiguous_strides
 from .layers.base import too_many_elements
 from .layers.field import LOCAL, Field
-from .results import LayerResult, ReceptiveField, Row, SpecWarning, Summary, Totals
+from .results import (LayerOwn, LayerResult, ReceptiveField, Row, SpecWarning, Summary,
+                      Totals)
 from .spec.model import ExpandedSpec, Group
 from .memory import OPTIMIZER_STATES, checkpoint_segments, kv_cache, memory
 from .symbolic import Conditions, by_degree, conditions, is_symbolic, unrecorded
@@ -328,9 +329,14 @@ def _result(computed: Computed, field: ReceptiveField, shared: dict) -> LayerRes
     result.inputs = spec_layer.inputs
     result.arguments, result.param_tensors = dict(shared["arguments"]), dict(computed[4])
     result.receptive_field = field
-    result.tied_params = {tensor: f"{source}.{tensor}" for tensor, source
-                          in spec_layer.tied.items()} if spec_layer.tied else {}
+    result.tied_params = _tied(spec_layer)
     return result
+
+
+def _tied(spec_layer) -> dict:
+    """The tensors a layer shares with another (`tie_weight`), as `layer.tensor`."""
+    return {tensor: f"{source}.{tensor}" for tensor, source in spec_layer.tied.items()} \
+        if spec_layer.tied else {}
 
 
 def _shared(computed: Computed, dtype_bytes: int, alike: dict) -> dict:
@@ -413,17 +419,25 @@ class Results(_Made):
     def __iter__(self):
         return (self[k] for k in range(len(self)))
 
-    def streamed(self):
+    def streamed(self, alike: bool = False):
         """Each in turn, with its kind (Summary.each_layer_alike's), made as it is
         reached and not kept unless it was already (of no kind then: it might have been
-        changed since)."""
-        fields, size, alike = self._fields(), self._dtype_bytes, self._alike
+        changed since). `alike`: after the first of a kind, the others' LayerOwn."""
+        fields, size, records = self._fields(), self._dtype_bytes, self._alike
+        met: set[int] = set()
         for computed, made in zip(self._computed, self._made):
             if made is not None:
                 yield None, made
                 continue
-            shared = _shared(computed, size, alike)
-            yield id(shared), _result(computed, fields[computed.spec.name], shared)
+            shared = _shared(computed, size, records)
+            kind = id(shared)
+            spec_layer = computed.spec
+            if alike and kind in met:
+                yield kind, LayerOwn(spec_layer.name, spec_layer.depth, spec_layer.inputs,
+                                     fields[spec_layer.name], _tied(spec_layer))
+                continue
+            met.add(kind)
+            yield kind, _result(computed, fields[spec_layer.name], shared)
 
     def _make(self, computed: Computed) -> LayerResult:
         return _result(computed, self._fields()[computed.spec.name],

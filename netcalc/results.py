@@ -5,6 +5,7 @@ Renderers select and format these; they never compute.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass, field
 
 TYPE_CHECKING = False    # annotations only: importing fractions costs ~3 ms of start-up
@@ -59,6 +60,12 @@ class LayerResult:
     active_params: int = 0          # what one token uses (a mixture of experts: fewer)
     batch_dim: int | None = 0       # the output's batch dim (an RNN's h_n: 1; None: none)
     causal_attention_macs: int = 0  # of macs, a causal attention term (Q·Kᵀ and A·V)
+
+
+# The fields of a layer's record in which it differs from the others of its kind
+# (Summary.each_layer_alike): a tuple, since 100,000 of them are made in one pass.
+LayerOwn = namedtuple("LayerOwn", ("name", "depth", "inputs", "receptive_field",
+                                   "tied_params"))
 
 
 @dataclass
@@ -193,17 +200,20 @@ class Summary:
     macs_by_degree: tuple = ()
 
     def each_layer(self):
-        """Every layer in turn, for one pass, made as it is reached and not kept: what
-        a long JSON document writes."""
-        return (layer for _, layer in self.each_layer_alike())
+        """Every layer's LayerResult in turn, for one pass, made as it is reached and
+        not kept."""
+        streamed = getattr(self.layers, "streamed", None)
+        return (layer for _, layer in streamed()) if streamed else iter(self.layers)
 
     def each_layer_alike(self):
-        """`each_layer`'s layers as pairs (kind, layer): layers of one kind (not None)
-        have equal records but for their name, depth, inputs, receptive field and tied
-        params (a repeated block's layers, at equal shapes): a renderer can render one
-        and reuse it for the others."""
+        """`each_layer`'s layers as pairs (kind, layer), for one pass. Layers of one kind
+        (not None) have equal records but for their name, depth, inputs, receptive field
+        and tied params (a repeated block's layers, at equal shapes): the first of a
+        kind comes as its LayerResult, the others as their LayerOwn, those fields alone
+        (a renderer renders the first, and the others from it). A layer of kind None (one
+        read before, maybe changed since) comes as its LayerResult."""
         streamed = getattr(self.layers, "streamed", None)
-        return streamed() if streamed else ((None, layer) for layer in self.layers)
+        return streamed(alike=True) if streamed else ((None, layer) for layer in self.layers)
 
     # -- as a notebook or a script shows it (each a renderer's, render/) --------------
 

@@ -233,17 +233,26 @@ def test_layers_alike_but_for_a_number_type_are_written_each_as_it_is():
 
 def test_layers_of_one_kind_differ_only_in_their_own_fields():
     summary = summarize(SPECS / "resnet50.yaml")
-    own = {"name", "depth", "inputs", "receptive_field", "tied_params"}
-    by_kind: dict = {}
-    for kind, layer in summary.each_layer_alike():
-        rest = {f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)
+    every = list(summarize(SPECS / "resnet50.yaml").layers)      # another, made whole
+    own = ("name", "depth", "inputs", "receptive_field", "tied_params")
+
+    def rest(layer) -> dict:
+        return {f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)
                 if f.name not in own}
-        by_kind.setdefault(kind, []).append(rest)
-    assert None not in by_kind
-    assert all(rest == records[0] for records in by_kind.values() for rest in records)
+
+    first: dict = {}
+    streamed = list(summary.each_layer_alike())
+    for (kind, item), whole in zip(streamed, every, strict=True):
+        assert kind is not None
+        if kind not in first:            # the first of its kind comes whole
+            assert dataclasses.is_dataclass(item) and item == whole
+            first[kind] = item
+        else:                            # the others, as what is their own
+            assert tuple(item) == tuple(getattr(whole, name) for name in own)
+            assert rest(first[kind]) == rest(whole)
     # ResNet-50's 16 bottlenecks repeat in 4 stages: far fewer kinds than layers
-    assert len(by_kind) < len(summary.layers) / 2
-    # a layer read (and kept) before is of no kind: it might have been changed since
+    assert len(first) < len(every) / 2
+    # a layer read (and kept) before is of no kind, and whole: it might have changed
     summary.layers[3].params = -1
     kinds = [kind for kind, _ in summary.each_layer_alike()]
     assert kinds[3] is None and None not in kinds[:3] + kinds[4:]

@@ -122,20 +122,20 @@ def _layer_lines(summary: Summary):
             yield _dumps(_fields(layer, _LAYER_FIELDS))
             continue
         template = templates.get(kind)
-        if template is None:
-            template = _template(_fields(layer, _LAYER_FIELDS), _LAYER_OWN)
-            if len(template) == 1:
-                yield template[0]
-                continue
-            templates[kind] = template
+        if template is None:        # the first of its kind: a whole LayerResult
+            template = templates[kind] = _template(_fields(layer, _LAYER_FIELDS),
+                                                   _LAYER_OWN)
+        inputs = layer.inputs
         tied = layer.tied_params
         yield "".join((template[0], encode_basestring(layer.name), template[1],
-                       str(layer.depth), template[2], _names(layer.inputs), template[3],
+                       str(layer.depth), template[2],
+                       f"[{encode_basestring(inputs[0])}]" if len(inputs) == 1
+                       else _names(inputs), template[3],
                        field_text(layer.receptive_field), template[4],
                        _dumps(tied) if tied else "{}", template[5]))
 
 
-# in LayerResult's order, which a record's keys follow and _layer_lines writes them in
+# in LayerResult's order, as _layer_lines writes them (and results.LayerOwn holds them)
 _LAYER_OWN = ("name", "depth", "inputs", "receptive_field", "tied_params")
 
 
@@ -155,11 +155,7 @@ def _row_lines(rows, numbers: bool):
         key = values, tuple(map(type, values))       # (1, 1.0 and True are equal keys)
         template = templates.get(key)
         if template is None:
-            template = _template(_fields(row, _ROW_FIELDS), _ROW_OWN)
-            if len(template) == 1:
-                yield template[0]
-                continue
-            templates[key] = template
+            template = templates[key] = _template(_fields(row, _ROW_FIELDS), _ROW_OWN)
         yield "".join((template[0], encode_basestring(row.name), template[1],
                        field_text(row.receptive_field), template[2]))
 
@@ -168,13 +164,18 @@ _ROW_OWN = ("name", "receptive_field")
 
 
 def _template(record: dict, own: tuple[str, ...]) -> list[str]:
-    """A record's JSON in pieces around its `own` fields' values, in order; or whole, in
-    one piece, where a value holds the gap's text (never)."""
-    pieces = _dumps(record | dict.fromkeys(own, _GAP)).split(_dumps(_GAP))
-    return pieces if len(pieces) == len(own) + 1 else [_dumps(record)]
-
-
-_GAP = "\x00netcalc:gap\x00"       # a string no record holds
+    """A record's JSON (as _dumps writes it) in pieces around the values of its `own`
+    fields, which it holds in that order."""
+    pieces, text = [], "{"
+    for index, (key, value) in enumerate(record.items()):
+        text += f"{', ' if index else ''}{_dumps(key)}: "
+        if key in own:
+            pieces.append(text)
+            text = ""
+        else:
+            text += _dumps(value)
+    pieces.append(text + "}")
+    return pieces
 
 
 def _field_texts():
