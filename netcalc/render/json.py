@@ -92,11 +92,12 @@ def chunks(summary: Summary):
     layers never sit in memory as dicts or as one string."""
     yield "{"
     sections = list(_sections(summary))
+    field_text = _field_texts()         # the layers' and the blocks' rows' alike
     for index, (key, value) in enumerate(sections):
         comma = "," if index < len(sections) - 1 else ""
-        lines = _layer_lines(summary) if key == "layers" else \
-            _row_lines(summary.blocks, all(type(size) is int for shape
-                                           in summary.inputs.values() for size in shape)) \
+        lines = _layer_lines(summary, field_text) if key == "layers" else \
+            _row_lines(summary.blocks, field_text, all(
+                type(size) is int for shape in summary.inputs.values() for size in shape)) \
             if key == "blocks" else \
             map(_dumps, value()) if callable(value) else \
             map(_dumps, value) if isinstance(value, list) else None
@@ -111,12 +112,11 @@ def chunks(summary: Summary):
     yield "\n}\n"
 
 
-def _layer_lines(summary: Summary):
+def _layer_lines(summary: Summary, field_text):
     """The layers' records, a line each: a record is encoded once for the layers alike
     (a repeated block's), and each one's name, depth, inputs, receptive field and tied
     params written into its gaps (spelled out: 100,000 layers are a second's work)."""
     templates: dict = {}
-    field_text = _field_texts()
     for kind, layer in summary.each_layer_alike():
         if kind is None:            # alike no other (and maybe changed since it was made)
             yield _dumps(_fields(layer, _LAYER_FIELDS))
@@ -139,7 +139,7 @@ def _layer_lines(summary: Summary):
 _LAYER_OWN = ("name", "depth", "inputs", "receptive_field", "tied_params")
 
 
-def _row_lines(rows, numbers: bool):
+def _row_lines(rows, field_text, numbers: bool):
     """The blocks' rows, a line each: a row is encoded once for the rows alike (a
     repeated block's instances at equal shapes), and each one's name and field written
     into its gaps. Not where sizes are letters (not `numbers`): formulas equal as
@@ -149,7 +149,6 @@ def _row_lines(rows, numbers: bool):
         return
     others = attrgetter(*(name for name in _ROW_FIELDS if name not in _ROW_OWN))
     templates: dict = {}
-    field_text = _field_texts()
     for row in rows:
         values = others(row)
         key = values, tuple(map(type, values))       # (1, 1.0 and True are equal keys)
@@ -179,17 +178,29 @@ def _template(record: dict, own: tuple[str, ...]) -> list[str]:
 
 
 def _field_texts():
-    """A receptive field's JSON, made once per field object: layers that move no dims
-    share their input's, and a block's instances alike theirs."""
+    """A receptive field's JSON, made once per field object (layers that move no dims
+    share their input's, a block's row its output layer's) and from a template per kind
+    of field, its size and start written in."""
     texts: dict[int, tuple] = {}
+    templates: dict = {}
 
     def text(field) -> str:
         held = texts.get(id(field))
         if held is None:
-            if len(texts) > 10_000:       # a deep stack's fields each come and go
+            if len(texts) > 200_000:      # (more than a spec's layers: never, in practice)
                 texts.clear()
-            held = texts[id(field)] = (field, _dumps(_plain(field)))   # (held: its id stays)
+            held = texts[id(field)] = (field, made(field))       # (held: its id stays)
         return held[1]
+
+    def made(field) -> str:
+        if field is None or not all(type(n) is int for n in (*field.size, *field.start)):
+            return _dumps(_plain(field))  # (a half pixel's start: written as x.5)
+        key = field.kind, field.dims, field.jump, field.note, field.origin
+        template = templates.get(key)
+        if template is None:
+            template = templates[key] = _template(_plain(field), ("size", "start"))
+        return "".join((template[0], f"[{', '.join(map(str, field.size))}]", template[1],
+                        f"[{', '.join(map(str, field.start))}]", template[2]))
     return text
 
 
