@@ -19,7 +19,7 @@ class InputSpec:
     dtype: str | None = None    # None: the model's --dtype; token ids say int64
 
 
-@dataclass
+@dataclass(slots=True)      # a deep stack has 100,000: no dict of attributes each
 class LayerSpec:
     """One layer of the expanded spec: its type's record, inputs and location."""
 
