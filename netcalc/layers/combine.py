@@ -70,6 +70,9 @@ class Sum(_Reduction):
 
 def broadcast(shapes: tuple[Shape, ...], op: str) -> Shape:
     """torch's broadcasting: align right; each dim is equal, or 1."""
+    first = shapes[0]
+    if all(s == first for s in shapes[1:]):      # the usual case (a residual's add)
+        return tuple(first)
     ndim = max(len(s) for s in shapes)
     padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
     out, clashes = [], []
