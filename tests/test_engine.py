@@ -309,3 +309,13 @@ def test_a_layer_changed_after_it_was_read_is_written_as_it_now_is():
 def test_json_writes_each_layers_own_fields_in_its_records_order():
     from netcalc.render.json import _LAYER_FIELDS, _LAYER_OWN
     assert list(_LAYER_OWN) == [name for name in _LAYER_FIELDS if name in _LAYER_OWN]
+
+
+def test_a_record_template_filled_in_is_the_record_as_json_writes_it():
+    from netcalc.render.json import _GAP, _dumps, _template
+    for note in ("plain", _GAP, f"holds the gap mark {_GAP}", "{braces} and \"quotes\""):
+        record = {"name": "a.b", "note": note, "size": [3, 3], "depth": 2, "tail": None}
+        pieces = _template(record, ("name", "depth"))
+        filled = pieces[0] + _dumps("a.b") + pieces[1] + _dumps(2) + pieces[2]
+        assert json.loads(filled) == record
+        assert filled == json.dumps(record, ensure_ascii=False)

@@ -165,6 +165,11 @@ _ROW_OWN = ("name", "receptive_field")
 def _template(record: dict, own: tuple[str, ...]) -> list[str]:
     """A record's JSON (as _dumps writes it) in pieces around the values of its `own`
     fields, which it holds in that order."""
+    # encoded at once with a mark in each gap; a value holding the mark's text (none
+    # does) is seen by the count of pieces, and then each value is encoded apart
+    pieces = _dumps(record | dict.fromkeys(own, _GAP)).split(_GAP_TEXT)
+    if len(pieces) == len(own) + 1:
+        return pieces
     pieces, text = [], "{"
     for index, (key, value) in enumerate(record.items()):
         text += f"{', ' if index else ''}{_dumps(key)}: "
@@ -175,6 +180,10 @@ def _template(record: dict, own: tuple[str, ...]) -> list[str]:
             text += _dumps(value)
     pieces.append(text + "}")
     return pieces
+
+
+_GAP = "\x00netcalc:gap\x00"
+_GAP_TEXT = '"\\u0000netcalc:gap\\u0000"'     # as _dumps writes it
 
 
 def _field_texts():
