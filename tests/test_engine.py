@@ -319,3 +319,16 @@ def test_a_record_template_filled_in_is_the_record_as_json_writes_it():
         filled = pieces[0] + _dumps("a.b") + pieces[1] + _dumps(2) + pieces[2]
         assert json.loads(filled) == record
         assert filled == json.dumps(record, ensure_ascii=False)
+
+
+def test_block_rows_whose_fields_were_changed_are_written_as_they_now_are():
+    summary = summarize(SPECS / "resnet18.yaml")
+    first, second, third = summary.blocks[0], summary.blocks[1], summary.blocks[2]
+    # 4 and 4.0 are equal keys: one row's field written from the other's would lose it
+    first.receptive_field = dataclasses.replace(first.receptive_field, jump=(4.0, 4.0))
+    second.receptive_field = dataclasses.replace(second.receptive_field, jump=(4, 4))
+    third.receptive_field = "set by hand"
+    rows = json.loads(summary.to_json())["blocks"]
+    assert [type(j) for j in rows[0]["receptive_field"]["jump"]] == [float, float]
+    assert [type(j) for j in rows[1]["receptive_field"]["jump"]] == [int, int]
+    assert rows[2]["receptive_field"] == "set by hand"

@@ -202,14 +202,22 @@ def _field_texts():
         return held[1]
 
     def made(field) -> str:
-        if field is None or not all(type(n) is int for n in (*field.size, *field.start)):
-            return _dumps(_plain(field))  # (a half pixel's start: written as x.5)
-        key = field.kind, field.dims, field.jump, field.note, field.origin
-        template = templates.get(key)
-        if template is None:
-            template = templates[key] = _template(_plain(field), ("size", "start"))
-        return "".join((template[0], f"[{', '.join(map(str, field.size))}]", template[1],
-                        f"[{', '.join(map(str, field.start))}]", template[2]))
+        # sizes and starts of whole pixels (a half pixel's start is written as x.5), in a
+        # field as the engine makes it (a renderer's reader may have set another since)
+        if type(field) is ReceptiveField and all(type(n) is int
+                                                 for n in (*field.size, *field.start)):
+            # (with the types: 4 and 4.0 are equal keys but are written apart)
+            key = (field.kind, field.dims, field.jump, field.note, field.origin,
+                   *map(type, field.dims), *map(type, field.jump))
+            try:
+                template = templates.get(key)
+            except TypeError:             # a value that is no key (a list)
+                return _dumps(_plain(field))
+            if template is None:
+                template = templates[key] = _template(_plain(field), ("size", "start"))
+            return "".join((template[0], f"[{', '.join(map(str, field.size))}]", template[1],
+                            f"[{', '.join(map(str, field.start))}]", template[2]))
+        return _dumps(_plain(field))
     return text
 
 
