@@ -327,7 +327,8 @@ def _result(computed: Computed, field: ReceptiveField, shared: dict) -> LayerRes
     result.__dict__.update(shared)
     result.name, result.depth = spec_layer.name, spec_layer.depth
     result.inputs = spec_layer.inputs
-    result.arguments, result.param_tensors = dict(shared["arguments"]), dict(computed[4])
+    result.arguments, result.param_tensors = dict(shared["arguments"]), \
+        dict(computed.param_tensors)
     result.receptive_field = field
     result.tied_params = _tied(spec_layer)
     return result
@@ -343,8 +344,7 @@ def _shared(computed: Computed, dtype_bytes: int, alike: dict) -> dict:
     """The record of the layers alike (a repeated block's, at equal shapes), made once
     for them all and kept in `alike`."""
     # the numbers' object stands for the layer's input shapes too: one is made per
-    # layer and shapes, and kept while the layers are
-    # layer and shapes, and kept while the layers are (_EVALUATED's key holds the shapes)
+    # layer and shapes (_EVALUATED's key holds them), and kept while the layers are
     key = (computed.spec.layer, computed.layer, id(computed.numbers),
            id(computed.param_tensors), computed.params, computed.trainable_params,
            computed.bias_params, computed.buffer_bytes, computed.activation_bytes,
