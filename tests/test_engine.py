@@ -332,3 +332,17 @@ def test_block_rows_whose_fields_were_changed_are_written_as_they_now_are():
     assert [type(j) for j in rows[0]["receptive_field"]["jump"]] == [float, float]
     assert [type(j) for j in rows[1]["receptive_field"]["jump"]] == [int, int]
     assert rows[2]["receptive_field"] == "set by hand"
+
+
+def test_a_broadcast_clash_of_letters_is_said_in_one_order():
+    from netcalc.errors import ShapeError
+    from netcalc.layers.combine import broadcast
+    from netcalc.symbolic import Size
+    h, h_less_4 = Size("H", 1, 0, 1, 0), Size("H", 1, -4, 1, 0)      # H and H − 4
+    said = set()
+    for shapes in (((1, 8, h), (1, 8, h_less_4)), ((1, 8, h_less_4), (1, 8, h)),
+                   ((1, 8, h), (1, 4, h_less_4))):
+        with pytest.raises(ShapeError) as clash:
+            broadcast(shapes, "add")
+        said.add(str(clash.value).split("(")[-1])
+    assert said == {"dim 2 is H vs H − 4)", "dim 1 is 4 vs 8; dim 2 is H vs H − 4)"}

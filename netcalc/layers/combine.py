@@ -77,7 +77,7 @@ def broadcast(shapes: tuple[Shape, ...], op: str) -> Shape:
     padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
     out, clashes = [], []
     for dim, sizes in enumerate(zip(*padded)):
-        distinct = sorted({s for s in sizes if s != 1})
+        distinct = sorted({s for s in sizes if s != 1}, key=_in_order)
         if len(distinct) > 1:
             clashes.append(f"dim {dim} is {' vs '.join(str(s) for s in distinct)}")
         out.append(distinct[0] if distinct else 1)
@@ -85,6 +85,12 @@ def broadcast(shapes: tuple[Shape, ...], op: str) -> Shape:
         listed = " and ".join(str(list(s)) for s in shapes)
         raise ShapeError(f"{op} of {listed}: shapes do not broadcast ({'; '.join(clashes)})")
     return tuple(out)
+
+
+def _in_order(size) -> tuple:
+    """Numbers by value, then sizes written as letters by their text: the same order in
+    every run (comparing formulas would ask the letters a condition)."""
+    return (0, size, "") if isinstance(size, int) else (1, 0, str(size))
 
 
 class _Elementwise(TensorOp, Merge):
