@@ -25,10 +25,16 @@ if TYPE_CHECKING:
 
 # Refuse specs that expand past this many layers (YAML's are counted before
 # expanding them: see expand._LayerCounter). From bench/benchmark.py's figures
-# (README, "Benchmarks"): 100,000 layers take ~13 s and ~0.9 GiB on 2 cores, so
+# (docs/benchmarks.md): 100,000 layers take ~1.3 s and ~130 MiB on 2 cores, so
 # 150,000 admit the largest real networks many times over and stop a mistyped
-# `repeat:` before it costs more than ~20 s and ~1.4 GiB.
+# `repeat:` before it costs more than ~2 s and ~200 MiB.
 MAX_LAYERS = 150_000
+
+
+def past_the_limit(loc: Location | None) -> SpecError:
+    """The error of a spec that expands past MAX_LAYERS, at `loc`."""
+    return SpecError(f"the spec expands past the limit of {MAX_LAYERS:,} layers", loc)
+
 
 NAME = re.compile(r"^\w+$")
 
@@ -163,8 +169,7 @@ class LayerGraph:
         self.spec.layers.append(LayerSpec(qualified, layer, inputs, entry.loc,
                                           entry.locations(), depth, scope.trace, trainable))
         if len(self.spec.layers) > MAX_LAYERS:
-            raise SpecError(f"the spec expands past the limit of {MAX_LAYERS:,} layers",
-                            entry.loc)
+            raise past_the_limit(entry.loc)
         self.resolved[qualified] = qualified
         return qualified
 

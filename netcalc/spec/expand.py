@@ -17,7 +17,7 @@ from ..errors import Location, Note, SpecError, UsageError, did_you_mean, in_lay
 from ..layers import lookup
 from ..layers.base import MAX_INT, NO_INPUT, too_many_elements
 from .build import (MAX_LAYERS, NAME, LayerGraph, Scope, check_block_name, check_input_name,
-                    layer_name)
+                    layer_name, past_the_limit)
 from .expr import cost, has_placeholder, substitute
 from .loader import LocatedDict, LocatedList, located
 from .model import ExpandedSpec, Group, InputSpec, LayerSpec
@@ -275,8 +275,7 @@ class _LayerCounter:
             layers += entry_layers
             steps += entry_steps
             if layers > MAX_LAYERS:
-                raise SpecError(f"the spec expands past the limit of {MAX_LAYERS:,} layers",
-                                entries.where(index))
+                raise past_the_limit(entries.where(index))
             self.check_steps(steps, entries.where(index))
         return layers, steps
 
@@ -617,8 +616,7 @@ class _Expander(LayerGraph):
                                                   f"'{qualified}'"), *scope.trace))
             if len(self.spec.layers) > MAX_LAYERS:
                 self.counted()
-                raise SpecError(f"the spec expands past the limit of {MAX_LAYERS:,} layers",
-                                entry.loc)
+                raise past_the_limit(entry.loc)
             return output
         marks = self.marks()
         group = self.open_group(qualified, block.name, "block", depth, entry.loc)
@@ -803,6 +801,9 @@ class _Instance:
         return name(self.output)
 
     def _own_names(self) -> tuple[tuple[str, str], ...]:
+        """Every name the expansion holds under its instance's name (layers, their
+        inputs and tied sources, groups, resolved names, pieces), with what follows
+        that name and its dot."""
         old = self.qualified + "."
         held = {self.output}
         for layer in self.layers:
