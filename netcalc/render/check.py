@@ -92,7 +92,7 @@ def key_warnings(spec_path: str, items, lang: str) -> list[str]:
 
 def _notes(item, lang: str) -> list[str]:
     """What follows a wrong answer's line: the follow-through's credit, or the usual
-    mistake; then the working."""
+    mistake (the working after them: _working)."""
     if item.correct:
         return []
     lines = []
@@ -104,6 +104,13 @@ def _notes(item, lang: str) -> list[str]:
     return lines
 
 
+def _working(item, lang: str, indent: str) -> list[str]:
+    """A wrong answer's working, line by line (none for an answer to no question)."""
+    if item.correct or not item.scored:
+        return []
+    return [text for step in item.working for text in step_lines(lang, step, indent=indent)]
+
+
 def plain_text(name: str, items: list, score, lang: str) -> str:
     width = max((display_width(_what(i, lang)) for i in items), default=0)
     lines = []
@@ -112,11 +119,8 @@ def plain_text(name: str, items: list, score, lang: str) -> str:
         line = f"{_mark(item)} {what}{' ' * (width - display_width(what))}  {_given(item, lang)}"
         after = _after(item, lang)
         lines.append(f"{line}  {after}" if after else line)
-        if item.correct:
-            continue
         lines += [f"    {note}" for note in _notes(item, lang)]
-        for step in item.working if item.scored else ():
-            lines += step_lines(lang, step, indent="    ")
+        lines += _working(item, lang, indent="    ")
     lines.append(_score_line(name, score, lang))
     return "\n".join(lines) + "\n"
 
@@ -165,11 +169,8 @@ def student_markdown(spec: str, student, lang: str, level: int = 1) -> str:
         line = f"- {_mark(item)} **{_what(item, lang)}**: {_given(item, lang)}"
         after = _after(item, lang)
         lines.append(f"{line} {after}" if after else line)
-        if item.correct:
-            continue
         lines += [f"  - {note}" for note in _notes(item, lang)]
-        working = [text for step in (item.working if item.scored else ())
-                   for text in step_lines(lang, step, indent="")]
+        working = _working(item, lang, indent="")
         if working:
             lines += ["", "  ```", *(f"  {text}" for text in working), "  ```", ""]
     return "\n".join(lines).rstrip("\n") + "\n"
