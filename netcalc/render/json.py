@@ -125,12 +125,9 @@ def _layer_lines(summary: Summary, field_text):
         if template is None:        # the first of its kind: a whole LayerResult
             template = templates[kind] = _template(_fields(layer, _LAYER_FIELDS),
                                                    _LAYER_OWN)
-        inputs = layer.inputs
         tied = layer.tied_params
         yield "".join((template[0], encode_basestring(layer.name), template[1],
-                       str(layer.depth), template[2],
-                       f"[{encode_basestring(inputs[0])}]" if len(inputs) == 1
-                       else _names(inputs), template[3],
+                       str(layer.depth), template[2], _names(layer.inputs), template[3],
                        field_text(layer.receptive_field), template[4],
                        _dumps(tied) if tied else "{}", template[5]))
 
