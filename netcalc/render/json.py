@@ -12,8 +12,8 @@ from json.encoder import encode_basestring
 from itertools import islice
 from operator import attrgetter
 
-from ..results import (KVCache, Memory, MACS_CONVENTION, LayerResult, ReceptiveField, Row,
-                       Summary, Totals)
+from ..results import (KVCache, Memory, MACS_CONVENTION, LayerOwn, LayerResult,
+                       ReceptiveField, Row, Summary, Totals)
 from .units import number
 
 _LAYER_FIELDS = [f.name for f in fields(LayerResult)]
@@ -132,8 +132,9 @@ def _layer_lines(summary: Summary, field_text):
                        _dumps(tied) if tied else "{}", template[5]))
 
 
-# in LayerResult's order, as _layer_lines writes them (and results.LayerOwn holds them)
-_LAYER_OWN = ("name", "depth", "inputs", "receptive_field", "tied_params")
+# what a layer of a kind holds of its own, in LayerResult's order, as _layer_lines
+# writes them
+_LAYER_OWN = LayerOwn._fields
 
 
 def _row_lines(rows, field_text, numbers: bool):
