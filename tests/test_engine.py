@@ -346,3 +346,21 @@ def test_a_broadcast_clash_of_letters_is_said_in_one_order():
             broadcast(shapes, "add")
         said.add(str(clash.value).split("(")[-1])
     assert said == {"dim 2 is H vs H − 4)", "dim 1 is 4 vs 8; dim 2 is H vs H − 4)"}
+
+
+def test_a_block_instance_repeated_from_a_copy_of_a_series_is_its_own_use():
+    # `extra` is the block at the values of `s1`, and so repeats its expansion: but it is
+    # used at its own line, and is no copy of s0, s1 (a diagram drawing a series once
+    # would hide it)
+    spec = parse_spec("input: [4, 8, 8]\n"
+                      "blocks:\n"
+                      "  unit:\n"
+                      "    params: {out: 4}\n"
+                      "    layers: [{type: conv2d, out_channels: \"${out}\", kernel_size: 1}]\n"
+                      "layers:\n"
+                      "  - {type: unit, name: \"s${i}\", repeat: 2, out: \"${4 * (i + 1)}\"}\n"
+                      "  - {type: unit, name: extra, out: 8}\n", "series.yaml")
+    groups = {g.name: g for g in spec.groups}
+    assert (groups["s1"].series, groups["s1"].loc.line) == ((1, 2), 7)
+    assert (groups["extra"].series, groups["extra"].loc.line) == ((), 8)
+    assert groups["extra"].pattern == groups["s1"].pattern     # the same layers

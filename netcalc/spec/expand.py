@@ -18,9 +18,10 @@ from ..layers import lookup
 from ..layers.base import MAX_INT, NO_INPUT, too_many_elements
 from .build import (MAX_LAYERS, NAME, LayerGraph, Scope, check_block_name, check_input_name,
                     layer_name, past_the_limit)
-from .expr import cost, has_placeholder, substitute
+from .expr import bind_params, cost, has_placeholder, substitute_deep, varies
 from .loader import LocatedDict, LocatedList, located
 from .model import ExpandedSpec, Group, InputSpec, LayerSpec
+from .plan import Bind, Check, Index, Leaf, Plan, arguments, instance_key
 
 TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class _Scope(Scope):
 
     variables: dict[str, Any]        # block parameters (and `i` in a repeat)
     stack: tuple[str, ...]           # blocks being expanded, for recursion errors
+    frame: int = 0                   # its variables' frame in a recorded plan
 
 
 def expand(doc: Any, file: str, params: dict[str, Any] | None = None) -> ExpandedSpec:
@@ -78,10 +80,19 @@ def expand(doc: Any, file: str, params: dict[str, Any] | None = None) -> Expande
                                 if _has_expression(default))
     if "layers" not in doc:
         raise SpecError("the spec has no `layers` list", doc.loc)
+    # a document is never changed once read: what its expansion at some values did holds
+    # for every expansion of it at values that decide as those did (a search expands one
+    # spec at many values). A plan is recorded from a document's second expansion on:
+    # one expanded once, as a command does, spends nothing on it.
+    known = doc.__dict__
+    plan = known.get("_plan")
+    if plan is not None and plan.replay(spec, variables):
+        return spec
     blocks = _blocks(doc)
-    # a document is never changed once read: a block's expansion at some values holds
-    # for every expansion of it (a search expands one spec at many values)
-    expander = _Expander(spec, blocks, doc.__dict__.setdefault("_block_instances", {}))
+    # a block's expansion at some values holds for every expansion of it
+    expander = _Expander(spec, blocks, known.setdefault("_block_instances", {}),
+                         record="_plan" in known)
+    known.setdefault("_plan", None)
     scope = _Scope(prefix="", inputs={i.name: i.name for i in spec.inputs}, variables=variables,
                    depth=0, trace=(), trainable=True, stack=())
 
@@ -100,6 +111,8 @@ def expand(doc: Any, file: str, params: dict[str, Any] | None = None) -> Expande
     expander.expand_entries(doc["layers"], scope, doc.where("layers"), "the spec")
     if not spec.layers:
         raise SpecError("the spec has no layers", doc.where("layers"))
+    if expander.steps is not None:
+        known["_plan"] = Plan(spec, expander.steps)
     return spec
 
 
@@ -157,7 +170,7 @@ def _input(name: str, value: Any, loc: Location, what: str, variables: dict) -> 
         if "shape" not in value:
             raise SpecError(f"{what} needs a `shape`", value.loc)
         loc, value = value.where("shape"), value["shape"]
-    return InputSpec(name, _shape(_substitute_deep(value, variables, loc), value, loc, what),
+    return InputSpec(name, _shape(substitute_deep(value, variables, loc), value, loc, what),
                      loc, dtype)
 
 
@@ -220,19 +233,6 @@ def _params(params: Any, loc: Location, owner: str) -> dict[str, Any]:
             raise SpecError("'i' is the index of `repeat` in ${...}; give the parameter "
                             "another name", params.key_loc[param])
     return params
-
-
-def bind_params(defaults: dict, given: dict[str, Any]) -> dict[str, Any]:
-    """Parameter values: those given, else the defaults, which may use earlier
-    parameters (`params: {width: 64, out: "${4 * width}"}`)."""
-    values: dict[str, Any] = {}
-    for name, default in defaults.items():
-        if name in given:
-            values[name] = given[name]
-        else:
-            loc = defaults.where(name) if isinstance(defaults, LocatedDict) else None
-            values[name] = _substitute_deep(default, values, loc)
-    return values
 
 
 def _has_expression(value: Any) -> bool:
@@ -352,7 +352,7 @@ class _LayerCounter:
     @staticmethod
     def value(value: Any, variables: dict) -> Any:
         try:
-            return _substitute_deep(value, variables, None)
+            return substitute_deep(value, variables, None)
         except SpecError:
             return _UNKNOWN
 
@@ -365,7 +365,7 @@ class _Expander(LayerGraph):
     """Drives a LayerGraph from the spec's `layers` lists and `blocks`."""
 
     def __init__(self, spec: ExpandedSpec, blocks: dict[str, BlockDef],
-                 instances: dict | None = None):
+                 instances: dict | None = None, record: bool = False):
         super().__init__(spec)
         self.blocks = blocks
         # (block, its values, trainable, inputs) -> one instance's expansion, which every
@@ -374,7 +374,10 @@ class _Expander(LayerGraph):
         # counts the spec (refusing one too big) when called; called once the expansion
         # has taken UNCOUNTED_STEPS entry copies or made as many layers
         self.count = None
-        self.steps = 0
+        self.copies = 0
+        # the plan's steps (plan.py), where it records one; frame 0 is the top level's
+        self.steps: list | None = [] if record else None
+        self.frames = 1
 
     # -- lists of entries -----------------------------------------------
 
@@ -433,20 +436,20 @@ class _Expander(LayerGraph):
         if isinstance(entry.get("name"), list) and "repeat" not in entry:
             # `name: [left, right]`: the pieces of a chunk or split
             names = tuple(layer_name(n, entry.where("name")) for n in
-                          self._value(entry, "name", scope.variables))
-            return self._instance(entry, scope, scope.variables, previous, names, scope.depth,
-                                  names_here, first=True)
+                          self._decided(entry, "name", scope.variables, scope.frame))
+            return self._instance(entry, scope, scope.variables, scope.frame, previous, names,
+                                  scope.depth, names_here, first=True)
         if "name" in entry and not indexed_names:
-            label = self._name_value(entry, scope.variables)
+            label = self._name_value(entry, scope.variables, scope.frame)
         if "repeat" not in entry:
             name = label or self.generated_name(type_name, scope, counters, names_here)
-            return self._instance(entry, scope, scope.variables, previous, name, scope.depth,
-                                  names_here, first=True)
+            return self._instance(entry, scope, scope.variables, scope.frame, previous, name,
+                                  scope.depth, names_here, first=True)
 
         if _reads_no_input(type_name):
             raise SpecError("a layer that reads no input cannot be repeated: its copies would "
                             "not chain (write each one)", entry.where("repeat"), scope.trace)
-        repeat = self._value(entry, "repeat", scope.variables)
+        repeat = self._decided(entry, "repeat", scope.variables, scope.frame)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 0:
             raise SpecError(f"repeat must be a whole number of times (0 or more), got "
                             f"{shorten(repeat)}", entry.where("repeat"), scope.trace)
@@ -458,7 +461,7 @@ class _Expander(LayerGraph):
             group = self.open_group(qualified, type_name, "repeat", scope.depth, entry.loc,
                                     copies=repeat)
         if repeat == 0:      # no copies: like a layer switched off, it passes its input on
-            passed = self._references(entry, scope, scope.variables, names_here, "") \
+            passed = self._references(entry, scope, scope.variables, scope.frame, names_here, "") \
                 if "inputs" in entry else (previous,)
             if len(passed) != 1 or passed[0] is None:
                 raise SpecError("with repeat: 0 this entry passes its input on: give it one "
@@ -466,11 +469,12 @@ class _Expander(LayerGraph):
             previous = passed[0]
         for k in range(repeat):
             variables = {**scope.variables, "i": k}
+            frame = self._frame(Index(scope.frame, k))
             if indexed_names:   # `{name: "conv${i + 1}", repeat: 3}` -> conv1, conv2, conv3
-                name, depth = self._name_value(entry, variables), scope.depth
+                name, depth = self._name_value(entry, variables, frame), scope.depth
             else:
                 name, depth = f"{group_name}.{k}", scope.depth + 1
-            previous = self._instance(entry, scope, variables, previous, name, depth,
+            previous = self._instance(entry, scope, variables, frame, previous, name, depth,
                                       names_here, first=k == 0)
             if indexed_names:           # a block copy: which of how many, for the diagram
                 # (its own group came before those of the blocks inside it)
@@ -482,10 +486,11 @@ class _Expander(LayerGraph):
             self.close_group(group, previous)
         return previous
 
-    def _instance(self, entry: LocatedDict, scope: _Scope, variables: dict, previous: str | None,
-                  name: str, depth: int, names_here: dict, first: bool) -> str:
-        self.steps += 1
-        if self.count is not None and (self.steps > UNCOUNTED_STEPS or len(self.spec.layers)
+    def _instance(self, entry: LocatedDict, scope: _Scope, variables: dict, frame: int,
+                  previous: str | None, name: str, depth: int, names_here: dict,
+                  first: bool) -> str:
+        self.copies += 1
+        if self.count is not None and (self.copies > UNCOUNTED_STEPS or len(self.spec.layers)
                                        >= min(UNCOUNTED_STEPS, MAX_LAYERS)):
             self.counted()
         if isinstance(name, tuple):
@@ -497,7 +502,8 @@ class _Expander(LayerGraph):
             qualified = self.define(name, scope, entry)
         if "inputs" in entry and first:
             try:
-                inputs = self._references(entry, scope, variables, names_here, qualified)
+                inputs = self._references(entry, scope, variables, frame, names_here,
+                                          qualified)
             except SpecError as error:
                 shown = ", ".join(qualified) if isinstance(qualified, tuple) else qualified
                 raise in_layer(error, shown, entry["type"], error.loc, scope.trace) from None
@@ -516,7 +522,7 @@ class _Expander(LayerGraph):
             inputs = (previous,)
 
         if "if" in entry:
-            condition = self._value(entry, "if", variables)
+            condition = self._decided(entry, "if", variables, frame)
             if not isinstance(condition, bool):
                 raise SpecError(f"`if` must be true or false, got {shorten(condition)}",
                                 entry.where("if"), scope.trace)
@@ -533,7 +539,7 @@ class _Expander(LayerGraph):
 
         trainable = scope.trainable
         if "trainable" in entry:
-            value = self._value(entry, "trainable", variables)
+            value = self._decided(entry, "trainable", variables, frame)
             if not isinstance(value, bool):
                 raise SpecError("`trainable` must be true or false", entry.where("trainable"),
                                 scope.trace)
@@ -546,14 +552,14 @@ class _Expander(LayerGraph):
                 raise SpecError(f"block '{block.name}' has one name; a list of names is for "
                                 "every piece of a chunk, split or recurrent layer",
                                 entry.where("name"), scope.trace)
-            return self._expand_block(block, entry, scope, variables, qualified, inputs, depth,
-                                      trainable)
-        return self._leaf(entry, scope, variables, qualified, inputs, depth, trainable)
+            return self._expand_block(block, entry, scope, variables, frame, qualified, inputs,
+                                      depth, trainable)
+        return self._leaf(entry, scope, variables, frame, qualified, inputs, depth, trainable)
 
     # -- leaves and blocks ------------------------------------------------
 
-    def _leaf(self, entry: LocatedDict, scope: _Scope, variables: dict, qualified: str,
-              inputs: tuple[str, ...], depth: int, trainable: bool) -> str:
+    def _leaf(self, entry: LocatedDict, scope: _Scope, variables: dict, frame: int,
+              qualified: str, inputs: tuple[str, ...], depth: int, trainable: bool) -> str:
         cls = self.layer_class(entry["type"], entry.where("type"), scope, self.blocks)
         args = {key: self._value(entry, key, variables) for key in entry
                 if key not in RESERVED_KEYS}
@@ -561,8 +567,12 @@ class _Expander(LayerGraph):
             raise SpecError(f"tie_weight: {cls.type_name} holds no weight another layer could "
                             "share", entry.where("tie_weight"), scope.trace)
         if cls.makes_pieces and args.get("piece") is None:
-            return self.add_pieces(cls, args, entry, scope, qualified, inputs, depth, trainable,
-                                   RESERVED_KEYS)
+            first = len(self.spec.layers)
+            output = self.add_pieces(cls, args, entry, scope, qualified, inputs, depth,
+                                     trainable, RESERVED_KEYS)
+            self._made(entry, frame, cls, args, first,
+                       (len(self.spec.layers) - first, isinstance(qualified, tuple)))
+            return output
         if isinstance(qualified, tuple):
             one = "with `piece`, the entry is one piece" if cls.makes_pieces \
                 else "this layer has one output"
@@ -571,13 +581,14 @@ class _Expander(LayerGraph):
                             entry.where("name"), scope.trace)
         added = self.add_layer(cls, args, entry, scope, qualified, inputs, depth, trainable,
                                RESERVED_KEYS)
+        self._made(entry, frame, cls, args, len(self.spec.layers) - 1, None)
         if "tie_weight" in entry:
-            self.tie_weight(added, self._value(entry, "tie_weight", variables), scope,
+            self.tie_weight(added, self._decided(entry, "tie_weight", variables, frame), scope,
                             entry.where("tie_weight"))
         return added
 
     def _expand_block(self, block: BlockDef, entry: LocatedDict, scope: _Scope, variables: dict,
-                      qualified: str, inputs: tuple[str, ...], depth: int,
+                      frame: int, qualified: str, inputs: tuple[str, ...], depth: int,
                       trainable: bool) -> str:
         if block.name in scope.stack:
             cycle = " → ".join([*scope.stack[scope.stack.index(block.name):], block.name])
@@ -609,11 +620,18 @@ class _Expander(LayerGraph):
                             f"({', '.join(block.input_names)}), given {len(inputs)}",
                             entry.where("inputs"), scope.trace)
         key = _instance_key(block, values, trainable, inputs)
+        root = self._bound(entry, block, given, frame, (trainable, len(inputs)) if key else None)
         made = self.instances.get(key) if key else None
+        if made is not None and self.steps is not None and made.steps is None:
+            made = None           # made where no plan was recorded: its steps are unknown
         if made is not None:
-            output = made.repeat(self, qualified, inputs, depth,
+            layers, groups = len(self.spec.layers), len(self.spec.groups)
+            output = made.repeat(self, qualified, inputs, depth, entry.loc,
                                  (Note(entry.loc, f"in block '{block.name}', used here as "
                                                   f"'{qualified}'"), *scope.trace))
+            if self.steps is not None:
+                self.steps.extend(step.moved(root, layers, groups) for step in made.steps)
+                self.frames = root + made.frames
             if len(self.spec.layers) > MAX_LAYERS:
                 self.counted()
                 raise past_the_limit(entry.loc)
@@ -624,7 +642,7 @@ class _Expander(LayerGraph):
                        variables=values, depth=depth + 1,
                        trace=(Note(entry.loc, f"in block '{block.name}', used here as "
                                               f"'{qualified}'"), *scope.trace),
-                       trainable=trainable, stack=(*scope.stack, block.name))
+                       trainable=trainable, stack=(*scope.stack, block.name), frame=root)
         output = self.expand_entries(block.layers, inner, block.loc, f"block '{block.name}'")
         self.close_group(group, output)
         if key:
@@ -632,7 +650,7 @@ class _Expander(LayerGraph):
             if len(self.instances) >= _MOST_INSTANCES:
                 self.instances.clear()
             self.instances[key] = _Instance.record(self, marks, qualified, inputs, depth,
-                                                   len(scope.trace), output)
+                                                   len(scope.trace), output, root)
         return output
 
     def counted(self) -> None:
@@ -645,16 +663,17 @@ class _Expander(LayerGraph):
     def marks(self) -> tuple[int, ...]:
         """How much of each record there is so far: what a block's expansion adds after."""
         return (len(self.spec.layers), len(self.spec.groups), len(self.resolved),
-                len(self.defined_at), len(self.pieces))
+                len(self.defined_at), len(self.pieces),
+                -1 if self.steps is None else len(self.steps))
 
     # -- names, references, values ------------------------------------------
 
-    def _name_value(self, entry: LocatedDict, variables: dict) -> str:
-        return layer_name(self._value(entry, "name", variables), entry.where("name"))
+    def _name_value(self, entry: LocatedDict, variables: dict, frame: int) -> str:
+        return layer_name(self._decided(entry, "name", variables, frame), entry.where("name"))
 
-    def _references(self, entry: LocatedDict, scope: _Scope, variables: dict,
+    def _references(self, entry: LocatedDict, scope: _Scope, variables: dict, frame: int,
                     names_here: dict, own_name: str) -> tuple[str, ...]:
-        refs = self._value(entry, "inputs", variables)
+        refs = self._decided(entry, "inputs", variables, frame)
         if isinstance(refs, str):
             refs = [refs]
         loc = entry.where("inputs")
@@ -675,15 +694,48 @@ class _Expander(LayerGraph):
         return tuple(producers)
 
     def _value(self, entry: LocatedDict, key: str, variables: dict) -> Any:
-        return _substitute_deep(entry[key], variables, entry.where(key))
+        return substitute_deep(entry[key], variables, entry.where(key))
 
+    # -- the plan (plan.py), where one is recorded -----------------------------------
 
-def _substitute_deep(value: Any, variables: dict, loc: Location) -> Any:
-    if isinstance(value, list):
-        items = [_substitute_deep(v, variables, value.where(i) if isinstance(value, LocatedList)
-                                  else loc) for i, v in enumerate(value)]
-        return items
-    return substitute(value, variables, loc)
+    def _decided(self, entry: LocatedDict, key: str, variables: dict, frame: int) -> Any:
+        """A value that decides the structure (which layers there are, their names and
+        inputs): a replay holds while it comes out the same."""
+        value = self._value(entry, key, variables)
+        if self.steps is not None and varies(entry[key]):
+            self.steps.append(Check(frame, entry[key], entry.where(key), value))
+        return value
+
+    def _bound(self, entry: LocatedDict, block: BlockDef, given: dict, frame: int,
+               keyed: tuple[bool, int] | None) -> int:
+        """The frame of a block instance's params, bound from `given` (its entry's
+        arguments at `frame`); `keyed`: its trainable and count of inputs, where its
+        group has a pattern."""
+        if self.steps is None:
+            return 0
+        varying = {key for key in given if varies(entry[key])}
+        return self._frame(Bind(frame, block, arguments(entry, given, varying),
+                                len(self.spec.groups), keyed))
+
+    def _frame(self, step: Index | Bind) -> int:
+        """The frame of the variables `step` makes (0 where no plan is recorded)."""
+        if self.steps is None:
+            return 0
+        self.steps.append(step)
+        self.frames += 1
+        return self.frames - 1
+
+    def _made(self, entry: LocatedDict, frame: int, cls: type, args: dict, first: int,
+              pieces: tuple[int, bool] | None) -> None:
+        """The layer (or pieces) `entry` just made from `args`, from layer `first` on."""
+        if self.steps is not None:
+            if "same_call" in entry:      # a mark of netcalc's that a replay cannot check
+                self.steps = None
+                return
+            varying = {key for key in args if varies(entry[key])}
+            fixed = None if varying else [made.layer for made in self.spec.layers[first:]]
+            self.steps.append(Leaf(frame, cls, arguments(entry, args, varying), first, pieces,
+                                   fixed))
 
 
 def _reads_no_input(type_name: str) -> bool:
@@ -709,8 +761,7 @@ def _instance_key(block: BlockDef, values: dict, trainable: bool,
     inputs are not distinct (an inner layer reading one could not say which)."""
     if len(set(inputs)) != len(inputs):
         return None
-    # repr tells 1, 1.0 and True apart, and -0.0 from 0.0
-    return block.name, repr(values), trainable, len(inputs)
+    return instance_key(block.name, values, trainable, len(inputs))
 
 
 def _added(record: dict, since: int) -> list:
@@ -744,20 +795,30 @@ class _Instance:
     # the names it holds under its instance's name, with what follows that name's dot:
     # found at its first repeat
     own: tuple[tuple[str, str], ...] | None = field(default=None, compare=False, repr=False)
+    # its plan's steps, their frames from its params' (0), its layers and groups from its
+    # first; and the frames they make, its params' too. None: recorded without a plan
+    steps: list | None = field(default=None, compare=False, repr=False)
+    frames: int = 0
 
     @classmethod
-    def record(cls, graph: LayerGraph, marks: tuple[int, ...], qualified: str,
+    def record(cls, graph: _Expander, marks: tuple[int, ...], qualified: str,
                inputs: tuple[str, ...], depth: int, outer_trace: int,
-               output: str) -> "_Instance":
-        layers0, groups0, resolved0, defined0, pieces0 = marks
-        return cls(qualified, inputs, depth, outer_trace, layers0, graph.spec.layers[layers0:],
+               output: str, root: int) -> "_Instance":
+        """The expansion since `marks` of the instance `qualified`, whose params are
+        frame `root` of the plan being recorded, if one is."""
+        layers0, groups0, resolved0, defined0, pieces0, steps0 = marks
+        made = cls(qualified, inputs, depth, outer_trace, layers0, graph.spec.layers[layers0:],
                    graph.spec.groups[groups0:], _added(graph.resolved, resolved0),
                    _added(graph.defined_at, defined0), _added(graph.pieces, pieces0), output)
+        if graph.steps is not None and steps0 >= 0:
+            made.steps = [step.moved(-root, -layers0, -groups0) for step in graph.steps[steps0:]]
+            made.frames = graph.frames - root
+        return made
 
     def repeat(self, graph: LayerGraph, qualified: str, inputs: tuple[str, ...], depth: int,
-               trace: tuple) -> str:
-        """Add this expansion again as the instance `qualified`, whose layers' traces end
-        with `trace` (its own use first); returns its output."""
+               loc: Location, trace: tuple) -> str:
+        """Add this expansion again as the instance `qualified`, used at `loc`, whose
+        layers' traces end with `trace` (its own use first); returns its output."""
         new = qualified + "."
         # every name the expansion holds, as this instance's: its own under its name, and
         # the producers it read as those this one reads
@@ -787,15 +848,18 @@ class _Instance:
                 (*map(renamed, inner), *trace) if inner else trace,
                 layer.trainable, layer.frozen,
                 {t: name(s) for t, s in layer.tied.items()} if layer.tied else {}))
-        for group in self.groups:
+        own = True      # the first group is the instance's own: used at `loc`, and which
+        for group in self.groups:      # copy of a series it is, if any, its user says
             graph.spec.groups.append(Group(
-                name(group.name), group.type_name, group.kind, group.depth + shift, group.loc,
-                group.first + moved, group.end + moved, name(group.output), group.copies,
-                group.series, group.pattern, tuple(map(name, group.inputs))))
+                name(group.name), group.type_name, group.kind, group.depth + shift,
+                loc if own else group.loc, group.first + moved, group.end + moved,
+                name(group.output), group.copies, () if own else group.series,
+                group.pattern, tuple(map(name, group.inputs))))
+            own = False
         for key, value in self.resolved:
             graph.resolved[name(key)] = name(value)
-        for key, loc in self.defined_at:
-            graph.defined_at[name(key)] = loc
+        for key, where in self.defined_at:
+            graph.defined_at[name(key)] = where
         for key, held in self.pieces:
             graph.pieces[name(key)] = list(map(name, held))
         return name(self.output)

@@ -64,6 +64,37 @@ def substitute(value: Any, variables: Mapping[str, Any], loc: Location | None) -
     return result
 
 
+def substitute_deep(value: Any, variables: Mapping[str, Any], loc: Location | None) -> Any:
+    """`substitute` in a value and in a list's items (each at its own location, where
+    the list is a located one)."""
+    if isinstance(value, list):
+        where = getattr(value, "where", None)
+        return [substitute_deep(item, variables, where(i) if where else loc)
+                for i, item in enumerate(value)]
+    return substitute(value, variables, loc)
+
+
+def varies(value: Any) -> bool:
+    """Does a value (a list's items too) hold a `${...}`, so that its value may differ
+    at other values of the names it reads?"""
+    if isinstance(value, list):
+        return any(varies(item) for item in value)
+    return has_placeholder(value)
+
+
+def bind_params(defaults: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameter values: those given, else the defaults, which may use earlier
+    parameters (`params: {width: 64, out: "${4 * width}"}`)."""
+    where = getattr(defaults, "where", None)      # a located mapping's
+    values: dict[str, Any] = {}
+    for name, default in defaults.items():
+        if name in given:
+            values[name] = given[name]
+        else:
+            values[name] = substitute_deep(default, values, where(name) if where else None)
+    return values
+
+
 def evaluate(source: str, variables: Mapping[str, Any], loc: Location | None) -> Any:
     text = source.strip()
     if not text:
