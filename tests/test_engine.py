@@ -15,6 +15,22 @@ from netcalc.spec import parse_spec
 from netcalc.spec.expr import evaluate
 
 
+def test_a_param_read_by_name_is_checked_as_any_expression_is():
+    # `${out}` is looked up at once; what the evaluator refuses, it still refuses
+    assert evaluate(" out ", {"out": 64}, None) == 64
+    assert evaluate("out", {"out": True}, None) is True
+    assert evaluate("true", {}, None) is True                  # YAML's spelling
+    for huge in (10**37, -(10**37)):
+        with pytest.raises(SpecError, match="too large"):
+            evaluate("out", {"out": huge}, None)
+    with pytest.raises(SpecError, match="not a parameter"):
+        evaluate("out", {"width": 1}, None)
+    # a param named as a Python keyword could never be read: `${True}` is the constant
+    with pytest.raises(SpecError, match="keyword") as refused:
+        parse_spec('params: {"True": 3}\ninput: [4]\nlayers: [relu]\n', "k.yaml")
+    assert str(refused.value).startswith("k.yaml:1:10: error: parameter 'True'")
+
+
 def test_a_kept_expression_value_keeps_its_type():
     # 1, 1.0 and True are equal as keys: a value kept for one is not the others'
     assert type(evaluate("x", {"x": 1}, None)) is int

@@ -8,6 +8,7 @@ shape rules run later, in `analyze`.
 from __future__ import annotations
 
 import functools
+import keyword
 import os
 import re
 from dataclasses import dataclass, field
@@ -226,9 +227,10 @@ def _params(params: Any, loc: Location, owner: str) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise SpecError(f"`params` of {owner} maps names to values: {{out: 64, stride: 1}}", loc)
     for param in params:
-        if not isinstance(param, str) or not param.isidentifier() or param in RESERVED_KEYS:
-            raise SpecError(f"parameter {param!r} must be an identifier and not one of "
-                            f"{', '.join(RESERVED_KEYS)}", params.key_loc[param])
+        if not isinstance(param, str) or not param.isidentifier() or param in RESERVED_KEYS \
+                or keyword.iskeyword(param):        # `${True}` reads the constant
+            raise SpecError(f"parameter {param!r} must be an identifier, not a Python keyword "
+                            f"and not one of {', '.join(RESERVED_KEYS)}", params.key_loc[param])
         if param == "i":
             raise SpecError("'i' is the index of `repeat` in ${...}; give the parameter "
                             "another name", params.key_loc[param])
