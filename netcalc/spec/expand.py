@@ -113,7 +113,7 @@ def expand(doc: Any, file: str, params: dict[str, Any] | None = None) -> Expande
     if not spec.layers:
         raise SpecError("the spec has no layers", doc.where("layers"))
     if expander.steps is not None:
-        known["_plan"] = Plan(spec, expander.steps)
+        known["_plan"] = Plan(spec, expander.steps, variables)
     return spec
 
 

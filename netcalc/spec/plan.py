@@ -155,9 +155,10 @@ def _same(value: Any, recorded: Any) -> bool:
 
 
 class Plan:
-    """A spec's expansion as `steps` at some values, to replay at others."""
+    """A spec's expansion as `steps` at the top level's values `variables`, to replay
+    at others."""
 
-    def __init__(self, spec: ExpandedSpec, steps: list):
+    def __init__(self, spec: ExpandedSpec, steps: list, variables: dict):
         # copies: what the expansion returned is its caller's, to change if it likes
         self.layers = [LayerSpec(s.name, s.layer, s.inputs, s.loc, s.arg_loc, s.depth, s.trace,
                                  s.trainable, s.frozen, dict(s.tied)) for s in spec.layers]
@@ -165,13 +166,29 @@ class Plan:
         # the steps that decide whether the structure holds, before any layer is made
         self.structure = [step for step in steps if type(step) is not Leaf]
         self.leaves = [step for step in steps if type(step) is Leaf]
+        self.values = repr(variables)      # (tells 1, 1.0 and True apart)
 
     def replay(self, spec: ExpandedSpec, variables: dict) -> bool:
         """Give `spec` the layers and groups of the expansion at `variables` (the top
         level's), if their structure is the recorded one; False where it is not, or
         where anything fails (the full expansion says what)."""
-        frames, patterns = [variables], {}
-        made = [None] * len(self.layers)
+        if repr(variables) == self.values:       # the spec loaded again, as it was
+            made, patterns = [s.layer for s in self.layers], {}
+        else:
+            made, patterns = [None] * len(self.layers), {}
+            if not self._run(variables, made, patterns):
+                return False
+        spec.layers = [LayerSpec(s.name, layer, s.inputs, s.loc, s.arg_loc, s.depth, s.trace,
+                                 s.trainable, s.frozen, dict(s.tied) if s.tied else {})
+                       for s, layer in zip(self.layers, made)]
+        spec.groups = [_group(g, patterns.get(index, g.pattern))
+                       for index, g in enumerate(self.groups)]
+        return True
+
+    def _run(self, variables: dict, made: list, patterns: dict) -> bool:
+        """The steps at `variables`: each layer into `made`, block instances' patterns
+        into `patterns` by group; False where the structure is not the recorded one."""
+        frames = [variables]
         try:
             for step in self.structure:
                 if not step.run(frames, patterns):
@@ -181,11 +198,6 @@ class Plan:
                     return False
         except Exception:       # noqa: BLE001 (the full expansion raises it, located)
             return False
-        spec.layers = [LayerSpec(s.name, layer, s.inputs, s.loc, s.arg_loc, s.depth, s.trace,
-                                 s.trainable, s.frozen, dict(s.tied) if s.tied else {})
-                       for s, layer in zip(self.layers, made)]
-        spec.groups = [_group(g, patterns.get(index, g.pattern))
-                       for index, g in enumerate(self.groups)]
         return True
 
 
