@@ -25,6 +25,11 @@ def test_a_param_read_by_name_is_checked_as_any_expression_is():
             evaluate("out", {"out": huge}, None)
     with pytest.raises(SpecError, match="not a parameter"):
         evaluate("out", {"width": 1}, None)
+    # Python reads `ﬁ` as `fi` (NFKC), and the length limit holds for a name too
+    with pytest.raises(SpecError, match="'fi' is not a parameter"):
+        evaluate("ﬁ", {"ﬁ": 3}, None)
+    with pytest.raises(SpecError, match="longer than 500"):
+        evaluate("x" * 501, {"x" * 501: 3}, None)
     # a param named as a Python keyword could never be read: `${True}` is the constant
     with pytest.raises(SpecError, match="keyword") as refused:
         parse_spec('params: {"True": 3}\ninput: [4]\nlayers: [relu]\n', "k.yaml")

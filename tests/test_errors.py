@@ -493,6 +493,16 @@ def test_no_traceback_from_a_real_process(tmp_path):
     ("input: [3]\nblocks: {b: {params: {k: 0}, layers: [{type: relu, repeat: 100000, "
      "if: \"${i < 0}\"}]}}\nlayers: [relu, {type: b, repeat: 100000, k: \"${i}\"}]\n",
      "more than 4,000,000 steps"),
+    # a repeat: 0 entry's copy is never made: its `if` failing stops no count
+    ("params: {z: 0, w: 1}\ninput: [4]\nlayers:\n  - {type: relu, repeat: 0, if: \"${1 // z > 0}\"}\n"
+     "  - {type: relu, repeat: 20001, if: \"${" + "+".join(["w"] * 70) + " > 0}\"}\n",
+     "p.yaml:5:26: error: expanding this takes more than 4,000,000 steps"),
+    # a block instance repeated from one kept counts the copies it took: the count starts
+    # as it would with each expanded
+    ("params: {a: 1, b: 1}\ninput: [4]\nblocks:\n  unit:\n    params: {c: 1}\n    layers:\n"
+     "      - {type: relu, repeat: 10001, if: \"${" + "+".join(["c"] * 70) + " > 0}\"}\n"
+     "layers:\n  - {type: unit, c: \"${a}\"}\n  - {type: unit, c: \"${b}\"}\n",
+     "more than 4,000,000 steps"),
     # parameter defaults that square each other
     ("params: {a: 99999999999, b: \"${a*a*a*a*a*a*a*a*a*a}\", c: \"${b*b*b*b*b*b*b*b*b*b}\"}\n"
      "input: [3]\nlayers: [relu]\n", "a number is too large"),

@@ -180,6 +180,34 @@ def test_the_wide_resnet_at_every_width_a_search_asks():
         == len(widths) - 2
 
 
+def test_a_spec_large_enough_to_be_counted_is_counted_again_and_replayed():
+    # 21,000 copies, most switched off: its expansion is counted (expand._LayerCounter),
+    # and so is each replay, which the count lets through here
+    text = ("params: {w: 4}\ninput: [4]\nlayers:\n  - {type: linear, out_features: \"${w}\"}\n"
+            "  - {type: relu, repeat: 21000, if: \"${i < 2}\"}\n")
+    assert _replays(text, "counted.yaml", [{}, {}, {"w": 8}, {"w": 16}]) == 2
+    doc = load_yaml(text, "counted.yaml")
+    for _ in range(2):
+        expand(doc, "counted.yaml")
+    assert doc.__dict__["_plan"].counted
+
+
+@pytest.mark.parametrize("text, value_sets", [
+    # where the review found a replay accepting what a fresh document refused: a count
+    # stopped by a repeat: 0 copy's `if` (never evaluated), and a count started or not
+    # by which block instances were kept (at a = b, the second unit is the first's)
+    ("params: {z: 0, w: 1}\ninput: [4]\nlayers:\n  - {type: relu, repeat: 0, if: \"${1 // z > 0}\"}\n"
+     "  - {type: relu, repeat: 20001, if: \"${" + "+".join(["w"] * 70) + " > 0}\"}\n",
+     [{}, {}, {"z": 1}]),
+    ("params: {a: 1, b: 1}\ninput: [4]\nblocks:\n  unit:\n    params: {c: 1}\n    layers:\n"
+     "      - {type: relu, repeat: 10001, if: \"${" + "+".join(["c"] * 70) + " > 0}\"}\n"
+     "layers:\n  - {type: unit, c: \"${a}\"}\n  - {type: unit, c: \"${b}\"}\n",
+     [{}, {}, {"b": 2}, {"a": 2}]),
+])
+def test_a_replay_refuses_what_the_count_refuses(text, value_sets):
+    _replays(text, "count.yaml", value_sets)
+
+
 LIBRARY = sorted(path for path in SPECS.glob("*.yaml") if "\nparams:" in path.read_text())
 
 

@@ -87,7 +87,8 @@ def expand(doc: Any, file: str, params: dict[str, Any] | None = None) -> Expande
     # one expanded once, as a command does, spends nothing on it.
     known = doc.__dict__
     plan = known.get("_plan")
-    if plan is not None and plan.replay(spec, variables):
+    if plan is not None and (not plan.counted or _within_limits(doc, variables)) \
+            and plan.replay(spec, variables):
         return spec
     blocks = _blocks(doc)
     # a block's expansion at some values holds for every expansion of it
@@ -97,24 +98,43 @@ def expand(doc: Any, file: str, params: dict[str, Any] | None = None) -> Expande
     scope = _Scope(prefix="", inputs={i.name: i.name for i in spec.inputs}, variables=variables,
                    depth=0, trace=(), trainable=True, stack=())
 
-    def count() -> None:
-        try:
-            # a document is never changed once read: its blocks' counts hold for every
-            # expansion of it (a search expands one spec at many values)
-            _LayerCounter(blocks, doc.__dict__.setdefault("_block_counts", {})).entries(
-                doc["layers"], variables, ())
-        except _Malformed:
-            pass      # counted up to an error: expanding stops there too, with its message
-
     # a spec too big to expand is refused at once, not after minutes: counted first once
     # its expansion has taken more than a small spec's steps (most never are)
-    expander.count = count
+    expander.count = lambda: _count(doc, blocks, variables)
     expander.expand_entries(doc["layers"], scope, doc.where("layers"), "the spec")
     if not spec.layers:
         raise SpecError("the spec has no layers", doc.where("layers"))
     if expander.steps is not None:
-        known["_plan"] = Plan(spec, expander.steps, variables)
+        known["_plan"] = Plan(spec, expander.steps, variables, counted=expander.count is None)
     return spec
+
+
+def _count(doc: LocatedDict, blocks: dict[str, BlockDef], variables: dict) -> None:
+    """Refuse a spec whose expansion would take more than MAX_STEPS steps or make more
+    than MAX_LAYERS layers, where the count says why (_LayerCounter)."""
+    try:
+        # a document is never changed once read: its blocks' counts hold for every
+        # expansion of it (a search expands one spec at many values)
+        _LayerCounter(blocks, doc.__dict__.setdefault("_block_counts", {})).entries(
+            doc["layers"], variables, ())
+    except _Malformed:
+        pass      # counted up to an error: expanding stops there too, with its message
+    except SpecError as error:
+        if isinstance(error, _Refused):
+            raise
+        raise _Refused(error.message, error.loc, error.notes, error.arg) from None
+
+
+def _within_limits(doc: LocatedDict, variables: dict) -> bool:
+    """Does the spec's count at `variables` pass? Asked before replaying a plan whose
+    expansion was counted: an expansion of its structure takes as many copies and
+    makes as many layers, and so is counted too. Where the count refuses, the full
+    expansion says why."""
+    try:
+        _count(doc, _blocks(doc), variables)
+    except SpecError:
+        return False
+    return True
 
 
 def new_spec(doc: LocatedDict, file: str, variables: dict) -> ExpandedSpec:
@@ -293,6 +313,8 @@ class _LayerCounter:
         if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 0:
             return 1, 1
         loc = raw.where("repeat") if isinstance(raw, LocatedDict) else loc
+        if repeat == 0:
+            return 0, 1       # no copy: nothing of one is evaluated (its `if`, its arguments)
         if repeat > MAX_LAYERS:
             raise SpecError(f"repeat: {repeat:,} would expand past the limit of "
                             f"{MAX_LAYERS:,} layers", loc)
@@ -338,7 +360,12 @@ class _LayerCounter:
             raise _Malformed from None
         memo_key = (block.name, repr(sorted(params.items(), key=lambda kv: kv[0])))
         if memo_key not in self.memo:
-            self.memo[memo_key] = self.entries(block.layers, params, (*stack, block.name))
+            try:
+                self.memo[memo_key] = self.entries(block.layers, params, (*stack, block.name))
+            except SpecError as error:     # in the block: say where it was used
+                raise _Refused(error.message, error.loc, (
+                    *error.notes, Note(getattr(raw, "loc", loc),
+                                       f"in block '{block.name}', used here"))) from None
         layers, inner_steps = self.memo[memo_key]
         steps += inner_steps
         self.check_steps(steps, loc)
@@ -361,6 +388,11 @@ class _LayerCounter:
 
 class _Malformed(Exception):
     """The counter met an error the expander reports at or before the same copy."""
+
+
+class _Refused(SpecError):
+    """The count refused the spec, where it says: an error of the whole spec, whichever
+    entry the expansion had reached when it started counting."""
 
 
 class _Expander(LayerGraph):
@@ -397,7 +429,7 @@ class _Expander(LayerGraph):
                 entry = self._entry(raw, entries, index)
                 previous = self._expand_entry(entry, scope, previous, counters, names_here)
             except SpecError as error:
-                if error.notes or not scope.trace:
+                if error.notes or not scope.trace or isinstance(error, _Refused):
                     raise
                 # an error in a block's own lines: say where the block was used
                 raise SpecError(error.message, error.loc, scope.trace, error.arg) from None
@@ -491,10 +523,7 @@ class _Expander(LayerGraph):
     def _instance(self, entry: LocatedDict, scope: _Scope, variables: dict, frame: int,
                   previous: str | None, name: str, depth: int, names_here: dict,
                   first: bool) -> str:
-        self.copies += 1
-        if self.count is not None and (self.copies > UNCOUNTED_STEPS or len(self.spec.layers)
-                                       >= min(UNCOUNTED_STEPS, MAX_LAYERS)):
-            self.counted()
+        self.tally(1)
         if isinstance(name, tuple):
             qualified = tuple(self.define(n, scope, entry) for n in name)
         elif "repeat" in entry and not has_placeholder(entry.get("name")):
@@ -637,6 +666,7 @@ class _Expander(LayerGraph):
             if len(self.spec.layers) > MAX_LAYERS:
                 self.counted()
                 raise past_the_limit(entry.loc)
+            self.tally(made.copies)
             return output
         marks = self.marks()
         group = self.open_group(qualified, block.name, "block", depth, entry.loc)
@@ -655,6 +685,15 @@ class _Expander(LayerGraph):
                                                    len(scope.trace), output, root)
         return output
 
+    def tally(self, copies: int) -> None:
+        """`copies` more entry copies expanded, or repeated from a block instance that
+        took them (so that when the count starts depends on the spec, not on which
+        instances were kept); counts the spec once they, or the layers, are many."""
+        self.copies += copies
+        if self.count is not None and (self.copies > UNCOUNTED_STEPS or len(self.spec.layers)
+                                       >= min(UNCOUNTED_STEPS, MAX_LAYERS)):
+            self.counted()
+
     def counted(self) -> None:
         """Count the spec now, if it was not yet: one too big is refused where the
         counter says why (`repeat: N` at its line), not where expanding reached the limit."""
@@ -665,7 +704,7 @@ class _Expander(LayerGraph):
     def marks(self) -> tuple[int, ...]:
         """How much of each record there is so far: what a block's expansion adds after."""
         return (len(self.spec.layers), len(self.spec.groups), len(self.resolved),
-                len(self.defined_at), len(self.pieces),
+                len(self.defined_at), len(self.pieces), self.copies,
                 -1 if self.steps is None else len(self.steps))
 
     # -- names, references, values ------------------------------------------
@@ -801,6 +840,7 @@ class _Instance:
     # first; and the frames they make, its params' too. None: recorded without a plan
     steps: list | None = field(default=None, compare=False, repr=False)
     frames: int = 0
+    copies: int = 0                  # the entry copies its expansion took
 
     @classmethod
     def record(cls, graph: _Expander, marks: tuple[int, ...], qualified: str,
@@ -808,10 +848,11 @@ class _Instance:
                output: str, root: int) -> "_Instance":
         """The expansion since `marks` of the instance `qualified`, whose params are
         frame `root` of the plan being recorded, if one is."""
-        layers0, groups0, resolved0, defined0, pieces0, steps0 = marks
+        layers0, groups0, resolved0, defined0, pieces0, copies0, steps0 = marks
         made = cls(qualified, inputs, depth, outer_trace, layers0, graph.spec.layers[layers0:],
                    graph.spec.groups[groups0:], _added(graph.resolved, resolved0),
-                   _added(graph.defined_at, defined0), _added(graph.pieces, pieces0), output)
+                   _added(graph.defined_at, defined0), _added(graph.pieces, pieces0), output,
+                   copies=graph.copies - copies0)
         if graph.steps is not None and steps0 >= 0:
             made.steps = [step.moved(-root, -layers0, -groups0) for step in graph.steps[steps0:]]
             made.frames = graph.frames - root

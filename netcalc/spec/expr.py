@@ -97,15 +97,16 @@ def bind_params(defaults: Mapping[str, Any], given: Mapping[str, Any]) -> dict[s
 
 def evaluate(source: str, variables: Mapping[str, Any], loc: Location | None) -> Any:
     text = source.strip()
-    # `${out}`, most of a spec's expressions: a name's int value, as visit_Name and
-    # `bounded` give it (a keyword such as True names no param)
-    value = variables.get(text, _UNBOUND)
-    if type(value) is int and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
-        return value
     if not text:
         raise SpecError("empty expression '${}'", loc)
     if len(text) > MAX_EXPRESSION_CHARS:
         raise SpecError(f"expression longer than {MAX_EXPRESSION_CHARS} characters", loc)
+    # `${out}`, most of a spec's expressions: a name's int value, as visit_Name and
+    # `bounded` give it (no keyword such as True names a param; Python reads a name of
+    # other letters than ASCII's in its NFKC form, which the lookup would not)
+    value = variables.get(text, _UNBOUND) if text.isascii() else _UNBOUND
+    if type(value) is int and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
+        return value
     tree = _parse(text)
     if isinstance(tree, str):
         raise SpecError(f"bad expression '${{{text}}}': {tree}", loc)

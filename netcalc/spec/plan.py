@@ -156,9 +156,10 @@ def _same(value: Any, recorded: Any) -> bool:
 
 class Plan:
     """A spec's expansion as `steps` at the top level's values `variables`, to replay
-    at others."""
+    at others; `counted`: whether the expansion was counted (expand._LayerCounter),
+    as any of its structure is, at the values a replay is asked for too."""
 
-    def __init__(self, spec: ExpandedSpec, steps: list, variables: dict):
+    def __init__(self, spec: ExpandedSpec, steps: list, variables: dict, counted: bool):
         # copies: what the expansion returned is its caller's, to change if it likes
         self.layers = [LayerSpec(s.name, s.layer, s.inputs, s.loc, s.arg_loc, s.depth, s.trace,
                                  s.trainable, s.frozen, dict(s.tied)) for s in spec.layers]
@@ -167,6 +168,7 @@ class Plan:
         self.structure = [step for step in steps if type(step) is not Leaf]
         self.leaves = [step for step in steps if type(step) is Leaf]
         self.values = repr(variables)      # (tells 1, 1.0 and True apart)
+        self.counted = counted
 
     def replay(self, spec: ExpandedSpec, variables: dict) -> bool:
         """Give `spec` the layers and groups of the expansion at `variables` (the top
