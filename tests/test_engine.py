@@ -34,6 +34,9 @@ def test_a_param_read_by_name_is_checked_as_any_expression_is():
     with pytest.raises(SpecError, match="keyword") as refused:
         parse_spec('params: {"True": 3}\ninput: [4]\nlayers: [relu]\n', "k.yaml")
     assert str(refused.value).startswith("k.yaml:1:10: error: parameter 'True'")
+    # nor could one that Python reads otherwise (NFKC): `ﬁ` is `fi` in ${...}
+    with pytest.raises(SpecError, match="read in .* as 'fi'"):
+        parse_spec('params: {ﬁ: 3}\ninput: [4]\nlayers: [relu]\n', "k.yaml")
 
 
 def test_a_kept_expression_value_keeps_its_type():

@@ -533,6 +533,20 @@ def test_huge_and_pathological_specs_are_refused_fast(text, words, tmp_path, cap
     assert elapsed < 10, f"refused after {elapsed:.1f} s"
 
 
+def test_a_count_refusal_in_a_block_says_which_use_and_which_copy(tmp_path, capsys):
+    # the third copy of `outer` asks `inner` for 200,000 layers
+    spec = tmp_path / "p.yaml"
+    spec.write_text("input: [4]\nblocks:\n  inner:\n    params: {k: 1}\n    layers:\n"
+                    "      - {type: relu, repeat: \"${k * 1000}\"}\n  outer:\n    params: {k: 1}\n"
+                    "    layers:\n      - {type: inner, name: x, k: \"${k}\"}\nlayers:\n"
+                    "  - {type: outer, name: o, repeat: 3, k: \"${200 if i == 2 else 1}\"}\n")
+    assert main(["summary", str(spec)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"{spec}:6:30: error: repeat: 200,000 would expand past the limit of 150,000 layers",
+        f"{spec}:10:9: note: in block 'inner', used here",
+        f"{spec}:12:5: note: in block 'outer', used here (copy 2 of 3)"]
+
+
 def test_a_huge_file_is_refused_before_it_is_read(tmp_path, capsys):
     spec = tmp_path / "big.yaml"
     spec.write_text("input: [3]\nlayers:\n" + "  - relu\n" * 400_000)

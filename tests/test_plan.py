@@ -13,7 +13,7 @@ import pytest
 
 from helpers import SPECS
 from netcalc.analyze import analyze
-from netcalc.errors import NetcalcError
+from netcalc.errors import NetcalcError, SpecError
 from netcalc.spec.expand import expand
 from netcalc.spec.loader import load_yaml
 from test_fit import WIDE_RESNET
@@ -203,9 +203,22 @@ def test_a_spec_large_enough_to_be_counted_is_counted_again_and_replayed():
      "      - {type: relu, repeat: 10001, if: \"${" + "+".join(["c"] * 70) + " > 0}\"}\n"
      "layers:\n  - {type: unit, c: \"${a}\"}\n  - {type: unit, c: \"${b}\"}\n",
      [{}, {}, {"b": 2}, {"a": 2}]),
+    # blocks nested 65 deep behind an `if`: the count, which keeps what it counted of a
+    # block from one expansion to the next, leaves saying so to the expander
+    ("params: {use0: false}\ninput: [4]\nblocks:\n"
+     + "".join(f"  b{k}:\n    layers:\n      - {{type: b{k + 1}, name: x}}\n" for k in range(64))
+     + "  b64:\n    layers:\n      - relu\n"
+     "layers:\n  - {type: relu, repeat: 25000}\n  - {type: b0, name: top, if: \"${use0}\"}\n"
+     "  - {type: b1, name: mid}\n",
+     [{}, {}, {"use0": True}]),
 ])
 def test_a_replay_refuses_what_the_count_refuses(text, value_sets):
     _replays(text, "count.yaml", value_sets)
+    for values in value_sets:       # and the count's refusal is a SpecError like any other
+        try:
+            expand(load_yaml(text, "count.yaml"), "count.yaml", values)
+        except NetcalcError as error:
+            assert type(error) is SpecError
 
 
 LIBRARY = sorted(path for path in SPECS.glob("*.yaml") if "\nparams:" in path.read_text())

@@ -101,7 +101,10 @@ def expand(doc: Any, file: str, params: dict[str, Any] | None = None) -> Expande
     # a spec too big to expand is refused at once, not after minutes: counted first once
     # its expansion has taken more than a small spec's steps (most never are)
     expander.count = lambda: _count(doc, blocks, variables)
-    expander.expand_entries(doc["layers"], scope, doc.where("layers"), "the spec")
+    try:
+        expander.expand_entries(doc["layers"], scope, doc.where("layers"), "the spec")
+    except _Refused as error:       # (a SpecError like any other, to those who catch it)
+        raise SpecError(error.message, error.loc, error.notes, error.arg) from None
     if not spec.layers:
         raise SpecError("the spec has no layers", doc.where("layers"))
     if expander.steps is not None:
@@ -251,6 +254,13 @@ def _params(params: Any, loc: Location, owner: str) -> dict[str, Any]:
                 or keyword.iskeyword(param):        # `${True}` reads the constant
             raise SpecError(f"parameter {param!r} must be an identifier, not a Python keyword "
                             f"and not one of {', '.join(RESERVED_KEYS)}", params.key_loc[param])
+        if not param.isascii():
+            import unicodedata       # (rarely needed: not on every start)
+            read = unicodedata.normalize("NFKC", param)
+            if read != param:
+                raise SpecError(f"parameter {param!r} is read in ${{...}} as {read!r} (Python "
+                                "reads names in their NFKC form): write it so",
+                                params.key_loc[param])
         if param == "i":
             raise SpecError("'i' is the index of `repeat` in ${...}; give the parameter "
                             "another name", params.key_loc[param])
@@ -323,7 +333,8 @@ class _LayerCounter:
         if any(_uses_index(v) for k, v in raw.items() if k != "name"):
             layers = steps = 0
             for i in range(repeat):          # copies differ: count each, stop at a limit
-                copy_layers, copy_steps = self.copy(raw, {**variables, "i": i}, stack, loc)
+                copy_layers, copy_steps = self.copy(raw, {**variables, "i": i}, stack, loc,
+                                                    f" (copy {i} of {repeat})")
                 layers += copy_layers
                 steps += copy_steps
                 if layers > MAX_LAYERS or steps > MAX_STEPS:
@@ -337,8 +348,10 @@ class _LayerCounter:
         self.check_steps(steps, loc)
         return layers, steps
 
-    def copy(self, raw: dict, variables: dict, stack: tuple[str, ...],
-             loc: Location) -> tuple[int, int]:
+    def copy(self, raw: dict, variables: dict, stack: tuple[str, ...], loc: Location,
+             which: str = "") -> tuple[int, int]:
+        """(layers, steps) of one copy of an entry; `which`: which copy of a repeat whose
+        copies differ, for a note."""
         steps = 1 + cost(raw.get("if"))
         if "if" in raw:
             condition = self.value(raw["if"], variables)
@@ -352,7 +365,9 @@ class _LayerCounter:
         if block is None or block.name in stack:
             return 1, steps
         if len(stack) >= MAX_BLOCK_DEPTH:
-            raise SpecError(f"blocks are nested more than {MAX_BLOCK_DEPTH} deep here", loc)
+            # the expander says so where it gets there (this counter's memo, kept from
+            # earlier expansions of the document, need not get there)
+            raise _Malformed
         given = {key: self.value(value, variables) for key, value in arguments.items()}
         try:
             params = bind_params(block.params, given)
@@ -361,11 +376,15 @@ class _LayerCounter:
         memo_key = (block.name, repr(sorted(params.items(), key=lambda kv: kv[0])))
         if memo_key not in self.memo:
             try:
-                self.memo[memo_key] = self.entries(block.layers, params, (*stack, block.name))
+                counted = self.entries(block.layers, params, (*stack, block.name))
             except SpecError as error:     # in the block: say where it was used
                 raise _Refused(error.message, error.loc, (
                     *error.notes, Note(getattr(raw, "loc", loc),
-                                       f"in block '{block.name}', used here"))) from None
+                                       f"in block '{block.name}', used here{which}")),
+                    error.arg) from None
+            if len(self.memo) >= _MOST_COUNTS:
+                self.memo.clear()
+            self.memo[memo_key] = counted
         layers, inner_steps = self.memo[memo_key]
         steps += inner_steps
         self.check_steps(steps, loc)
@@ -412,6 +431,9 @@ class _Expander(LayerGraph):
         # the plan's steps (plan.py), where it records one; frame 0 is the top level's
         self.steps: list | None = [] if record else None
         self.frames = 1
+        # the most blocks nested around a block expanded so far, itself included: how
+        # deep a block instance's blocks nest, for the depth limit where it is repeated
+        self.reached = 0
 
     # -- lists of entries -----------------------------------------------
 
@@ -655,7 +677,10 @@ class _Expander(LayerGraph):
         made = self.instances.get(key) if key else None
         if made is not None and self.steps is not None and made.steps is None:
             made = None           # made where no plan was recorded: its steps are unknown
+        if made is not None and len(scope.stack) + made.levels > MAX_BLOCK_DEPTH:
+            made = None           # here its blocks nest too deep: expanded, it says where
         if made is not None:
+            self.reached = max(self.reached, len(scope.stack) + made.levels)
             layers, groups = len(self.spec.layers), len(self.spec.groups)
             output = made.repeat(self, qualified, inputs, depth, entry.loc,
                                  (Note(entry.loc, f"in block '{block.name}', used here as "
@@ -675,14 +700,17 @@ class _Expander(LayerGraph):
                        trace=(Note(entry.loc, f"in block '{block.name}', used here as "
                                               f"'{qualified}'"), *scope.trace),
                        trainable=trainable, stack=(*scope.stack, block.name), frame=root)
+        outer_reach, self.reached = self.reached, len(inner.stack)
         output = self.expand_entries(block.layers, inner, block.loc, f"block '{block.name}'")
         self.close_group(group, output)
+        levels = self.reached - len(scope.stack)
+        self.reached = max(outer_reach, self.reached)
         if key:
             group.pattern, group.inputs = key, inputs
             if len(self.instances) >= _MOST_INSTANCES:
                 self.instances.clear()
             self.instances[key] = _Instance.record(self, marks, qualified, inputs, depth,
-                                                   len(scope.trace), output, root)
+                                                   len(scope.trace), output, root, levels)
         return output
 
     def tally(self, copies: int) -> None:
@@ -791,6 +819,7 @@ def _type_reads_no_input(type_name: str) -> bool:
 
 
 _MOST_INSTANCES = 2_000
+_MOST_COUNTS = 20_000        # a block's count at its params: two ints each
 # Entry copies (or layers) a spec's expansion takes before the spec is counted: far more
 # than real networks' (ResNet-152: ~1,000), far fewer than a second's work
 UNCOUNTED_STEPS = 20_000
@@ -841,18 +870,19 @@ class _Instance:
     steps: list | None = field(default=None, compare=False, repr=False)
     frames: int = 0
     copies: int = 0                  # the entry copies its expansion took
+    levels: int = 1                  # the levels of blocks it holds, its own included
 
     @classmethod
     def record(cls, graph: _Expander, marks: tuple[int, ...], qualified: str,
                inputs: tuple[str, ...], depth: int, outer_trace: int,
-               output: str, root: int) -> "_Instance":
+               output: str, root: int, levels: int) -> "_Instance":
         """The expansion since `marks` of the instance `qualified`, whose params are
-        frame `root` of the plan being recorded, if one is."""
+        frame `root` of the plan being recorded, if one is; `levels`: of blocks in it."""
         layers0, groups0, resolved0, defined0, pieces0, copies0, steps0 = marks
         made = cls(qualified, inputs, depth, outer_trace, layers0, graph.spec.layers[layers0:],
                    graph.spec.groups[groups0:], _added(graph.resolved, resolved0),
                    _added(graph.defined_at, defined0), _added(graph.pieces, pieces0), output,
-                   copies=graph.copies - copies0)
+                   copies=graph.copies - copies0, levels=levels)
         if graph.steps is not None and steps0 >= 0:
             made.steps = [step.moved(-root, -layers0, -groups0) for step in graph.steps[steps0:]]
             made.frames = graph.frames - root
