@@ -78,7 +78,7 @@ def expand(doc: Any, file: str, params: dict[str, Any] | None = None) -> Expande
     spec = new_spec(doc, file, variables)
     spec.params = {name: variables[name] for name in defaults}
     spec.derived_params = tuple(name for name, default in defaults.items()
-                                if _has_expression(default))
+                                if varies(default))
     if "layers" not in doc:
         raise SpecError("the spec has no `layers` list", doc.loc)
     # a document is never changed once read: what its expansion at some values did holds
@@ -265,13 +265,6 @@ def _params(params: Any, loc: Location, owner: str) -> dict[str, Any]:
             raise SpecError("'i' is the index of `repeat` in ${...}; give the parameter "
                             "another name", params.key_loc[param])
     return params
-
-
-def _has_expression(value: Any) -> bool:
-    """A param's default computed from others (`out: "${4 * width}"`)."""
-    if isinstance(value, list):
-        return any(_has_expression(item) for item in value)
-    return isinstance(value, str) and "${" in value
 
 
 _UNKNOWN = object()
@@ -782,8 +775,7 @@ class _Expander(LayerGraph):
         group has a pattern."""
         if self.steps is None:
             return 0
-        varying = {key for key in given if varies(entry[key])}
-        return self._frame(Bind(frame, block, arguments(entry, given, varying),
+        return self._frame(Bind(frame, block, arguments(entry, given),
                                 len(self.spec.groups), keyed))
 
     def _frame(self, step: Index | Bind) -> int:
@@ -801,10 +793,10 @@ class _Expander(LayerGraph):
             if "same_call" in entry:      # a mark of netcalc's that a replay cannot check
                 self.steps = None
                 return
-            varying = {key for key in args if varies(entry[key])}
-            fixed = None if varying else [made.layer for made in self.spec.layers[first:]]
-            self.steps.append(Leaf(frame, cls, arguments(entry, args, varying), first, pieces,
-                                   fixed))
+            kept = arguments(entry, args)
+            fixed = None if any(loc is not None for _, _, loc in kept) else \
+                [made.layer for made in self.spec.layers[first:]]
+            self.steps.append(Leaf(frame, cls, kept, first, pieces, fixed))
 
 
 def _reads_no_input(type_name: str) -> bool:

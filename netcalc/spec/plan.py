@@ -20,7 +20,7 @@ replay either gives exactly what the full expansion would, or nothing.
 from __future__ import annotations
 
 from .build import _piece_args
-from .expr import bind_params, substitute_deep
+from .expr import bind_params, substitute_deep, varies
 from .model import ExpandedSpec, Group, LayerSpec
 
 TYPE_CHECKING = False    # importing typing costs ~4 ms of start-up: annotations only
@@ -35,11 +35,10 @@ if TYPE_CHECKING:
 Arguments = tuple
 
 
-def arguments(entry: LocatedDict, values: dict[str, Any], varying: set) -> Arguments:
-    """`values` (an entry's evaluated arguments) as a step keeps them; `varying`: the
-    keys whose written value holds a ${...}."""
-    return tuple((key, entry[key], entry.where(key)) if key in varying else (key, value, None)
-                 for key, value in values.items())
+def arguments(entry: LocatedDict, values: dict[str, Any]) -> Arguments:
+    """`values` (an entry's evaluated arguments) as a step keeps them."""
+    return tuple((key, entry[key], entry.where(key)) if varies(entry[key])
+                 else (key, value, None) for key, value in values.items())
 
 
 def _evaluated(args: Arguments, variables: dict) -> dict[str, Any]:
