@@ -213,14 +213,14 @@ class LayerGraph:
             raise _in_layer(error, shown, cls.type_name, entry, scope) from None
         if isinstance(qualified, tuple):
             for k, name in enumerate(qualified):
-                self.add_layer(cls, _piece_args(cls, args, k, len(qualified)), entry,
+                self.add_layer(cls, piece_args(cls, args, k, len(qualified)), entry,
                                scope, name, inputs, depth, trainable, other_keys)
             self.pieces[shown] = list(qualified)
             return shown
         group = self.open_group(qualified, cls.type_name, "block", depth, entry.loc)
         names = [f"{qualified}.{k}" for k in range(count)]
         for k, name in enumerate(names):
-            self.add_layer(cls, _piece_args(cls, args, k), entry, scope, name, inputs,
+            self.add_layer(cls, piece_args(cls, args, k), entry, scope, name, inputs,
                            depth + 1, trainable, other_keys)
         self.close_group(group, names[-1])
         self.pieces[qualified] = names
@@ -256,7 +256,7 @@ class LayerGraph:
         self.resolved[group.name] = output
 
 
-def _piece_args(cls: type, args: dict[str, Any], k: int, named: int | None = None
+def piece_args(cls: type, args: dict[str, Any], k: int, named: int | None = None
                 ) -> dict[str, Any]:
     """The arguments of piece k of an entry. Pieces of one call (rnn, lstm, gru:
     `one_call`) mark each after the first `same_call`, counted there; a chunk's or

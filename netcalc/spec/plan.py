@@ -19,7 +19,7 @@ replay either gives exactly what the full expansion would, or nothing.
 
 from __future__ import annotations
 
-from .build import _piece_args
+from .build import piece_args
 from .expr import bind_params, substitute_deep, varies
 from .model import ExpandedSpec, Group, LayerSpec
 
@@ -138,7 +138,7 @@ class Leaf:
         if not in_pieces or (found != count if not named else found not in (None, count)):
             return False
         for k in range(count):
-            made[self.first + k] = cls.from_args(_piece_args(cls, args, k,
+            made[self.first + k] = cls.from_args(piece_args(cls, args, k,
                                                              count if named else None))
         return True
 
